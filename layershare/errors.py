@@ -1,0 +1,39 @@
+"""Typed errors: every failure layershare knows how to explain to a person.
+
+Only the CLI turns these into one line on stderr and an exit code
+(see :class:`layershare.cli.ExitCode`).
+"""
+
+from __future__ import annotations
+
+
+class LayershareError(Exception):
+    """Base of every error layershare raises on purpose."""
+
+
+class SourceError(LayershareError):
+    """A source (engine, snapshot file) could not be read."""
+
+
+class EngineUnreachable(SourceError):
+    """No engine answers at the configured host."""
+
+
+class EnginePermissionDenied(SourceError):
+    """The engine's socket exists but this user may not open it."""
+
+
+class EngineAPIError(SourceError):
+    """The engine answered with an error the collector cannot work around."""
+
+
+class ImageNotFound(SourceError):
+    """An image the user named is not on the engine."""
+
+
+class SnapshotError(SourceError):
+    """A recorded snapshot file is missing, malformed or of another version."""
+
+
+class RenderError(LayershareError):
+    """A renderer was asked for something it cannot produce."""

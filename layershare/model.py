@@ -1,0 +1,115 @@
+"""The model: plain, frozen, typed data that every source produces.
+
+No pandas and no I/O here. A snapshot holds what one engine (or a recorded
+file) says about its images and the layers they are built from; everything
+downstream (index, analysis, render) reads only this.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+ImageStore = Literal["graphdriver", "containerd", "unknown"]
+
+
+@dataclass(frozen=True)
+class EngineInfo:
+    """The engine a snapshot came from."""
+
+    host: str
+    version: str
+    api_version: str
+    image_store: ImageStore
+    storage_driver: str
+    os: str = ""
+    arch: str = ""
+    root_dir: str = ""
+
+
+@dataclass(frozen=True)
+class HistoryEntry:
+    """One entry of an image's build history, oldest first.
+
+    ``created_by`` is already redacted unless the user asked for values.
+    ``history_id`` is the image ID the engine lists beside the entry, or None
+    where it says ``<missing>``.
+    """
+
+    created: int
+    created_by: str
+    size_bytes: int
+    comment: str = ""
+    history_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One stored layer, keyed by chain ID (the engine stores a layer once per chain).
+
+    ``size_exact`` is False when the size could not be pinned down from the
+    engine's answers; ``created_by_exact`` likewise for the instruction.
+    """
+
+    chain_id: str
+    diff_id: str
+    parent_chain_id: str | None
+    size_bytes: int
+    created_by: str
+    comment: str = ""
+    size_exact: bool = True
+    created_by_exact: bool = True
+
+
+@dataclass(frozen=True)
+class Image:
+    """One image (one image ID), with its layer chain oldest first.
+
+    ``size_bytes`` is the engine's own figure (the SIZE of ``docker image ls``).
+    ``intermediate`` marks untagged images with children, which
+    ``docker image ls`` hides unless ``--all`` is given.
+    ``labels`` keeps only the OCI ``org.opencontainers.image.*`` labels;
+    other label values are never stored.
+    """
+
+    id: str
+    tags: tuple[str, ...]
+    digests: tuple[str, ...]
+    created: str
+    size_bytes: int
+    diff_ids: tuple[str, ...]
+    chain_ids: tuple[str, ...]
+    history: tuple[HistoryEntry, ...]
+    parent_id: str | None = None
+    containers: int = 0
+    intermediate: bool = False
+    labels: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def dangling(self) -> bool:
+        """True for an untagged image that no other image is built on."""
+        return not self.tags and not self.intermediate
+
+    @property
+    def references(self) -> tuple[str, ...]:
+        """Tags, else digests, else ``<none>``: what ``docker image ls`` shows."""
+        if self.tags:
+            return self.tags
+        if self.digests:
+            return self.digests
+        return ("<none>",)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What one source said: the engine, its images and every stored layer.
+
+    ``notes`` are plain sentences the report must show (estimates, parts of
+    the disk a store keeps that are not counted, images skipped).
+    """
+
+    engine: EngineInfo
+    images: tuple[Image, ...]
+    layers: tuple[Layer, ...]
+    notes: tuple[str, ...] = field(default=())
+    collected_at: str = ""

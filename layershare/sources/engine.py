@@ -1,0 +1,211 @@
+"""The Docker Engine source: the only module that imports the Docker SDK.
+
+It asks the engine read-only questions (``GET`` only): version and info, the
+image list with ``all=1``, each image's inspect and history, and the container
+list. Per-image calls run concurrently over a bounded connection pool. When the
+engine's layer store is readable from here (root on the engine's host), every
+stored layer's size is read from it: an exact fast path, never the only one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker
+import docker.errors
+import requests.exceptions
+
+from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
+from layershare.model import Snapshot
+from layershare.redact import redact_created_by
+from layershare.sources.interface import Source
+from layershare.sources.recording import (
+    OCI_LABEL_PREFIX,
+    RECORDING_SCHEMA,
+    Recording,
+    now_iso,
+    snapshot_from_recording,
+)
+
+DEFAULT_WORKERS = 8
+
+Progress = Callable[[int, int], None]
+
+
+def _describe_host(host: str | None) -> str:
+    return host or os.environ.get("DOCKER_HOST") or "the default Docker socket"
+
+
+def _connection_error(host: str, e: BaseException) -> SourceError:
+    text = str(e)
+    if "Permission denied" in text or isinstance(e, PermissionError):
+        return EnginePermissionDenied(
+            f"permission denied opening the Docker socket at {host}: run as a member of the "
+            "'docker' group, or as root, or point DOCKER_HOST at an engine you may use"
+        )
+    return EngineUnreachable(
+        f"cannot reach a Docker engine at {host}: is dockerd running? "
+        "Set DOCKER_HOST or --host to the engine's address"
+    )
+
+
+class EngineSource(Source):
+    """A live Docker Engine (or any engine speaking its API) as a source.
+
+    ``host`` is any URL the Docker SDK accepts; None means the environment
+    (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``).
+    ``show_values`` keeps ENV/LABEL/ARG values in history (off by default).
+    ``read_layer_store`` allows the exact fast path when the store is readable.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        show_values: bool = False,
+        read_layer_store: bool = True,
+        workers: int = DEFAULT_WORKERS,
+        progress: Progress | None = None,
+    ) -> None:
+        self.host = host
+        self.show_values = show_values
+        self.read_layer_store = read_layer_store
+        self.workers = max(1, workers)
+        self.progress = progress
+
+    def _client(self) -> Any:
+        where = _describe_host(self.host)
+        try:
+            if self.host:
+                client = docker.DockerClient(base_url=self.host, max_pool_size=self.workers)
+            else:
+                client = docker.from_env(max_pool_size=self.workers)
+            return client.api
+        except docker.errors.DockerException as e:
+            raise _connection_error(where, e) from e
+
+    def snapshot(self) -> Snapshot:
+        """Fetch everything from the engine and build the model."""
+        return snapshot_from_recording(self.record())
+
+    def record(self) -> Recording:
+        """Fetch the engine's answers as a recording (see :mod:`layershare.sources.recording`)."""
+        where = _describe_host(self.host)
+        api = self._client()
+        try:
+            return self._record(api, where)
+        except docker.errors.APIError as e:
+            raise EngineAPIError(f"the engine at {where} answered an error: {e.explanation or e}") from e
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+            raise _connection_error(where, e) from e
+        finally:
+            api.close()
+
+    def _record(self, api: Any, where: str) -> Recording:
+        version = api.version()
+        info = api.info()
+        summaries = api.images(all=True)
+        containers = api.containers(all=True)
+        notes: list[str] = []
+
+        def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
+            try:
+                return image_id, api.inspect_image(image_id), api.history(image_id)
+            except docker.errors.NotFound:
+                return image_id, None, None
+
+        inspects: dict[str, Any] = {}
+        histories: dict[str, Any] = {}
+        ids = [s["Id"] for s in summaries]
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for done, (image_id, inspect, history) in enumerate(pool.map(fetch, ids), 1):
+                if inspect is None or history is None:
+                    notes.append(f"image {image_id[7:19]} was removed while collecting; skipped")
+                else:
+                    inspects[image_id] = _trim_inspect(inspect)
+                    histories[image_id] = [self._trim_history(h) for h in history]
+                if self.progress:
+                    self.progress(done, len(ids))
+        layer_store: dict[str, int] = {}
+        if self.read_layer_store:
+            layer_store = read_layer_store(info, inspects)
+        return {
+            "schema": RECORDING_SCHEMA,
+            "host": where,
+            "collected_at": now_iso(),
+            "version": {k: version.get(k) for k in ("Version", "ApiVersion", "Os", "Arch")},
+            "info": {
+                k: info.get(k)
+                for k in ("ServerVersion", "Driver", "DriverStatus", "OSType", "Architecture", "DockerRootDir")
+            },
+            "images": [
+                {k: s.get(k) for k in ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")}
+                for s in summaries
+            ],
+            "inspect": inspects,
+            "history": histories,
+            "containers": [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in containers],
+            "layer_store": layer_store,
+            "notes": notes,
+        }
+
+    def _trim_history(self, h: Mapping[str, Any]) -> dict[str, Any]:
+        created_by = str(h.get("CreatedBy") or "")
+        return {
+            "Id": h.get("Id"),
+            "Created": h.get("Created"),
+            "CreatedBy": created_by if self.show_values else redact_created_by(created_by),
+            "Size": h.get("Size"),
+            "Comment": h.get("Comment"),
+        }
+
+
+def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep what the model needs; environment and non-OCI label values are dropped here."""
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    return {
+        "Id": inspect.get("Id"),
+        "Created": inspect.get("Created"),
+        "Parent": inspect.get("Parent"),
+        "RootFS": {"Layers": list((inspect.get("RootFS") or {}).get("Layers") or [])},
+        "Config": {"Labels": {k: v for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX)}},
+    }
+
+
+def read_layer_store(info: Mapping[str, Any], inspects: Mapping[str, Any]) -> dict[str, int]:
+    """Sizes of stored layers by chain ID, from the engine's layer store on this host.
+
+    Only the graphdriver store keeps ``image/<driver>/layerdb``. A layer is
+    taken only where its ``diff`` file names the diff ID the chain was computed
+    from, so a different engine's folder at the same path cannot mislead.
+    Returns ``{}`` where the store is not there or not readable.
+    """
+    from layershare.chain import chain_ids
+
+    root, driver = info.get("DockerRootDir"), info.get("Driver")
+    if not root or not driver:
+        return {}
+    layerdb = Path(str(root)) / "image" / str(driver) / "layerdb" / "sha256"
+    try:
+        if not layerdb.is_dir() or not os.access(layerdb, os.R_OK | os.X_OK):
+            return {}
+    except OSError:
+        return {}
+    sizes: dict[str, int] = {}
+    for inspect in inspects.values():
+        diffs = inspect["RootFS"]["Layers"]
+        for diff_id, chain_id in zip(diffs, chain_ids(diffs), strict=True):
+            if chain_id in sizes:
+                continue
+            folder = layerdb / chain_id.removeprefix("sha256:")
+            try:
+                if (folder / "diff").read_text().strip() != diff_id:
+                    continue
+                sizes[chain_id] = int((folder / "size").read_text().strip())
+            except (OSError, ValueError):
+                continue
+    return sizes
