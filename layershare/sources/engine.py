@@ -114,7 +114,8 @@ class EngineSource(Source):
 
         def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
             try:
-                return image_id, api.inspect_image(image_id), api.history(image_id)
+                inspect, history = self._fetch_image(api, image_id)
+                return image_id, inspect, history
             except docker.errors.NotFound:
                 return image_id, None, None
 
@@ -152,6 +153,10 @@ class EngineSource(Source):
             "layer_store": layer_store,
             "notes": notes,
         }
+
+    def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The two per-image calls: inspect and history (``docker.errors.NotFound`` if gone)."""
+        return api.inspect_image(image_id), api.history(image_id)
 
     def _trim_history(self, h: Mapping[str, Any]) -> dict[str, Any]:
         created_by = str(h.get("CreatedBy") or "")

@@ -1,0 +1,5 @@
+"""``python -m layershare``."""
+
+from layershare.cli import main
+
+main()

@@ -1,0 +1,198 @@
+"""Logical versus physical: what is shared, what is unique, what sharing saves.
+
+Definitions (the engine's own, so figures match ``docker system df -v``):
+- an image's SIZE is the sum of its layers' sizes, as ``docker image ls`` shows;
+- a layer is *shared* when more than one listed image uses it (intermediate
+  images of the classic builder and containers do not count as users);
+- an image's *unique* bytes are its layers no other listed image uses: what
+  removing only that image (and its untagged parents) would free;
+- *physical* bytes count each stored layer (chain ID) once.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from dataclasses import dataclass
+from enum import Enum
+
+import pandas as pd
+
+from layershare.index import LayerIndex
+
+
+class SortKey(str, Enum):
+    """Columns the images table can be sorted by (largest first, reference A-Z)."""
+
+    UNIQUE = "unique"
+    SIZE = "size"
+    SHARED = "shared"
+    LAYERS = "layers"
+    CONTAINERS = "containers"
+    CREATED = "created"
+    REFERENCE = "reference"
+
+
+_SORT_COLUMNS = {
+    SortKey.UNIQUE: "unique_bytes",
+    SortKey.SIZE: "size_bytes",
+    SortKey.SHARED: "shared_bytes",
+    SortKey.LAYERS: "layers",
+    SortKey.CONTAINERS: "containers",
+    SortKey.CREATED: "created",
+    SortKey.REFERENCE: "reference",
+}
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Host-level figures for the images a report covers."""
+
+    images: int
+    tags: int
+    layers: int
+    listed_bytes: int
+    logical_bytes: int
+    physical_bytes: int
+
+    @property
+    def saved_bytes(self) -> int:
+        """What sharing saves: logical minus physical."""
+        return self.logical_bytes - self.physical_bytes
+
+    @property
+    def sharing_ratio(self) -> float:
+        """Logical over physical (1.0 when nothing is shared or nothing is stored)."""
+        return self.logical_bytes / self.physical_bytes if self.physical_bytes else 1.0
+
+
+@dataclass(frozen=True)
+class Report:
+    """Everything ``layershare report`` shows, as frames and totals."""
+
+    index: LayerIndex
+    images: pd.DataFrame
+    layers: pd.DataFrame
+    totals: Totals
+    inexact_layers: int
+
+
+def image_usage(index: LayerIndex) -> pd.DataFrame:
+    """Per image: computed size, shared bytes and unique bytes (the engine's definitions)."""
+    edges = index.edges
+    layers = index.layers
+    sizes = edges["chain_id"].map(layers["size_bytes"]).astype("int64")
+    users = edges["chain_id"].map(layers["images"]).astype("int64")
+    self_listed = (~edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype("int64")
+    shared = (users - self_listed) > 0
+    frame = pd.DataFrame(
+        {
+            "image_id": edges["image_id"],
+            "layer_bytes": sizes,
+            "shared_bytes": sizes.where(shared, 0),
+            "inexact": ~edges["chain_id"].map(layers["size_exact"]).astype(bool),
+        }
+    )
+    agg = frame.groupby("image_id").agg(
+        layer_bytes=("layer_bytes", "sum"),
+        shared_bytes=("shared_bytes", "sum"),
+        inexact_layers=("inexact", "sum"),
+    )
+    out = agg.reindex(index.images.index, fill_value=0).astype("int64")
+    out["unique_bytes"] = out["layer_bytes"] - out["shared_bytes"]
+    return out
+
+
+def select_images(index: LayerIndex, *, include_intermediate: bool = False, references: tuple[str, ...] = ()) -> pd.Index:
+    """Image IDs a report covers: listed ones (plus intermediates), filtered by reference globs.
+
+    A glob matches a tag (``app:*``, ``*/team/*``), a digest, or the start of the image ID.
+    """
+    images = index.images
+    mask = pd.Series(True, index=images.index) if include_intermediate else ~images["intermediate"]
+    if references:
+
+        def matches(row: pd.Series) -> bool:
+            names = [*row["tags"], *row["digests"]]
+            image_id = str(row.name)
+            return any(
+                any(fnmatch.fnmatchcase(n, pattern) for n in names)
+                or image_id.removeprefix("sha256:").startswith(pattern.removeprefix("sha256:"))
+                for pattern in references
+            )
+
+        mask &= images.apply(matches, axis=1).astype(bool) if len(images) else mask
+    return images.index[mask.to_numpy(dtype=bool)]
+
+
+def build_report(
+    index: LayerIndex,
+    *,
+    include_intermediate: bool = False,
+    references: tuple[str, ...] = (),
+    sort: SortKey = SortKey.UNIQUE,
+) -> Report:
+    """Compute the images table, the layers table and the totals for the selected images."""
+    selected = select_images(index, include_intermediate=include_intermediate, references=references)
+    usage = image_usage(index)
+    images = index.images.loc[selected].join(usage[["shared_bytes", "unique_bytes", "inexact_layers"]])
+    column = _SORT_COLUMNS[sort]
+    images = images.sort_values(
+        [column, "size_bytes"], ascending=[sort is SortKey.REFERENCE, False], kind="stable"
+    )
+    used = index.edges.loc[index.edges["image_id"].isin(selected), "chain_id"].unique()
+    layers = index.layers.loc[used].sort_values(["images", "size_bytes"], ascending=False, kind="stable")
+    listed = images.loc[~images["intermediate"]]
+    rows = listed["tags"].map(len).clip(lower=1)
+    totals = Totals(
+        images=len(listed),
+        tags=int(listed["tags"].map(len).sum()),
+        layers=len(layers),
+        listed_bytes=int((listed["size_bytes"] * rows).sum()),
+        logical_bytes=int(listed["size_bytes"].sum()),
+        physical_bytes=int(layers["size_bytes"].sum()),
+    )
+    return Report(
+        index=index,
+        images=images,
+        layers=layers,
+        totals=totals,
+        inexact_layers=int((~layers["size_exact"]).sum()),
+    )
+
+
+def image_history(index: LayerIndex, image_id: str) -> pd.DataFrame:
+    """One image's layers, oldest first: instruction, size, chain ID and sharing.
+
+    ``shared_with`` is how many other listed images use the layer.
+    """
+    edges = index.edges.loc[index.edges["image_id"] == image_id].sort_values("position")
+    layers = index.layers.loc[edges["chain_id"]]
+    self_listed = int(not bool(index.images.at[image_id, "intermediate"]))
+    return pd.DataFrame(
+        {
+            "position": edges["position"].to_numpy(),
+            "created_by": layers["created_by"].to_numpy(),
+            "comment": layers["comment"].to_numpy(),
+            "size_bytes": layers["size_bytes"].to_numpy(),
+            "chain_id": edges["chain_id"].to_numpy(),
+            "diff_id": layers["diff_id"].to_numpy(),
+            "shared_with": (layers["images"] - self_listed).clip(lower=0).to_numpy(),
+            "size_exact": layers["size_exact"].to_numpy(),
+            "created_by_exact": layers["created_by_exact"].to_numpy(),
+        }
+    )
+
+
+def find_image(index: LayerIndex, name: str) -> str | None:
+    """Resolve a reference (tag, ``repo`` meaning ``repo:latest``, digest or ID prefix) to an image ID."""
+    images = index.images
+    wanted = {name, f"{name}:latest"} if ":" not in name.rsplit("/", 1)[-1] and "@" not in name else {name}
+    for image_id, tags, digests in zip(images.index, images["tags"], images["digests"], strict=True):
+        if wanted & set(tags) or wanted & set(digests):
+            return str(image_id)
+    prefix = name.removeprefix("sha256:")
+    if len(prefix) >= 4:
+        hits = [str(i) for i in images.index if str(i).removeprefix("sha256:").startswith(prefix)]
+        if len(hits) == 1:
+            return hits[0]
+    return None

@@ -1,0 +1,203 @@
+"""The command line: parse options, call the library, write text, pick the exit code.
+
+Only this module writes to stdout/stderr or exits.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import click
+
+from layershare import __version__
+from layershare.errors import (
+    EngineAPIError,
+    EnginePermissionDenied,
+    EngineUnreachable,
+    ImageNotFound,
+    LayershareError,
+    SnapshotError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExitCode(IntEnum):
+    """Exit codes layershare documents (README, "Exit codes")."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    ENGINE_UNREACHABLE = 3
+    PERMISSION_DENIED = 4
+    ENGINE_ERROR = 5
+    IMAGE_NOT_FOUND = 6
+    BAD_INPUT = 7
+    INTERRUPTED = 130
+
+
+_EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
+    (EngineUnreachable, ExitCode.ENGINE_UNREACHABLE),
+    (EnginePermissionDenied, ExitCode.PERMISSION_DENIED),
+    (EngineAPIError, ExitCode.ENGINE_ERROR),
+    (ImageNotFound, ExitCode.IMAGE_NOT_FOUND),
+    (SnapshotError, ExitCode.BAD_INPUT),
+]
+
+
+def exit_code_for(error: LayershareError) -> ExitCode:
+    """The documented exit code for an error."""
+    for kind, code in _EXIT_FOR:
+        if isinstance(error, kind):
+            return code
+    return ExitCode.BAD_INPUT
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    click.echo(f"layershare: error: {message}", err=True)
+    sys.exit(int(code))
+
+
+def source_options(func: F) -> F:
+    """Options every command that reads images shares: where from, how shown."""
+
+    @click.option("--host", "-H", metavar="URL", help="Docker host URL (default: DOCKER_HOST or the local socket).")
+    @click.option(
+        "--recording",
+        type=click.Path(dir_okay=False),
+        help="Read a recording written by 'layershare record' instead of an engine.",
+    )
+    @click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(["table", "json", "csv", "markdown"]),
+        default="table",
+        show_default=True,
+        help="Output format. json and csv give exact bytes.",
+    )
+    @click.option("--show-values", is_flag=True, help="Show ENV/LABEL/ARG values in instructions (masked by default).")
+    @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _index(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
+    from layershare.index import LayerIndex
+
+    if recording:
+        from layershare.sources.recording import RecordingSource
+
+        return LayerIndex.from_snapshot(RecordingSource(recording).snapshot())
+    from layershare.sources.engine import EngineSource
+
+    progress = None if quiet or not sys.stderr.isatty() else _progress_line
+    return LayerIndex.from_snapshot(EngineSource(host, show_values=show_values, progress=progress).snapshot())
+
+
+def _progress_line(done: int, total: int) -> None:
+    end = "\n" if done == total else ""
+    click.echo(f"\rcollecting images {done}/{total}", err=True, nl=False)
+    if end:
+        click.echo("\r\033[K", err=True, nl=False)
+
+
+def handle_errors(func: F) -> F:
+    """Turn layershare's typed errors into one stderr line and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LayershareError as e:
+            _fail(str(e), exit_code_for(e))
+        except KeyboardInterrupt:
+            _fail("interrupted", ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(int(ExitCode.OK))
+
+    return wrapper  # type: ignore[return-value]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="layershare")
+def cli() -> None:
+    """How much disk your Docker images really use: shared, unique and physical bytes."""
+
+
+@cli.command()
+@source_options
+@click.option("--all", "-a", "include_all", is_flag=True, help="Also list the classic builder's intermediate images.")
+@click.option("--top", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Rows per table (tables only).")
+@click.option(
+    "--sort",
+    type=click.Choice(["unique", "size", "shared", "layers", "containers", "created", "reference"]),
+    default="unique",
+    show_default=True,
+    help="Sort the images table.",
+)
+@click.option("--filter", "references", multiple=True, metavar="GLOB", help="Only images whose tag, digest or ID matches (repeatable).")
+@handle_errors
+def report(
+    host: str | None,
+    recording: str | None,
+    fmt: str,
+    show_values: bool,
+    quiet: bool,
+    include_all: bool,
+    top: int,
+    sort: str,
+    references: tuple[str, ...],
+) -> None:
+    """Summary, images and most-shared layers: listed vs logical vs physical size."""
+    from layershare.analysis import SortKey, build_report
+    from layershare.render import OutputFormat, render_report
+
+    index = _index(host, recording, show_values, quiet)
+    result = build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
+    click.echo(render_report(result, OutputFormat(fmt), top=top), nl=False)
+
+
+@cli.command()
+@source_options
+@click.argument("image")
+@handle_errors
+def history(host: str | None, recording: str | None, fmt: str, show_values: bool, quiet: bool, image: str) -> None:
+    """One image's layers, oldest first, with size, chain ID and sharing."""
+    from layershare.analysis import find_image, image_history
+    from layershare.render import OutputFormat, render_history
+
+    index = _index(host, recording, show_values, quiet)
+    image_id = find_image(index, image)
+    if image_id is None:
+        raise ImageNotFound(f"no image {image!r} on {index.engine.host}")
+    tags = index.images.at[image_id, "tags"]
+    title = f"{', '.join(tags) or '<none>'} ({image_id.removeprefix('sha256:')[:12]})"
+    click.echo(render_history(image_history(index, image_id), title, image_id, OutputFormat(fmt)), nl=False)
+
+
+@cli.command()
+@click.option("--host", "-H", metavar="URL", help="Docker host URL (default: DOCKER_HOST or the local socket).")
+@click.option("--show-values", is_flag=True, help="Keep ENV/LABEL/ARG values (masked by default).")
+@click.argument("output", type=click.Path(dir_okay=False, writable=True))
+@handle_errors
+def record(host: str | None, show_values: bool, output: str) -> None:
+    """Save the engine's answers to a file that --recording reads back (for bug reports and tests)."""
+    from layershare.sources.engine import EngineSource
+    from layershare.sources.recording import save_recording
+
+    save_recording(EngineSource(host, show_values=show_values).record(), output)
+    click.echo(f"recorded to {output}", err=True)
+
+
+def main() -> None:
+    """Entry point of the ``layershare`` command."""
+    cli(prog_name="layershare")

@@ -1,0 +1,131 @@
+"""A private, throwaway Docker Engine for demos and tests.
+
+Starts ``dockerd`` with its own data root, exec root and socket under a fresh
+folder, so it never touches a system engine or ``/var/lib/docker``. Needs root
+and a ``dockerd`` binary (Debian: ``apt-get install docker.io``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class PrivateEngineError(RuntimeError):
+    """The private engine could not be started."""
+
+
+@dataclass
+class PrivateEngine:
+    """A running private dockerd; ``host`` is its ``unix://`` URL."""
+
+    folder: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def socket(self) -> Path:
+        """The engine's unix socket."""
+        return self.folder / "docker.sock"
+
+    @property
+    def host(self) -> str:
+        """The DOCKER_HOST URL that reaches this engine."""
+        return f"unix://{self.socket}"
+
+    @property
+    def data_root(self) -> Path:
+        """The engine's --data-root."""
+        return self.folder / "root"
+
+    def env(self) -> dict[str, str]:
+        """A copy of the environment pointing the docker CLI and SDK at this engine."""
+        env = dict(os.environ)
+        env["DOCKER_HOST"] = self.host
+        env.pop("DOCKER_CONTEXT", None)
+        env["DOCKER_BUILDKIT"] = "0"
+        env["DOCKER_CLI_HINTS"] = "false"
+        return env
+
+    def docker(self, *args: str, input_bytes: bytes | None = None, cwd: str | Path | None = None) -> str:
+        """Run the docker CLI against this engine; return stdout, raise on failure."""
+        result = subprocess.run(
+            ["docker", *args],
+            env=self.env(),
+            input=input_bytes,
+            cwd=cwd,
+            capture_output=True,
+            check=False,
+        )
+        if result.returncode != 0:
+            raise PrivateEngineError(f"docker {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}")
+        return result.stdout.decode()
+
+    def log(self) -> str:
+        """What dockerd has logged so far."""
+        return (self.folder / "dockerd.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        """Stop the engine and remove its folder."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        subprocess.run(["umount", "-R", str(self.folder / "root")], capture_output=True, check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_private_engine(
+    *, containerd_store: bool = False, debug: bool = False, timeout: float = 60.0
+) -> PrivateEngine:
+    """Start a private dockerd and wait until it answers.
+
+    ``debug`` makes dockerd log every API call it serves (``Calling GET /...``)
+    in ``dockerd.log``, which tests read to prove layershare only reads.
+    """
+    dockerd = shutil.which("dockerd")
+    if dockerd is None:
+        raise PrivateEngineError("no dockerd on PATH (Debian: apt-get install docker.io)")
+    folder = Path(tempfile.mkdtemp(prefix="layershare-engine-"))
+    config = folder / "daemon.json"
+    config.write_text(json.dumps({"features": {"containerd-snapshotter": containerd_store}}))
+    log = open(folder / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as the engine
+    process = subprocess.Popen(
+        [
+            dockerd,
+            "--data-root", str(folder / "root"),
+            "--exec-root", str(folder / "exec"),
+            "-H", f"unix://{folder / 'docker.sock'}",
+            "--pidfile", str(folder / "docker.pid"),
+            "--config-file", str(config),
+            "--iptables=false",
+            "--ip6tables=false",
+            "--bridge=none",
+            *(["--debug"] if debug else []),
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    engine = PrivateEngine(folder, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = (folder / "dockerd.log").read_text(errors="replace")[-2000:]
+            engine.stop()
+            raise PrivateEngineError(f"dockerd exited with {process.returncode}: {text}")
+        probe = subprocess.run(["docker", "version"], env=engine.env(), capture_output=True, check=False)
+        if probe.returncode == 0:
+            return engine
+        time.sleep(0.2)
+    engine.stop()
+    raise PrivateEngineError(f"dockerd did not answer within {timeout:.0f}s")

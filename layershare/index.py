@@ -1,0 +1,80 @@
+"""The layer index: the model as pandas frames, one row per image, layer and edge.
+
+``images``  one row per image ID (index ``image_id``).
+``layers``  one row per stored layer, keyed by chain ID (index ``chain_id``),
+            with ``images``: how many listed images use it.
+``edges``   one row per (image, layer): ``image_id``, ``chain_id``, ``position``
+            (0 = the base layer).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain as concat
+
+import pandas as pd
+
+from layershare.model import EngineInfo, Snapshot
+
+
+@dataclass(frozen=True)
+class LayerIndex:
+    """Frames built once from a :class:`Snapshot`; see the module docstring."""
+
+    engine: EngineInfo
+    images: pd.DataFrame
+    layers: pd.DataFrame
+    edges: pd.DataFrame
+    notes: tuple[str, ...]
+    collected_at: str
+
+    @classmethod
+    def from_snapshot(cls, snapshot: Snapshot) -> LayerIndex:
+        """Index a snapshot."""
+        imgs = snapshot.images
+        images = pd.DataFrame(
+            {
+                "image_id": [i.id for i in imgs],
+                "tags": [list(i.tags) for i in imgs],
+                "digests": [list(i.digests) for i in imgs],
+                "reference": [", ".join(i.references) for i in imgs],
+                "created": [i.created for i in imgs],
+                "size_bytes": pd.array([i.size_bytes for i in imgs], dtype="int64"),
+                "layers": pd.array([len(i.chain_ids) for i in imgs], dtype="int64"),
+                "containers": pd.array([i.containers for i in imgs], dtype="int64"),
+                "intermediate": pd.array([i.intermediate for i in imgs], dtype="bool"),
+                "dangling": pd.array([i.dangling for i in imgs], dtype="bool"),
+            }
+        ).set_index("image_id")
+        counts = [len(i.chain_ids) for i in imgs]
+        edges = pd.DataFrame(
+            {
+                "image_id": list(concat.from_iterable([i.id] * n for i, n in zip(imgs, counts, strict=True))),
+                "chain_id": list(concat.from_iterable(i.chain_ids for i in imgs)),
+                "position": pd.array(list(concat.from_iterable(range(n) for n in counts)), dtype="int64"),
+            }
+        )
+        lays = snapshot.layers
+        layers = pd.DataFrame(
+            {
+                "chain_id": [la.chain_id for la in lays],
+                "diff_id": [la.diff_id for la in lays],
+                "parent_chain_id": [la.parent_chain_id for la in lays],
+                "size_bytes": pd.array([la.size_bytes for la in lays], dtype="int64"),
+                "created_by": [la.created_by for la in lays],
+                "comment": [la.comment for la in lays],
+                "size_exact": pd.array([la.size_exact for la in lays], dtype="bool"),
+                "created_by_exact": pd.array([la.created_by_exact for la in lays], dtype="bool"),
+            }
+        ).set_index("chain_id")
+        listed = edges["image_id"].map(~images["intermediate"])
+        users = edges.loc[listed.astype(bool)].groupby("chain_id").size()
+        layers["images"] = users.reindex(layers.index, fill_value=0).astype("int64")
+        return cls(
+            engine=snapshot.engine,
+            images=images,
+            layers=layers,
+            edges=edges,
+            notes=snapshot.notes,
+            collected_at=snapshot.collected_at,
+        )

@@ -1,0 +1,75 @@
+"""The ``layershare.report/v1`` JSON contract (exact bytes, every image and layer)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from layershare.analysis import Report
+
+REPORT_SCHEMA = "layershare.report/v1"
+
+
+def report_document(report: Report) -> dict[str, Any]:
+    """The report as plain JSON-ready data, following the documented schema."""
+    engine = report.index.engine
+    totals = report.totals
+    images = report.images
+    layers = report.layers
+    return {
+        "schema": REPORT_SCHEMA,
+        "collected_at": report.index.collected_at,
+        "engine": {
+            "host": engine.host,
+            "version": engine.version,
+            "api_version": engine.api_version,
+            "image_store": engine.image_store,
+            "storage_driver": engine.storage_driver,
+            "os": engine.os,
+            "arch": engine.arch,
+        },
+        "totals": {
+            "images": totals.images,
+            "tags": totals.tags,
+            "layers": totals.layers,
+            "listed_bytes": totals.listed_bytes,
+            "logical_bytes": totals.logical_bytes,
+            "physical_bytes": totals.physical_bytes,
+            "saved_bytes": totals.saved_bytes,
+        },
+        "images": [
+            {
+                "id": image_id,
+                "tags": list(row.tags),
+                "digests": list(row.digests),
+                "created": row.created,
+                "size_bytes": int(row.size_bytes),
+                "shared_bytes": int(row.shared_bytes),
+                "unique_bytes": int(row.unique_bytes),
+                "layers": int(row.layers),
+                "containers": int(row.containers),
+                "dangling": bool(row.dangling),
+                "intermediate": bool(row.intermediate),
+                "exact": int(row.inexact_layers) == 0,
+            }
+            for image_id, row in zip(images.index, images.itertuples(index=False), strict=True)
+        ],
+        "layers": [
+            {
+                "chain_id": chain_id,
+                "diff_id": row.diff_id,
+                "parent_chain_id": row.parent_chain_id,
+                "size_bytes": int(row.size_bytes),
+                "images": int(row.images),
+                "created_by": row.created_by,
+                "exact": bool(row.size_exact),
+            }
+            for chain_id, row in zip(layers.index, layers.itertuples(index=False), strict=True)
+        ],
+        "notes": list(report.index.notes),
+    }
+
+
+def render_report_json(report: Report) -> str:
+    """The report as indented JSON text."""
+    return json.dumps(report_document(report), indent=2) + "\n"

@@ -1,0 +1,39 @@
+"""CSV output: exact bytes, one row per image (report) or per layer (history)."""
+
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from layershare.analysis import Report
+
+IMAGE_COLUMNS = ["id", "reference", "size_bytes", "shared_bytes", "unique_bytes", "layers", "containers", "created", "exact"]
+
+
+def render_report_csv(report: Report) -> str:
+    """The images table as CSV."""
+    images = report.images
+    frame = pd.DataFrame(
+        {
+            "id": images.index,
+            "reference": images["reference"].to_numpy(),
+            "size_bytes": images["size_bytes"].to_numpy(),
+            "shared_bytes": images["shared_bytes"].to_numpy(),
+            "unique_bytes": images["unique_bytes"].to_numpy(),
+            "layers": images["layers"].to_numpy(),
+            "containers": images["containers"].to_numpy(),
+            "created": images["created"].to_numpy(),
+            "exact": (images["inexact_layers"] == 0).to_numpy(),
+        }
+    )
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def render_history_csv(history: pd.DataFrame) -> str:
+    """An image's layers as CSV, oldest first."""
+    buffer = io.StringIO()
+    history.to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()

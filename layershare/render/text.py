@@ -1,0 +1,107 @@
+"""Tables for people: plain text and Markdown, through tabulate."""
+
+from __future__ import annotations
+
+import pandas as pd
+from tabulate import tabulate
+
+from layershare.analysis import Report
+from layershare.render.units import human_size
+
+_MAX_INSTRUCTION = 60
+
+
+def short_id(image_or_chain_id: str) -> str:
+    """``sha256:6dd2aaaa9550...`` -> ``6dd2aaaa9550``, as ``docker image ls`` shows IDs."""
+    return image_or_chain_id.removeprefix("sha256:")[:12]
+
+
+def shorten(text: str, width: int = _MAX_INSTRUCTION) -> str:
+    """One line of at most ``width`` characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _size(size_bytes: int, exact: bool = True) -> str:
+    return human_size(size_bytes) + ("" if exact else " ~")
+
+
+def _table(rows: list[list[object]], headers: list[str], markdown: bool, right: set[int]) -> str:
+    align = ["right" if i in right else "left" for i in range(len(headers))]
+    return tabulate(rows, headers=headers, tablefmt="github" if markdown else "simple", colalign=align, disable_numparse=True)
+
+
+def render_report_text(report: Report, *, top: int | None, markdown: bool) -> str:
+    """Summary, images table and most-shared layers."""
+    t = report.totals
+    engine = report.index.engine
+    heading = "## " if markdown else ""
+    summary_rows = [
+        ["Images", f"{t.images} ({t.tags} tags)"],
+        ["Distinct layers", str(t.layers)],
+        ["Listed size (docker image ls, one row per tag)", human_size(t.listed_bytes)],
+        ["Logical size (each image once)", human_size(t.logical_bytes)],
+        ["Physical size (each stored layer once)", human_size(t.physical_bytes)],
+        ["Saved by sharing", f"{human_size(t.saved_bytes)} ({t.sharing_ratio:.2f}x)"],
+    ]
+    parts = [
+        f"{heading}Engine {engine.version} (API {engine.api_version}, {engine.image_store}"
+        f"{', ' + engine.storage_driver if engine.storage_driver else ''}) at {engine.host}",
+        _table(summary_rows, ["", "size"], markdown, {1}),
+    ]
+    images = report.images if top is None else report.images.head(top)
+    image_rows = [
+        [
+            shorten(row.reference, 50),
+            short_id(str(image_id)),
+            _size(row.size_bytes),
+            _size(row.shared_bytes, row.inexact_layers == 0),
+            _size(row.unique_bytes, row.inexact_layers == 0),
+            str(row.layers),
+            str(row.containers),
+        ]
+        for image_id, row in zip(images.index, images.itertuples(index=False), strict=True)
+    ]
+    more = len(report.images) - len(images)
+    parts.append(f"{heading}Images" + (f" (top {len(images)} of {len(report.images)})" if more else ""))
+    parts.append(
+        _table(image_rows, ["REFERENCE", "IMAGE ID", "SIZE", "SHARED", "UNIQUE", "LAYERS", "CONTAINERS"], markdown, {2, 3, 4, 5, 6})
+    )
+    shared = report.layers.loc[report.layers["images"] > 1]
+    shared = shared if top is None else shared.head(top)
+    parts.append(f"{heading}Most shared layers")
+    if len(shared):
+        layer_rows = [
+            [_size(row.size_bytes, row.size_exact), str(row.images), short_id(str(chain_id)), shorten(row.created_by or row.comment)]
+            for chain_id, row in zip(shared.index, shared.itertuples(index=False), strict=True)
+        ]
+        parts.append(_table(layer_rows, ["SIZE", "IMAGES", "CHAIN ID", "CREATED BY"], markdown, {0, 1}))
+    else:
+        parts.append("No layer is used by more than one image.")
+    notes = list(report.index.notes)
+    if report.inexact_layers:
+        notes.append("Sizes marked ~ are estimates (see above).")
+    if notes:
+        parts.append(f"{heading}Notes")
+        parts.append("\n".join(f"- {n}" for n in notes))
+    return "\n\n".join(parts) + "\n"
+
+
+def render_history_text(history: pd.DataFrame, title: str, *, markdown: bool) -> str:
+    """``docker image history`` as a table, oldest first, plus sharing."""
+    rows = [
+        [
+            str(row.position),
+            shorten(row.created_by or row.comment) + ("" if row.created_by_exact else " (?)"),
+            _size(row.size_bytes, row.size_exact),
+            short_id(row.chain_id),
+            str(row.shared_with),
+        ]
+        for row in history.itertuples(index=False)
+    ]
+    heading = "## " if markdown else ""
+    table = _table(rows, ["#", "CREATED BY", "SIZE", "CHAIN ID", "SHARED WITH"], markdown, {0, 2, 4})
+    text = f"{heading}{title}\n\n{table}\n"
+    if not (history["size_exact"].all() and history["created_by_exact"].all()):
+        text += "\n~ size is an estimate; (?) the instruction is one of several the engine's answers allow.\n"
+    return text
