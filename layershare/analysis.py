@@ -77,7 +77,10 @@ class Report:
 
 
 def image_usage(index: LayerIndex) -> pd.DataFrame:
-    """Per image: computed size, shared bytes and unique bytes (the engine's definitions)."""
+    """Per image: computed size, shared and unique bytes (the engine's definitions).
+
+    ``estimated`` is True where shared/unique depend on an estimated layer size.
+    """
     edges = index.edges
     layers = index.layers
     sizes = edges["chain_id"].map(layers["size_bytes"]).astype("int64")
@@ -89,17 +92,23 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
             "image_id": edges["image_id"],
             "layer_bytes": sizes,
             "shared_bytes": sizes.where(shared, 0),
-            "inexact": ~edges["chain_id"].map(layers["size_exact"]).astype(bool),
         }
     )
+    inexact = ~edges["chain_id"].map(layers["size_exact"]).astype(bool)
+    frame["inexact_shared"] = inexact & shared
+    frame["inexact_unique"] = inexact & ~shared
     agg = frame.groupby("image_id").agg(
         layer_bytes=("layer_bytes", "sum"),
         shared_bytes=("shared_bytes", "sum"),
-        inexact_layers=("inexact", "sum"),
+        inexact_shared=("inexact_shared", "sum"),
+        inexact_unique=("inexact_unique", "sum"),
     )
     out = agg.reindex(index.images.index, fill_value=0).astype("int64")
     out["unique_bytes"] = out["layer_bytes"] - out["shared_bytes"]
-    return out
+    # Estimated layers only move bytes among themselves (the image's total is
+    # exact); shared and unique stay exact unless those layers fall on both sides.
+    out["estimated"] = (out["inexact_shared"] > 0) & (out["inexact_unique"] > 0)
+    return out.drop(columns=["inexact_shared", "inexact_unique"])
 
 
 def select_images(index: LayerIndex, *, include_intermediate: bool = False, references: tuple[str, ...] = ()) -> pd.Index:
@@ -134,7 +143,7 @@ def build_report(
     """Compute the images table, the layers table and the totals for the selected images."""
     selected = select_images(index, include_intermediate=include_intermediate, references=references)
     usage = image_usage(index)
-    images = index.images.loc[selected].join(usage[["shared_bytes", "unique_bytes", "inexact_layers"]])
+    images = index.images.loc[selected].join(usage[["shared_bytes", "unique_bytes", "estimated"]])
     column = _SORT_COLUMNS[sort]
     images = images.sort_values(
         [column, "size_bytes"], ascending=[sort is SortKey.REFERENCE, False], kind="stable"

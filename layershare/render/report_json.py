@@ -50,7 +50,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "containers": int(row.containers),
                 "dangling": bool(row.dangling),
                 "intermediate": bool(row.intermediate),
-                "exact": int(row.inexact_layers) == 0,
+                "exact": not bool(row.estimated),
             }
             for image_id, row in zip(images.index, images.itertuples(index=False), strict=True)
         ],

@@ -24,7 +24,7 @@ def render_report_csv(report: Report) -> str:
             "layers": images["layers"].to_numpy(),
             "containers": images["containers"].to_numpy(),
             "created": images["created"].to_numpy(),
-            "exact": (images["inexact_layers"] == 0).to_numpy(),
+            "exact": (~images["estimated"].astype(bool)).to_numpy(),
         }
     )
     buffer = io.StringIO()

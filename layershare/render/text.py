@@ -47,7 +47,7 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
     parts = [
         f"{heading}Engine {engine.version} (API {engine.api_version}, {engine.image_store}"
         f"{', ' + engine.storage_driver if engine.storage_driver else ''}) at {engine.host}",
-        _table(summary_rows, ["", "size"], markdown, {1}),
+        _table(summary_rows, ["", ""], markdown, {1}),
     ]
     images = report.images if top is None else report.images.head(top)
     image_rows = [
@@ -55,8 +55,8 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
             shorten(row.reference, 50),
             short_id(str(image_id)),
             _size(row.size_bytes),
-            _size(row.shared_bytes, row.inexact_layers == 0),
-            _size(row.unique_bytes, row.inexact_layers == 0),
+            _size(row.shared_bytes, not row.estimated),
+            _size(row.unique_bytes, not row.estimated),
             str(row.layers),
             str(row.containers),
         ]

@@ -1,0 +1,52 @@
+"""The CLI on recordings and on bad input: one line on stderr, the documented exit code."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from layershare.cli import ExitCode
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "layershare", *args], capture_output=True, text=True, env=env, check=False)
+
+
+def test_report_from_recording() -> None:
+    result = run("report", "--recording", str(RECORDING), "--format", "json")
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["schema"] == "layershare.report/v1"
+
+
+def test_history_of_unknown_image_is_one_line_and_code_6() -> None:
+    result = run("history", "--recording", str(RECORDING), "no-such:1")
+    assert result.returncode == ExitCode.IMAGE_NOT_FOUND
+    assert result.stderr.count("\n") == 1 and "no-such:1" in result.stderr
+
+
+@pytest.mark.parametrize("content", ["{not json", "[]", '{"schema": "other"}', '{"schema": "layershare.recording/v1"}'])
+def test_malformed_recording_is_one_line_and_code_7(tmp_path: Path, content: str) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text(content)
+    result = run("report", "--recording", str(bad))
+    assert result.returncode == ExitCode.BAD_INPUT
+    assert result.stderr.startswith("layershare: error:") and result.stderr.count("\n") == 1
+    assert "Traceback" not in result.stderr
+
+
+def test_unreachable_engine_is_one_line_and_code_3(tmp_path: Path) -> None:
+    env = {"DOCKER_HOST": f"unix://{tmp_path}/absent.sock", "PATH": "/usr/bin:/bin"}
+    result = run("report", env=env)
+    assert result.returncode == ExitCode.ENGINE_UNREACHABLE
+    assert str(tmp_path) in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_usage_error_is_code_2() -> None:
+    assert run("report", "--format", "xml").returncode == ExitCode.USAGE

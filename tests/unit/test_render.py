@@ -1,0 +1,98 @@
+"""Every output format renders; sizes read like docker's; secrets stay masked."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+import pytest
+
+from layershare.analysis import build_report, find_image, image_history
+from layershare.index import LayerIndex
+from layershare.redact import redact_created_by
+from layershare.render import OutputFormat, render_history, render_report
+from layershare.render.units import human_size
+from layershare.sources.recording import snapshot_from_recording
+
+
+def report_of(recording: dict[str, Any]) -> Any:
+    return build_report(LayerIndex.from_snapshot(snapshot_from_recording(recording)))
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_format_renders_report_and_history(recording: dict[str, Any], fmt: OutputFormat) -> None:
+    report = report_of(recording)
+    text = render_report(report, fmt, top=100)
+    assert "app-one:1" in text
+    image_id = find_image(report.index, "app-two:1")
+    assert image_id is not None
+    assert "rm /big" in render_history(image_history(report.index, image_id), "app-two:1", image_id, fmt)
+
+
+def test_json_contract_holds_every_image_and_layer(recording: dict[str, Any]) -> None:
+    report = report_of(recording)
+    doc = json.loads(render_report(report, OutputFormat.JSON, top=1))
+    assert doc["schema"] == "layershare.report/v1"
+    assert set(doc["totals"]) >= {"images", "tags", "layers", "listed_bytes", "logical_bytes", "physical_bytes", "saved_bytes"}
+    assert set(doc["engine"]) >= {"version", "api_version", "image_store"}
+    assert len(doc["images"]) == len(recording["ground_truth"]["system_df"]["Images"])
+    assert len(doc["layers"]) == len(recording["ground_truth"]["layer_store"])
+    by_id = {i["id"]: i for i in doc["images"]}
+    for truth in recording["ground_truth"]["system_df"]["Images"]:
+        assert by_id[truth["Id"]]["size_bytes"] == truth["Size"]
+        assert by_id[truth["Id"]]["shared_bytes"] == truth["SharedSize"]
+    assert sum(la["size_bytes"] for la in doc["layers"]) == doc["totals"]["physical_bytes"]
+
+
+def test_csv_has_exact_bytes(recording: dict[str, Any]) -> None:
+    rows = list(csv.DictReader(io.StringIO(render_report(report_of(recording), OutputFormat.CSV))))
+    truth = {i["Id"]: i for i in recording["ground_truth"]["system_df"]["Images"]}
+    for row in rows:
+        assert int(row["size_bytes"]) == truth[row["id"]]["Size"]
+
+
+def test_table_top_limits_rows_and_marks_estimates(recording: dict[str, Any]) -> None:
+    text = render_report(report_of(recording), OutputFormat.TABLE, top=3)
+    assert "(top 3 of" in text
+    assert "Physical size" in text
+
+
+@pytest.mark.parametrize(
+    ("size", "docker_shows"),
+    # what `docker image ls` printed for these sizes on Engine 20.10
+    [(2084715, "2.08MB"), (1982312, "1.98MB"), (102403, "102kB"), (0, "0B"), (3, "3B"), (2_400_000, "2.4MB")],
+)
+def test_human_size_reads_like_docker(size: int, docker_shows: str) -> None:
+    assert human_size(size) == docker_shows
+
+
+@pytest.mark.parametrize(
+    ("created_by", "secret"),
+    [
+        ("/bin/sh -c #(nop)  ENV API_TOKEN=s3cr3t-value", "s3cr3t-value"),
+        ("ENV A=\"two words\" B=2", "two words"),
+        ("/bin/sh -c #(nop)  LABEL team=\"payments squad\"", "payments squad"),
+        ("ARG BUILD_SECRET=dont-print-me", "dont-print-me"),
+        ("|2 A=one BUILD_SECRET=dont-print-me /bin/sh -c make", "dont-print-me"),
+        ("RUN |1 NPM_TOKEN=abc123 /bin/sh -c npm ci # buildkit", "abc123"),
+        ("/bin/sh -c #(nop) ENV PATH /opt/secret/bin", "/opt/secret/bin"),
+    ],
+)
+def test_redaction_masks_values_keeps_names(created_by: str, secret: str) -> None:
+    masked = redact_created_by(created_by)
+    assert secret not in masked
+    assert "***" in masked
+
+
+def test_redaction_keeps_commands() -> None:
+    assert redact_created_by("/bin/sh -c echo A=1") == "/bin/sh -c echo A=1"
+    assert redact_created_by("|1 A=1 /bin/sh -c echo $A").endswith("/bin/sh -c echo $A")
+
+
+def test_recorded_corpus_holds_no_secret(recording: dict[str, Any]) -> None:
+    text = json.dumps(recording)
+    for secret in ("s3cr3t-value", "dont-print-me", "hunter2", "abc123"):
+        assert secret not in text
+    assert "API_TOKEN=***" in text
