@@ -137,7 +137,7 @@ def buildkit_images() -> list[ArchiveImage]:
     base_layer = busybox_rootfs({"etc/os-release": b"ID=bk\n", "usr/lib/bk.so": _blob(150_000, "bk-base")})
     base_steps: list[tuple[str, bytes | None]] = [
         ("ADD rootfs.tar / # buildkit", base_layer),
-        ("CMD [\"sh\"]", None),
+        ('CMD ["sh"]', None),
     ]
     app_steps = [
         *base_steps,
@@ -145,7 +145,10 @@ def buildkit_images() -> list[ArchiveImage]:
         ("WORKDIR /srv", _tar({}, dirs=["srv/"])),
         ("COPY server.js /srv/ # buildkit", _tar({"srv/server.js": _blob(40_000, "server.js")})),
         ("RUN /bin/sh -c true # buildkit", None),
-        ("RUN |1 NPM_TOKEN=abc123 /bin/sh -c mkdir -p /srv/cache # buildkit", _tar({}, dirs=["srv/cache/"])),
+        (
+            "RUN |1 NPM_TOKEN=abc123 /bin/sh -c mkdir -p /srv/cache # buildkit",
+            _tar({}, dirs=["srv/cache/"]),
+        ),
         ("LABEL org.example.team=payments", None),
         ("COPY config.json /srv/ # buildkit", _tar({"srv/config.json": _blob(700, "config")})),
     ]
@@ -179,16 +182,20 @@ DOCKERFILES: list[tuple[str, str, dict[str, bytes]]] = [
         "app-one:1",
         "FROM runtime:3\nWORKDIR /app\nCOPY app.sh /app/\nRUN mkdir -p /app/data\nRUN true\n"
         "ENV API_TOKEN=s3cr3t-value\nARG BUILD_SECRET=dont-print-me\nRUN echo built > /app/stamp\n"
-        "LABEL org.opencontainers.image.base.name=runtime:3\nCMD [\"sh\", \"/app/app.sh\"]\n",
+        'LABEL org.opencontainers.image.base.name=runtime:3\nCMD ["sh", "/app/app.sh"]\n',
         {"app.sh": _blob(12_000, "app-one")},
     ),
     (
         "app-two:1",
         "FROM runtime:3\nCOPY app.sh /app/\nRUN dd if=/dev/urandom of=/big bs=1000 count=250\n"
-        "RUN rm /big\nCMD [\"sh\"]\n",
+        'RUN rm /big\nCMD ["sh"]\n',
         {"app.sh": _blob(9_000, "app-two")},
     ),
-    ("app-plus:1", "FROM app-one:1\nCOPY plugin.bin /app/\n", {"plugin.bin": _blob(33_000, "plugin")}),
+    (
+        "app-plus:1",
+        "FROM app-one:1\nCOPY plugin.bin /app/\n",
+        {"plugin.bin": _blob(33_000, "plugin")},
+    ),
     ("same-on-a:1", "FROM distro-a:1\nCOPY same.bin /\n", {"same.bin": _blob(64_000, "same")}),
     ("same-on-b:1", "FROM distro-b:1\nCOPY same.bin /\n", {"same.bin": _blob(64_000, "same")}),
     ("scratchpad:1", "FROM distro-b:1\nRUN echo first > /v\n", {}),
@@ -214,6 +221,8 @@ def build_corpus(docker: Docker) -> None:
             (context / "Dockerfile").write_text(dockerfile)
             for name, content in files.items():
                 (context / name).write_bytes(content)
+                # COPY keeps mtimes: fix them so the same file makes the same diff ID.
+                os.utime(context / name, (1_700_000_000, 1_700_000_000))
             docker("build", "-q", "-t", tag, str(context))
         docker("tag", "app-one:1", "app-one:latest")
         archive = work / "buildkit.tar"
@@ -224,7 +233,9 @@ def build_corpus(docker: Docker) -> None:
 
 def _cli_docker(*args: str, input_bytes: bytes | None = None, cwd: str | Path | None = None) -> str:
     env = dict(os.environ, DOCKER_BUILDKIT="0")
-    result = subprocess.run(["docker", *args], input=input_bytes, cwd=cwd, env=env, capture_output=True, check=False)
+    result = subprocess.run(
+        ["docker", *args], input=input_bytes, cwd=cwd, env=env, capture_output=True, check=False
+    )
     if result.returncode != 0:
         raise SystemExit(f"docker {' '.join(args)}: {result.stderr.decode(errors='replace').strip()}")
     return result.stdout.decode()

@@ -1,10 +1,10 @@
 """layershare: how much disk Docker images really use.
 
-    import layershare
-    idx = layershare.collect()              # the engine DOCKER_HOST points to
-    idx.images, idx.layers, idx.edges       # pandas frames
-    report = layershare.build_report(idx)   # shared / unique / physical
-    report.totals.physical_bytes
+import layershare
+idx = layershare.collect()              # the engine DOCKER_HOST points to
+idx.images, idx.layers, idx.edges       # pandas frames
+report = layershare.build_report(idx)   # shared / unique / physical
+report.totals.physical_bytes
 """
 
 from __future__ import annotations

@@ -111,7 +111,9 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     return out.drop(columns=["inexact_shared", "inexact_unique"])
 
 
-def select_images(index: LayerIndex, *, include_intermediate: bool = False, references: tuple[str, ...] = ()) -> pd.Index:
+def select_images(
+    index: LayerIndex, *, include_intermediate: bool = False, references: tuple[str, ...] = ()
+) -> pd.Index:
     """Image IDs a report covers: listed ones (plus intermediates), filtered by reference globs.
 
     A glob matches a tag (``app:*``, ``*/team/*``), a digest, or the start of the image ID.

@@ -65,7 +65,12 @@ def _fail(message: str, code: ExitCode) -> None:
 def source_options(func: F) -> F:
     """Options every command that reads images shares: where from, how shown."""
 
-    @click.option("--host", "-H", metavar="URL", help="Docker host URL (default: DOCKER_HOST or the local socket).")
+    @click.option(
+        "--host",
+        "-H",
+        metavar="URL",
+        help="Docker host URL (default: DOCKER_HOST or the local socket).",
+    )
     @click.option(
         "--recording",
         type=click.Path(dir_okay=False),
@@ -80,7 +85,11 @@ def source_options(func: F) -> F:
         show_default=True,
         help="Output format. json and csv give exact bytes.",
     )
-    @click.option("--show-values", is_flag=True, help="Show ENV/LABEL/ARG values in instructions (masked by default).")
+    @click.option(
+        "--show-values",
+        is_flag=True,
+        help="Show ENV/LABEL/ARG values in instructions (masked by default).",
+    )
     @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -135,8 +144,21 @@ def cli() -> None:
 
 @cli.command()
 @source_options
-@click.option("--all", "-a", "include_all", is_flag=True, help="Also list the classic builder's intermediate images.")
-@click.option("--top", "-n", type=click.IntRange(min=1), default=20, show_default=True, help="Rows per table (tables only).")
+@click.option(
+    "--all",
+    "-a",
+    "include_all",
+    is_flag=True,
+    help="Also list the classic builder's intermediate images.",
+)
+@click.option(
+    "--top",
+    "-n",
+    type=click.IntRange(min=1),
+    default=20,
+    show_default=True,
+    help="Rows per table (tables only).",
+)
 @click.option(
     "--sort",
     type=click.Choice(["unique", "size", "shared", "layers", "containers", "created", "reference"]),
@@ -144,7 +166,13 @@ def cli() -> None:
     show_default=True,
     help="Sort the images table.",
 )
-@click.option("--filter", "references", multiple=True, metavar="GLOB", help="Only images whose tag, digest or ID matches (repeatable).")
+@click.option(
+    "--filter",
+    "references",
+    multiple=True,
+    metavar="GLOB",
+    help="Only images whose tag, digest or ID matches (repeatable).",
+)
 @handle_errors
 def report(
     host: str | None,
@@ -170,7 +198,9 @@ def report(
 @source_options
 @click.argument("image")
 @handle_errors
-def history(host: str | None, recording: str | None, fmt: str, show_values: bool, quiet: bool, image: str) -> None:
+def history(
+    host: str | None, recording: str | None, fmt: str, show_values: bool, quiet: bool, image: str
+) -> None:
     """One image's layers, oldest first, with size, chain ID and sharing."""
     from layershare.analysis import find_image, image_history
     from layershare.render import OutputFormat, render_history
@@ -185,7 +215,12 @@ def history(host: str | None, recording: str | None, fmt: str, show_values: bool
 
 
 @cli.command()
-@click.option("--host", "-H", metavar="URL", help="Docker host URL (default: DOCKER_HOST or the local socket).")
+@click.option(
+    "--host",
+    "-H",
+    metavar="URL",
+    help="Docker host URL (default: DOCKER_HOST or the local socket).",
+)
 @click.option("--show-values", is_flag=True, help="Keep ENV/LABEL/ARG values (masked by default).")
 @click.argument("output", type=click.Path(dir_okay=False, writable=True))
 @handle_errors

@@ -64,7 +64,9 @@ class PrivateEngine:
             check=False,
         )
         if result.returncode != 0:
-            raise PrivateEngineError(f"docker {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}")
+            raise PrivateEngineError(
+                f"docker {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}"
+            )
         return result.stdout.decode()
 
     def log(self) -> str:

@@ -108,9 +108,7 @@ def map_history(
     if not through and not sizes and (n_sure == n_layers or n_sure + n_maybe == n_layers):
         take_maybe = n_sure + n_maybe == n_layers
         chosen = [
-            i
-            for i, k in enumerate(kinds)
-            if k is EntryKind.LAYER or (take_maybe and k is EntryKind.MAYBE)
+            i for i, k in enumerate(kinds) if k is EntryKind.LAYER or (take_maybe and k is EntryKind.MAYBE)
         ]
         return tuple(LayerAssignment(i, entries[i].size_bytes, True, True) for i in chosen)
     return _solve(entries, kinds, n_layers, through, sizes)

@@ -43,7 +43,8 @@ def ground_truth(engine: PrivateEngine) -> dict[str, object]:
         "system_df": {
             "LayersSize": df["LayersSize"],
             "Images": [
-                {k: i[k] for k in ("Id", "RepoTags", "Size", "SharedSize", "Containers")} for i in df["Images"]
+                {k: i[k] for k in ("Id", "RepoTags", "Size", "SharedSize", "Containers")}
+                for i in df["Images"]
             ],
         },
         "layer_store": layer_store(engine),

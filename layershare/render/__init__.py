@@ -39,15 +39,15 @@ def render_history(history: pd.DataFrame, title: str, image_id: str, fmt: Output
             "image": image_id,
             "layers": [
                 {
-                    "position": int(r.position),
-                    "created_by": r.created_by,
-                    "size_bytes": int(r.size_bytes),
-                    "chain_id": r.chain_id,
-                    "diff_id": r.diff_id,
-                    "shared_with": int(r.shared_with),
-                    "exact": bool(r.size_exact),
+                    "position": int(r["position"]),
+                    "created_by": r["created_by"],
+                    "size_bytes": int(r["size_bytes"]),
+                    "chain_id": r["chain_id"],
+                    "diff_id": r["diff_id"],
+                    "shared_with": int(r["shared_with"]),
+                    "exact": bool(r["size_exact"]),
                 }
-                for r in history.itertuples(index=False)
+                for r in history.to_dict("records")
             ],
         }
         return json.dumps(doc, indent=2) + "\n"

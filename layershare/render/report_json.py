@@ -5,9 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
+
 from layershare.analysis import Report
 
 REPORT_SCHEMA = "layershare.report/v1"
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def report_document(report: Report) -> dict[str, Any]:
@@ -40,31 +46,31 @@ def report_document(report: Report) -> dict[str, Any]:
         "images": [
             {
                 "id": image_id,
-                "tags": list(row.tags),
-                "digests": list(row.digests),
-                "created": row.created,
-                "size_bytes": int(row.size_bytes),
-                "shared_bytes": int(row.shared_bytes),
-                "unique_bytes": int(row.unique_bytes),
-                "layers": int(row.layers),
-                "containers": int(row.containers),
-                "dangling": bool(row.dangling),
-                "intermediate": bool(row.intermediate),
-                "exact": not bool(row.estimated),
+                "tags": list(row["tags"]),
+                "digests": list(row["digests"]),
+                "created": row["created"],
+                "size_bytes": int(row["size_bytes"]),
+                "shared_bytes": int(row["shared_bytes"]),
+                "unique_bytes": int(row["unique_bytes"]),
+                "layers": int(row["layers"]),
+                "containers": int(row["containers"]),
+                "dangling": bool(row["dangling"]),
+                "intermediate": bool(row["intermediate"]),
+                "exact": not bool(row["estimated"]),
             }
-            for image_id, row in zip(images.index, images.itertuples(index=False), strict=True)
+            for image_id, row in zip(images.index, _records(images), strict=True)
         ],
         "layers": [
             {
                 "chain_id": chain_id,
-                "diff_id": row.diff_id,
-                "parent_chain_id": row.parent_chain_id,
-                "size_bytes": int(row.size_bytes),
-                "images": int(row.images),
-                "created_by": row.created_by,
-                "exact": bool(row.size_exact),
+                "diff_id": row["diff_id"],
+                "parent_chain_id": row["parent_chain_id"],
+                "size_bytes": int(row["size_bytes"]),
+                "images": int(row["images"]),
+                "created_by": row["created_by"],
+                "exact": bool(row["size_exact"]),
             }
-            for chain_id, row in zip(layers.index, layers.itertuples(index=False), strict=True)
+            for chain_id, row in zip(layers.index, _records(layers), strict=True)
         ],
         "notes": list(report.index.notes),
     }

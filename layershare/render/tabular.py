@@ -8,7 +8,17 @@ import pandas as pd
 
 from layershare.analysis import Report
 
-IMAGE_COLUMNS = ["id", "reference", "size_bytes", "shared_bytes", "unique_bytes", "layers", "containers", "created", "exact"]
+IMAGE_COLUMNS = [
+    "id",
+    "reference",
+    "size_bytes",
+    "shared_bytes",
+    "unique_bytes",
+    "layers",
+    "containers",
+    "created",
+    "exact",
+]
 
 
 def render_report_csv(report: Report) -> str:

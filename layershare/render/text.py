@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import pandas as pd
 from tabulate import tabulate
 
@@ -9,6 +12,10 @@ from layershare.analysis import Report
 from layershare.render.units import human_size
 
 _MAX_INSTRUCTION = 60
+
+
+def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
+    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def short_id(image_or_chain_id: str) -> str:
@@ -26,9 +33,15 @@ def _size(size_bytes: int, exact: bool = True) -> str:
     return human_size(size_bytes) + ("" if exact else " ~")
 
 
-def _table(rows: list[list[object]], headers: list[str], markdown: bool, right: set[int]) -> str:
+def _table(rows: Sequence[Sequence[str]], headers: list[str], markdown: bool, right: set[int]) -> str:
     align = ["right" if i in right else "left" for i in range(len(headers))]
-    return tabulate(rows, headers=headers, tablefmt="github" if markdown else "simple", colalign=align, disable_numparse=True)
+    return tabulate(
+        rows,
+        headers=headers,
+        tablefmt="github" if markdown else "simple",
+        colalign=align,
+        disable_numparse=True,
+    )
 
 
 def render_report_text(report: Report, *, top: int | None, markdown: bool) -> str:
@@ -52,28 +65,38 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
     images = report.images if top is None else report.images.head(top)
     image_rows = [
         [
-            shorten(row.reference, 50),
+            shorten(row["reference"], 50),
             short_id(str(image_id)),
-            _size(row.size_bytes),
-            _size(row.shared_bytes, not row.estimated),
-            _size(row.unique_bytes, not row.estimated),
-            str(row.layers),
-            str(row.containers),
+            _size(row["size_bytes"]),
+            _size(row["shared_bytes"], not row["estimated"]),
+            _size(row["unique_bytes"], not row["estimated"]),
+            str(row["layers"]),
+            str(row["containers"]),
         ]
-        for image_id, row in zip(images.index, images.itertuples(index=False), strict=True)
+        for image_id, row in zip(images.index, _records(images), strict=True)
     ]
     more = len(report.images) - len(images)
     parts.append(f"{heading}Images" + (f" (top {len(images)} of {len(report.images)})" if more else ""))
     parts.append(
-        _table(image_rows, ["REFERENCE", "IMAGE ID", "SIZE", "SHARED", "UNIQUE", "LAYERS", "CONTAINERS"], markdown, {2, 3, 4, 5, 6})
+        _table(
+            image_rows,
+            ["REFERENCE", "IMAGE ID", "SIZE", "SHARED", "UNIQUE", "LAYERS", "CONTAINERS"],
+            markdown,
+            {2, 3, 4, 5, 6},
+        )
     )
     shared = report.layers.loc[report.layers["images"] > 1]
     shared = shared if top is None else shared.head(top)
     parts.append(f"{heading}Most shared layers")
     if len(shared):
         layer_rows = [
-            [_size(row.size_bytes, row.size_exact), str(row.images), short_id(str(chain_id)), shorten(row.created_by or row.comment)]
-            for chain_id, row in zip(shared.index, shared.itertuples(index=False), strict=True)
+            [
+                _size(row["size_bytes"], row["size_exact"]),
+                str(row["images"]),
+                short_id(str(chain_id)),
+                shorten(row["created_by"] or row["comment"]),
+            ]
+            for chain_id, row in zip(shared.index, _records(shared), strict=True)
         ]
         parts.append(_table(layer_rows, ["SIZE", "IMAGES", "CHAIN ID", "CREATED BY"], markdown, {0, 1}))
     else:
@@ -91,13 +114,13 @@ def render_history_text(history: pd.DataFrame, title: str, *, markdown: bool) ->
     """``docker image history`` as a table, oldest first, plus sharing."""
     rows = [
         [
-            str(row.position),
-            shorten(row.created_by or row.comment) + ("" if row.created_by_exact else " (?)"),
-            _size(row.size_bytes, row.size_exact),
-            short_id(row.chain_id),
-            str(row.shared_with),
+            str(row["position"]),
+            shorten(row["created_by"] or row["comment"]) + ("" if row["created_by_exact"] else " (?)"),
+            _size(row["size_bytes"], row["size_exact"]),
+            short_id(str(row["chain_id"])),
+            str(row["shared_with"]),
         ]
-        for row in history.itertuples(index=False)
+        for row in _records(history)
     ]
     heading = "## " if markdown else ""
     table = _table(rows, ["#", "CREATED BY", "SIZE", "CHAIN ID", "SHARED WITH"], markdown, {0, 2, 4})

@@ -141,7 +141,14 @@ class EngineSource(Source):
             "version": {k: version.get(k) for k in ("Version", "ApiVersion", "Os", "Arch")},
             "info": {
                 k: info.get(k)
-                for k in ("ServerVersion", "Driver", "DriverStatus", "OSType", "Architecture", "DockerRootDir")
+                for k in (
+                    "ServerVersion",
+                    "Driver",
+                    "DriverStatus",
+                    "OSType",
+                    "Architecture",
+                    "DockerRootDir",
+                )
             },
             "images": [
                 {k: s.get(k) for k in ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")}

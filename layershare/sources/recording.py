@@ -34,9 +34,7 @@ def engine_info_from(info: Mapping[str, Any], version: Mapping[str, Any], host: 
     """Build :class:`EngineInfo` from ``GET /info`` and ``GET /version`` answers."""
     driver_status = {str(k): str(v) for k, v in (info.get("DriverStatus") or [])}
     store: ImageStore = (
-        "containerd"
-        if driver_status.get("driver-type") == "io.containerd.snapshotter.v1"
-        else "graphdriver"
+        "containerd" if driver_status.get("driver-type") == "io.containerd.snapshotter.v1" else "graphdriver"
     )
     return EngineInfo(
         host=host,
@@ -150,8 +148,7 @@ def snapshot_from_recording(recording: Mapping[str, Any]) -> Snapshot:
     """Turn a recording (live or loaded from a file) into a :class:`Snapshot`."""
     if recording.get("schema") != RECORDING_SCHEMA:
         raise SnapshotError(
-            f"not a layershare recording (schema {recording.get('schema')!r}, "
-            f"expected {RECORDING_SCHEMA!r})"
+            f"not a layershare recording (schema {recording.get('schema')!r}, expected {RECORDING_SCHEMA!r})"
         )
     try:
         return _build(recording)
@@ -205,7 +202,10 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 created_by_exact=a.created_by_exact,
             )
             old = layers.get(c)
-            if old is None or (new.size_exact, new.created_by_exact) > (old.size_exact, old.created_by_exact):
+            if old is None or (new.size_exact, new.created_by_exact) > (
+                old.size_exact,
+                old.created_by_exact,
+            ):
                 layers[c] = new
         tags = tuple(t for t in (s.get("RepoTags") or []) if t != _NONE_TAG)
         digests = tuple(d for d in (s.get("RepoDigests") or []) if d != _NONE_DIGEST)
@@ -223,7 +223,9 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 parent_id=s.get("ParentId") or None,
                 containers=containers.get(image_id, 0),
                 intermediate=not tags and not digests and image_id in parents,
-                labels=tuple(sorted((k, str(v)) for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX))),
+                labels=tuple(
+                    sorted((k, str(v)) for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX))
+                ),
             )
         )
     for problem in problems:

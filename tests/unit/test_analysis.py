@@ -31,7 +31,10 @@ def test_totals_match_system_df_and_the_image_list(recording: dict[str, Any]) ->
     assert totals.physical_bytes == truth["LayersSize"]
     assert totals.images == len(truth["Images"])
     assert totals.logical_bytes == sum(i["Size"] for i in truth["Images"])
-    rows = [max(1, len([t for t in i["RepoTags"] or [] if t != "<none>:<none>"])) * i["Size"] for i in truth["Images"]]
+    rows = [
+        max(1, len([t for t in i["RepoTags"] or [] if t != "<none>:<none>"])) * i["Size"]
+        for i in truth["Images"]
+    ]
     assert totals.listed_bytes == sum(rows)
     assert totals.saved_bytes == totals.logical_bytes - truth["LayersSize"]
     assert totals.layers == len(recording["ground_truth"]["layer_store"])

@@ -16,7 +16,13 @@ RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "layershare", *args], capture_output=True, text=True, env=env, check=False)
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
 
 
 def test_report_from_recording() -> None:
@@ -31,7 +37,9 @@ def test_history_of_unknown_image_is_one_line_and_code_6() -> None:
     assert result.stderr.count("\n") == 1 and "no-such:1" in result.stderr
 
 
-@pytest.mark.parametrize("content", ["{not json", "[]", '{"schema": "other"}', '{"schema": "layershare.recording/v1"}'])
+@pytest.mark.parametrize(
+    "content", ["{not json", "[]", '{"schema": "other"}', '{"schema": "layershare.recording/v1"}']
+)
 def test_malformed_recording_is_one_line_and_code_7(tmp_path: Path, content: str) -> None:
     bad = tmp_path / "bad.json"
     bad.write_text(content)

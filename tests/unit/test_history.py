@@ -19,7 +19,7 @@ def h(created_by: str, size: int = 0, history_id: str | None = None) -> HistoryE
     ("created_by", "size", "kind"),
     [
         ("/bin/sh -c #(nop)  ENV X=1", 0, EntryKind.EMPTY),
-        ("/bin/sh -c #(nop)  CMD [\"sh\"]", 0, EntryKind.EMPTY),
+        ('/bin/sh -c #(nop)  CMD ["sh"]', 0, EntryKind.EMPTY),
         ("/bin/sh -c #(nop) WORKDIR /w", 0, EntryKind.MAYBE),
         ("/bin/sh -c #(nop) COPY file:abc in /", 0, EntryKind.MAYBE),
         ("/bin/sh -c #(nop) COPY file:abc in /", 9, EntryKind.LAYER),
@@ -38,14 +38,24 @@ def test_classify(created_by: str, size: int, kind: EntryKind) -> None:
 
 
 def test_all_maybes_are_layers_when_the_count_says_so() -> None:
-    entries = [h("", 100), h("/bin/sh -c mkdir /a"), h("/bin/sh -c #(nop)  ENV A=1"), h("/bin/sh -c rm /x")]
+    entries = [
+        h("", 100),
+        h("/bin/sh -c mkdir /a"),
+        h("/bin/sh -c #(nop)  ENV A=1"),
+        h("/bin/sh -c rm /x"),
+    ]
     got = map_history(entries, 3)
     assert [a.entry_index for a in got] == [0, 1, 3]
     assert all(a.size_exact and a.created_by_exact for a in got)
 
 
 def test_zero_byte_entries_in_one_gap_leave_sizes_exact_but_instruction_open() -> None:
-    entries = [h("", 100), h("/bin/sh -c true"), h("/bin/sh -c mkdir /a"), h("COPY x # buildkit", 5)]
+    entries = [
+        h("", 100),
+        h("/bin/sh -c true"),
+        h("/bin/sh -c mkdir /a"),
+        h("COPY x # buildkit", 5),
+    ]
     got = map_history(entries, 3)
     assert [a.size_bytes for a in got] == [100, 0, 5]
     assert [a.size_exact for a in got] == [True, True, True]
@@ -53,13 +63,23 @@ def test_zero_byte_entries_in_one_gap_leave_sizes_exact_but_instruction_open() -
 
 
 def test_zero_byte_entries_in_different_gaps_make_sizes_estimates() -> None:
-    entries = [h("", 100), h("/bin/sh -c mkdir /a"), h("COPY x # buildkit", 5), h("/bin/sh -c true")]
+    entries = [
+        h("", 100),
+        h("/bin/sh -c mkdir /a"),
+        h("COPY x # buildkit", 5),
+        h("/bin/sh -c true"),
+    ]
     got = map_history(entries, 3)
     assert [a.size_exact for a in got] == [True, False, False]
 
 
 def test_intermediate_layer_counts_resolve_the_ambiguity() -> None:
-    entries = [h("", 100), h("/bin/sh -c mkdir /a"), h("COPY x # buildkit", 5), h("/bin/sh -c true")]
+    entries = [
+        h("", 100),
+        h("/bin/sh -c mkdir /a"),
+        h("COPY x # buildkit", 5),
+        h("/bin/sh -c true"),
+    ]
     got = map_history(entries, 3, layers_through={1: 2})
     assert [a.entry_index for a in got] == [0, 1, 2]
     assert all(a.size_exact and a.created_by_exact for a in got)
@@ -68,7 +88,12 @@ def test_intermediate_layer_counts_resolve_the_ambiguity() -> None:
 
 
 def test_known_sizes_resolve_the_ambiguity() -> None:
-    entries = [h("", 100), h("/bin/sh -c mkdir /a"), h("COPY x # buildkit", 5), h("/bin/sh -c true")]
+    entries = [
+        h("", 100),
+        h("/bin/sh -c mkdir /a"),
+        h("COPY x # buildkit", 5),
+        h("/bin/sh -c true"),
+    ]
     got = map_history(entries, 3, known_sizes={1: 5})
     assert [a.entry_index for a in got] == [0, 2, 3]
     assert all(a.size_exact for a in got)
@@ -90,7 +115,9 @@ def test_recorded_corpus_sizes_match_the_layer_store(recording: dict[str, Any]) 
     assert {la.chain_id for la in snapshot.layers} == set(store)
 
 
-def test_recorded_corpus_estimates_are_only_where_the_api_is_silent(recording: dict[str, Any]) -> None:
+def test_recorded_corpus_estimates_are_only_where_the_api_is_silent(
+    recording: dict[str, Any],
+) -> None:
     snapshot = snapshot_from_recording(recording)
     inexact = {la.chain_id for la in snapshot.layers if not la.size_exact}
     owners = {t for i in snapshot.images for t in i.tags if inexact & set(i.chain_ids)}

@@ -1,0 +1,256 @@
+"""Against a real private engine: every figure equals the engine's own accounting.
+
+Ground truth is ``GET /system/df`` (what ``docker system df -v`` prints) and the
+engine's layer store on disk (``image/overlay2/layerdb``).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import docker
+import pytest
+
+from layershare.analysis import build_report, find_image, image_history, image_usage
+from layershare.cli import ExitCode
+from layershare.index import LayerIndex
+from layershare.sources.engine import EngineSource
+
+pytestmark = pytest.mark.engine
+
+
+def layer_store(engine: Any) -> dict[str, int]:
+    root = Path(engine.data_root) / "image" / "overlay2" / "layerdb" / "sha256"
+    return {f"sha256:{d.name}": int((d / "size").read_text()) for d in root.iterdir()}
+
+
+def system_df(engine: Any) -> dict[str, Any]:
+    result: dict[str, Any] = docker.APIClient(base_url=engine.host, version="auto").df()
+    return result
+
+
+def cli(engine: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", *args],
+        env=engine.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize("read_store", [False, True], ids=["api-only", "layer-store"])
+def test_every_image_matches_system_df_byte_for_byte(engine: Any, read_store: bool) -> None:
+    index = LayerIndex.from_snapshot(EngineSource(engine.host, read_layer_store=read_store).snapshot())
+    usage = image_usage(index)
+    df = system_df(engine)
+    assert len(df["Images"]) >= 15
+    for image in df["Images"]:
+        row = usage.loc[image["Id"]]
+        assert (row["layer_bytes"], row["shared_bytes"]) == (image["Size"], image["SharedSize"]), image[
+            "RepoTags"
+        ]
+        assert index.images.at[image["Id"], "containers"] == image["Containers"]
+    report = build_report(index)
+    assert report.totals.physical_bytes == df["LayersSize"] == sum(layer_store(engine).values())
+    assert report.totals.images == len(df["Images"])
+
+
+@pytest.mark.parametrize("read_store", [False, True], ids=["api-only", "layer-store"])
+def test_every_exact_layer_size_matches_the_layer_store(engine: Any, read_store: bool) -> None:
+    snapshot = EngineSource(engine.host, read_layer_store=read_store).snapshot()
+    store = layer_store(engine)
+    assert {la.chain_id for la in snapshot.layers} == set(store)
+    for layer in snapshot.layers:
+        if layer.size_exact:
+            assert layer.size_bytes == store[layer.chain_id], layer.created_by
+    estimated = [la for la in snapshot.layers if not la.size_exact]
+    if read_store:
+        assert not estimated
+    else:
+        assert len(estimated) <= 4 and any("estimates" in n for n in snapshot.notes)
+
+
+def test_listed_size_is_the_sum_of_docker_image_ls(engine: Any) -> None:
+    rows = engine.docker("image", "ls", "--format", "{{.ID}}").split()
+    sizes = {
+        i["Id"][7:19]: i["Size"] for i in docker.APIClient(base_url=engine.host, version="auto").images()
+    }
+    report = build_report(LayerIndex.from_snapshot(EngineSource(engine.host).snapshot()))
+    assert report.totals.listed_bytes == sum(sizes[r] for r in rows)
+    assert report.totals.tags == sum(
+        1 for line in engine.docker("image", "ls", "--format", "{{.Tag}}").split() if line != "<none>"
+    )
+
+
+def test_same_file_on_two_bases_is_stored_twice(engine: Any) -> None:
+    index = LayerIndex.from_snapshot(EngineSource(engine.host).snapshot())
+    a, b = find_image(index, "same-on-a:1"), find_image(index, "same-on-b:1")
+    assert a and b
+    top_a, top_b = (image_history(index, i).iloc[-1] for i in (a, b))
+    assert top_a["diff_id"] == top_b["diff_id"] and top_a["chain_id"] != top_b["chain_id"]
+    store = layer_store(engine)
+    assert store[top_a["chain_id"]] == store[top_b["chain_id"]] == 64_000
+    assert top_a["shared_with"] == top_b["shared_with"] == 0
+
+
+def test_history_lists_the_right_instruction_and_size(engine: Any) -> None:
+    """The corpus Dockerfiles say which instruction made each layer; the store says its size."""
+    index = LayerIndex.from_snapshot(EngineSource(engine.host, read_layer_store=False).snapshot())
+    store = layer_store(engine)
+    expected = {
+        "app-one:1": [
+            "Imported",
+            "dd if=/dev/urandom",
+            "WORKDIR /app",
+            "COPY file:",
+            "mkdir -p /app/data",
+            "echo built",
+        ],
+        "app-two:1": [
+            "Imported",
+            "dd if=/dev/urandom",
+            "COPY file:",
+            "dd if=/dev/urandom of=/big",
+            "rm /big",
+        ],
+        "bk-base:1": ["ADD rootfs.tar"],
+        "distro-b:1": ["Imported"],
+    }
+    for tag, instructions in expected.items():
+        image_id = find_image(index, tag)
+        assert image_id
+        history = image_history(index, image_id)
+        shown = [(c or m) for c, m in zip(history["created_by"], history["comment"], strict=True)]
+        assert len(shown) == len(instructions), tag
+        for text, want in zip(shown, instructions, strict=True):
+            assert want in text, (tag, shown)
+        assert list(history["size_bytes"]) == [store[c] for c in history["chain_id"]]
+        assert history["size_exact"].all() and history["created_by_exact"].all()
+
+
+def test_buildkit_history_is_exact_with_the_layer_store(engine: Any) -> None:
+    index = LayerIndex.from_snapshot(EngineSource(engine.host, read_layer_store=True).snapshot())
+    image_id = find_image(index, "bk-app:1")
+    assert image_id
+    history = image_history(index, image_id)
+    assert list(history["size_bytes"]) == [
+        store for store in (layer_store(engine)[c] for c in history["chain_id"])
+    ]
+    assert [s for s in history["size_bytes"]][1:3] == [0, 40_000]
+    assert history["created_by"].iloc[2].startswith("COPY server.js")
+
+
+def test_report_cli_json_matches_system_df_and_hides_secrets(engine: Any) -> None:
+    result = cli(engine, "report", "--format", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    df = system_df(engine)
+    assert doc["totals"]["physical_bytes"] == df["LayersSize"]
+    got = {i["id"]: (i["size_bytes"], i["shared_bytes"], i["unique_bytes"]) for i in doc["images"]}
+    assert got == {i["Id"]: (i["Size"], i["SharedSize"], i["Size"] - i["SharedSize"]) for i in df["Images"]}
+    dangling = [i for i in doc["images"] if i["dangling"]]
+    assert len(dangling) == 1 and dangling[0]["tags"] == []
+    assert [i["tags"] for i in doc["images"] if "app-one:1" in i["tags"]] == [["app-one:1", "app-one:latest"]]
+    everything = cli(engine, "report", "--all", "--format", "json")
+    assert len(json.loads(everything.stdout)["images"]) == len(
+        docker.APIClient(base_url=engine.host).images(all=True)
+    )
+    for args in (
+        ["report", "--format", "json"],
+        ["history", "app-one:1"],
+        ["history", "bk-app:1", "-f", "json"],
+    ):
+        out = cli(engine, *args).stdout
+        for secret in ("s3cr3t-value", "dont-print-me", "hunter2", "abc123"):
+            assert secret not in out
+    assert "dont-print-me" in cli(engine, "history", "--show-values", "app-one:1").stdout
+
+
+def test_layershare_only_reads(engine: Any) -> None:
+    def state() -> tuple[list[str], list[str]]:
+        return (
+            sorted(
+                engine.docker(
+                    "image",
+                    "ls",
+                    "-a",
+                    "--no-trunc",
+                    "--format",
+                    "{{.ID}} {{.Repository}}:{{.Tag}} {{.Size}}",
+                ).splitlines()
+            ),
+            sorted(
+                engine.docker(
+                    "ps", "-a", "--no-trunc", "--format", "{{.ID}} {{.Image}} {{.Status}}"
+                ).splitlines()
+            ),
+        )
+
+    before = state()
+    mark = len(engine.log())
+    for args in (
+        ["report", "--all", "-f", "json"],
+        ["history", "app-plus:1"],
+        ["report", "-f", "csv"],
+    ):
+        assert cli(engine, *args).returncode == 0
+    calls = re.findall(r"Calling (\w+) (\S+)", engine.log()[mark:])
+    assert calls, "dockerd --debug logged no API call"
+    assert {method for method, _ in calls} <= {"GET", "HEAD"}, calls
+    assert before == state()
+
+
+class _RemovesOneImage(EngineSource):
+    """Removes a real image from the engine just before the collector asks for it."""
+
+    def __init__(self, host: str, victim: str, engine: Any) -> None:
+        super().__init__(host, workers=1)
+        self.victim, self.engine = victim, engine
+
+    def _fetch_image(self, api: Any, image_id: str) -> Any:
+        if image_id == self.victim:
+            self.engine.docker("rmi", image_id)
+        return super()._fetch_image(api, image_id)
+
+
+def test_image_removed_while_collecting_is_skipped_with_a_note(engine: Any) -> None:
+    engine.docker(
+        "build",
+        "-q",
+        "-t",
+        "to-remove:1",
+        "-",
+        input_bytes=b"FROM distro-b:1\nRUN echo gone > /gone\n",
+    )
+    victim = engine.docker("image", "inspect", "-f", "{{.Id}}", "to-remove:1").strip()
+    snapshot = _RemovesOneImage(engine.host, victim, engine).snapshot()
+    assert victim not in {i.id for i in snapshot.images}
+    assert any(victim[7:19] in n and "removed" in n for n in snapshot.notes)
+    assert len(snapshot.images) > 15
+
+
+def test_permission_denied_is_one_line_and_code_4(engine: Any, tmp_path: Path) -> None:
+    """A user who may not open the socket gets exit 4 (dropping root in a child process)."""
+    script = (
+        "import os, sys\n"
+        "import docker, layershare.cli, layershare.sources.engine, layershare.index, layershare.analysis\n"
+        "import layershare.render\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        "sys.argv = ['layershare', 'report']\n"
+        "layershare.cli.main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=engine.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == ExitCode.PERMISSION_DENIED, result.stderr
+    assert "permission denied" in result.stderr and result.stderr.count("\n") == 1
