@@ -1,0 +1,27 @@
+# The two set-up commands of README:
+#   make report   a real report (a private demo engine if none is reachable)
+#   make test     the whole test suite (lint, types, unit and real-engine tests)
+BIN := .venv/bin
+
+.PHONY: setup report test lint unit record
+
+setup:
+	@bash .ci/setup
+
+report: setup
+	@$(BIN)/python examples/demo.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+test: lint
+	$(BIN)/python -m pytest -q
+
+unit: setup
+	$(BIN)/python -m pytest -q tests/unit
+
+# Re-record the unit tests' corpus from a fresh private engine (root, dockerd).
+record: setup
+	$(BIN)/python tests/record_corpus.py tests/data/corpus-engine-$$(dockerd --version | sed -E 's/.*version ([0-9]+\.[0-9]+).*/\1/').json
