@@ -31,7 +31,9 @@ def engine_reachable() -> bool:
 def report(extra_env: dict[str, str] | None = None) -> int:
     """Run ``layershare report``; return its exit code."""
     env = dict(os.environ, **(extra_env or {}))
-    return subprocess.run([sys.executable, "-m", "layershare", "report", *sys.argv[1:]], env=env, check=False).returncode
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", "report", *sys.argv[1:]], env=env, check=False
+    ).returncode
 
 
 def main() -> int:
@@ -48,7 +50,10 @@ def main() -> int:
 
     from layershare.devengine import start_private_engine
 
-    print("demo: no engine reachable; starting a private throwaway engine with the example images", file=sys.stderr)
+    print(
+        "demo: no engine reachable; starting a private throwaway engine with the example images",
+        file=sys.stderr,
+    )
     engine = start_private_engine()
     try:
         build_corpus(engine.docker)
