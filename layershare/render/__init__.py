@@ -9,6 +9,7 @@ import pandas as pd
 
 from layershare.analysis import Report
 from layershare.render.report_json import render_report_json
+from layershare.render.rows import records
 from layershare.render.tabular import render_history_csv, render_report_csv
 from layershare.render.text import render_history_text, render_report_text
 
@@ -47,7 +48,7 @@ def render_history(history: pd.DataFrame, title: str, image_id: str, fmt: Output
                     "shared_with": int(r["shared_with"]),
                     "exact": bool(r["size_exact"]),
                 }
-                for r in history.to_dict("records")
+                for r in records(history)
             ],
         }
         return json.dumps(doc, indent=2) + "\n"

@@ -5,15 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
-import pandas as pd
-
 from layershare.analysis import Report
+from layershare.render.rows import records
 
 REPORT_SCHEMA = "layershare.report/v1"
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def report_document(report: Report) -> dict[str, Any]:
@@ -58,7 +53,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "intermediate": bool(row["intermediate"]),
                 "exact": not bool(row["estimated"]),
             }
-            for image_id, row in zip(images.index, _records(images), strict=True)
+            for image_id, row in zip(images.index, records(images), strict=True)
         ],
         "layers": [
             {
@@ -70,7 +65,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "created_by": row["created_by"],
                 "exact": bool(row["size_exact"]),
             }
-            for chain_id, row in zip(layers.index, _records(layers), strict=True)
+            for chain_id, row in zip(layers.index, records(layers), strict=True)
         ],
         "notes": list(report.index.notes),
     }

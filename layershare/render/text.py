@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import pandas as pd
 from tabulate import tabulate
 
 from layershare.analysis import Report
+from layershare.render.rows import records
 from layershare.render.units import human_size
 
 _MAX_INSTRUCTION = 60
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [{str(k): v for k, v in r.items()} for r in frame.to_dict("records")]
 
 
 def short_id(image_or_chain_id: str) -> str:
@@ -73,7 +69,7 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
             str(row["layers"]),
             str(row["containers"]),
         ]
-        for image_id, row in zip(images.index, _records(images), strict=True)
+        for image_id, row in zip(images.index, records(images), strict=True)
     ]
     more = len(report.images) - len(images)
     parts.append(f"{heading}Images" + (f" (top {len(images)} of {len(report.images)})" if more else ""))
@@ -96,7 +92,7 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
                 short_id(str(chain_id)),
                 shorten(row["created_by"] or row["comment"]),
             ]
-            for chain_id, row in zip(shared.index, _records(shared), strict=True)
+            for chain_id, row in zip(shared.index, records(shared), strict=True)
         ]
         parts.append(_table(layer_rows, ["SIZE", "IMAGES", "CHAIN ID", "CREATED BY"], markdown, {0, 1}))
     else:
@@ -120,7 +116,7 @@ def render_history_text(history: pd.DataFrame, title: str, *, markdown: bool) ->
             short_id(str(row["chain_id"])),
             str(row["shared_with"]),
         ]
-        for row in _records(history)
+        for row in records(history)
     ]
     heading = "## " if markdown else ""
     table = _table(rows, ["#", "CREATED BY", "SIZE", "CHAIN ID", "SHARED WITH"], markdown, {0, 2, 4})
