@@ -51,7 +51,7 @@ def render_history(history: pd.DataFrame, title: str, image_id: str, fmt: Output
                 for r in records(history)
             ],
         }
-        return json.dumps(doc, indent=2) + "\n"
+        return json.dumps(doc, indent=2, allow_nan=False) + "\n"
     if fmt is OutputFormat.CSV:
         return render_history_csv(history)
     return render_history_text(history, title, markdown=fmt is OutputFormat.MARKDOWN)

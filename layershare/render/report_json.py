@@ -11,6 +11,11 @@ from layershare.render.rows import records
 REPORT_SCHEMA = "layershare.report/v1"
 
 
+def _text_or_none(value: object) -> str | None:
+    # pandas keeps a missing string as NaN; JSON must say null.
+    return value if isinstance(value, str) else None
+
+
 def report_document(report: Report) -> dict[str, Any]:
     """The report as plain JSON-ready data, following the documented schema."""
     engine = report.index.engine
@@ -59,7 +64,7 @@ def report_document(report: Report) -> dict[str, Any]:
             {
                 "chain_id": chain_id,
                 "diff_id": row["diff_id"],
-                "parent_chain_id": row["parent_chain_id"],
+                "parent_chain_id": _text_or_none(row["parent_chain_id"]),
                 "size_bytes": int(row["size_bytes"]),
                 "images": int(row["images"]),
                 "created_by": row["created_by"],
@@ -73,4 +78,4 @@ def report_document(report: Report) -> dict[str, Any]:
 
 def render_report_json(report: Report) -> str:
     """The report as indented JSON text."""
-    return json.dumps(report_document(report), indent=2) + "\n"
+    return json.dumps(report_document(report), indent=2, allow_nan=False) + "\n"

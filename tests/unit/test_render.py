@@ -52,6 +52,11 @@ def test_json_contract_holds_every_image_and_layer(recording: dict[str, Any]) ->
         assert by_id[truth["Id"]]["size_bytes"] == truth["Size"]
         assert by_id[truth["Id"]]["shared_bytes"] == truth["SharedSize"]
     assert sum(la["size_bytes"] for la in doc["layers"]) == doc["totals"]["physical_bytes"]
+    bases = [la for la in doc["layers"] if la["parent_chain_id"] is None]
+    assert bases and all(la["chain_id"] == la["diff_id"] for la in bases)
+    assert {la["parent_chain_id"] for la in doc["layers"]} - {None} <= {
+        la["chain_id"] for la in doc["layers"]
+    }
 
 
 def test_csv_has_exact_bytes(recording: dict[str, Any]) -> None:
