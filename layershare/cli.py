@@ -112,9 +112,8 @@ def _index(host: str | None, recording: str | None, show_values: bool, quiet: bo
 
 
 def _progress_line(done: int, total: int) -> None:
-    end = "\n" if done == total else ""
     click.echo(f"\rcollecting images {done}/{total}", err=True, nl=False)
-    if end:
+    if done == total:  # clear the line before the report is written
         click.echo("\r\033[K", err=True, nl=False)
 
 

@@ -33,7 +33,3 @@ class ImageNotFound(SourceError):
 
 class SnapshotError(SourceError):
     """A recorded snapshot file is missing, malformed or of another version."""
-
-
-class RenderError(LayershareError):
-    """A renderer was asked for something it cannot produce."""

@@ -133,7 +133,7 @@ class EngineSource(Source):
                     self.progress(done, len(ids))
         layer_store: dict[str, int] = {}
         if self.read_layer_store:
-            layer_store = read_layer_store(info, inspects)
+            layer_store = read_layer_store(info)
         return {
             "schema": RECORDING_SCHEMA,
             "host": where,
@@ -188,36 +188,25 @@ def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def read_layer_store(info: Mapping[str, Any], inspects: Mapping[str, Any]) -> dict[str, int]:
+def read_layer_store(info: Mapping[str, Any]) -> dict[str, int]:
     """Sizes of stored layers by chain ID, from the engine's layer store on this host.
 
-    Only the graphdriver store keeps ``image/<driver>/layerdb``. A layer is
-    taken only where its ``diff`` file names the diff ID the chain was computed
-    from, so a different engine's folder at the same path cannot mislead.
+    Only the graphdriver store keeps ``image/<driver>/layerdb``. A chain ID is a
+    content address, so a size read for it is right whichever engine wrote it.
     Returns ``{}`` where the store is not there or not readable.
     """
-    from layershare.chain import chain_ids
-
     root, driver = info.get("DockerRootDir"), info.get("Driver")
     if not root or not driver:
         return {}
     layerdb = Path(str(root)) / "image" / str(driver) / "layerdb" / "sha256"
+    sizes: dict[str, int] = {}
     try:
-        if not layerdb.is_dir() or not os.access(layerdb, os.R_OK | os.X_OK):
-            return {}
+        folders = list(layerdb.iterdir())
     except OSError:
         return {}
-    sizes: dict[str, int] = {}
-    for inspect in inspects.values():
-        diffs = inspect["RootFS"]["Layers"]
-        for diff_id, chain_id in zip(diffs, chain_ids(diffs), strict=True):
-            if chain_id in sizes:
-                continue
-            folder = layerdb / chain_id.removeprefix("sha256:")
-            try:
-                if (folder / "diff").read_text().strip() != diff_id:
-                    continue
-                sizes[chain_id] = int((folder / "size").read_text().strip())
-            except (OSError, ValueError):
-                continue
+    for folder in folders:
+        try:
+            sizes[f"sha256:{folder.name}"] = int((folder / "size").read_text().strip())
+        except (OSError, ValueError):
+            continue
     return sizes

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layershare.analysis import build_report, find_image, image_history, image_usage
+from layershare.analysis import SortKey, build_report, find_image, image_history, image_usage
 from layershare.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 
@@ -57,7 +57,7 @@ def test_intermediates_hidden_unless_asked(recording: dict[str, Any]) -> None:
 
 def test_reference_filter_and_sort(recording: dict[str, Any]) -> None:
     index = index_of(recording)
-    report = build_report(index, references=("app-*",), sort=build_report.__globals__["SortKey"].SIZE)
+    report = build_report(index, references=("app-*",), sort=SortKey.SIZE)
     refs = [t for tags in report.images["tags"] for t in tags]
     assert refs and all(r.startswith("app-") for r in refs)
     sizes = list(report.images["size_bytes"])
