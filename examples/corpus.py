@@ -6,8 +6,9 @@ written below, and BuildKit-style images loaded from an archive this module
 writes itself (``docker load``). The set covers what the report must get right:
 two bases and drifted versions of one, apps sharing a base, an app on another
 app, the same file on two bases, zero-byte layers and no-op RUNs, a file
-written then deleted, BuildKit history, a multi-tag image, a dangling image and
-a stopped container.
+written then deleted, a path overwritten, a base with waste of its own, a base
+file deleted on top, a bloated base, a base tag rebuilt under an image,
+BuildKit history, a multi-tag image, a dangling image and a stopped container.
 
     python examples/corpus.py        # builds into the engine DOCKER_HOST names
 """
@@ -198,6 +199,29 @@ DOCKERFILES: list[tuple[str, str, dict[str, bytes]]] = [
     ),
     ("same-on-a:1", "FROM distro-a:1\nCOPY same.bin /\n", {"same.bin": _blob(64_000, "same")}),
     ("same-on-b:1", "FROM distro-b:1\nCOPY same.bin /\n", {"same.bin": _blob(64_000, "same")}),
+    ("legacy-app:1", "FROM runtime:2\nCOPY app.sh /app/\n", {"app.sh": _blob(8_000, "legacy")}),
+    ("fat-app:1", "FROM fat-base:1\nCOPY app.sh /app/\n", {"app.sh": _blob(5_000, "fat-app")}),
+    (
+        "overwrite:1",
+        "FROM distro-b:1\nRUN dd if=/dev/urandom of=/data.bin bs=1000 count=100\n"
+        "RUN dd if=/dev/urandom of=/data.bin bs=1000 count=120\n"
+        "RUN dd if=/dev/urandom of=/data.bin bs=1000 count=80\n",
+        {},
+    ),
+    ("trim-app:1", "FROM distro-b:1\nRUN rm -r /usr/share/doc\n", {}),
+    (
+        "waste-base:1",
+        "FROM distro-a:2\nRUN dd if=/dev/urandom of=/cache.tmp bs=1000 count=200\nRUN rm /cache.tmp\n",
+        {},
+    ),
+    ("on-waste-base:1", "FROM waste-base:1\nCOPY app.sh /app/\n", {"app.sh": _blob(6_000, "on-waste")}),
+    ("rebuilt-base:1", "FROM distro-b:1\nRUN echo v1 > /version\n", {}),
+    (
+        "on-rebuilt:1",
+        "FROM rebuilt-base:1\nCOPY app.sh /app/\nLABEL org.opencontainers.image.base.name=rebuilt-base:1\n",
+        {"app.sh": _blob(7_000, "on-rebuilt")},
+    ),
+    ("rebuilt-base:1", "FROM distro-b:1\nRUN echo v2 > /version\n", {}),
     ("scratchpad:1", "FROM distro-b:1\nRUN echo first > /v\n", {}),
     ("scratchpad:1", "FROM distro-b:1\nRUN echo second > /v\n", {}),
 ]
@@ -206,6 +230,7 @@ BASES = {
     "distro-a:1": {"etc/os-release": b"ID=a\nVERSION=1\n", "usr/lib/liba.so": _blob(120_000, "a1")},
     "distro-a:2": {"etc/os-release": b"ID=a\nVERSION=2\n", "usr/lib/liba.so": _blob(125_000, "a2")},
     "distro-b:1": {"etc/os-release": b"ID=b\n", "usr/share/doc/b.txt": _blob(200_000, "b1")},
+    "fat-base:1": {"etc/os-release": b"ID=fat\n", "usr/lib/fat.so": _blob(3_000_000, "fat")},
 }
 
 

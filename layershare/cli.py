@@ -15,6 +15,8 @@ import click
 
 from layershare import __version__
 from layershare.errors import (
+    ArchiveError,
+    ConfigError,
     EngineAPIError,
     EnginePermissionDenied,
     EngineUnreachable,
@@ -46,6 +48,8 @@ _EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
     (EngineAPIError, ExitCode.ENGINE_ERROR),
     (ImageNotFound, ExitCode.IMAGE_NOT_FOUND),
     (SnapshotError, ExitCode.BAD_INPUT),
+    (ArchiveError, ExitCode.BAD_INPUT),
+    (ConfigError, ExitCode.USAGE),
 ]
 
 
@@ -58,7 +62,8 @@ def exit_code_for(error: LayershareError) -> ExitCode:
 
 
 def _fail(message: str, code: ExitCode) -> None:
-    click.echo(f"layershare: error: {message}", err=True)
+    for line in message.splitlines() or [""]:
+        click.echo(f"layershare: error: {line}", err=True)
     sys.exit(int(code))
 
 
@@ -77,15 +82,6 @@ def source_options(func: F) -> F:
         help="Read a recording written by 'layershare record' instead of an engine.",
     )
     @click.option(
-        "--format",
-        "-f",
-        "fmt",
-        type=click.Choice(["table", "json", "csv", "markdown"]),
-        default="table",
-        show_default=True,
-        help="Output format. json and csv give exact bytes.",
-    )
-    @click.option(
         "--show-values",
         is_flag=True,
         help="Show ENV/LABEL/ARG values in instructions (masked by default).",
@@ -96,6 +92,23 @@ def source_options(func: F) -> F:
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
+    """The ``--format/-f`` option with the formats a command can write."""
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(choices),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
+_REPORT_FORMATS = ["table", "json", "csv", "markdown"]
+_REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 
 def _index(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
@@ -143,6 +156,7 @@ def cli() -> None:
 
 @cli.command()
 @source_options
+@format_option(_REPORT_FORMATS, _REPORT_FORMAT_HELP)
 @click.option(
     "--all",
     "-a",
@@ -195,6 +209,7 @@ def report(
 
 @cli.command()
 @source_options
+@format_option(_REPORT_FORMATS, _REPORT_FORMAT_HELP)
 @click.argument("image")
 @handle_errors
 def history(
@@ -211,6 +226,82 @@ def history(
     tags = index.images.at[image_id, "tags"]
     title = f"{', '.join(tags) or '<none>'} ({image_id.removeprefix('sha256:')[:12]})"
     click.echo(render_history(image_history(index, image_id), title, image_id, OutputFormat(fmt)), nl=False)
+
+
+@cli.command()
+@source_options
+@format_option(
+    ["table", "json", "junit", "github", "markdown"],
+    "Output format: junit for CI test reports, github for annotations (plus $GITHUB_STEP_SUMMARY).",
+)
+@click.option(
+    "--config",
+    type=click.Path(dir_okay=False),
+    help="Policy file (pyproject.toml or .layershare.toml). Default: the nearest one at or above the "
+    "working directory.",
+)
+@click.option(
+    "--rule",
+    "rules",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a rule's fail level, or 'off' (repeatable), e.g. --rule max-base-size=500MB.",
+)
+@click.option(
+    "--warn",
+    "warns",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Set a rule's warn level (repeatable), e.g. --warn max-image-size=1GB.",
+)
+@click.option(
+    "--no-content",
+    is_flag=True,
+    help="Do not stream image contents: the wasted-bytes rules skip.",
+)
+@click.argument("images", nargs=-1, metavar="[IMAGE]...")
+@handle_errors
+def check(
+    host: str | None,
+    recording: str | None,
+    fmt: str,
+    show_values: bool,
+    quiet: bool,
+    config: str | None,
+    rules: tuple[str, ...],
+    warns: tuple[str, ...],
+    no_content: bool,
+    images: tuple[str, ...],
+) -> None:
+    """Gate images in CI: bases, base drift and wasted bytes against a policy.
+
+    With no IMAGE, every image on the engine is checked. Exit 0 when every
+    rule passes (warnings allowed), 1 when one fails, 2 on a usage or policy error.
+    """
+    import os
+
+    from layershare.policy.config import load_policy
+    from layershare.policy.gate import run_check, select_for_check
+    from layershare.render.check import CheckFormat, render_check, render_check_markdown
+
+    policy = load_policy(config, rules=rules, warns=warns)
+    index = _index(host, recording, show_values, quiet)
+    image_ids = select_for_check(index, images)
+    read_content = None
+    if not recording and not no_content:
+        from layershare.sources.engine import EngineSource
+
+        read_content = EngineSource(host, show_values=show_values).image_content
+    progress = None if quiet or not sys.stderr.isatty() else _progress_line
+    result = run_check(index, policy, image_ids, read_content=read_content, progress=progress)
+    output_format = CheckFormat(fmt)
+    click.echo(render_check(result, output_format), nl=False)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if output_format is CheckFormat.GITHUB and summary:
+        with open(summary, "a", encoding="utf-8") as f:
+            f.write(render_check_markdown(result))
+    if not result.passed:
+        sys.exit(int(ExitCode.CHECK_FAILED))
 
 
 @cli.command()

@@ -33,3 +33,11 @@ class ImageNotFound(SourceError):
 
 class SnapshotError(SourceError):
     """A recorded snapshot file is missing, malformed or of another version."""
+
+
+class ArchiveError(SourceError):
+    """An image archive (``docker save`` stream or file) is malformed or hostile."""
+
+
+class ConfigError(LayershareError):
+    """A check policy (config file or command-line rule) is invalid."""

@@ -1,6 +1,7 @@
 """The layer index: the model as pandas frames, one row per image, layer and edge.
 
-``images``  one row per image ID (index ``image_id``).
+``images``  one row per image ID (index ``image_id``); ``base_label`` is the
+            image's ``org.opencontainers.image.base.name`` label, if any.
 ``layers``  one row per stored layer, keyed by chain ID (index ``chain_id``),
             with ``images``: how many listed images use it.
 ``edges``   one row per (image, layer): ``image_id``, ``chain_id``, ``position``
@@ -15,6 +16,8 @@ from itertools import chain as concat
 import pandas as pd
 
 from layershare.model import EngineInfo, Snapshot
+
+BASE_NAME_LABEL = "org.opencontainers.image.base.name"
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,7 @@ class LayerIndex:
                 "containers": pd.array([i.containers for i in imgs], dtype="int64"),
                 "intermediate": pd.array([i.intermediate for i in imgs], dtype="bool"),
                 "dangling": pd.array([i.dangling for i in imgs], dtype="bool"),
+                "base_label": [dict(i.labels).get(BASE_NAME_LABEL) for i in imgs],
             }
         ).set_index("image_id")
         counts = [len(i.chain_ids) for i in imgs]

@@ -113,3 +113,45 @@ class Snapshot:
     layers: tuple[Layer, ...]
     notes: tuple[str, ...] = field(default=())
     collected_at: str = ""
+
+
+FileKind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other"]
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    """One entry of a layer's tar: a path (no leading ``/``), its kind and its bytes.
+
+    ``size_bytes`` counts what the entry adds to the layer on disk: a regular
+    file's size, a symlink's target length, 0 for everything else (a hard
+    link's bytes belong to the file it links to). A whiteout's ``path`` is the
+    path it deletes; an opaque entry's ``path`` is the directory it empties.
+    """
+
+    path: str
+    kind: FileKind
+    size_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class LayerContent:
+    """The files one layer holds, in archive order, keyed by the layer's diff ID."""
+
+    diff_id: str
+    size_bytes: int
+    files: tuple[FileEntry, ...]
+
+
+@dataclass(frozen=True)
+class ImageContent:
+    """One image's layers as read from an image archive, base layer first.
+
+    ``layout`` is ``"docker"`` (``manifest.json`` + ``layer.tar``) or
+    ``"oci"`` (OCI image layout: ``index.json`` + ``blobs/``).
+    """
+
+    config_digest: str
+    tags: tuple[str, ...]
+    diff_ids: tuple[str, ...]
+    layers: tuple[LayerContent, ...]
+    layout: Literal["docker", "oci"]

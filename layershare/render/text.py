@@ -9,7 +9,7 @@ from tabulate import tabulate
 
 from layershare.analysis import Report
 from layershare.render.rows import records
-from layershare.render.units import human_size
+from layershare.units import human_size
 
 _MAX_INSTRUCTION = 60
 

@@ -9,6 +9,7 @@ stored layer's size is read from it: an exact fast path, never the only one.
 
 from __future__ import annotations
 
+import io
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -18,11 +19,20 @@ from typing import Any
 import docker
 import docker.errors
 import requests.exceptions
+import urllib3.exceptions
 
-from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
-from layershare.model import Snapshot
+from layershare.errors import (
+    ArchiveError,
+    EngineAPIError,
+    EnginePermissionDenied,
+    EngineUnreachable,
+    ImageNotFound,
+    SourceError,
+)
+from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
-from layershare.sources.interface import Source
+from layershare.sources.archive import ChunkReader, read_archive
+from layershare.sources.interface import ContentSource, Source
 from layershare.sources.recording import (
     OCI_LABEL_PREFIX,
     RECORDING_SCHEMA,
@@ -32,6 +42,7 @@ from layershare.sources.recording import (
 )
 
 DEFAULT_WORKERS = 8
+EXPORT_CHUNK = 1 << 20
 
 Progress = Callable[[int, int], None]
 
@@ -53,7 +64,7 @@ def _connection_error(host: str, e: BaseException) -> SourceError:
     )
 
 
-class EngineSource(Source):
+class EngineSource(Source, ContentSource):
     """A live Docker Engine (or any engine speaking its API) as a source.
 
     ``host`` is any URL the Docker SDK accepts; None means the environment
@@ -160,6 +171,31 @@ class EngineSource(Source):
             "layer_store": layer_store,
             "notes": notes,
         }
+
+    def image_content(self, image_id: str) -> ImageContent:
+        """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
+        where = _describe_host(self.host)
+        short = image_id.removeprefix("sha256:")[:12]
+        api = self._client()
+        try:
+            chunks = api.get_image(image_id, chunk_size=EXPORT_CHUNK)
+            stream = io.BufferedReader(ChunkReader(chunks), EXPORT_CHUNK)
+            contents = read_archive(stream, name=f"export of image {short}")
+        except docker.errors.NotFound as e:
+            raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
+        except docker.errors.APIError as e:
+            raise EngineAPIError(
+                f"the engine at {where} could not export image {short}: {e.explanation or e}"
+            ) from e
+        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as e:
+            raise ArchiveError(f"the export of image {short} from {where} was cut off ({e})") from e
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+            raise _connection_error(where, e) from e
+        finally:
+            api.close()
+        if len(contents) != 1:
+            raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
+        return contents[0]
 
     def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The two per-image calls: inspect and history (``docker.errors.NotFound`` if gone)."""

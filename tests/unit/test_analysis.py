@@ -74,6 +74,7 @@ def test_history_view_lists_layers_oldest_first_with_sharing(recording: dict[str
     assert list(history["position"]) == list(range(len(history)))
     assert list(history["size_bytes"]) == [store[c]["size"] for c in history["chain_id"]]
     assert "Imported from -" in history["comment"].iloc[0]
-    # runtime:3, app-one (two tags, one image), app-two and app-plus stand on distro-a:2
-    assert history["shared_with"].iloc[0] == 4
+    # runtime:3, app-one (two tags, one image), app-two, app-plus, waste-base and
+    # on-waste-base stand on distro-a:2
+    assert history["shared_with"].iloc[0] == 6
     assert find_image(index, "nope:1") is None

@@ -13,8 +13,8 @@ from layershare.analysis import build_report, find_image, image_history
 from layershare.index import LayerIndex
 from layershare.redact import redact_created_by
 from layershare.render import OutputFormat, render_history, render_report
-from layershare.render.units import human_size
 from layershare.sources.recording import snapshot_from_recording
+from layershare.units import human_size
 
 
 def report_of(recording: dict[str, Any]) -> Any:

@@ -1,0 +1,1 @@
+"""Policy: CI rules, their thresholds and configuration, evaluated into results (never printed here)."""

@@ -1,0 +1,328 @@
+"""Image archives: what ``docker save`` (``GET /images/{name}/get``) writes, read as a stream.
+
+Both layouts engines write are read: the classic one (``manifest.json``,
+``<id>/layer.tar``) and the OCI image layout (``index.json``, ``oci-layout``,
+``blobs/sha256/...``) of newer engines and the containerd store. Nothing is
+extracted to disk and memory stays bounded: each layer is read once, in
+archive order, and kept only as its list of paths and sizes. A layer is
+recognised by its content (tar, gzip or zstd) and keyed by its diff ID, the
+sha256 of its uncompressed tar, computed while it streams; the configs then
+say which layers each image stacks, in which order.
+
+A malformed or hostile archive (paths escaping the archive, links out of it,
+absurd sizes, truncation, a layer it names but does not hold) raises
+:class:`~layershare.errors.ArchiveError`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import io
+import json
+import posixpath
+import tarfile
+import zlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import IO, Any, Literal, cast
+
+from layershare.errors import ArchiveError
+from layershare.model import FileEntry, FileKind, ImageContent, LayerContent
+
+MAX_JSON_BYTES = 16 * 1024 * 1024
+MAX_MEMBER_BYTES = 1 << 40  # 1 TiB: no real layer comes near
+MAX_PATH_CHARS = 4096
+MAX_FILES_PER_LAYER = 5_000_000
+_CHUNK = 1 << 20
+
+_GZIP = b"\x1f\x8b"
+_ZSTD = b"\x28\xb5\x2f\xfd"
+
+Compression = Literal["tar", "gzip", "zstd"]
+
+
+class ChunkReader(io.RawIOBase):
+    """A readable binary file over an iterator of byte chunks (an HTTP response body)."""
+
+    def __init__(self, chunks: Iterable[bytes]) -> None:
+        self._chunks: Iterator[bytes] = iter(chunks)
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            try:
+                self._pending = next(self._chunks)
+            except StopIteration:
+                return 0
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+
+class _Prefixed(io.RawIOBase):
+    """``head`` (already read to sniff the content) followed by the rest of ``rest``."""
+
+    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
+        self._head = head
+        self._rest = rest
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        if self._head:
+            n = min(len(view), len(self._head))
+            view[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._rest.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+class _Hashing(io.RawIOBase):
+    """Passes bytes through while computing their sha256 (a layer's diff ID)."""
+
+    def __init__(self, inner: IO[bytes]) -> None:
+        self._inner = inner
+        self.digest = hashlib.sha256()
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        data = self._inner.read(len(view))
+        self.digest.update(data)
+        view[: len(data)] = data
+        return len(data)
+
+
+def _members(tar: tarfile.TarFile) -> Iterator[tarfile.TarInfo]:
+    """A stream-mode tar's members one by one, without keeping every header in memory."""
+    kept: list[tarfile.TarInfo] = tar.members  # type: ignore[attr-defined]
+    while (member := tar.next()) is not None:
+        kept.clear()
+        yield member
+
+
+def sniff(head: bytes) -> Compression | Literal["json", "other"]:
+    """What a member holds, from its first 512 bytes."""
+    if head.startswith(_GZIP):
+        return "gzip"
+    if head.startswith(_ZSTD):
+        return "zstd"
+    if len(head) >= 262 and head[257:262] == b"ustar":
+        return "tar"
+    if len(head) == 512 and not head.strip(b"\0"):
+        return "tar"  # an empty layer: only the end-of-archive blocks
+    if head.lstrip()[:1] in (b"{", b"["):
+        return "json"
+    return "other"
+
+
+def _safe_join(base: str, target: str, what: str) -> str:
+    """``target`` resolved against ``base`` inside the archive; refuses anything outside it."""
+    if target.startswith("/"):
+        raise ArchiveError(f"{what} points outside the archive ({target!r})")
+    joined = posixpath.normpath(posixpath.join(base, target))
+    if joined == ".." or joined.startswith("../"):
+        raise ArchiveError(f"{what} points outside the archive ({target!r})")
+    return joined
+
+
+def _member_name(name: str) -> str:
+    if len(name) > MAX_PATH_CHARS:
+        raise ArchiveError(f"member name of {len(name)} characters")
+    return _safe_join("", name, f"member {name!r}")
+
+
+def _layer_path(name: str, diff: str) -> str:
+    if len(name) > MAX_PATH_CHARS:
+        raise ArchiveError(f"layer {diff}: path of {len(name)} characters")
+    stripped = name.lstrip("/")
+    path = posixpath.normpath(stripped) if stripped else "."
+    if path == ".." or path.startswith("../"):
+        raise ArchiveError(f"layer {diff}: path {name!r} escapes the image's root")
+    return "" if path == "." else path
+
+
+def _decompressed(raw: IO[bytes], compression: Compression) -> IO[bytes]:
+    if compression == "gzip":
+        return cast(IO[bytes], gzip.GzipFile(fileobj=raw, mode="rb"))
+    if compression == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().stream_reader(raw, read_size=_CHUNK)
+    return raw
+
+
+def _entry(member: tarfile.TarInfo, path: str, where: str) -> FileEntry:
+    base = posixpath.basename(path)
+    parent = posixpath.dirname(path)
+    if base == ".wh..wh..opq":
+        return FileEntry(parent, "opaque")
+    if base.startswith(".wh."):
+        return FileEntry(posixpath.join(parent, base[4:]), "whiteout")
+    kind: FileKind
+    if member.islnk():
+        _layer_path(member.linkname, where)
+        return FileEntry(path, "hardlink")
+    if member.isreg():
+        if member.size > MAX_MEMBER_BYTES:
+            raise ArchiveError(f"{where}: {path} claims an absurd size ({member.size} bytes)")
+        return FileEntry(path, "file", member.size)
+    if member.issym():
+        return FileEntry(path, "symlink", len(member.linkname.encode("utf-8", "surrogateescape")))
+    kind = "dir" if member.isdir() else "other"
+    return FileEntry(path, kind)
+
+
+def read_layer(raw: IO[bytes], compression: Compression, where: str = "layer") -> LayerContent:
+    """One layer's entries and size, read once; its diff ID is the sha256 of the uncompressed tar.
+
+    The size is what the engine's layer store counts: regular files (hard
+    links once) and symlinks' target lengths, the last entry of a path winning.
+    """
+    hashing = _Hashing(_decompressed(raw, compression))
+    stream = io.BufferedReader(hashing, _CHUNK)
+    entries: dict[str, FileEntry] = {}
+    try:
+        tar = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)  # noqa: SIM115 - closed with the stream
+        for member in _members(tar):
+            path = _layer_path(member.name, where)
+            if not path:
+                continue
+            entries.pop(path, None)  # a path given twice: the last entry wins
+            entries[path] = _entry(member, path, where)
+            if len(entries) > MAX_FILES_PER_LAYER:
+                raise ArchiveError(f"{where}: more than {MAX_FILES_PER_LAYER} entries")
+        while stream.read(_CHUNK):  # the padding after the end blocks is part of the diff ID
+            pass
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as e:
+        raise ArchiveError(f"{where}: not a readable layer tar ({e})") from e
+    except Exception as e:
+        if type(e).__module__.startswith("zstandard"):
+            raise ArchiveError(f"{where}: corrupt zstd data ({e})") from e
+        raise
+    files = tuple(entries.values())
+    return LayerContent(
+        diff_id=f"sha256:{hashing.digest.hexdigest()}",
+        size_bytes=sum(f.size_bytes for f in files),
+        files=files,
+    )
+
+
+def read_archive(stream: IO[bytes], *, name: str = "archive") -> list[ImageContent]:
+    """Every image an image archive holds, with its layers' contents, in one pass over ``stream``."""
+    layers: dict[str, LayerContent] = {}
+    documents: dict[str, Any] = {}
+    links: dict[str, str] = {}
+    try:
+        outer = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)  # noqa: SIM115 - closed with the stream
+        for member in _members(outer):
+            path = _member_name(member.name)
+            if member.isdir():
+                continue
+            if member.issym():
+                links[path] = _safe_join(posixpath.dirname(path), member.linkname, f"{name}: link {path!r}")
+                continue
+            if member.islnk():
+                links[path] = _safe_join("", member.linkname, f"{name}: link {path!r}")
+                continue
+            if not member.isfile():
+                raise ArchiveError(f"{name}: member {path!r} is not a file, folder or link")
+            if member.size > MAX_MEMBER_BYTES:
+                raise ArchiveError(f"{name}: member {path!r} claims an absurd size ({member.size} bytes)")
+            body = outer.extractfile(member)
+            assert body is not None
+            head = body.read(512)
+            kind = sniff(head)
+            if kind == "json" and member.size <= MAX_JSON_BYTES:
+                try:
+                    documents[path] = json.loads(head + body.read())
+                except ValueError:
+                    continue
+            elif kind in ("tar", "gzip", "zstd"):
+                layer = read_layer(_Prefixed(head, body), kind, f"{name}: {path}")  # type: ignore[arg-type]
+                layers[layer.diff_id] = layer
+    except (tarfile.TarError, EOFError, zlib.error) as e:
+        raise ArchiveError(f"{name}: not a complete image archive ({e})") from e
+    return _images(name, layers, documents, links)
+
+
+def _document(documents: Mapping[str, Any], links: Mapping[str, str], path: str) -> Any:
+    seen = 0
+    while path in links and seen < 40:
+        path, seen = links[path], seen + 1
+    return documents.get(path)
+
+
+def _images(
+    name: str, layers: Mapping[str, LayerContent], documents: Mapping[str, Any], links: Mapping[str, str]
+) -> list[ImageContent]:
+    oci = "index.json" in documents or "oci-layout" in documents or "oci-layout" in links
+    layout: Literal["docker", "oci"] = "oci" if oci else "docker"
+    configs: list[tuple[str, tuple[str, ...]]] = []  # (config path, tags)
+    manifest = documents.get("manifest.json")
+    if isinstance(manifest, list):
+        for entry in manifest:
+            if not isinstance(entry, Mapping) or not isinstance(entry.get("Config"), str):
+                raise ArchiveError(f"{name}: manifest.json entry without a Config")
+            configs.append((_member_name(entry["Config"]), tuple(entry.get("RepoTags") or ())))
+    elif isinstance(documents.get("index.json"), Mapping):
+        configs = list(_oci_configs(name, documents, documents["index.json"], (), 0))
+    else:
+        raise ArchiveError(f"{name}: neither manifest.json nor index.json: not an image archive")
+    images = []
+    for config_path, tags in configs:
+        config = _document(documents, links, config_path)
+        if not isinstance(config, Mapping):
+            raise ArchiveError(f"{name}: image config {config_path} is missing or not JSON")
+        diff_ids = (config.get("rootfs") or {}).get("diff_ids")
+        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+            raise ArchiveError(f"{name}: image config {config_path} has no rootfs.diff_ids")
+        missing = [d for d in diff_ids if d not in layers]
+        if missing:
+            raise ArchiveError(f"{name}: layer {missing[0]} of {config_path} is not in the archive")
+        images.append(
+            ImageContent(
+                config_digest="sha256:" + posixpath.basename(config_path).removesuffix(".json"),
+                tags=tags,
+                diff_ids=tuple(diff_ids),
+                layers=tuple(layers[d] for d in diff_ids),
+                layout=layout,
+            )
+        )
+    return images
+
+
+def _oci_configs(
+    name: str, documents: Mapping[str, Any], index: Mapping[str, Any], tags: tuple[str, ...], depth: int
+) -> Iterator[tuple[str, tuple[str, ...]]]:
+    """Config paths of the manifests an OCI index names, descending into nested indexes.
+
+    A platform whose manifest is not in the archive (not present locally) is skipped.
+    """
+    if depth > 8:
+        raise ArchiveError(f"{name}: OCI indexes nested too deep")
+    for descriptor in index.get("manifests") or []:
+        digest = str(descriptor.get("digest", ""))
+        annotations = descriptor.get("annotations") or {}
+        tag = annotations.get("io.containerd.image.name") or annotations.get(
+            "org.opencontainers.image.ref.name"
+        )
+        these = (*tags, tag) if tag and tag not in tags else tags
+        blob = documents.get(_member_name("blobs/" + digest.replace(":", "/", 1)))
+        if not isinstance(blob, Mapping):
+            continue
+        if "manifests" in blob:
+            yield from _oci_configs(name, documents, blob, these, depth + 1)
+        elif isinstance(blob.get("config"), Mapping):
+            yield _member_name("blobs/" + str(blob["config"].get("digest", "")).replace(":", "/", 1)), these

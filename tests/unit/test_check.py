@@ -1,0 +1,117 @@
+"""``layershare check`` on a recorded corpus: every format renders, exit codes, config errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from xml.etree import ElementTree
+
+import pytest
+
+from layershare.cli import ExitCode
+from layershare.index import LayerIndex
+from layershare.policy.config import load_policy
+from layershare.policy.gate import run_check, select_for_check
+from layershare.render.check import CHECK_SCHEMA, CheckFormat, render_check
+from layershare.sources.recording import snapshot_from_recording
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
+
+
+def check(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", "check", "--recording", str(RECORDING), *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        check=False,
+    )
+
+
+def report_for(recording: dict[str, Any], *rules: str) -> Any:
+    index = LayerIndex.from_snapshot(snapshot_from_recording(recording))
+    policy = load_policy(cwd=Path("/"), rules=rules)
+    return run_check(index, policy, select_for_check(index, ["fat-app:1", "app-one:1", "distro-a:1"]))
+
+
+@pytest.mark.parametrize("fmt", list(CheckFormat))
+def test_every_format_renders(recording: dict[str, Any], fmt: CheckFormat) -> None:
+    report = report_for(recording, "max-base-size=2.5MB")
+    text = render_check(report, fmt)
+    assert "fat-app:1" in text
+    if fmt is CheckFormat.JSON:
+        assert json.loads(text)["schema"] == CHECK_SCHEMA
+    if fmt is CheckFormat.JUNIT:
+        root = ElementTree.fromstring(text)
+        failures = root.findall(".//failure")
+        assert [f.get("type") for f in failures] == ["max-base-size"]
+    if fmt is CheckFormat.GITHUB:
+        assert text.splitlines()[0].startswith(
+            "::error title=layershare max-base-size%3A fat-app%3A1::fat-app:1: base="
+        )
+
+
+def test_json_contract(recording: dict[str, Any]) -> None:
+    doc = json.loads(render_check(report_for(recording, "max-base-size=2.5MB"), CheckFormat.JSON))
+    assert doc["passed"] is False
+    failed = [r for r in doc["results"] if r["status"] == "fail"]
+    assert [(r["image"], r["rule"]) for r in failed] == [("fat-app:1", "max-base-size")]
+    fat_base = next(
+        i["Size"] for i in recording["ground_truth"]["system_df"]["Images"] if i["RepoTags"] == ["fat-base:1"]
+    )
+    assert failed[0]["value"] == fat_base
+    assert failed[0]["threshold"] == 2_500_000
+    assert failed[0]["message"].startswith("base=4.98MB > max-base-size=2.5MB")
+    for result in doc["results"]:
+        assert set(result) == {"image", "image_id", "rule", "status", "value", "threshold", "message"}
+    images = {i["image"]: i for i in doc["images"]}
+    assert images["fat-app:1"]["base"]["reference"] == "fat-base:1"
+    assert images["distro-a:1"]["base"]["reference"] is None
+    assert images["distro-a:1"]["waste"] is None
+    assert "recording" in images["distro-a:1"]["waste_reason"]
+
+
+def test_exit_codes_pass_fail_and_config_error(tmp_path: Path) -> None:
+    passed = check("app-one:1", "--rule", "max-image-size=1GB", "-f", "json", cwd=tmp_path)
+    assert passed.returncode == ExitCode.OK, passed.stderr
+    assert json.loads(passed.stdout)["passed"] is True
+    failed = check("--rule", "max-image-size=1MB", cwd=tmp_path)
+    assert failed.returncode == ExitCode.CHECK_FAILED
+    assert "size=4.99MB > max-image-size=1MB" in failed.stdout
+    (tmp_path / ".layershare.toml").write_text('[check]\nmax-image-size = "big"\nmax-layerz = 3\n')
+    bad = check(cwd=tmp_path)
+    assert bad.returncode == ExitCode.USAGE
+    assert bad.stdout == ""
+    lines = bad.stderr.splitlines()
+    assert lines == [
+        f"layershare: error: {tmp_path / '.layershare.toml'}: max-image-size: 'big' is not a size "
+        "(examples: 500MB, 1.5GiB, 20000000)",
+        f"layershare: error: {tmp_path / '.layershare.toml'}: max-layerz: unknown key (did you mean 'max-layers'?)",
+    ]
+
+
+def test_warnings_do_not_fail_and_unknown_images_are_code_6(tmp_path: Path) -> None:
+    warned = check("fat-app:1", "--warn", "max-image-size=1MB", "-f", "json", cwd=tmp_path)
+    assert warned.returncode == ExitCode.OK
+    statuses = {r["rule"]: r["status"] for r in json.loads(warned.stdout)["results"]}
+    assert statuses["max-image-size"] == "warn"
+    missing = check("no-such:1", cwd=tmp_path)
+    assert missing.returncode == ExitCode.IMAGE_NOT_FOUND
+    assert missing.stderr.strip().startswith("layershare: error: no image 'no-such:1'")
+
+
+def test_github_format_writes_the_step_summary(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    env = dict(os.environ, GITHUB_STEP_SUMMARY=str(summary))
+    result = check("fat-app:1", "--rule", "max-base-share=50%", "-f", "github", cwd=tmp_path, env=env)
+    assert result.returncode == ExitCode.CHECK_FAILED
+    assert result.stdout.startswith("::error title=layershare max-base-share")
+    assert summary.read_text().startswith("## layershare check FAILED")
