@@ -111,17 +111,21 @@ _REPORT_FORMATS = ["table", "json", "csv", "markdown"]
 _REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 
-def _index(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
-    from layershare.index import LayerIndex
-
+def _source(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
     if recording:
         from layershare.sources.recording import RecordingSource
 
-        return LayerIndex.from_snapshot(RecordingSource(recording).snapshot())
+        return RecordingSource(recording)
     from layershare.sources.engine import EngineSource
 
     progress = None if quiet or not sys.stderr.isatty() else _progress_line
-    return LayerIndex.from_snapshot(EngineSource(host, show_values=show_values, progress=progress).snapshot())
+    return EngineSource(host, show_values=show_values, progress=progress)
+
+
+def _index(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
+    from layershare.index import LayerIndex
+
+    return LayerIndex.from_snapshot(_source(host, recording, show_values, quiet).snapshot())
 
 
 def _progress_line(done: int, total: int) -> None:
@@ -280,18 +284,19 @@ def check(
     """
     import os
 
+    from layershare.index import LayerIndex
     from layershare.policy.config import load_policy
     from layershare.policy.gate import run_check, select_for_check
     from layershare.render.check import CheckFormat, render_check, render_check_markdown
+    from layershare.sources.interface import ContentSource
 
     policy = load_policy(config, rules=rules, warns=warns)
-    index = _index(host, recording, show_values, quiet)
+    source = _source(host, recording, show_values, quiet)
+    index = LayerIndex.from_snapshot(source.snapshot())
     image_ids = select_for_check(index, images)
     read_content = None
-    if not recording and not no_content:
-        from layershare.sources.engine import EngineSource
-
-        read_content = EngineSource(host, show_values=show_values).image_content
+    if isinstance(source, ContentSource) and not no_content:
+        read_content = source.image_content
     progress = None if quiet or not sys.stderr.isatty() else _progress_line
     result = run_check(index, policy, image_ids, read_content=read_content, progress=progress)
     output_format = CheckFormat(fmt)

@@ -87,23 +87,35 @@ class PrivateEngine:
 
 
 def start_private_engine(
-    *, containerd_store: bool = False, debug: bool = False, timeout: float = 60.0
+    *,
+    containerd_store: bool = False,
+    debug: bool = False,
+    timeout: float = 60.0,
+    dockerd: str | Path | None = None,
 ) -> PrivateEngine:
     """Start a private dockerd and wait until it answers.
 
     ``debug`` makes dockerd log every API call it serves (``Calling GET /...``)
     in ``dockerd.log``, which tests read to prove layershare only reads.
+    ``dockerd`` names another engine's binary (an unpacked package's
+    ``usr/sbin/dockerd``; its ``usr/bin`` goes first on PATH for containerd).
     """
-    dockerd = shutil.which("dockerd")
-    if dockerd is None:
-        raise PrivateEngineError("no dockerd on PATH (Debian: apt-get install docker.io)")
+    env = dict(os.environ)
+    if dockerd is not None:
+        binary = Path(dockerd)
+        env["PATH"] = f"{binary.parent.parent / 'bin'}:{env.get('PATH', '')}"
+    else:
+        found = shutil.which("dockerd")
+        if found is None:
+            raise PrivateEngineError("no dockerd on PATH (Debian: apt-get install docker.io)")
+        binary = Path(found)
     folder = Path(tempfile.mkdtemp(prefix="layershare-engine-"))
     config = folder / "daemon.json"
     config.write_text(json.dumps({"features": {"containerd-snapshotter": containerd_store}}))
     log = open(folder / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as the engine
     process = subprocess.Popen(
         [
-            dockerd,
+            str(binary),
             "--data-root", str(folder / "root"),
             "--exec-root", str(folder / "exec"),
             "-H", f"unix://{folder / 'docker.sock'}",
@@ -116,6 +128,7 @@ def start_private_engine(
         ],
         stdout=log,
         stderr=subprocess.STDOUT,
+        env=env,
         start_new_session=True,
     )  # fmt: skip
     engine = PrivateEngine(folder, process)

@@ -26,6 +26,33 @@ def recording(request: pytest.FixtureRequest) -> dict[str, Any]:
     return data
 
 
+ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
+
+
+def _need(condition: bool, why: str) -> None:
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+@pytest.fixture(scope="session")
+def engine26() -> Iterator[Any]:
+    """A private Engine 26.1 with the containerd image store, holding the example corpus."""
+    from corpus import build_corpus
+
+    from layershare.devengine import start_private_engine
+
+    _need(os.geteuid() == 0, "engine tests need root")
+    _need(ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
+    private = start_private_engine(dockerd=ENGINE_26, containerd_store=True, debug=True)
+    try:
+        build_corpus(private.docker)
+        yield private
+    finally:
+        private.stop()
+
+
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Any]:
     """A private dockerd (debug log on) holding the example corpus; stopped afterwards."""
@@ -33,10 +60,10 @@ def engine() -> Iterator[Any]:
 
     from layershare.devengine import start_private_engine
 
-    if shutil.which("dockerd") is None or os.geteuid() != 0:
-        if os.environ.get("CI"):
-            pytest.fail("engine tests need root and dockerd (apt-get install docker.io)")
-        pytest.skip("engine tests need root and dockerd (apt-get install docker.io)")
+    _need(
+        shutil.which("dockerd") is not None and os.geteuid() == 0,
+        "engine tests need root and dockerd (apt-get install docker.io)",
+    )
     private = start_private_engine(debug=True)
     try:
         build_corpus(private.docker)

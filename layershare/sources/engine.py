@@ -87,17 +87,34 @@ class EngineSource(Source, ContentSource):
         self.read_layer_store = read_layer_store
         self.workers = max(1, workers)
         self.progress = progress
+        self._api: Any = None
 
     def _client(self) -> Any:
+        """The low-level API client, opened once and reused by every call of this source."""
+        if self._api is not None:
+            return self._api
         where = _describe_host(self.host)
         try:
             if self.host:
                 client = docker.DockerClient(base_url=self.host, max_pool_size=self.workers)
             else:
                 client = docker.from_env(max_pool_size=self.workers)
-            return client.api
         except docker.errors.DockerException as e:
             raise _connection_error(where, e) from e
+        self._api = client.api
+        return self._api
+
+    def close(self) -> None:
+        """Close the connections to the engine (a later call opens them again)."""
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def __enter__(self) -> EngineSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def snapshot(self) -> Snapshot:
         """Fetch everything from the engine and build the model."""
@@ -113,8 +130,6 @@ class EngineSource(Source, ContentSource):
             raise EngineAPIError(f"the engine at {where} answered an error: {e.explanation or e}") from e
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
             raise _connection_error(where, e) from e
-        finally:
-            api.close()
 
     def _record(self, api: Any, where: str) -> Recording:
         version = api.version()
@@ -174,9 +189,15 @@ class EngineSource(Source, ContentSource):
 
     def image_content(self, image_id: str) -> ImageContent:
         """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
+        try:
+            return self._export(self._client(), image_id)
+        except BaseException:
+            self.close()  # a half-read response must not go back to the pool
+            raise
+
+    def _export(self, api: Any, image_id: str) -> ImageContent:
         where = _describe_host(self.host)
         short = image_id.removeprefix("sha256:")[:12]
-        api = self._client()
         try:
             chunks = api.get_image(image_id, chunk_size=EXPORT_CHUNK)
             stream = io.BufferedReader(ChunkReader(chunks), EXPORT_CHUNK)
@@ -184,6 +205,8 @@ class EngineSource(Source, ContentSource):
         except docker.errors.NotFound as e:
             raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
         except docker.errors.APIError as e:
+            if not self._exists(api, image_id):  # Engine 20.10 answers 500, not 404, for a removed image
+                raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
             raise EngineAPIError(
                 f"the engine at {where} could not export image {short}: {e.explanation or e}"
             ) from e
@@ -191,11 +214,17 @@ class EngineSource(Source, ContentSource):
             raise ArchiveError(f"the export of image {short} from {where} was cut off ({e})") from e
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
             raise _connection_error(where, e) from e
-        finally:
-            api.close()
         if len(contents) != 1:
             raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
         return contents[0]
+
+    @staticmethod
+    def _exists(api: Any, image_id: str) -> bool:
+        try:
+            api.inspect_image(image_id)
+        except docker.errors.NotFound:
+            return False
+        return True
 
     def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The two per-image calls: inspect and history (``docker.errors.NotFound`` if gone)."""
