@@ -259,6 +259,11 @@ def history(
     help="Set a rule's warn level (repeatable), e.g. --warn max-image-size=1GB.",
 )
 @click.option(
+    "--junit-xml",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write the results as JUnit XML to this file (for CI test reports).",
+)
+@click.option(
     "--no-content",
     is_flag=True,
     help="Do not stream image contents: the wasted-bytes rules skip.",
@@ -274,6 +279,7 @@ def check(
     config: str | None,
     rules: tuple[str, ...],
     warns: tuple[str, ...],
+    junit_xml: str | None,
     no_content: bool,
     images: tuple[str, ...],
 ) -> None:
@@ -287,7 +293,7 @@ def check(
     from layershare.index import LayerIndex
     from layershare.policy.config import load_policy
     from layershare.policy.gate import run_check, select_for_check
-    from layershare.render.check import CheckFormat, render_check, render_check_markdown
+    from layershare.render.check import CheckFormat, render_check, render_check_junit, render_check_markdown
     from layershare.sources.interface import ContentSource
 
     policy = load_policy(config, rules=rules, warns=warns)
@@ -301,6 +307,9 @@ def check(
     result = run_check(index, policy, image_ids, read_content=read_content, progress=progress)
     output_format = CheckFormat(fmt)
     click.echo(render_check(result, output_format), nl=False)
+    if junit_xml:
+        with open(junit_xml, "w", encoding="utf-8") as f:
+            f.write(render_check_junit(result))
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if output_format is CheckFormat.GITHUB and summary:
         with open(summary, "a", encoding="utf-8") as f:

@@ -33,7 +33,7 @@ MAX_JSON_BYTES = 16 * 1024 * 1024
 MAX_MEMBER_BYTES = 1 << 40  # 1 TiB: no real layer comes near
 MAX_PATH_CHARS = 4096
 MAX_FILES_PER_LAYER = 5_000_000
-_CHUNK = 1 << 20
+_CHUNK = 1 << 18
 
 _GZIP = b"\x1f\x8b"
 _ZSTD = b"\x28\xb5\x2f\xfd"
@@ -46,7 +46,7 @@ class ChunkReader(io.RawIOBase):
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
         self._chunks: Iterator[bytes] = iter(chunks)
-        self._pending = b""
+        self._pending = memoryview(b"")
 
     def readable(self) -> bool:
         return True
@@ -55,7 +55,7 @@ class ChunkReader(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         while not self._pending:
             try:
-                self._pending = next(self._chunks)
+                self._pending = memoryview(next(self._chunks))
             except StopIteration:
                 return 0
         n = min(len(view), len(self._pending))

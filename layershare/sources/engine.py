@@ -42,7 +42,7 @@ from layershare.sources.recording import (
 )
 
 DEFAULT_WORKERS = 8
-EXPORT_CHUNK = 1 << 20
+EXPORT_CHUNK = 1 << 18
 
 Progress = Callable[[int, int], None]
 

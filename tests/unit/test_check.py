@@ -115,3 +115,47 @@ def test_github_format_writes_the_step_summary(tmp_path: Path) -> None:
     assert result.returncode == ExitCode.CHECK_FAILED
     assert result.stdout.startswith("::error title=layershare max-base-share")
     assert summary.read_text().startswith("## layershare check FAILED")
+
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def test_the_commented_policy_example_loads_as_documented() -> None:
+    from layershare.policy.rules import AllowedBasesRule, GlobLevels, Levels, ThresholdRule
+
+    policy = load_policy(EXAMPLES / "layershare-policy.toml")
+    image = policy.rule("max-image-size")
+    assert isinstance(image, ThresholdRule) and image.levels == Levels(fail=1_500_000_000, warn=800_000_000)
+    allowed = policy.rule("allowed-bases")
+    assert isinstance(allowed, AllowedBasesRule)
+    assert allowed.levels == GlobLevels(fail=("debian:*", "python:3.12-*", "registry.example.com/base/*"))
+    assert not policy.rule("min-efficiency").enabled
+    assert policy.top_wasted == 10
+
+
+@pytest.mark.parametrize("workflow", sorted((EXAMPLES / "ci").glob("*.yml")), ids=lambda p: p.name)
+def test_ci_examples_use_only_options_that_exist(workflow: Path) -> None:
+    import shlex
+
+    from layershare.cli import cli
+
+    commands = [
+        line.split("layershare check", 1)[1]
+        for line in workflow.read_text().splitlines()
+        if "layershare check" in line
+    ]
+    assert commands
+    for command in commands:
+        args = shlex.split(command.replace("${{ github.sha }}", "1").replace("$CI_COMMIT_SHORT_SHA", "1"))
+        context = cli.commands["check"].make_context("check", args)
+        assert context.params["images"] == ("app:1",)
+        assert context.params["junit_xml"] == "layershare-junit.xml"
+
+
+def test_junit_xml_is_written_beside_the_main_format(tmp_path: Path) -> None:
+    junit = tmp_path / "out.xml"
+    result = check("fat-app:1", "--rule", "max-base-size=1MB", "--junit-xml", str(junit), cwd=tmp_path)
+    assert result.returncode == ExitCode.CHECK_FAILED
+    assert "FAILED" in result.stdout
+    failures = ElementTree.parse(junit).getroot().findall(".//failure")
+    assert [f.get("type") for f in failures] == ["max-base-size"]
