@@ -86,12 +86,26 @@ def source_options(func: F) -> F:
         is_flag=True,
         help="Show ENV/LABEL/ARG values in instructions (masked by default).",
     )
-    @click.option("--quiet", "-q", is_flag=True, help="No progress output on stderr.")
+    @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
+    @click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False),
+        envvar="LAYERSHARE_CACHE_DIR",
+        help="Where image answers are cached (default: $XDG_CACHE_HOME/layershare or ~/.cache/layershare; "
+        "env LAYERSHARE_CACHE_DIR).",
+    )
+    @click.option(
+        "--no-cache", is_flag=True, help="Ask the engine about every image; read and write no cache."
+    )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["source"] = {name: kwargs.pop(name) for name in _SOURCE_OPTIONS}
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
+
+
+_SOURCE_OPTIONS = ("host", "recording", "show_values", "quiet", "cache_dir", "no_cache")
 
 
 def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
@@ -111,27 +125,50 @@ _REPORT_FORMATS = ["table", "json", "csv", "markdown"]
 _REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 
-def _source(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
-    if recording:
+def _source(options: dict[str, Any]) -> Any:
+    """The source the shared options name: a recording file, else an engine (with its cache)."""
+    if options["recording"]:
         from layershare.sources.recording import RecordingSource
 
-        return RecordingSource(recording)
+        return RecordingSource(options["recording"])
+    from pathlib import Path
+
+    from layershare.sources.cache import default_cache_dir
     from layershare.sources.engine import EngineSource
 
-    progress = None if quiet or not sys.stderr.isatty() else _progress_line
-    return EngineSource(host, show_values=show_values, progress=progress)
+    cache_dir = None if options["no_cache"] else Path(options["cache_dir"] or default_cache_dir())
+    return EngineSource(
+        options["host"],
+        show_values=options["show_values"],
+        progress=progress_bar("collecting images", options["quiet"]),
+        cache_dir=cache_dir,
+    )
 
 
-def _index(host: str | None, recording: str | None, show_values: bool, quiet: bool) -> Any:
+def _index(options: dict[str, Any]) -> Any:
     from layershare.index import LayerIndex
 
-    return LayerIndex.from_snapshot(_source(host, recording, show_values, quiet).snapshot())
+    return LayerIndex.from_snapshot(_source(options).snapshot())
 
 
-def _progress_line(done: int, total: int) -> None:
-    click.echo(f"\rcollecting images {done}/{total}", err=True, nl=False)
-    if done == total:  # clear the line before the report is written
-        click.echo("\r\033[K", err=True, nl=False)
+def progress_bar(label: str, quiet: bool) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr, only on a terminal and only once work lasts over a second."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="image", delay=1.0, leave=False, file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar = None
+
+    return update
 
 
 def handle_errors(func: F) -> F:
@@ -192,11 +229,8 @@ def cli() -> None:
 )
 @handle_errors
 def report(
-    host: str | None,
-    recording: str | None,
+    source: dict[str, Any],
     fmt: str,
-    show_values: bool,
-    quiet: bool,
     include_all: bool,
     top: int,
     sort: str,
@@ -206,7 +240,7 @@ def report(
     from layershare.analysis import SortKey, build_report
     from layershare.render import OutputFormat, render_report
 
-    index = _index(host, recording, show_values, quiet)
+    index = _index(source)
     result = build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
     click.echo(render_report(result, OutputFormat(fmt), top=top), nl=False)
 
@@ -216,14 +250,12 @@ def report(
 @format_option(_REPORT_FORMATS, _REPORT_FORMAT_HELP)
 @click.argument("image")
 @handle_errors
-def history(
-    host: str | None, recording: str | None, fmt: str, show_values: bool, quiet: bool, image: str
-) -> None:
+def history(source: dict[str, Any], fmt: str, image: str) -> None:
     """One image's layers, oldest first, with size, chain ID and sharing."""
     from layershare.analysis import find_image, image_history
     from layershare.render import OutputFormat, render_history
 
-    index = _index(host, recording, show_values, quiet)
+    index = _index(source)
     image_id = find_image(index, image)
     if image_id is None:
         raise ImageNotFound(f"no image {image!r} on {index.engine.host}")
@@ -271,11 +303,8 @@ def history(
 @click.argument("images", nargs=-1, metavar="[IMAGE]...")
 @handle_errors
 def check(
-    host: str | None,
-    recording: str | None,
+    source: dict[str, Any],
     fmt: str,
-    show_values: bool,
-    quiet: bool,
     config: str | None,
     rules: tuple[str, ...],
     warns: tuple[str, ...],
@@ -297,13 +326,13 @@ def check(
     from layershare.sources.interface import ContentSource
 
     policy = load_policy(config, rules=rules, warns=warns)
-    source = _source(host, recording, show_values, quiet)
-    index = LayerIndex.from_snapshot(source.snapshot())
+    reader = _source(source)
+    index = LayerIndex.from_snapshot(reader.snapshot())
     image_ids = select_for_check(index, images)
     read_content = None
-    if isinstance(source, ContentSource) and not no_content:
-        read_content = source.image_content
-    progress = None if quiet or not sys.stderr.isatty() else _progress_line
+    if isinstance(reader, ContentSource) and not no_content:
+        read_content = reader.image_content
+    progress = progress_bar("reading image contents", source["quiet"])
     result = run_check(index, policy, image_ids, read_content=read_content, progress=progress)
     output_format = CheckFormat(fmt)
     click.echo(render_check(result, output_format), nl=False)

@@ -105,13 +105,27 @@ def map_history(
     sizes = dict(known_sizes or {})
     n_sure = sum(1 for k in kinds if k is EntryKind.LAYER)
     n_maybe = sum(1 for k in kinds if k is EntryKind.MAYBE)
-    if not through and not sizes and (n_sure == n_layers or n_sure + n_maybe == n_layers):
-        take_maybe = n_sure + n_maybe == n_layers
+    if n_sure == n_layers or n_sure + n_maybe == n_layers:
+        # The count alone forces the assignment; it stands if the facts agree with it.
+        take_maybe = n_sure != n_layers
         chosen = [
             i for i, k in enumerate(kinds) if k is EntryKind.LAYER or (take_maybe and k is EntryKind.MAYBE)
         ]
-        return tuple(LayerAssignment(i, entries[i].size_bytes, True, True) for i in chosen)
+        if _agrees(entries, chosen, through, sizes):
+            return tuple(LayerAssignment(i, entries[i].size_bytes, True, True) for i in chosen)
     return _solve(entries, kinds, n_layers, through, sizes)
+
+
+def _agrees(
+    entries: Sequence[HistoryEntry],
+    chosen: Sequence[int],
+    through: Mapping[int, int],
+    sizes: Mapping[int, int],
+) -> bool:
+    """Whether a forced assignment fits the known sizes and layer counts."""
+    if any(sizes.get(k, entries[i].size_bytes) != entries[i].size_bytes for k, i in enumerate(chosen)):
+        return False
+    return all(sum(1 for c in chosen if c <= i) == count for i, count in through.items())
 
 
 def _solve(

@@ -78,4 +78,5 @@ def report_document(report: Report) -> dict[str, Any]:
 
 def render_report_json(report: Report) -> str:
     """The report as indented JSON text."""
-    return json.dumps(report_document(report), indent=2, allow_nan=False) + "\n"
+    # One line: the C encoder is ten times faster than an indented dump on large hosts.
+    return json.dumps(report_document(report), allow_nan=False) + "\n"

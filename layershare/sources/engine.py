@@ -32,6 +32,7 @@ from layershare.errors import (
 from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
 from layershare.sources.archive import ChunkReader, read_archive
+from layershare.sources.cache import ImageCache, engine_key
 from layershare.sources.interface import ContentSource, Source
 from layershare.sources.recording import (
     OCI_LABEL_PREFIX,
@@ -71,6 +72,9 @@ class EngineSource(Source, ContentSource):
     (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``).
     ``show_values`` keeps ENV/LABEL/ARG values in history (off by default).
     ``read_layer_store`` allows the exact fast path when the store is readable.
+    ``cache_dir`` keeps each image ID's inspect and history between runs
+    (:mod:`layershare.sources.cache`); None asks the engine every time. The
+    cache is not used with ``show_values``: unmasked values never go to disk.
     """
 
     def __init__(
@@ -81,12 +85,14 @@ class EngineSource(Source, ContentSource):
         read_layer_store: bool = True,
         workers: int = DEFAULT_WORKERS,
         progress: Progress | None = None,
+        cache_dir: Path | None = None,
     ) -> None:
         self.host = host
         self.show_values = show_values
         self.read_layer_store = read_layer_store
         self.workers = max(1, workers)
         self.progress = progress
+        self.cache_dir = cache_dir
         self._api: Any = None
 
     def _client(self) -> Any:
@@ -145,18 +151,35 @@ class EngineSource(Source, ContentSource):
             except docker.errors.NotFound:
                 return image_id, None, None
 
+        ids = [s["Id"] for s in summaries]
+        cache = None
+        if self.cache_dir is not None and not self.show_values:
+            cache = ImageCache(self.cache_dir, engine_key(info))
+        cached = cache.load() if cache else {}
+        present = set(ids)
         inspects: dict[str, Any] = {}
         histories: dict[str, Any] = {}
-        ids = [s["Id"] for s in summaries]
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for done, (image_id, inspect, history) in enumerate(pool.map(fetch, ids), 1):
-                if inspect is None or history is None:
-                    notes.append(f"image {image_id[7:19]} was removed while collecting; skipped")
-                else:
-                    inspects[image_id] = _trim_inspect(inspect)
-                    histories[image_id] = [self._trim_history(h) for h in history]
-                if self.progress:
-                    self.progress(done, len(ids))
+        for image_id in ids:
+            entry = cached.get(image_id)
+            if entry is not None:
+                inspects[image_id] = entry["inspect"]
+                # A parent the history names may have been removed since: the engine would say <missing>.
+                histories[image_id] = [
+                    h if h.get("Id") in present else {**h, "Id": "<missing>"} for h in entry["history"]
+                ]
+        missing = [i for i in ids if i not in inspects]
+        if missing:
+            with ThreadPoolExecutor(max_workers=self.workers) as pool:
+                for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
+                    if inspect is None or history is None:
+                        notes.append(f"image {image_id[7:19]} was removed while collecting; skipped")
+                    else:
+                        inspects[image_id] = _trim_inspect(inspect)
+                        histories[image_id] = [self._trim_history(h) for h in history]
+                    if self.progress:
+                        self.progress(done, len(missing))
+        if cache is not None and (missing or len(cached) != len(inspects)):
+            cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         layer_store: dict[str, int] = {}
         if self.read_layer_store:
             layer_store = read_layer_store(info)
@@ -247,7 +270,6 @@ def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "Id": inspect.get("Id"),
         "Created": inspect.get("Created"),
-        "Parent": inspect.get("Parent"),
         "RootFS": {"Layers": list((inspect.get("RootFS") or {}).get("Layers") or [])},
         "Config": {"Labels": {k: v for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX)}},
     }

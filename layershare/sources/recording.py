@@ -164,7 +164,10 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     layer_store: dict[str, int] = {str(k): int(v) for k, v in (recording.get("layer_store") or {}).items()}
     notes: list[str] = list(recording.get("notes") or [])
 
-    present = [s for s in summaries if s["Id"] in inspects and s["Id"] in histories_raw]
+    # Sorted: engines list images in no fixed order, and the report must not depend on it.
+    present = sorted(
+        (s for s in summaries if s["Id"] in inspects and s["Id"] in histories_raw), key=lambda s: str(s["Id"])
+    )
     parents = {s.get("ParentId") for s in present if s.get("ParentId")}
     containers = Counter(str(c.get("ImageID")) for c in recording.get("containers") or [])
 

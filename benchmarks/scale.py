@@ -1,0 +1,200 @@
+"""Wall time and peak memory of ``layershare report`` against ``docker system df -v`` and a naive SDK loop.
+
+    python benchmarks/scale.py [--sizes 100,1000,10000] [--runs 5] [--dockerd PATH]
+
+Loads the seeded host of ``host_corpus.py`` into a private engine in steps
+(100, then up to 1,000, then up to 10,000 images) and at each size runs, as
+whole processes, side by side, the median of ``--runs`` of:
+
+- ``docker system df -v`` (the engine's own accounting, the baseline);
+- the Docker SDK done naively: ``client.images.list()``, then ``.history()`` per image;
+- ``python -c "import pandas, tabulate, docker"`` (imports alone);
+- ``layershare report --format json`` cold (an empty cache folder each run);
+- ``layershare report --format json`` warm (cache filled, nothing changed);
+- warm after one image is added, and after it is removed again (one run each).
+
+It prints each median wall time and peak resident memory (``ru_maxrss`` of
+the child) and the ratios the targets are stated in, and checks that the
+cold and warm reports are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from host_corpus import write_archive  # noqa: E402
+
+from layershare.devengine import PrivateEngine, start_private_engine  # noqa: E402
+
+NAIVE = (
+    "import docker, os\n"
+    "client = docker.DockerClient(base_url=os.environ['DOCKER_HOST'])\n"
+    "for image in client.images.list():\n"
+    "    image.history()\n"
+)
+
+
+class Measured:
+    """Repeated runs of one command: median wall time, peak memory (largest seen)."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.walls: list[float] = []
+        self.rss = 0
+
+    def add(self, wall: float, rss: int) -> None:
+        self.walls.append(wall)
+        self.rss = max(self.rss, rss)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.walls)
+
+
+def measure(
+    label: str, args: list[str], env: dict[str, str], runs: int, before: list[str] | None = None
+) -> tuple[Measured, str]:
+    """``runs`` runs of ``args``; ``before`` is run (unmeasured) ahead of each."""
+    result = Measured(label)
+    out = ""
+    for _ in range(runs):
+        if before:
+            subprocess.run(before, env=env, check=True, capture_output=True)
+        wall, rss, out = run_with_rusage(args, env)
+        result.add(wall, rss)
+    return result, out
+
+
+def run_with_rusage(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    start = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        child = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        _, status, usage = os.wait4(child.pid, 0)
+        wall = time.perf_counter() - start
+        child.returncode = os.waitstatus_to_exitcode(status)
+        if child.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(args)} failed: {err.read().decode()[-500:]}")
+        out.seek(0)
+        return wall, usage.ru_maxrss * 1024, out.read().decode()
+
+
+def comparable(report_json: str) -> dict[str, object]:
+    doc: dict[str, object] = json.loads(report_json)
+    doc.pop("collected_at", None)
+    return doc
+
+
+def bench_size(engine: PrivateEngine, n: int, runs: int, naive_runs: int, extra: int) -> list[Measured]:
+    env = engine.env()
+    py = sys.executable
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "cache"
+        report = [py, "-m", "layershare", "report", "--format", "json", "--quiet"]
+        df, _ = measure("docker system df -v", ["docker", "system", "df", "-v"], env, runs)
+        naive, _ = measure("naive SDK loop (list + history)", [py, "-c", NAIVE], env, naive_runs)
+        imports, _ = measure(
+            "import pandas, tabulate, docker", [py, "-c", "import pandas, tabulate, docker"], env, runs
+        )
+        cold, cold_out = measure(
+            "layershare cold (empty cache)",
+            [*report, "--cache-dir", str(cache)],
+            env,
+            runs,
+            before=["rm", "-rf", str(cache)],
+        )
+        warm, warm_out = measure(
+            "layershare warm (cache filled)", [*report, "--cache-dir", str(cache)], env, runs
+        )
+        if comparable(cold_out) != comparable(warm_out):
+            raise SystemExit("cold and warm reports differ")
+        archive = Path(tmp) / "extra.tar"
+        write_archive(archive, seed=1, start=extra, stop=extra + 1)
+        engine.docker("load", "-q", "-i", str(archive))
+        added, _ = measure("layershare warm, one image added", [*report, "--cache-dir", str(cache)], env, 1)
+        engine.docker("rmi", extra_tag(engine, extra))
+        removed, _ = measure(
+            "layershare warm, that image removed", [*report, "--cache-dir", str(cache)], env, 1
+        )
+    return [df, naive, imports, cold, warm, added, removed]
+
+
+def extra_tag(engine: PrivateEngine, extra: int) -> str:
+    """The tag of the one image loaded on top of the host."""
+    listing = engine.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
+    return next(t for t in listing if t.endswith(f"/app{extra}:1"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--sizes", default="100,1000,10000", help="image counts, ascending (default 100,1000,10000)"
+    )
+    parser.add_argument("--runs", type=int, default=5, help="runs per command (median; default 5)")
+    parser.add_argument("--naive-runs", type=int, default=0, help="runs of the naive loop (default: --runs)")
+    parser.add_argument("--dockerd", help="another dockerd binary")
+    options = parser.parse_args()
+    sizes = [int(s) for s in options.sizes.split(",")]
+    engine = start_private_engine(dockerd=options.dockerd)
+    try:
+        version = engine.docker("version", "-f", "{{.Server.Version}}").strip()
+        print(
+            f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}; Engine {version}"
+        )
+        loaded = 0
+        summary = []
+        for n in sizes:
+            with tempfile.TemporaryDirectory() as tmp:
+                archive = Path(tmp) / "host.tar"
+                layers = write_archive(archive, seed=1, start=loaded, stop=n)
+                start = time.perf_counter()
+                engine.docker("load", "-q", "-i", str(archive))
+                print(
+                    f"\nloaded images {loaded}-{n - 1} ({layers} layer tars) in {time.perf_counter() - start:.0f}s"
+                )
+            loaded = n
+            rows = bench_size(
+                engine, n, options.runs, options.naive_runs or options.runs, extra=1_000_000 + n
+            )
+            df, naive, _, cold, warm, added, removed = rows
+            print(
+                f"\n{n} images (median of {options.runs}; naive loop {options.naive_runs or options.runs}):"
+            )
+            print("| command | wall | peak memory |\n| --- | --- | --- |")
+            for m in rows:
+                print(f"| {m.label} | {m.median:.2f} s | {m.rss / 1e6:.0f} MB |")
+            ratios = {
+                "warm / df": warm.median / df.median,
+                "cold / df": cold.median / df.median,
+                "naive / cold": naive.median / cold.median,
+                "added / warm": added.median / warm.median,
+                "removed / warm": removed.median / warm.median,
+            }
+            print("ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
+            summary.append((n, warm.median, cold.median, df.median, warm.rss))
+        if len(summary) > 1:
+            print(
+                "\ngrowth (per 1,000 images): "
+                + ", ".join(
+                    f"{n}: warm {1000 * w / n:.3f} s, cold {1000 * c / n:.3f} s" for n, w, c, _, _ in summary
+                )
+            )
+    finally:
+        engine.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,107 @@
+"""A content-addressed cache of what never changes for an image ID: its inspect and history.
+
+An image ID is the digest of the image's configuration, so what the engine
+says about one image ID (its layers, its history) stays the same as long as
+the image exists. layershare keeps those answers, already trimmed and with
+secrets masked, in one file per engine under the cache folder
+(``$LAYERSHARE_CACHE_DIR``, else ``$XDG_CACHE_HOME/layershare``, else
+``~/.cache/layershare``), so a warm run asks the engine only for its image and
+container lists. Tags, sizes and containers always come fresh.
+
+The file is one header line (schema, engine, the sha256 of the payload) and
+one JSON payload line. A file that is truncated, corrupt, of another version
+or for another engine is ignored and rewritten, never trusted. Writes go to a
+unique temporary file renamed into place, so runs at the same time never see
+a half-written file; the last writer wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CACHE_SCHEMA = "layershare.cache/v1"
+CACHE_DIR_ENV = "LAYERSHARE_CACHE_DIR"
+
+Entry = dict[str, Any]  # {"inspect": {...}, "history": [...]}
+
+
+def default_cache_dir() -> Path:
+    """``$LAYERSHARE_CACHE_DIR``, else ``$XDG_CACHE_HOME/layershare``, else ``~/.cache/layershare``."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg if xdg else Path.home() / ".cache") / "layershare"
+
+
+def engine_key(info: Mapping[str, Any]) -> str:
+    """Which engine a cache file belongs to: its ID, data root and storage driver."""
+    identity = "\0".join(str(info.get(k) or "") for k in ("ID", "DockerRootDir", "Driver", "ServerVersion"))
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+def _valid(image_id: str, entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    inspect, history = entry.get("inspect"), entry.get("history")
+    if not isinstance(inspect, dict) or inspect.get("Id") != image_id or not isinstance(history, list):
+        return False
+    layers = (inspect.get("RootFS") or {}).get("Layers")
+    return isinstance(layers, list) and all(isinstance(h, dict) for h in history)
+
+
+class ImageCache:
+    """The cache file of one engine."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder = folder
+        self.key = key
+        self.path = folder / f"images-{key}.json"
+
+    def load(self) -> dict[str, Entry]:
+        """Every valid cached entry by image ID; ``{}`` for a missing or untrustworthy file."""
+        try:
+            with self.path.open("rb") as f:
+                header_line = f.readline()
+                payload = f.read()
+        except OSError:
+            return {}
+        try:
+            header = json.loads(header_line)
+            if (
+                not isinstance(header, dict)
+                or header.get("schema") != CACHE_SCHEMA
+                or header.get("engine") != self.key
+            ):
+                return {}
+            if hashlib.sha256(payload).hexdigest() != header.get("sha256"):
+                return {}
+            entries = json.loads(payload)
+        except ValueError:
+            return {}
+        if not isinstance(entries, dict):
+            return {}
+        return {k: v for k, v in entries.items() if isinstance(k, str) and _valid(k, v)}
+
+    def save(self, entries: Mapping[str, Entry]) -> None:
+        """Replace the file with ``entries``, atomically; a folder that cannot be written is skipped."""
+        payload = json.dumps(entries, separators=(",", ":"), sort_keys=True).encode()
+        header = {"schema": CACHE_SCHEMA, "engine": self.key, "sha256": hashlib.sha256(payload).hexdigest()}
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".images-", suffix=".tmp", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(json.dumps(header).encode() + b"\n" + payload)
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError:
+            return  # a cache that cannot be written only costs speed

@@ -1,0 +1,148 @@
+"""The cache on a real engine: warm runs equal cold ones, ask only for lists, survive damage and company."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from layershare.sources.cache import ImageCache
+
+pytestmark = pytest.mark.engine
+
+
+def report(engine: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", "report", "--format", "json", "--all", *args],
+        env=engine.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def figures(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    assert result.returncode == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    doc.pop("collected_at")
+    return doc
+
+
+def calls_since(engine: Any, mark: int) -> list[str]:
+    return [f"{m} {p}" for m, p in re.findall(r"Calling (\w+) ([^\s\"]+)", engine.log()[mark:])]
+
+
+def per_image_calls(calls: list[str]) -> list[str]:
+    return [c for c in calls if re.search(r"/images/sha256:[0-9a-f]+/(json|history)$", c)]
+
+
+def test_warm_equals_cold_and_asks_only_for_the_lists(engine: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    uncached = figures(report(engine, "--no-cache"))
+    mark = len(engine.log())
+    cold = figures(report(engine, "--cache-dir", str(cache)))
+    assert len(per_image_calls(calls_since(engine, mark))) == 2 * len(cold["images"])
+    mark = len(engine.log())
+    warm = figures(report(engine, "--cache-dir", str(cache)))
+    assert per_image_calls(calls_since(engine, mark)) == []
+    assert cold == warm == uncached
+    assert len(list(cache.iterdir())) == 1
+
+
+def test_one_new_image_costs_one_inspect_and_one_history(engine: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    figures(report(engine, "--cache-dir", str(cache)))
+    engine.docker(
+        "build", "-q", "-t", "cache-new:1", "-", input_bytes=b"FROM distro-b:1\nRUN echo new > /new\n"
+    )
+    new_id = engine.docker("image", "inspect", "-f", "{{.Id}}", "cache-new:1").strip()
+    try:
+        mark = len(engine.log())
+        warm = figures(report(engine, "--cache-dir", str(cache)))
+        calls = per_image_calls(calls_since(engine, mark))
+        assert sorted(c.rsplit("/", 1)[1] for c in calls) == ["history", "json"]
+        assert all(new_id in c for c in calls)
+        assert warm == figures(report(engine, "--no-cache"))
+    finally:
+        engine.docker("rmi", "cache-new:1")
+    # and once it is gone, the next warm run equals a cold one again
+    assert figures(report(engine, "--cache-dir", str(cache))) == figures(report(engine, "--no-cache"))
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])
+def test_a_damaged_cache_is_rebuilt_not_trusted(engine: Any, tmp_path: Path, damage: str) -> None:
+    cache = tmp_path / "cache"
+    truth = figures(report(engine, "--cache-dir", str(cache)))
+    (path,) = cache.iterdir()
+    data = path.read_bytes()
+    if damage == "truncate":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "garbage":
+        path.write_bytes(b"\x00\xff" * 100)
+    else:  # a changed size inside an otherwise well-formed file
+        path.write_bytes(re.sub(rb'"Size":(\d+)', rb'"Size":9\1', data, count=3))
+    assert figures(report(engine, "--cache-dir", str(cache))) == truth
+    key = path.name.removeprefix("images-").removesuffix(".json")
+    assert len(ImageCache(cache, key).load()) >= 20  # rewritten whole
+
+
+def test_runs_at_the_same_time_agree_and_leave_a_valid_cache(engine: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    args = [
+        sys.executable,
+        "-m",
+        "layershare",
+        "report",
+        "--format",
+        "json",
+        "--all",
+        "--cache-dir",
+        str(cache),
+    ]
+    runs = [
+        subprocess.Popen(args, env=engine.env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    outputs = [run.communicate() for run in runs]
+    docs = []
+    for (out, err), run in zip(outputs, runs, strict=True):
+        assert run.returncode == 0, err
+        doc = json.loads(out)
+        doc.pop("collected_at")
+        docs.append(doc)
+    assert all(doc == docs[0] for doc in docs)
+    (path,) = cache.iterdir()
+    key = path.name.removeprefix("images-").removesuffix(".json")
+    assert len(ImageCache(cache, key).load()) == len(docs[0]["images"])
+    assert figures(report(engine, "--cache-dir", str(cache))) == docs[0]
+
+
+def test_the_cache_holds_no_secret_and_show_values_bypasses_it(engine: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    figures(report(engine, "--cache-dir", str(cache)))
+    text = b"".join(p.read_bytes() for p in cache.iterdir())
+    for secret in (b"s3cr3t-value", b"dont-print-me", b"hunter2", b"abc123"):
+        assert secret not in text
+    shown = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "layershare",
+            "history",
+            "app-one:1",
+            "--show-values",
+            "--cache-dir",
+            str(cache),
+        ],
+        env=engine.env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert "dont-print-me" in shown.stdout
+    assert b"dont-print-me" not in b"".join(p.read_bytes() for p in cache.iterdir())
