@@ -237,12 +237,34 @@ def report(
     references: tuple[str, ...],
 ) -> None:
     """Summary, images and most-shared layers: listed vs logical vs physical size."""
+    from layershare.sources.cache import ReportCache
+    from layershare.sources.engine import EngineSource
+    from layershare.sources.recording import now_iso
+
+    reader = _source(source)
+    reports = reader.report_cache() if isinstance(reader, EngineSource) else None
+    key = ""
+    if reports is not None:
+        options = [__version__, fmt, top, sort, sorted(references), include_all]
+        key = ReportCache.key(reader.state_digest(), options)
+        stored = reports.get(key)
+        if stored is not None:  # nothing changed on the engine: the same report, collected now
+            click.echo(stored.replace(_COLLECTED_AT, now_iso(), 1), nl=False)
+            return
+
     from layershare.analysis import SortKey, build_report
+    from layershare.index import LayerIndex
     from layershare.render import OutputFormat, render_report
 
-    index = _index(source)
+    index = LayerIndex.from_snapshot(reader.snapshot())
     result = build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
-    click.echo(render_report(result, OutputFormat(fmt), top=top), nl=False)
+    text = render_report(result, OutputFormat(fmt), top=top)
+    if reports is not None and reader.complete:
+        reports.put(key, text.replace(index.collected_at, _COLLECTED_AT, 1) if index.collected_at else text)
+    click.echo(text, nl=False)
+
+
+_COLLECTED_AT = "\x00collected-at\x00"
 
 
 @cli.command()

@@ -8,7 +8,12 @@ secrets masked, in one file per engine under the cache folder
 ``~/.cache/layershare``), so a warm run asks the engine only for its image and
 container lists. Tags, sizes and containers always come fresh.
 
-The file is one header line (schema, engine, the sha256 of the payload) and
+A second, smaller cache keeps rendered reports by a digest of everything a
+report depends on (the engine's image and container lists, the options,
+layershare's version): when nothing changed on the engine, a warm run prints
+the stored report without importing the analysis libraries at all.
+
+Each file is one header line (schema, engine, the sha256 of the payload) and
 one JSON payload line. A file that is truncated, corrupt, of another version
 or for another engine is ignored and rewritten, never trusted. Writes go to a
 unique temporary file renamed into place, so runs at the same time never see
@@ -26,6 +31,8 @@ from pathlib import Path
 from typing import Any
 
 CACHE_SCHEMA = "layershare.cache/v1"
+REPORT_SCHEMA = "layershare.report-cache/v1"
+KEPT_REPORTS = 16
 CACHE_DIR_ENV = "LAYERSHARE_CACHE_DIR"
 
 Entry = dict[str, Any]  # {"inspect": {...}, "history": [...]}
@@ -105,3 +112,54 @@ class ImageCache:
                 raise
         except OSError:
             return  # a cache that cannot be written only costs speed
+
+
+class ReportCache:
+    """Rendered reports of one engine, keyed by the digest of their inputs (the newest few kept)."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder = folder / f"reports-{key}"
+
+    @staticmethod
+    def key(state_digest: str, options: object) -> str:
+        """The key of one report: the engine's state and the options that shape the output."""
+        return hashlib.sha256(f"{state_digest}\0{json.dumps(options, sort_keys=True)}".encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        """The stored report, or None when missing or damaged."""
+        try:
+            header_line, body = (self.folder / key).read_bytes().split(b"\n", 1)
+            header = json.loads(header_line)
+        except (OSError, ValueError):
+            return None
+        if not isinstance(header, dict) or header.get("schema") != REPORT_SCHEMA:
+            return None
+        if header.get("sha256") != hashlib.sha256(body).hexdigest():
+            return None
+        try:
+            return body.decode()
+        except UnicodeDecodeError:
+            return None
+
+    def put(self, key: str, text: str) -> None:
+        """Store a report atomically, keeping only the newest few."""
+        body = text.encode()
+        header = json.dumps({"schema": REPORT_SCHEMA, "sha256": hashlib.sha256(body).hexdigest()}).encode()
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(prefix=".report-", suffix=".tmp", dir=self.folder)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(header + b"\n" + body)
+                os.replace(tmp, self.folder / key)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+            stored = sorted(
+                (p for p in self.folder.iterdir() if not p.name.startswith(".")),
+                key=lambda p: p.stat().st_mtime,
+            )
+            for old in stored[:-KEPT_REPORTS]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            return

@@ -9,7 +9,9 @@ stored layer's size is read from it: an exact fast path, never the only one.
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -32,7 +34,7 @@ from layershare.errors import (
 from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
 from layershare.sources.archive import ChunkReader, read_archive
-from layershare.sources.cache import ImageCache, engine_key
+from layershare.sources.cache import ImageCache, ReportCache, engine_key
 from layershare.sources.interface import ContentSource, Source
 from layershare.sources.recording import (
     OCI_LABEL_PREFIX,
@@ -94,6 +96,8 @@ class EngineSource(Source, ContentSource):
         self.progress = progress
         self.cache_dir = cache_dir
         self._api: Any = None
+        self._answers: dict[str, Any] | None = None
+        self._skipped = 0
 
     def _client(self) -> Any:
         """The low-level API client, opened once and reused by every call of this source."""
@@ -128,20 +132,81 @@ class EngineSource(Source, ContentSource):
 
     def record(self) -> Recording:
         """Fetch the engine's answers as a recording (see :mod:`layershare.sources.recording`)."""
+        recording: Recording = self._guarded(self._record)
+        return recording
+
+    def _guarded(self, call: Callable[[Any, str], Any]) -> Any:
+        """Run ``call(api, where)``, turning the SDK's errors into layershare's."""
         where = _describe_host(self.host)
         api = self._client()
         try:
-            return self._record(api, where)
+            return call(api, where)
         except docker.errors.APIError as e:
             raise EngineAPIError(f"the engine at {where} answered an error: {e.explanation or e}") from e
         except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
             raise _connection_error(where, e) from e
 
+    def _lists(self, api: Any) -> dict[str, Any]:
+        """The four answers every run needs fresh (asked once per source): version, info, images, containers."""
+        if self._answers is None:
+            self._answers = {
+                "version": api.version(),
+                "info": api.info(),
+                "images": api.images(all=True),
+                "containers": api.containers(all=True),
+            }
+        return self._answers
+
+    def report_cache(self) -> ReportCache | None:
+        """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
+        if self.cache_dir is None or self.show_values:
+            return None
+        info = self._guarded(lambda api, where: self._lists(api)["info"])
+        return ReportCache(self.cache_dir, engine_key(info))
+
+    @property
+    def complete(self) -> bool:
+        """False when an image was removed while collecting (such a run is not worth keeping)."""
+        return not self._skipped
+
+    def state_digest(self) -> str:
+        """A digest of everything a report depends on; equal digests mean equal reports.
+
+        It covers the engine's version and image store, every image's ID, tags,
+        digests, parent, size and creation time, every container's image, and
+        whether the layer store can be read. What an image ID's inspect and
+        history say is fixed by the ID itself.
+        """
+
+        def digest(api: Any, where: str) -> str:
+            answers = self._lists(api)
+            info = answers["info"]
+            state = {
+                "host": where,
+                "version": {k: answers["version"].get(k) for k in ("Version", "ApiVersion", "Os", "Arch")},
+                "info": {
+                    k: info.get(k) for k in ("ID", "Driver", "DriverStatus", "DockerRootDir", "ServerVersion")
+                },
+                "images": sorted(
+                    (
+                        [s.get(k) for k in ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")]
+                        for s in answers["images"]
+                    ),
+                    key=lambda row: str(row[0]),
+                ),
+                "containers": sorted(str(c.get("ImageID")) for c in answers["containers"]),
+                "layer_store": self.read_layer_store and layer_store_readable(info),
+                "show_values": self.show_values,
+            }
+            return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+        result: str = self._guarded(digest)
+        return result
+
     def _record(self, api: Any, where: str) -> Recording:
-        version = api.version()
-        info = api.info()
-        summaries = api.images(all=True)
-        containers = api.containers(all=True)
+        answers = self._lists(api)
+        version, info = answers["version"], answers["info"]
+        summaries, containers = answers["images"], answers["containers"]
         notes: list[str] = []
 
         def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
@@ -172,6 +237,7 @@ class EngineSource(Source, ContentSource):
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
                 for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
                     if inspect is None or history is None:
+                        self._skipped += 1
                         notes.append(f"image {image_id[7:19]} was removed while collecting; skipped")
                     else:
                         inspects[image_id] = _trim_inspect(inspect)
@@ -275,6 +341,19 @@ def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _layerdb(info: Mapping[str, Any]) -> Path | None:
+    root, driver = info.get("DockerRootDir"), info.get("Driver")
+    if not root or not driver:
+        return None
+    return Path(str(root)) / "image" / str(driver) / "layerdb" / "sha256"
+
+
+def layer_store_readable(info: Mapping[str, Any]) -> bool:
+    """Whether this process can read the engine's layer store (root on the engine's host)."""
+    layerdb = _layerdb(info)
+    return layerdb is not None and os.access(layerdb, os.R_OK | os.X_OK)
+
+
 def read_layer_store(info: Mapping[str, Any]) -> dict[str, int]:
     """Sizes of stored layers by chain ID, from the engine's layer store on this host.
 
@@ -282,10 +361,9 @@ def read_layer_store(info: Mapping[str, Any]) -> dict[str, int]:
     content address, so a size read for it is right whichever engine wrote it.
     Returns ``{}`` where the store is not there or not readable.
     """
-    root, driver = info.get("DockerRootDir"), info.get("Driver")
-    if not root or not driver:
+    layerdb = _layerdb(info)
+    if layerdb is None:
         return {}
-    layerdb = Path(str(root)) / "image" / str(driver) / "layerdb" / "sha256"
     sizes: dict[str, int] = {}
     try:
         folders = list(layerdb.iterdir())

@@ -51,7 +51,32 @@ def test_warm_equals_cold_and_asks_only_for_the_lists(engine: Any, tmp_path: Pat
     warm = figures(report(engine, "--cache-dir", str(cache)))
     assert per_image_calls(calls_since(engine, mark)) == []
     assert cold == warm == uncached
-    assert len(list(cache.iterdir())) == 1
+    # other options miss the stored report but still find every image in the image cache
+    mark = len(engine.log())
+    by_size = figures(report(engine, "--cache-dir", str(cache), "--sort", "size"))
+    assert per_image_calls(calls_since(engine, mark)) == []
+    assert by_size == figures(report(engine, "--no-cache", "--sort", "size"))
+    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["images", "reports"]
+
+
+def test_a_stored_report_is_served_only_for_the_same_engine_state(engine: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    first = report(engine, "--cache-dir", str(cache))
+    second = report(engine, "--cache-dir", str(cache))
+    assert figures(first) == figures(second)
+    stamps = [json.loads(r.stdout)["collected_at"] for r in (first, second)]
+    assert stamps[1] >= stamps[0]  # a stored report is stamped with the time it is served
+    (folder,) = cache.glob("reports-*")
+    (stored,) = folder.iterdir()
+    stored.write_bytes(stored.read_bytes().replace(b'"images"', b'"imagez"'))  # damaged: not served
+    assert figures(report(engine, "--cache-dir", str(cache))) == figures(first)
+    engine.docker("tag", "distro-b:1", "cache-retag:1")  # a new tag changes the state
+    try:
+        retagged = figures(report(engine, "--cache-dir", str(cache)))
+        assert retagged == figures(report(engine, "--no-cache"))
+        assert any("cache-retag:1" in i["tags"] for i in retagged["images"])
+    finally:
+        engine.docker("rmi", "cache-retag:1")
 
 
 def test_one_new_image_costs_one_inspect_and_one_history(engine: Any, tmp_path: Path) -> None:
@@ -77,8 +102,9 @@ def test_one_new_image_costs_one_inspect_and_one_history(engine: Any, tmp_path: 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])
 def test_a_damaged_cache_is_rebuilt_not_trusted(engine: Any, tmp_path: Path, damage: str) -> None:
     cache = tmp_path / "cache"
-    truth = figures(report(engine, "--cache-dir", str(cache)))
-    (path,) = cache.iterdir()
+    figures(report(engine, "--cache-dir", str(cache)))
+    truth = figures(report(engine, "--no-cache", "--sort", "size"))
+    (path,) = cache.glob("images-*.json")
     data = path.read_bytes()
     if damage == "truncate":
         path.write_bytes(data[: len(data) // 2])
@@ -86,7 +112,8 @@ def test_a_damaged_cache_is_rebuilt_not_trusted(engine: Any, tmp_path: Path, dam
         path.write_bytes(b"\x00\xff" * 100)
     else:  # a changed size inside an otherwise well-formed file
         path.write_bytes(re.sub(rb'"Size":(\d+)', rb'"Size":9\1', data, count=3))
-    assert figures(report(engine, "--cache-dir", str(cache))) == truth
+    # other options than the stored report's, so the damaged image cache is what is read
+    assert figures(report(engine, "--cache-dir", str(cache), "--sort", "size")) == truth
     key = path.name.removeprefix("images-").removesuffix(".json")
     assert len(ImageCache(cache, key).load()) >= 20  # rewritten whole
 
@@ -116,7 +143,7 @@ def test_runs_at_the_same_time_agree_and_leave_a_valid_cache(engine: Any, tmp_pa
         doc.pop("collected_at")
         docs.append(doc)
     assert all(doc == docs[0] for doc in docs)
-    (path,) = cache.iterdir()
+    (path,) = cache.glob("images-*.json")
     key = path.name.removeprefix("images-").removesuffix(".json")
     assert len(ImageCache(cache, key).load()) == len(docs[0]["images"])
     assert figures(report(engine, "--cache-dir", str(cache))) == docs[0]
@@ -125,7 +152,7 @@ def test_runs_at_the_same_time_agree_and_leave_a_valid_cache(engine: Any, tmp_pa
 def test_the_cache_holds_no_secret_and_show_values_bypasses_it(engine: Any, tmp_path: Path) -> None:
     cache = tmp_path / "cache"
     figures(report(engine, "--cache-dir", str(cache)))
-    text = b"".join(p.read_bytes() for p in cache.iterdir())
+    text = b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
     for secret in (b"s3cr3t-value", b"dont-print-me", b"hunter2", b"abc123"):
         assert secret not in text
     shown = subprocess.run(
@@ -145,4 +172,4 @@ def test_the_cache_holds_no_secret_and_show_values_bypasses_it(engine: Any, tmp_
         check=True,
     )
     assert "dont-print-me" in shown.stdout
-    assert b"dont-print-me" not in b"".join(p.read_bytes() for p in cache.iterdir())
+    assert b"dont-print-me" not in b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
