@@ -82,6 +82,15 @@ def source_options(func: F) -> F:
         help="Read a recording written by 'layershare record' instead of an engine.",
     )
     @click.option(
+        "--archive",
+        "archives",
+        multiple=True,
+        type=click.Path(),
+        metavar="PATH",
+        help="Read image archives instead of an engine: docker save files (plain, gzip or zstd) or OCI "
+        "layout folders (repeatable).",
+    )
+    @click.option(
         "--show-values",
         is_flag=True,
         help="Show ENV/LABEL/ARG values in instructions (masked by default).",
@@ -105,7 +114,7 @@ def source_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-_SOURCE_OPTIONS = ("host", "recording", "show_values", "quiet", "cache_dir", "no_cache")
+_SOURCE_OPTIONS = ("host", "recording", "archives", "show_values", "quiet", "cache_dir", "no_cache")
 
 
 def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
@@ -126,7 +135,13 @@ _REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 
 def _source(options: dict[str, Any]) -> Any:
-    """The source the shared options name: a recording file, else an engine (with its cache)."""
+    """The source the shared options name: a recording, archives, else an engine (with its cache)."""
+    if options["recording"] and options["archives"]:
+        raise click.UsageError("--recording and --archive cannot be used together")
+    if options["archives"]:
+        from layershare.sources.archive_source import ArchiveSource
+
+        return ArchiveSource(options["archives"], show_values=options["show_values"])
     if options["recording"]:
         from layershare.sources.recording import RecordingSource
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
-ImageStore = Literal["graphdriver", "containerd", "unknown"]
+ImageStore = Literal["graphdriver", "containerd", "archive", "unknown"]
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,11 @@ class ImageContent:
     """One image's layers as read from an image archive, base layer first.
 
     ``layout`` is ``"docker"`` (``manifest.json`` + ``layer.tar``) or
-    ``"oci"`` (OCI image layout: ``index.json`` + ``blobs/``).
+    ``"oci"`` (OCI image layout: ``index.json`` + ``blobs/``). ``history`` is
+    the configuration's history, oldest first, instructions as written (not
+    masked); ``layer_entries[k]`` is the history entry that made layer ``k``
+    (from the ``empty_layer`` flags), empty when the history does not fit.
+    ``labels`` keeps only the OCI ``org.opencontainers.image.*`` labels.
     """
 
     config_digest: str
@@ -155,3 +159,8 @@ class ImageContent:
     diff_ids: tuple[str, ...]
     layers: tuple[LayerContent, ...]
     layout: Literal["docker", "oci"]
+    created: str = ""
+    platform: str = ""
+    history: tuple[HistoryEntry, ...] = ()
+    layer_entries: tuple[int, ...] = ()
+    labels: tuple[tuple[str, str], ...] = ()

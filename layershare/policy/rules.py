@@ -152,7 +152,7 @@ class ThresholdRule(Rule):
                 limit = show_threshold(self.kind, bound)
                 message = f"{self.label}={shown} {sign} {self.key}={limit}{detail}"
                 return self._result(facts, status, value, bound, message)
-        ok = "≥" if self.minimum else "≤"
+        ok = ">=" if self.minimum else "<="
         limit = show_threshold(self.kind, level) if level is not None else ""
         return self._result(facts, Status.PASS, value, level, f"{self.label}={shown} {ok} {self.key}={limit}")
 

@@ -8,6 +8,7 @@ import pandas as pd
 from tabulate import tabulate
 
 from layershare.analysis import Report
+from layershare.model import EngineInfo
 from layershare.render.rows import records
 from layershare.units import human_size
 
@@ -40,6 +41,16 @@ def _table(rows: Sequence[Sequence[str]], headers: list[str], markdown: bool, ri
     )
 
 
+def describe_engine(engine: EngineInfo) -> str:
+    """``Engine 20.10.24 (API 1.41, graphdriver, overlay2) at unix:///...``, or the archives read."""
+    if engine.image_store == "archive":
+        return f"Image archives: {engine.host}"
+    driver = f", {engine.storage_driver}" if engine.storage_driver else ""
+    return (
+        f"Engine {engine.version} (API {engine.api_version}, {engine.image_store}{driver}) at {engine.host}"
+    )
+
+
 def render_report_text(report: Report, *, top: int | None, markdown: bool) -> str:
     """Summary, images table and most-shared layers."""
     t = report.totals
@@ -53,11 +64,7 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
         ["Physical size (each stored layer once)", human_size(t.physical_bytes)],
         ["Saved by sharing", f"{human_size(t.saved_bytes)} ({t.sharing_ratio:.2f}x)"],
     ]
-    parts = [
-        f"{heading}Engine {engine.version} (API {engine.api_version}, {engine.image_store}"
-        f"{', ' + engine.storage_driver if engine.storage_driver else ''}) at {engine.host}",
-        _table(summary_rows, ["", ""], markdown, {1}),
-    ]
+    parts = [f"{heading}{describe_engine(engine)}", _table(summary_rows, ["", ""], markdown, {1})]
     images = report.images if top is None else report.images.head(top)
     image_rows = [
         [

@@ -20,15 +20,20 @@ import gzip
 import hashlib
 import io
 import json
+import os
 import posixpath
+import re
 import tarfile
 import zlib
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
+from pathlib import Path
 from typing import IO, Any, Literal, cast
 
 from layershare.errors import ArchiveError
-from layershare.model import FileEntry, FileKind, ImageContent, LayerContent
+from layershare.model import FileEntry, FileKind, HistoryEntry, ImageContent, LayerContent
 
+OCI_LABEL_PREFIX = "org.opencontainers.image."
 MAX_JSON_BYTES = 16 * 1024 * 1024
 MAX_MEMBER_BYTES = 1 << 40  # 1 TiB: no real layer comes near
 MAX_PATH_CHARS = 4096
@@ -219,42 +224,95 @@ def read_layer(raw: IO[bytes], compression: Compression, where: str = "layer") -
     )
 
 
+class _Collector:
+    """What one pass over an archive (or an OCI layout folder) keeps: layers, JSON documents, links."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.layers: dict[str, LayerContent] = {}
+        self.documents: dict[str, Any] = {}
+        self.links: dict[str, str] = {}
+
+    def link(self, path: str, target: str, symbolic: bool) -> None:
+        base = posixpath.dirname(path) if symbolic else ""
+        self.links[path] = _safe_join(base, target, f"{self.name}: link {path!r}")
+
+    def file(self, path: str, size: int, body: IO[bytes]) -> None:
+        if size > MAX_MEMBER_BYTES:
+            raise ArchiveError(f"{self.name}: member {path!r} claims an absurd size ({size} bytes)")
+        head = body.read(512)
+        kind = sniff(head)
+        if kind == "json" and size <= MAX_JSON_BYTES:
+            try:
+                self.documents[path] = json.loads(head + body.read())
+            except ValueError:
+                return
+        elif kind in ("tar", "gzip", "zstd"):
+            layer = read_layer(_Prefixed(head, body), kind, f"{self.name}: {path}")  # type: ignore[arg-type]
+            self.layers[layer.diff_id] = layer
+
+    def images(self) -> list[ImageContent]:
+        return _images(self.name, self.layers, self.documents, self.links)
+
+
 def read_archive(stream: IO[bytes], *, name: str = "archive") -> list[ImageContent]:
-    """Every image an image archive holds, with its layers' contents, in one pass over ``stream``."""
-    layers: dict[str, LayerContent] = {}
-    documents: dict[str, Any] = {}
-    links: dict[str, str] = {}
+    """Every image an image archive holds, with its layers' contents, in one pass over ``stream``.
+
+    The archive itself may be gzip- or zstd-compressed (``docker save | gzip``).
+    """
+    collector = _Collector(name)
+    head = stream.read(4)
+    raw: IO[bytes] = io.BufferedReader(_Prefixed(head, stream), _CHUNK)
+    if head.startswith(_GZIP):
+        raw = _decompressed(raw, "gzip")
+    elif head.startswith(_ZSTD):
+        raw = _decompressed(raw, "zstd")
     try:
-        outer = tarfile.open(fileobj=stream, mode="r|", bufsize=_CHUNK)  # noqa: SIM115 - closed with the stream
+        outer = tarfile.open(fileobj=raw, mode="r|", bufsize=_CHUNK)  # noqa: SIM115 - closed with the stream
         for member in _members(outer):
             path = _member_name(member.name)
             if member.isdir():
                 continue
-            if member.issym():
-                links[path] = _safe_join(posixpath.dirname(path), member.linkname, f"{name}: link {path!r}")
-                continue
-            if member.islnk():
-                links[path] = _safe_join("", member.linkname, f"{name}: link {path!r}")
-                continue
-            if not member.isfile():
+            if member.issym() or member.islnk():
+                collector.link(path, member.linkname, symbolic=member.issym())
+            elif member.isfile():
+                body = outer.extractfile(member)
+                assert body is not None
+                collector.file(path, member.size, body)
+            else:
                 raise ArchiveError(f"{name}: member {path!r} is not a file, folder or link")
-            if member.size > MAX_MEMBER_BYTES:
-                raise ArchiveError(f"{name}: member {path!r} claims an absurd size ({member.size} bytes)")
-            body = outer.extractfile(member)
-            assert body is not None
-            head = body.read(512)
-            kind = sniff(head)
-            if kind == "json" and member.size <= MAX_JSON_BYTES:
-                try:
-                    documents[path] = json.loads(head + body.read())
-                except ValueError:
-                    continue
-            elif kind in ("tar", "gzip", "zstd"):
-                layer = read_layer(_Prefixed(head, body), kind, f"{name}: {path}")  # type: ignore[arg-type]
-                layers[layer.diff_id] = layer
-    except (tarfile.TarError, EOFError, zlib.error) as e:
+    except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise ArchiveError(f"{name}: not a complete image archive ({e})") from e
-    return _images(name, layers, documents, links)
+    except Exception as e:
+        if type(e).__module__.startswith("zstandard"):
+            raise ArchiveError(f"{name}: corrupt zstd data ({e})") from e
+        raise
+    return collector.images()
+
+
+def read_layout_folder(folder: Path) -> list[ImageContent]:
+    """Every image of an OCI image layout folder (``index.json``, ``blobs/``), each file read once."""
+    name = str(folder)
+    collector = _Collector(name)
+    if not (folder / "index.json").is_file():
+        raise ArchiveError(f"{name}: no index.json: not an OCI image layout")
+    root = folder.resolve()
+    for path in sorted(p for p in folder.rglob("*") if not p.is_dir()):
+        relative = path.relative_to(folder).as_posix()
+        if path.is_symlink():
+            target = os.readlink(path)
+            collector.link(relative, target, symbolic=True)
+            if not path.resolve().is_relative_to(root):
+                raise ArchiveError(f"{name}: link {relative!r} points outside the layout")
+            continue
+        if not path.is_file():
+            raise ArchiveError(f"{name}: {relative!r} is not a file, folder or link")
+        try:
+            with path.open("rb") as body:
+                collector.file(relative, path.stat().st_size, body)
+        except OSError as e:
+            raise ArchiveError(f"{name}: cannot read {relative}: {e.strerror or e}") from e
+    return collector.images()
 
 
 def _document(documents: Mapping[str, Any], links: Mapping[str, str], path: str) -> Any:
@@ -291,16 +349,64 @@ def _images(
         missing = [d for d in diff_ids if d not in layers]
         if missing:
             raise ArchiveError(f"{name}: layer {missing[0]} of {config_path} is not in the archive")
+        contents = tuple(layers[d] for d in diff_ids)
+        history, layer_entries = _config_history(config, contents)
+        labels = (config.get("config") or {}).get("Labels") or {}
         images.append(
             ImageContent(
                 config_digest="sha256:" + posixpath.basename(config_path).removesuffix(".json"),
                 tags=tags,
                 diff_ids=tuple(diff_ids),
-                layers=tuple(layers[d] for d in diff_ids),
+                layers=contents,
                 layout=layout,
+                created=str(config.get("created") or ""),
+                platform="/".join(str(config[k]) for k in ("os", "architecture") if config.get(k)),
+                history=history,
+                layer_entries=layer_entries,
+                labels=tuple(
+                    sorted((str(k), str(v)) for k, v in labels.items() if str(k).startswith(OCI_LABEL_PREFIX))
+                )
+                if isinstance(labels, Mapping)
+                else (),
             )
         )
     return images
+
+
+def _config_history(
+    config: Mapping[str, Any], layers: tuple[LayerContent, ...]
+) -> tuple[tuple[HistoryEntry, ...], tuple[int, ...]]:
+    """The configuration's history, and which entry made each layer (empty when they do not fit)."""
+    raw = config.get("history")
+    if not isinstance(raw, list) or not all(isinstance(h, Mapping) for h in raw):
+        return (), ()
+    makes_layer = [not h.get("empty_layer") for h in raw]
+    fits = sum(makes_layer) == len(layers)
+    sizes = iter(layer.size_bytes for layer in layers)
+    entries = tuple(
+        HistoryEntry(
+            created=_unix_time(h.get("created")),
+            created_by=str(h.get("created_by") or ""),
+            size_bytes=next(sizes) if fits and made else 0,
+            comment=str(h.get("comment") or ""),
+        )
+        for h, made in zip(raw, makes_layer, strict=True)
+    )
+    layer_entries = tuple(i for i, made in enumerate(makes_layer) if made) if fits else ()
+    return entries, layer_entries
+
+
+_NANOSECONDS = re.compile(r"(\.\d{6})\d+")
+
+
+def _unix_time(text: object) -> int:
+    """Seconds since the epoch of an RFC 3339 time as images record it (nanoseconds dropped); 0 if none."""
+    if not isinstance(text, str) or not text:
+        return 0
+    try:
+        return int(datetime.fromisoformat(_NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
 
 
 def _oci_configs(

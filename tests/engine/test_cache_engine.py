@@ -173,3 +173,27 @@ def test_the_cache_holds_no_secret_and_show_values_bypasses_it(engine: Any, tmp_
     )
     assert "dont-print-me" in shown.stdout
     assert b"dont-print-me" not in b"".join(p.read_bytes() for p in cache.rglob("*") if p.is_file())
+
+
+def test_heavy_imports_only_when_needed(engine: Any, tmp_path: Path) -> None:
+    probe = (
+        "import sys\n"
+        "from layershare.cli import main\n"
+        "sys.argv = ['layershare', *sys.argv[1:]]\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print('pandas' in sys.modules, 'docker' in sys.modules, file=sys.stderr)\n"
+    )
+
+    def imported(*args: str) -> str:
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *args], env=engine.env(), capture_output=True, text=True, check=True
+        )
+        return result.stderr.strip().splitlines()[-1]
+
+    cache = str(tmp_path / "cache")
+    assert imported("--help") == "False False"
+    assert imported("report", "--cache-dir", cache) == "True True"  # cold: the analysis runs
+    assert imported("report", "--cache-dir", cache) == "False True"  # warm, unchanged: stored report
