@@ -100,6 +100,11 @@ def map_history(
     layer ``k`` is ``s`` bytes (known from the same diff ID elsewhere, or the
     engine's layer store). Raises :class:`HistoryMismatch` when nothing fits.
     """
+    if entries and all(e.makes_layer is not None for e in entries):
+        # The image's configuration says which entries made layers: nothing to infer.
+        chosen = [i for i, e in enumerate(entries) if e.makes_layer]
+        if len(chosen) == n_layers:
+            return tuple(LayerAssignment(i, entries[i].size_bytes, True, True) for i in chosen)
     kinds = [classify(e) for e in entries]
     through = dict(layers_through or {})
     sizes = dict(known_sizes or {})

@@ -33,7 +33,9 @@ class HistoryEntry:
 
     ``created_by`` is already redacted unless the user asked for values.
     ``history_id`` is the image ID the engine lists beside the entry, or None
-    where it says ``<missing>``.
+    where it says ``<missing>``. ``makes_layer`` is the image configuration's
+    own answer (its ``empty_layer`` flag, inverted) where the source read the
+    configuration; None where only the history API was asked, which does not say.
     """
 
     created: int
@@ -41,6 +43,7 @@ class HistoryEntry:
     size_bytes: int
     comment: str = ""
     history_id: str | None = None
+    makes_layer: bool | None = None
 
 
 @dataclass(frozen=True)

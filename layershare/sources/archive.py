@@ -385,7 +385,7 @@ def _config_history(
     sizes = iter(layer.size_bytes for layer in layers)
     entries = tuple(
         HistoryEntry(
-            created=_unix_time(h.get("created")),
+            created=unix_time(h.get("created")),
             created_by=str(h.get("created_by") or ""),
             size_bytes=next(sizes) if fits and made else 0,
             comment=str(h.get("comment") or ""),
@@ -399,7 +399,7 @@ def _config_history(
 _NANOSECONDS = re.compile(r"(\.\d{6})\d+")
 
 
-def _unix_time(text: object) -> int:
+def unix_time(text: object) -> int:
     """Seconds since the epoch of an RFC 3339 time as images record it (nanoseconds dropped); 0 if none."""
     if not isinstance(text, str) or not text:
         return 0

@@ -23,6 +23,7 @@ import docker.errors
 import requests.exceptions
 import urllib3.exceptions
 
+from layershare.chain import chain_ids
 from layershare.errors import (
     ArchiveError,
     EngineAPIError,
@@ -33,7 +34,7 @@ from layershare.errors import (
 )
 from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
-from layershare.sources.archive import ChunkReader, read_archive
+from layershare.sources.archive import ChunkReader, read_archive, unix_time
 from layershare.sources.cache import ImageCache, ReportCache, engine_key
 from layershare.sources.interface import ContentSource, Source
 from layershare.sources.recording import (
@@ -97,6 +98,7 @@ class EngineSource(Source, ContentSource):
         self.cache_dir = cache_dir
         self._api: Any = None
         self._answers: dict[str, Any] | None = None
+        self._store_sizes: dict[str, int] | None = None
         self._skipped = 0
 
     def _client(self) -> Any:
@@ -232,6 +234,8 @@ class EngineSource(Source, ContentSource):
                 histories[image_id] = [
                     h if h.get("Id") in present else {**h, "Id": "<missing>"} for h in entry["history"]
                 ]
+        if self.read_layer_store and ids:
+            self._read_configs(info, [i for i in ids if i not in inspects], inspects, histories)
         missing = [i for i in ids if i not in inspects]
         if missing:
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -248,7 +252,7 @@ class EngineSource(Source, ContentSource):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         layer_store: dict[str, int] = {}
         if self.read_layer_store:
-            layer_store = read_layer_store(info)
+            layer_store = self._layer_sizes(info)
         return {
             "schema": RECORDING_SCHEMA,
             "host": where,
@@ -321,13 +325,44 @@ class EngineSource(Source, ContentSource):
 
     def _trim_history(self, h: Mapping[str, Any]) -> dict[str, Any]:
         created_by = str(h.get("CreatedBy") or "")
-        return {
+        trimmed = {
             "Id": h.get("Id"),
             "Created": h.get("Created"),
             "CreatedBy": created_by if self.show_values else redact_created_by(created_by),
             "Size": h.get("Size"),
             "Comment": h.get("Comment"),
         }
+        if "EmptyLayer" in h:
+            trimmed["EmptyLayer"] = bool(h["EmptyLayer"])
+        return trimmed
+
+    def _read_configs(
+        self, info: Mapping[str, Any], ids: list[str], inspects: dict[str, Any], histories: dict[str, Any]
+    ) -> None:
+        """Fill in images from the engine's own files (image configs and layer sizes) where readable.
+
+        Exact and cheap: the configuration says which history entries made layers,
+        and the layer store gives each layer's size. An image whose files are
+        missing or do not fit is left for the API.
+        """
+        imagedb = _store_dir(info, "imagedb", "content", "sha256")
+        if imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK):
+            return
+        sizes = self._layer_sizes(info)
+        for image_id in ids:
+            try:
+                config = json.loads((imagedb / image_id.removeprefix("sha256:")).read_bytes())
+                answers = _answers_from_config(image_id, config, sizes)
+            except (OSError, ValueError, TypeError, AttributeError, KeyError):
+                continue
+            if answers is not None:
+                inspects[image_id] = answers[0]
+                histories[image_id] = [self._trim_history(h) for h in answers[1]]
+
+    def _layer_sizes(self, info: Mapping[str, Any]) -> dict[str, int]:
+        if self._store_sizes is None:
+            self._store_sizes = read_layer_store(info)
+        return self._store_sizes
 
 
 def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
@@ -341,11 +376,53 @@ def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _layerdb(info: Mapping[str, Any]) -> Path | None:
+def _store_dir(info: Mapping[str, Any], *parts: str) -> Path | None:
+    """A folder of the graphdriver image store: ``<root>/image/<driver>/...``."""
     root, driver = info.get("DockerRootDir"), info.get("Driver")
     if not root or not driver:
         return None
-    return Path(str(root)) / "image" / str(driver) / "layerdb" / "sha256"
+    return Path(str(root), "image", str(driver), *parts)
+
+
+def _layerdb(info: Mapping[str, Any]) -> Path | None:
+    return _store_dir(info, "layerdb", "sha256")
+
+
+def _answers_from_config(
+    image_id: str, config: Mapping[str, Any], sizes: Mapping[str, int]
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The inspect and history answers an image's configuration gives, in the API's shape.
+
+    None when a layer's size is not in the store or the history does not fit the layers.
+    """
+    diff_ids = list(config["rootfs"]["diff_ids"])
+    layer_sizes = [sizes.get(c) for c in chain_ids(diff_ids)]
+    raw = config.get("history") or []
+    if any(s is None for s in layer_sizes) or sum(1 for h in raw if not h.get("empty_layer")) != len(
+        diff_ids
+    ):
+        return None
+    remaining = iter(layer_sizes)
+    history = [
+        {
+            "Created": unix_time(h.get("created")),
+            "CreatedBy": str(h.get("created_by") or ""),
+            "Size": 0 if h.get("empty_layer") else next(remaining),
+            "Comment": str(h.get("comment") or ""),
+            "EmptyLayer": bool(h.get("empty_layer")),
+        }
+        for h in raw
+    ]
+    newest_first = list(reversed(history))
+    for n, entry in enumerate(newest_first):
+        entry["Id"] = image_id if n == 0 else "<missing>"
+    inspect = {
+        "Id": image_id,
+        "Created": config.get("created"),
+        "RootFS": {"Layers": diff_ids},
+        "Config": {"Labels": (config.get("config") or {}).get("Labels") or {}},
+    }
+    return _trim_inspect(inspect), newest_first
 
 
 def layer_store_readable(info: Mapping[str, Any]) -> bool:

@@ -60,6 +60,7 @@ def _history_entries(raw: list[Mapping[str, Any]]) -> tuple[HistoryEntry, ...]:
                 size_bytes=int(h.get("Size") or 0),
                 comment=str(h.get("Comment") or ""),
                 history_id=None if hid in ("", "<missing>") else str(hid),
+                makes_layer=None if h.get("EmptyLayer") is None else not h["EmptyLayer"],
             )
         )
     return tuple(out)

@@ -11,7 +11,11 @@ from typing import Any
 
 import pytest
 
+from layershare.analysis import build_report
+from layershare.index import LayerIndex
+from layershare.render.report_json import report_document
 from layershare.sources.cache import ImageCache
+from layershare.sources.engine import EngineSource
 
 pytestmark = pytest.mark.engine
 
@@ -41,22 +45,61 @@ def per_image_calls(calls: list[str]) -> list[str]:
     return [c for c in calls if re.search(r"/images/sha256:[0-9a-f]+/(json|history)$", c)]
 
 
+def api_figures(engine: Any, cache: Path | None) -> dict[str, Any]:
+    """A report through the API alone (the engine's files unread), with or without a cache."""
+    source = EngineSource(engine.host, read_layer_store=False, cache_dir=cache)
+    doc = report_document(
+        build_report(LayerIndex.from_snapshot(source.snapshot()), include_intermediate=True)
+    )
+    doc.pop("collected_at")
+    return json.loads(json.dumps(doc))  # type: ignore[no-any-return]
+
+
 def test_warm_equals_cold_and_asks_only_for_the_lists(engine: Any, tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    uncached = figures(report(engine, "--no-cache"))
+    cache = tmp_path / "api-cache"
+    uncached = api_figures(engine, None)
     mark = len(engine.log())
-    cold = figures(report(engine, "--cache-dir", str(cache)))
+    cold = api_figures(engine, cache)
     assert len(per_image_calls(calls_since(engine, mark))) == 2 * len(cold["images"])
     mark = len(engine.log())
-    warm = figures(report(engine, "--cache-dir", str(cache)))
+    warm = api_figures(engine, cache)
     assert per_image_calls(calls_since(engine, mark)) == []
     assert cold == warm == uncached
-    # other options miss the stored report but still find every image in the image cache
+    # the command line, reading the engine's own files as root, agrees and asks for no image either
+    cli_cache = tmp_path / "cli-cache"
     mark = len(engine.log())
-    by_size = figures(report(engine, "--cache-dir", str(cache), "--sort", "size"))
+    from_files = figures(report(engine, "--cache-dir", str(cli_cache)))
     assert per_image_calls(calls_since(engine, mark)) == []
+    assert from_files["images"] == cold["images"]
+    assert (
+        figures(report(engine, "--cache-dir", str(cli_cache)))
+        == from_files
+        == figures(report(engine, "--no-cache"))
+    )
+    # other options miss the stored report but still find every image in the image cache
+    by_size = figures(report(engine, "--cache-dir", str(cli_cache), "--sort", "size"))
     assert by_size == figures(report(engine, "--no-cache", "--sort", "size"))
-    assert sorted(p.name.split("-")[0] for p in cache.iterdir()) == ["images", "reports"]
+    assert sorted(p.name.split("-")[0] for p in cli_cache.iterdir()) == ["images", "reports"]
+
+
+def test_one_new_image_costs_one_inspect_and_one_history(engine: Any, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    api_figures(engine, cache)
+    engine.docker(
+        "build", "-q", "-t", "cache-new:1", "-", input_bytes=b"FROM distro-b:1\nRUN echo new > /new\n"
+    )
+    new_id = engine.docker("image", "inspect", "-f", "{{.Id}}", "cache-new:1").strip()
+    try:
+        mark = len(engine.log())
+        warm = api_figures(engine, cache)
+        calls = per_image_calls(calls_since(engine, mark))
+        assert sorted(c.rsplit("/", 1)[1] for c in calls) == ["history", "json"]
+        assert all(new_id in c for c in calls)
+        assert warm == api_figures(engine, None)
+    finally:
+        engine.docker("rmi", "cache-new:1")
+    # and once it is gone, the next warm run equals a cold one again
+    assert api_figures(engine, cache) == api_figures(engine, None)
 
 
 def test_a_stored_report_is_served_only_for_the_same_engine_state(engine: Any, tmp_path: Path) -> None:
@@ -77,26 +120,6 @@ def test_a_stored_report_is_served_only_for_the_same_engine_state(engine: Any, t
         assert any("cache-retag:1" in i["tags"] for i in retagged["images"])
     finally:
         engine.docker("rmi", "cache-retag:1")
-
-
-def test_one_new_image_costs_one_inspect_and_one_history(engine: Any, tmp_path: Path) -> None:
-    cache = tmp_path / "cache"
-    figures(report(engine, "--cache-dir", str(cache)))
-    engine.docker(
-        "build", "-q", "-t", "cache-new:1", "-", input_bytes=b"FROM distro-b:1\nRUN echo new > /new\n"
-    )
-    new_id = engine.docker("image", "inspect", "-f", "{{.Id}}", "cache-new:1").strip()
-    try:
-        mark = len(engine.log())
-        warm = figures(report(engine, "--cache-dir", str(cache)))
-        calls = per_image_calls(calls_since(engine, mark))
-        assert sorted(c.rsplit("/", 1)[1] for c in calls) == ["history", "json"]
-        assert all(new_id in c for c in calls)
-        assert warm == figures(report(engine, "--no-cache"))
-    finally:
-        engine.docker("rmi", "cache-new:1")
-    # and once it is gone, the next warm run equals a cold one again
-    assert figures(report(engine, "--cache-dir", str(cache))) == figures(report(engine, "--no-cache"))
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "flip"])

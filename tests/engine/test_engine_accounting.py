@@ -210,7 +210,7 @@ class _RemovesOneImage(EngineSource):
     """Removes a real image from the engine just before the collector asks for it."""
 
     def __init__(self, host: str, victim: str, engine: Any) -> None:
-        super().__init__(host, workers=1)
+        super().__init__(host, workers=1, read_layer_store=False)
         self.victim, self.engine = victim, engine
 
     def _fetch_image(self, api: Any, image_id: str) -> Any:
