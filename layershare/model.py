@@ -8,7 +8,7 @@ downstream (index, analysis, render) reads only this.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple
 
 ImageStore = Literal["graphdriver", "containerd", "archive", "unknown"]
 
@@ -27,9 +27,8 @@ class EngineInfo:
     root_dir: str = ""
 
 
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One entry of an image's build history, oldest first.
+class HistoryEntry(NamedTuple):
+    """One entry of an image's build history, oldest first (a named tuple: hosts hold many).
 
     ``created_by`` is already redacted unless the user asked for values.
     ``history_id`` is the image ID the engine lists beside the entry, or None

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -98,7 +98,7 @@ class EngineSource(Source, ContentSource):
         self.cache_dir = cache_dir
         self._api: Any = None
         self._answers: dict[str, Any] | None = None
-        self._store_sizes: dict[str, int] | None = None
+        self._store_sizes: dict[str, int] = {}
         self._skipped = 0
 
     def _client(self) -> Any:
@@ -252,7 +252,10 @@ class EngineSource(Source, ContentSource):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         layer_store: dict[str, int] = {}
         if self.read_layer_store:
-            layer_store = self._layer_sizes(info)
+            # Images whose history came from the API need the store's sizes to be exact.
+            unflagged = [i for i in inspects if any("EmptyLayer" not in h for h in histories[i])]
+            chains = {c for i in unflagged for c in chain_ids(list(inspects[i]["RootFS"]["Layers"]))}
+            layer_store = self._layer_sizes(info, chains)
         return {
             "schema": RECORDING_SCHEMA,
             "host": where,
@@ -348,10 +351,10 @@ class EngineSource(Source, ContentSource):
         imagedb = _store_dir(info, "imagedb", "content", "sha256")
         if imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK):
             return
-        sizes = self._layer_sizes(info)
         for image_id in ids:
             try:
                 config = json.loads((imagedb / image_id.removeprefix("sha256:")).read_bytes())
+                sizes = self._layer_sizes(info, chain_ids(list(config["rootfs"]["diff_ids"])))
                 answers = _answers_from_config(image_id, config, sizes)
             except (OSError, ValueError, TypeError, AttributeError, KeyError):
                 continue
@@ -359,9 +362,10 @@ class EngineSource(Source, ContentSource):
                 inspects[image_id] = answers[0]
                 histories[image_id] = [self._trim_history(h) for h in answers[1]]
 
-    def _layer_sizes(self, info: Mapping[str, Any]) -> dict[str, int]:
-        if self._store_sizes is None:
-            self._store_sizes = read_layer_store(info)
+    def _layer_sizes(self, info: Mapping[str, Any], chains: Iterable[str]) -> dict[str, int]:
+        """Sizes of these chain IDs from the layer store (each file read once per run)."""
+        wanted = [c for c in chains if c not in self._store_sizes]
+        self._store_sizes.update(read_layer_sizes(info, wanted))
         return self._store_sizes
 
 
@@ -431,24 +435,21 @@ def layer_store_readable(info: Mapping[str, Any]) -> bool:
     return layerdb is not None and os.access(layerdb, os.R_OK | os.X_OK)
 
 
-def read_layer_store(info: Mapping[str, Any]) -> dict[str, int]:
+def read_layer_sizes(info: Mapping[str, Any], chains: Iterable[str]) -> dict[str, int]:
     """Sizes of stored layers by chain ID, from the engine's layer store on this host.
 
     Only the graphdriver store keeps ``image/<driver>/layerdb``. A chain ID is a
     content address, so a size read for it is right whichever engine wrote it.
-    Returns ``{}`` where the store is not there or not readable.
+    Chain IDs the store does not hold (or cannot be read) are left out.
     """
     layerdb = _layerdb(info)
     if layerdb is None:
         return {}
     sizes: dict[str, int] = {}
-    try:
-        folders = list(layerdb.iterdir())
-    except OSError:
-        return {}
-    for folder in folders:
+    for chain_id in chains:
         try:
-            sizes[f"sha256:{folder.name}"] = int((folder / "size").read_text().strip())
+            with open(layerdb / chain_id.removeprefix("sha256:") / "size", "rb") as f:
+                sizes[chain_id] = int(f.read())
         except (OSError, ValueError):
             continue
     return sizes

@@ -115,6 +115,16 @@ class _Resolver:
             for image_id in pending:
                 chain = self.chains[image_id]
                 diffs = self.diff_ids[image_id]
+                entries = self.histories[image_id]
+                if entries and all(e.makes_layer is not None for e in entries):
+                    try:  # the configuration said which entries made layers: exact
+                        result[image_id] = assigned = map_history(entries, len(diffs))
+                    except HistoryMismatch:
+                        pass
+                    else:
+                        for a, d in zip(assigned, diffs, strict=True):
+                            known_by_diff.setdefault(d, a.size_bytes)
+                        continue
                 sizes = {k: self.layer_store[c] for k, c in enumerate(chain) if c in self.layer_store}
                 for k, d in enumerate(diffs):
                     if k not in sizes and d in known_by_diff:
