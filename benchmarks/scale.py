@@ -21,6 +21,7 @@ cold and warm reports are identical.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import platform
@@ -185,12 +186,10 @@ def main() -> None:
             }
             print("ratios: " + ", ".join(f"{k} = {v:.2f}" for k, v in ratios.items()))
             summary.append((n, warm.median, cold.median, df.median, warm.rss))
-        if len(summary) > 1:
+        for (n0, w0, c0, _, _), (n1, w1, c1, _, _) in itertools.pairwise(summary):
+            per = 1000 / (n1 - n0)
             print(
-                "\ngrowth (per 1,000 images): "
-                + ", ".join(
-                    f"{n}: warm {1000 * w / n:.3f} s, cold {1000 * c / n:.3f} s" for n, w, c, _, _ in summary
-                )
+                f"growth {n0} -> {n1} images, per 1,000 more: warm +{(w1 - w0) * per:.3f} s, cold +{(c1 - c0) * per:.3f} s"
             )
     finally:
         engine.stop()

@@ -18,12 +18,27 @@ if TYPE_CHECKING:
     from layershare.index import LayerIndex
 
 
-def collect(host: str | None = None, *, show_values: bool = False) -> LayerIndex:
-    """Collect every image from a live engine and index it (``host``: any Docker host URL)."""
+def collect(
+    host: str | None = None, *, show_values: bool = False, cache_dir: str | Path | None = None
+) -> LayerIndex:
+    """Collect every image from a live engine and index it (``host``: any Docker host URL).
+
+    ``cache_dir`` keeps what never changes per image ID between calls (see README, "Speed").
+    """
     from layershare.index import LayerIndex
     from layershare.sources.engine import EngineSource
 
-    return LayerIndex.from_snapshot(EngineSource(host, show_values=show_values).snapshot())
+    source = EngineSource(host, show_values=show_values, cache_dir=Path(cache_dir) if cache_dir else None)
+    with source:
+        return LayerIndex.from_snapshot(source.snapshot())
+
+
+def read_archives(*paths: str | Path, show_values: bool = False) -> LayerIndex:
+    """Index the images of ``docker save`` archives or OCI layout folders, no engine needed."""
+    from layershare.index import LayerIndex
+    from layershare.sources.archive_source import ArchiveSource
+
+    return LayerIndex.from_snapshot(ArchiveSource(paths, show_values=show_values).snapshot())
 
 
 def load(recording: str | Path) -> LayerIndex:
@@ -57,4 +72,5 @@ __all__ = [
     "find_image",
     "image_history",
     "load",
+    "read_archives",
 ]

@@ -3,7 +3,9 @@
 Definitions (the engine's own, so figures match ``docker system df -v``):
 - an image's SIZE is the sum of its layers' sizes, as ``docker image ls`` shows;
 - a layer is *shared* when more than one listed image uses it (intermediate
-  images of the classic builder and containers do not count as users);
+  images of the classic builder do not count as users on Engine 20.10; from
+  Engine 23 on, the engine counts them, and so does layershare there;
+  containers never count);
 - an image's *unique* bytes are its layers no other listed image uses: what
   removing only that image (and its untagged parents) would free;
 - *physical* bytes count each stored layer (chain ID) once.
@@ -45,7 +47,12 @@ _SORT_COLUMNS = {
 
 @dataclass(frozen=True)
 class Totals:
-    """Host-level figures for the images a report covers."""
+    """Host-level figures for the images a report covers.
+
+    On the containerd store ``physical_bytes`` counts snapshots and content
+    blobs (``blob_bytes`` of it); ``other_bytes`` is what the store holds for
+    no image (containers' writable layers, leftovers), outside the physical figure.
+    """
 
     images: int
     tags: int
@@ -53,6 +60,8 @@ class Totals:
     listed_bytes: int
     logical_bytes: int
     physical_bytes: int
+    blob_bytes: int = 0
+    other_bytes: int = 0
 
     @property
     def saved_bytes(self) -> int:
@@ -84,27 +93,57 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     edges = index.edges
     layers = index.layers
     sizes = edges["chain_id"].map(layers["size_bytes"]).astype("int64")
-    users = edges["chain_id"].map(layers["images"]).astype("int64")
-    self_listed = (~edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype("int64")
+    every_image = index.engine.shares_with_intermediates
+    if every_image:  # newer engines count intermediate images as users too
+        users = edges["chain_id"].map(edges.groupby("chain_id").size()).astype("int64")
+        self_listed = pd.Series(1, index=edges.index, dtype="int64")
+    else:
+        users = edges["chain_id"].map(layers["images"]).astype("int64")
+        self_listed = (~edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype("int64")
     shared = (users - self_listed) > 0
     frame = pd.DataFrame(
         {
             "image_id": edges["image_id"],
             "layer_bytes": sizes,
+            "blob_bytes": 0,
             "shared_bytes": sizes.where(shared, 0),
         }
     )
     inexact = ~edges["chain_id"].map(layers["size_exact"]).astype(bool)
     frame["inexact_shared"] = inexact & shared
     frame["inexact_unique"] = inexact & ~shared
+    if len(index.blob_edges):  # the containerd store: content blobs are stored bytes too
+        blob_edges = index.blob_edges
+        blob_sizes = blob_edges["digest"].map(index.blobs["size_bytes"]).astype("int64")
+        if every_image:
+            blob_users = blob_edges["digest"].map(blob_edges.groupby("digest").size()).astype("int64")
+            blob_self = pd.Series(1, index=blob_edges.index, dtype="int64")
+        else:
+            blob_users = blob_edges["digest"].map(index.blobs["images"]).astype("int64")
+            blob_self = (~blob_edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype(
+                "int64"
+            )
+        blob_shared = (blob_users - blob_self) > 0
+        blobs = pd.DataFrame(
+            {
+                "image_id": blob_edges["image_id"],
+                "layer_bytes": 0,
+                "blob_bytes": blob_sizes,
+                "shared_bytes": blob_sizes.where(blob_shared, 0),
+                "inexact_shared": False,
+                "inexact_unique": False,
+            }
+        )
+        frame = pd.concat([frame, blobs], ignore_index=True)
     agg = frame.groupby("image_id").agg(
         layer_bytes=("layer_bytes", "sum"),
+        blob_bytes=("blob_bytes", "sum"),
         shared_bytes=("shared_bytes", "sum"),
         inexact_shared=("inexact_shared", "sum"),
         inexact_unique=("inexact_unique", "sum"),
     )
     out = agg.reindex(index.images.index, fill_value=0).astype("int64")
-    out["unique_bytes"] = out["layer_bytes"] - out["shared_bytes"]
+    out["unique_bytes"] = out["layer_bytes"] + out["blob_bytes"] - out["shared_bytes"]
     # Estimated layers only move bytes among themselves (the image's total is
     # exact); shared and unique stay exact unless those layers fall on both sides.
     out["estimated"] = (out["inexact_shared"] > 0) & (out["inexact_unique"] > 0)
@@ -145,7 +184,9 @@ def build_report(
     """Compute the images table, the layers table and the totals for the selected images."""
     selected = select_images(index, include_intermediate=include_intermediate, references=references)
     usage = image_usage(index)
-    images = index.images.loc[selected].join(usage[["shared_bytes", "unique_bytes", "estimated"]])
+    images = index.images.loc[selected].join(
+        usage[["layer_bytes", "blob_bytes", "shared_bytes", "unique_bytes", "estimated"]]
+    )
     column = _SORT_COLUMNS[sort]
     images = images.sort_values(
         [column, "size_bytes"], ascending=[sort is SortKey.REFERENCE, False], kind="stable"
@@ -154,13 +195,17 @@ def build_report(
     layers = index.layers.loc[used].sort_values(["images", "size_bytes"], ascending=False, kind="stable")
     listed = images.loc[~images["intermediate"]]
     rows = listed["tags"].map(len).clip(lower=1)
+    used_blobs = index.blob_edges.loc[index.blob_edges["image_id"].isin(selected), "digest"].unique()
+    blob_bytes = int(index.blobs.loc[used_blobs, "size_bytes"].sum())
     totals = Totals(
         images=len(listed),
         tags=int(listed["tags"].map(len).sum()),
         layers=len(layers),
         listed_bytes=int((listed["size_bytes"] * rows).sum()),
         logical_bytes=int(listed["size_bytes"].sum()),
-        physical_bytes=int(layers["size_bytes"].sum()),
+        physical_bytes=int(layers["size_bytes"].sum()) + blob_bytes,
+        blob_bytes=blob_bytes,
+        other_bytes=index.other_bytes,
     )
     return Report(
         index=index,

@@ -77,6 +77,12 @@ def source_options(func: F) -> F:
         help="Docker host URL (default: DOCKER_HOST or the local socket).",
     )
     @click.option(
+        "--context",
+        "-c",
+        metavar="NAME",
+        help="Docker context to use (default: DOCKER_CONTEXT or the docker CLI's current context).",
+    )
+    @click.option(
         "--recording",
         type=click.Path(dir_okay=False),
         help="Read a recording written by 'layershare record' instead of an engine.",
@@ -114,7 +120,16 @@ def source_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-_SOURCE_OPTIONS = ("host", "recording", "archives", "show_values", "quiet", "cache_dir", "no_cache")
+_SOURCE_OPTIONS = (
+    "host",
+    "context",
+    "recording",
+    "archives",
+    "show_values",
+    "quiet",
+    "cache_dir",
+    "no_cache",
+)
 
 
 def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
@@ -136,8 +151,15 @@ _REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 def _source(options: dict[str, Any]) -> Any:
     """The source the shared options name: a recording, archives, else an engine (with its cache)."""
-    if options["recording"] and options["archives"]:
-        raise click.UsageError("--recording and --archive cannot be used together")
+    chosen = [name for name in ("host", "context", "recording", "archives") if options[name]]
+    if len(chosen) > 1:
+        flags = {
+            "host": "--host",
+            "context": "--context",
+            "recording": "--recording",
+            "archives": "--archive",
+        }
+        raise click.UsageError(f"{flags[chosen[0]]} and {flags[chosen[1]]} cannot be used together")
     if options["archives"]:
         from layershare.sources.archive_source import ArchiveSource
 
@@ -157,6 +179,7 @@ def _source(options: dict[str, Any]) -> Any:
         show_values=options["show_values"],
         progress=progress_bar("collecting images", options["quiet"]),
         cache_dir=cache_dir,
+        context=options["context"],
     )
 
 

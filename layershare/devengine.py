@@ -102,7 +102,7 @@ def start_private_engine(
     """
     env = dict(os.environ)
     if dockerd is not None:
-        binary = Path(dockerd)
+        binary = Path(dockerd).resolve()
         env["PATH"] = f"{binary.parent.parent / 'bin'}:{env.get('PATH', '')}"
     else:
         found = shutil.which("dockerd")

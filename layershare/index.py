@@ -6,6 +6,9 @@
             with ``images``: how many listed images use it.
 ``edges``   one row per (image, layer): ``image_id``, ``chain_id``, ``position``
             (0 = the base layer).
+``blobs``   containerd store only: one row per content blob (index ``digest``):
+            ``size_bytes``, ``kind``, ``images`` (listed images using it).
+``blob_edges``  one row per (image, blob): ``image_id``, ``digest``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,9 @@ class LayerIndex:
     edges: pd.DataFrame
     notes: tuple[str, ...]
     collected_at: str
+    blobs: pd.DataFrame
+    blob_edges: pd.DataFrame
+    other_bytes: int = 0
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> LayerIndex:
@@ -69,12 +75,35 @@ class LayerIndex:
                 "comment": [la.comment for la in lays],
                 "size_exact": pd.array([la.size_exact for la in lays], dtype="bool"),
                 "created_by_exact": pd.array([la.created_by_exact for la in lays], dtype="bool"),
+                "blob_bytes": pd.array([la.blob_bytes for la in lays], dtype="Int64"),
             }
         ).set_index("chain_id")
         listed = edges["image_id"].map(~images["intermediate"])
         users = edges.loc[listed.astype(bool)].groupby("chain_id").size()
         layers["images"] = users.reindex(layers.index, fill_value=0).astype("int64")
+        blob_counts = [len(i.blob_digests) for i in imgs]
+        blob_edges = pd.DataFrame(
+            {
+                "image_id": list(
+                    concat.from_iterable([i.id] * n for i, n in zip(imgs, blob_counts, strict=True))
+                ),
+                "digest": list(concat.from_iterable(i.blob_digests for i in imgs)),
+            }
+        )
+        blobs = pd.DataFrame(
+            {
+                "digest": [b.digest for b in snapshot.blobs],
+                "size_bytes": pd.array([b.size_bytes for b in snapshot.blobs], dtype="int64"),
+                "kind": [b.kind for b in snapshot.blobs],
+            }
+        ).set_index("digest")
+        blob_listed = blob_edges["image_id"].map(~images["intermediate"]).astype(bool)
+        blob_users = blob_edges.loc[blob_listed].groupby("digest").size()
+        blobs["images"] = blob_users.reindex(blobs.index, fill_value=0).astype("int64")
         return cls(
+            blobs=blobs,
+            blob_edges=blob_edges,
+            other_bytes=snapshot.other_bytes,
             engine=snapshot.engine,
             images=images,
             layers=layers,

@@ -26,6 +26,16 @@ class EngineInfo:
     arch: str = ""
     root_dir: str = ""
 
+    @property
+    def shares_with_intermediates(self) -> bool:
+        """Whether the engine's SHARED SIZE counts the classic builder's intermediate images as users.
+
+        Seen on real engines: Engine 20.10 counts only listed images, Engine 26.1
+        every image. Versions between are taken to behave like 26.1 (not tested).
+        """
+        major = self.version.split(".", 1)[0]
+        return major.isdigit() and int(major) >= 23
+
 
 class HistoryEntry(NamedTuple):
     """One entry of an image's build history, oldest first (a named tuple: hosts hold many).
@@ -51,6 +61,8 @@ class Layer:
 
     ``size_exact`` is False when the size could not be pinned down from the
     engine's answers; ``created_by_exact`` likewise for the instruction.
+    On the containerd store ``size_bytes`` is the unpacked snapshot and
+    ``blob_bytes`` the content blob the layer came as (None elsewhere).
     """
 
     chain_id: str
@@ -61,6 +73,7 @@ class Layer:
     comment: str = ""
     size_exact: bool = True
     created_by_exact: bool = True
+    blob_bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -71,7 +84,9 @@ class Image:
     ``intermediate`` marks untagged images with children, which
     ``docker image ls`` hides unless ``--all`` is given.
     ``labels`` keeps only the OCI ``org.opencontainers.image.*`` labels;
-    other label values are never stored.
+    other label values are never stored. On the containerd store,
+    ``blob_digests`` are the content blobs the image uses (index, manifests,
+    configs, layer blobs) and ``platforms`` the platforms present locally.
     """
 
     id: str
@@ -86,6 +101,8 @@ class Image:
     containers: int = 0
     intermediate: bool = False
     labels: tuple[tuple[str, str], ...] = ()
+    blob_digests: tuple[str, ...] = ()
+    platforms: tuple[str, ...] = ()
 
     @property
     def dangling(self) -> bool:
@@ -103,11 +120,22 @@ class Image:
 
 
 @dataclass(frozen=True)
+class Blob:
+    """A content blob of the containerd store, weighed as ``du`` counts it."""
+
+    digest: str
+    size_bytes: int
+    kind: Literal["index", "manifest", "config", "layer"]
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """What one source said: the engine, its images and every stored layer.
 
     ``notes`` are plain sentences the report must show (estimates, parts of
-    the disk a store keeps that are not counted, images skipped).
+    the disk a store keeps that are not counted, images skipped). ``blobs``
+    are the containerd store's content blobs the images use; ``other_bytes``
+    what that store holds for no image (containers' writable layers, leftovers).
     """
 
     engine: EngineInfo
@@ -115,6 +143,8 @@ class Snapshot:
     layers: tuple[Layer, ...]
     notes: tuple[str, ...] = field(default=())
     collected_at: str = ""
+    blobs: tuple[Blob, ...] = ()
+    other_bytes: int = 0
 
 
 FileKind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other"]

@@ -36,21 +36,37 @@ def _need(condition: bool, why: str) -> None:
         pytest.skip(why)
 
 
-@pytest.fixture(scope="session")
-def engine26() -> Iterator[Any]:
-    """A private Engine 26.1 with the containerd image store, holding the example corpus."""
+def _engine_26(containerd_store: bool) -> Iterator[Any]:
     from corpus import build_corpus
 
     from layershare.devengine import start_private_engine
 
     _need(os.geteuid() == 0, "engine tests need root")
     _need(ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
-    private = start_private_engine(dockerd=ENGINE_26, containerd_store=True, debug=True)
+    private = start_private_engine(dockerd=ENGINE_26, containerd_store=containerd_store, debug=True)
     try:
         build_corpus(private.docker)
         yield private
     finally:
         private.stop()
+
+
+@pytest.fixture(scope="session")
+def engine26() -> Iterator[Any]:
+    """A private Engine 26.1 with the containerd image store, holding the example corpus."""
+    yield from _engine_26(containerd_store=True)
+
+
+@pytest.fixture(scope="session")
+def engine26_graphdriver() -> Iterator[Any]:
+    """A private Engine 26.1 with the classic graphdriver store (overlay2), holding the example corpus."""
+    yield from _engine_26(containerd_store=False)
+
+
+@pytest.fixture(params=["engine", "engine26_graphdriver"], ids=["20.10-overlay2", "26.1-overlay2"])
+def graphdriver_engine(request: pytest.FixtureRequest) -> Any:
+    """Each graphdriver engine in turn (Engine 20.10 and 26.1, overlay2)."""
+    return request.getfixturevalue(request.param)
 
 
 @pytest.fixture(scope="session")

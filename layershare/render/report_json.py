@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pandas as pd
+
 from layershare.analysis import Report
 from layershare.render.rows import records
 
@@ -42,6 +44,8 @@ def report_document(report: Report) -> dict[str, Any]:
             "logical_bytes": totals.logical_bytes,
             "physical_bytes": totals.physical_bytes,
             "saved_bytes": totals.saved_bytes,
+            "blob_bytes": totals.blob_bytes,
+            "other_bytes": totals.other_bytes,
         },
         "images": [
             {
@@ -50,6 +54,8 @@ def report_document(report: Report) -> dict[str, Any]:
                 "digests": list(row["digests"]),
                 "created": row["created"],
                 "size_bytes": int(row["size_bytes"]),
+                "stored_bytes": int(row["layer_bytes"]) + int(row["blob_bytes"]),
+                "blob_bytes": int(row["blob_bytes"]),
                 "shared_bytes": int(row["shared_bytes"]),
                 "unique_bytes": int(row["unique_bytes"]),
                 "layers": int(row["layers"]),
@@ -66,6 +72,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "diff_id": row["diff_id"],
                 "parent_chain_id": _text_or_none(row["parent_chain_id"]),
                 "size_bytes": int(row["size_bytes"]),
+                "blob_bytes": None if pd.isna(row["blob_bytes"]) else int(row["blob_bytes"]),
                 "images": int(row["images"]),
                 "created_by": row["created_by"],
                 "exact": bool(row["size_exact"]),

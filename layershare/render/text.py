@@ -64,6 +64,14 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
         ["Physical size (each stored layer once)", human_size(t.physical_bytes)],
         ["Saved by sharing", f"{human_size(t.saved_bytes)} ({t.sharing_ratio:.2f}x)"],
     ]
+    if engine.image_store == "containerd" and t.blob_bytes:
+        summary_rows[4] = [
+            "Physical size (snapshots + content blobs, each once)",
+            human_size(t.physical_bytes),
+        ]
+        summary_rows.insert(5, ["  of which content blobs", human_size(t.blob_bytes)])
+    if t.other_bytes:
+        summary_rows.append(["Store bytes no image uses (containers, leftovers)", human_size(t.other_bytes)])
     parts = [f"{heading}{describe_engine(engine)}", _table(summary_rows, ["", ""], markdown, {1})]
     images = report.images if top is None else report.images.head(top)
     image_rows = [

@@ -36,6 +36,8 @@ from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
 from layershare.sources.archive import ChunkReader, read_archive, unix_time
 from layershare.sources.cache import ImageCache, ReportCache, engine_key
+from layershare.sources.containerd_store import find_store, read_store
+from layershare.sources.docker_contexts import DockerContext, current_context_name, load_context
 from layershare.sources.interface import ContentSource, Source
 from layershare.sources.recording import (
     OCI_LABEL_PREFIX,
@@ -89,6 +91,7 @@ class EngineSource(Source, ContentSource):
         workers: int = DEFAULT_WORKERS,
         progress: Progress | None = None,
         cache_dir: Path | None = None,
+        context: str | None = None,
     ) -> None:
         self.host = host
         self.show_values = show_values
@@ -96,6 +99,8 @@ class EngineSource(Source, ContentSource):
         self.workers = max(1, workers)
         self.progress = progress
         self.cache_dir = cache_dir
+        self.context = context
+        self.host_label: str | None = None
         self._api: Any = None
         self._answers: dict[str, Any] | None = None
         self._store_sizes: dict[str, int] = {}
@@ -109,12 +114,35 @@ class EngineSource(Source, ContentSource):
         try:
             if self.host:
                 client = docker.DockerClient(base_url=self.host, max_pool_size=self.workers)
+            elif not os.environ.get("DOCKER_HOST") and (context := self._context()) is not None:
+                tls: Any = False
+                if context.host.startswith("tcp://") and (context.ca_cert or context.client_cert):
+                    tls = docker.tls.TLSConfig(
+                        client_cert=context.client_cert,
+                        ca_cert=context.ca_cert,
+                        verify=not context.skip_tls_verify,
+                    )
+                client = docker.DockerClient(base_url=context.host, tls=tls, max_pool_size=self.workers)
             else:
                 client = docker.from_env(max_pool_size=self.workers)
         except docker.errors.DockerException as e:
             raise _connection_error(where, e) from e
         self._api = client.api
         return self._api
+
+    @property
+    def where(self) -> str:
+        """The engine, as messages and reports name it."""
+        return self.host_label or _describe_host(self.host)
+
+    def _context(self) -> DockerContext | None:
+        """The docker context to use (``context``, ``DOCKER_CONTEXT``, the CLI's current one), or None
+        for the default (``DOCKER_HOST`` or the local socket), as the docker CLI decides."""
+        name = self.context or current_context_name()
+        context = load_context(name) if name else None
+        if context is not None:
+            self.host_label = f"{context.host} (context {context.name})"
+        return context
 
     def close(self) -> None:
         """Close the connections to the engine (a later call opens them again)."""
@@ -139,8 +167,8 @@ class EngineSource(Source, ContentSource):
 
     def _guarded(self, call: Callable[[Any, str], Any]) -> Any:
         """Run ``call(api, where)``, turning the SDK's errors into layershare's."""
-        where = _describe_host(self.host)
         api = self._client()
+        where = self.where
         try:
             return call(api, where)
         except docker.errors.APIError as e:
@@ -250,8 +278,11 @@ class EngineSource(Source, ContentSource):
                         self.progress(done, len(missing))
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
+        content_store = None
+        if self.read_layer_store and _is_containerd(info):
+            content_store = read_store(info, list(inspects))
         layer_store: dict[str, int] = {}
-        if self.read_layer_store:
+        if self.read_layer_store and not _is_containerd(info):
             # Images whose history came from the API need the store's sizes to be exact.
             unflagged = [i for i in inspects if any("EmptyLayer" not in h for h in histories[i])]
             chains = {c for i in unflagged for c in chain_ids(list(inspects[i]["RootFS"]["Layers"]))}
@@ -280,6 +311,7 @@ class EngineSource(Source, ContentSource):
             "history": histories,
             "containers": [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in containers],
             "layer_store": layer_store,
+            **({"content_store": content_store} if content_store is not None else {}),
             "notes": notes,
         }
 
@@ -292,7 +324,7 @@ class EngineSource(Source, ContentSource):
             raise
 
     def _export(self, api: Any, image_id: str) -> ImageContent:
-        where = _describe_host(self.host)
+        where = self.where
         short = image_id.removeprefix("sha256:")[:12]
         try:
             chunks = api.get_image(image_id, chunk_size=EXPORT_CHUNK)
@@ -429,8 +461,14 @@ def _answers_from_config(
     return _trim_inspect(inspect), newest_first
 
 
+def _is_containerd(info: Mapping[str, Any]) -> bool:
+    return dict(info.get("DriverStatus") or []).get("driver-type") == "io.containerd.snapshotter.v1"
+
+
 def layer_store_readable(info: Mapping[str, Any]) -> bool:
-    """Whether this process can read the engine's layer store (root on the engine's host)."""
+    """Whether this process can read the engine's image store (root on the engine's host)."""
+    if _is_containerd(info):
+        return find_store(info) is not None
     layerdb = _layerdb(info)
     return layerdb is not None and os.access(layerdb, os.R_OK | os.X_OK)
 

@@ -19,7 +19,7 @@ from typing import Any
 from layershare.chain import chain_ids
 from layershare.errors import SnapshotError
 from layershare.history import HistoryMismatch, LayerAssignment, map_history
-from layershare.model import EngineInfo, HistoryEntry, Image, ImageStore, Layer, Snapshot
+from layershare.model import Blob, EngineInfo, HistoryEntry, Image, ImageStore, Layer, Snapshot
 from layershare.sources.interface import Source
 
 RECORDING_SCHEMA = "layershare.recording/v1"
@@ -185,7 +185,15 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     diff_ids = {s["Id"]: tuple(inspects[s["Id"]].get("RootFS", {}).get("Layers") or []) for s in present}
     chains = {i: chain_ids(d) for i, d in diff_ids.items()}
     histories = {s["Id"]: _history_entries(histories_raw[s["Id"]]) for s in present}
-    assignments, problems = _Resolver(histories, diff_ids, chains, layer_store).resolve()
+    store: Mapping[str, Any] = recording.get("content_store") or {}
+    if engine.image_store == "containerd":
+        # Sizes on this store are snapshots weighed on disk, not what history entries say.
+        layer_store = {str(k): int(v) for k, v in (store.get("snapshots") or {}).items()}
+    assignments, problems = _Resolver(
+        histories, diff_ids, chains, {} if engine.image_store == "containerd" else layer_store
+    ).resolve()
+    store_blobs: Mapping[str, Mapping[str, Any]] = store.get("blobs") or {}
+    store_images: Mapping[str, Mapping[str, Any]] = store.get("images") or {}
 
     layers: dict[str, Layer] = {}
     images: list[Image] = []
@@ -201,11 +209,15 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         if not all(a.size_exact for a in assigned):
             inexact_images += 1
         chain = chains[image_id]
+        objects = store_images.get(image_id) or {}
+        layer_blobs = list(objects.get("layer_blobs") or [])
         for k, (a, c) in enumerate(zip(assigned, chain, strict=True)):
             entry = entries[a.entry_index]
             size = layer_store.get(c, a.size_bytes)
-            size_exact = a.size_exact or c in layer_store
+            size_exact = c in layer_store or (a.size_exact and engine.image_store != "containerd")
+            blob = store_blobs.get(layer_blobs[k]) if k < len(layer_blobs) else None
             new = Layer(
+                blob_bytes=int(blob["size"]) if blob else None,
                 chain_id=c,
                 diff_id=diff_ids[image_id][k],
                 parent_chain_id=chain[k - 1] if k else None,
@@ -240,6 +252,8 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 labels=tuple(
                     sorted((k, str(v)) for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX))
                 ),
+                blob_digests=tuple(objects.get("blobs") or ()),
+                platforms=tuple(objects.get("platforms") or ()),
             )
         )
     for problem in problems:
@@ -250,10 +264,27 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             "answers leave open: their layer sizes are estimates (run as root on the engine's "
             "host, where layershare reads the layer store, for exact sizes)"
         )
-    if engine.image_store == "containerd":
+    used = dict.fromkeys(d for image in images for d in image.blob_digests if d in store_blobs)
+    blobs = tuple(
+        Blob(digest=d, size_bytes=int(store_blobs[d]["size"]), kind=store_blobs[d]["kind"]) for d in used
+    )
+    other_bytes = 0
+    if engine.image_store == "containerd" and store:
+        other_bytes = (
+            int(store.get("other_snapshot_bytes") or 0)
+            + int(store.get("other_blob_bytes") or 0)
+            + sum(int(store_blobs[d]["size"]) for d in store_blobs if d not in used)
+            + sum(size for chain_id, size in layer_store.items() if chain_id not in layers)
+        )
         notes.append(
-            "containerd image store: the physical total counts unpacked layers only; the "
-            "compressed content blobs the store also keeps are not counted yet"
+            "containerd image store: each layer is kept twice, as its content blob and unpacked as a "
+            "snapshot; physical bytes count every blob and snapshot once, as du counts them on disk"
+        )
+    elif engine.image_store == "containerd":
+        notes.append(
+            "containerd image store: the store's files are not readable from here, so content blobs are "
+            "not counted and snapshot sizes are the engine's history figures (estimates); run as root "
+            "on the engine's host for the disk's own figures"
         )
     return Snapshot(
         engine=engine,
@@ -261,6 +292,8 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         layers=tuple(layers.values()),
         notes=tuple(notes),
         collected_at=str(recording.get("collected_at") or ""),
+        blobs=blobs,
+        other_bytes=other_bytes,
     )
 
 

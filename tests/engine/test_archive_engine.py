@@ -11,9 +11,9 @@ import tarfile
 from pathlib import Path
 from typing import Any
 
-import docker
 import pytest
 import zstandard
+from support import layer_store, system_df
 
 from layershare.cli import ExitCode
 
@@ -36,11 +36,6 @@ def archive_report(*paths: Path) -> dict[str, Any]:
     return doc
 
 
-def layer_store(engine: Any) -> dict[str, int]:
-    root = Path(engine.data_root) / "image" / "overlay2" / "layerdb" / "sha256"
-    return {f"sha256:{d.name}": int((d / "size").read_text()) for d in root.iterdir()}
-
-
 @pytest.fixture(scope="module")
 def saved(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("saved") / "corpus.tar"
@@ -55,7 +50,7 @@ def test_an_archive_weighs_what_the_engine_stores(engine: Any, saved: Path) -> N
     for layer in doc["layers"]:
         assert layer["size_bytes"] == store[layer["chain_id"]], layer["created_by"]
         assert layer["exact"] is True
-    df = {i["Id"]: i for i in docker.APIClient(base_url=engine.host, version="auto").df()["Images"]}
+    df = {i["Id"]: i for i in system_df(engine)["Images"]}
     images = {i["id"]: i for i in doc["images"]}
     assert {t for i in images.values() for t in i["tags"]} == set(TAGS)
     for image_id, image in images.items():  # graphdriver image IDs are config digests: the same images

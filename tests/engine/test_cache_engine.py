@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import api_calls_since
 
 from layershare.analysis import build_report
 from layershare.index import LayerIndex
@@ -38,7 +39,7 @@ def figures(result: subprocess.CompletedProcess[str]) -> dict[str, Any]:
 
 
 def calls_since(engine: Any, mark: int) -> list[str]:
-    return [f"{m} {p}" for m, p in re.findall(r"Calling (\w+) ([^\s\"]+)", engine.log()[mark:])]
+    return [f"{m} {p}" for m, p in api_calls_since(engine, mark)]
 
 
 def per_image_calls(calls: list[str]) -> list[str]:

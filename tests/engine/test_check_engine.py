@@ -7,15 +7,13 @@ Ground truth: the layer store on disk (``layerdb/*/size``), ``GET /system/df``,
 from __future__ import annotations
 
 import json
-import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
 from corpus import BASES
+from support import api_calls_since, cli, layer_store
 
 from layershare.cli import ExitCode
 from layershare.errors import ImageNotFound
@@ -29,22 +27,6 @@ from layershare.sources.engine import EngineSource
 pytestmark = pytest.mark.engine
 
 B_TXT = len(BASES["distro-b:1"]["usr/share/doc/b.txt"])
-
-
-def layer_store(engine: Any) -> dict[str, int]:
-    root = Path(engine.data_root) / "image" / "overlay2" / "layerdb" / "sha256"
-    return {f"sha256:{d.name}": int((d / "size").read_text()) for d in root.iterdir()}
-
-
-def cli(engine: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args],
-        env=engine.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd="/",
-    )
 
 
 def chain_of(index: LayerIndex, tag: str) -> list[tuple[str, str]]:
@@ -149,7 +131,7 @@ def test_an_oci_layout_archive_from_engine_26_with_the_containerd_store(
     assert analyse_waste(by_tag["overwrite:1"], 1).wasted_bytes == 220_000
     assert analyse_waste(by_tag["trim-app:1"], 1).wasted_bytes == B_TXT
     # and through the CLI, streaming the engine's export (OCI layout, gzip layers)
-    result = cli(engine26, "check", "overwrite:1", "trim-app:1", "on-waste-base:1", "-f", "json")
+    result = cli(engine26, "check", "overwrite:1", "trim-app:1", "on-waste-base:1", "-f", "json", cwd="/")
     assert result.returncode == ExitCode.OK, result.stderr
     images = {i["image"]: i for i in json.loads(result.stdout)["images"]}
     assert images["overwrite:1"]["waste"]["wasted_bytes"] == 220_000
@@ -159,7 +141,9 @@ def test_an_oci_layout_archive_from_engine_26_with_the_containerd_store(
 
 
 def test_a_bloated_base_fails_and_a_lean_one_passes(engine: Any) -> None:
-    result = cli(engine, "check", "fat-app:1", "app-one:1", "--rule", "max-base-size=2.5MB", "-f", "json")
+    result = cli(
+        engine, "check", "fat-app:1", "app-one:1", "--rule", "max-base-size=2.5MB", "-f", "json", cwd="/"
+    )
     assert result.returncode == ExitCode.CHECK_FAILED, result.stderr
     doc = json.loads(result.stdout)
     assert doc["passed"] is False
@@ -181,7 +165,7 @@ def test_a_bloated_base_fails_and_a_lean_one_passes(engine: Any) -> None:
 
 
 def test_drift_and_what_rebasing_frees(engine: Any) -> None:
-    result = cli(engine, "check", "--no-content", "-f", "json")
+    result = cli(engine, "check", "--no-content", "-f", "json", cwd="/")
     assert result.returncode == ExitCode.OK, result.stderr
     doc = json.loads(result.stdout)
     drift = {d["repository"]: d for d in doc["drift"]}
@@ -204,9 +188,9 @@ def test_check_only_reads(engine: Any) -> None:
 
     before = images()
     mark = len(engine.log())
-    result = cli(engine, "check", "-f", "junit")
+    result = cli(engine, "check", "-f", "junit", cwd="/")
     assert result.returncode in (ExitCode.OK, ExitCode.CHECK_FAILED), result.stderr
-    calls = re.findall(r"Calling (\w+) ([^\s\"]+)", engine.log()[mark:])
+    calls = api_calls_since(engine, mark)
     assert any(path.endswith("/get") for _, path in calls), "no image was exported"
     assert sum(path == "/version" for _, path in calls) == 1, "one connection for the whole check"
     assert {method for method, _ in calls} <= {"GET", "HEAD"}, calls

@@ -7,7 +7,6 @@ engine's layer store on disk (``image/overlay2/layerdb``).
 from __future__ import annotations
 
 import json
-import re
 import subprocess
 import sys
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import docker
 import pytest
+from support import api_calls_since, cli, layer_store, system_df
 
 from layershare.analysis import build_report, find_image, image_history, image_usage
 from layershare.cli import ExitCode
@@ -24,28 +24,9 @@ from layershare.sources.engine import EngineSource
 pytestmark = pytest.mark.engine
 
 
-def layer_store(engine: Any) -> dict[str, int]:
-    root = Path(engine.data_root) / "image" / "overlay2" / "layerdb" / "sha256"
-    return {f"sha256:{d.name}": int((d / "size").read_text()) for d in root.iterdir()}
-
-
-def system_df(engine: Any) -> dict[str, Any]:
-    result: dict[str, Any] = docker.APIClient(base_url=engine.host, version="auto").df()
-    return result
-
-
-def cli(engine: Any, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args],
-        env=engine.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-
-
 @pytest.mark.parametrize("read_store", [False, True], ids=["api-only", "layer-store"])
-def test_every_image_matches_system_df_byte_for_byte(engine: Any, read_store: bool) -> None:
+def test_every_image_matches_system_df_byte_for_byte(graphdriver_engine: Any, read_store: bool) -> None:
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     index = LayerIndex.from_snapshot(EngineSource(engine.host, read_layer_store=read_store).snapshot())
     usage = image_usage(index)
     df = system_df(engine)
@@ -62,7 +43,8 @@ def test_every_image_matches_system_df_byte_for_byte(engine: Any, read_store: bo
 
 
 @pytest.mark.parametrize("read_store", [False, True], ids=["api-only", "layer-store"])
-def test_every_exact_layer_size_matches_the_layer_store(engine: Any, read_store: bool) -> None:
+def test_every_exact_layer_size_matches_the_layer_store(graphdriver_engine: Any, read_store: bool) -> None:
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     snapshot = EngineSource(engine.host, read_layer_store=read_store).snapshot()
     store = layer_store(engine)
     assert {la.chain_id for la in snapshot.layers} == set(store)
@@ -76,7 +58,8 @@ def test_every_exact_layer_size_matches_the_layer_store(engine: Any, read_store:
         assert len(estimated) <= 4 and any("estimates" in n for n in snapshot.notes)
 
 
-def test_listed_size_is_the_sum_of_docker_image_ls(engine: Any) -> None:
+def test_listed_size_is_the_sum_of_docker_image_ls(graphdriver_engine: Any) -> None:
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     rows = engine.docker("image", "ls", "--format", "{{.ID}}").split()
     sizes = {
         i["Id"][7:19]: i["Size"] for i in docker.APIClient(base_url=engine.host, version="auto").images()
@@ -88,7 +71,8 @@ def test_listed_size_is_the_sum_of_docker_image_ls(engine: Any) -> None:
     )
 
 
-def test_same_file_on_two_bases_is_stored_twice(engine: Any) -> None:
+def test_same_file_on_two_bases_is_stored_twice(graphdriver_engine: Any) -> None:
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     index = LayerIndex.from_snapshot(EngineSource(engine.host).snapshot())
     a, b = find_image(index, "same-on-a:1"), find_image(index, "same-on-b:1")
     assert a and b
@@ -99,8 +83,9 @@ def test_same_file_on_two_bases_is_stored_twice(engine: Any) -> None:
     assert top_a["shared_with"] == top_b["shared_with"] == 0
 
 
-def test_history_lists_the_right_instruction_and_size(engine: Any) -> None:
+def test_history_lists_the_right_instruction_and_size(graphdriver_engine: Any) -> None:
     """The corpus Dockerfiles say which instruction made each layer; the store says its size."""
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     index = LayerIndex.from_snapshot(EngineSource(engine.host, read_layer_store=False).snapshot())
     store = layer_store(engine)
     expected = {
@@ -134,7 +119,8 @@ def test_history_lists_the_right_instruction_and_size(engine: Any) -> None:
         assert history["size_exact"].all() and history["created_by_exact"].all()
 
 
-def test_buildkit_history_is_exact_with_the_layer_store(engine: Any) -> None:
+def test_buildkit_history_is_exact_with_the_layer_store(graphdriver_engine: Any) -> None:
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     index = LayerIndex.from_snapshot(EngineSource(engine.host, read_layer_store=True).snapshot())
     image_id = find_image(index, "bk-app:1")
     assert image_id
@@ -146,7 +132,8 @@ def test_buildkit_history_is_exact_with_the_layer_store(engine: Any) -> None:
     assert history["created_by"].iloc[2].startswith("COPY server.js")
 
 
-def test_report_cli_json_matches_system_df_and_hides_secrets(engine: Any) -> None:
+def test_report_cli_json_matches_system_df_and_hides_secrets(graphdriver_engine: Any) -> None:
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
     result = cli(engine, "report", "--format", "json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -200,7 +187,7 @@ def test_layershare_only_reads(engine: Any) -> None:
         ["report", "-f", "csv"],
     ):
         assert cli(engine, *args).returncode == 0
-    calls = re.findall(r"Calling (\w+) (\S+)", engine.log()[mark:])
+    calls = api_calls_since(engine, mark)
     assert calls, "dockerd --debug logged no API call"
     assert {method for method, _ in calls} <= {"GET", "HEAD"}, calls
     assert before == state()
@@ -254,3 +241,42 @@ def test_permission_denied_is_one_line_and_code_4(engine: Any, tmp_path: Path) -
     )
     assert result.returncode == ExitCode.PERMISSION_DENIED, result.stderr
     assert "permission denied" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_docker_contexts_are_honoured(engine: Any, tmp_path: Path) -> None:
+    env = {k: v for k, v in engine.env().items() if k not in ("DOCKER_HOST", "DOCKER_CONTEXT")}
+    env["DOCKER_CONFIG"] = str(tmp_path / "docker-config")
+    subprocess.run(
+        ["docker", "context", "create", "private", "--docker", f"host={engine.host}"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    truth = {i["Id"]: i["Size"] for i in system_df(engine)["Images"]}
+
+    def sizes(*args: str, **extra: str) -> dict[str, int]:
+        result = subprocess.run(
+            [sys.executable, "-m", "layershare", "report", "-f", "json", "--no-cache", *args],
+            env={**env, **extra},
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        assert "(context private)" in doc["engine"]["host"]
+        return {i["id"]: i["size_bytes"] for i in doc["images"]}
+
+    assert sizes(DOCKER_CONTEXT="private") == truth
+    assert sizes("--context", "private") == truth
+    subprocess.run(["docker", "context", "use", "private"], env=env, check=True, capture_output=True)
+    assert sizes() == truth  # the docker CLI's current context
+    missing = subprocess.run(
+        [sys.executable, "-m", "layershare", "report", "--context", "nope"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert missing.returncode == ExitCode.ENGINE_UNREACHABLE
+    assert missing.stderr.count("\n") == 1 and "nope" in missing.stderr

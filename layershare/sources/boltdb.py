@@ -1,0 +1,134 @@
+"""A read-only reader of bbolt files, enough to read containerd's snapshot metadata.
+
+containerd's overlayfs snapshotter records each snapshot (its key, which for
+an image layer ends in the layer's chain ID, the number of its folder under
+``snapshots/``, its kind and parent) in a bbolt database. This module walks
+that file's B+tree of buckets; it never writes and never locks (a page seen
+mid-write is skipped by taking the newer valid meta page).
+
+File format (bbolt): pages of ``page_size`` bytes; page header = id u64,
+flags u16, count u16, overflow u32; pages 0 and 1 are meta pages (magic,
+version, page size, flags, root bucket {root u64, sequence u64}, freelist,
+high-water page, txid, checksum). Branch elements: pos u32, ksize u32, pgid
+u64. Leaf elements: flags u32 (1 = a nested bucket), pos u32, ksize u32,
+vsize u32. A bucket value is {root u64, sequence u64}; root 0 means the
+bucket's page follows inline in the value.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from pathlib import Path
+
+_MAGIC = 0xED0CDAED
+_BRANCH, _LEAF, _META = 0x01, 0x02, 0x04
+_BUCKET_FLAG = 0x01
+_HEADER = struct.Struct("<QHHI")
+_LEAF_ELEMENT = struct.Struct("<IIII")
+_BRANCH_ELEMENT = struct.Struct("<IIQ")
+_BUCKET = struct.Struct("<QQ")
+
+
+class BoltError(ValueError):
+    """The file is not a bbolt database this reader understands."""
+
+
+Tree = dict[bytes, "bytes | Tree"]
+
+
+class BoltFile:
+    """A bbolt database read whole into memory (containerd's metadata files are small)."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.page_size, root = self._meta()
+        self.root = root
+
+    @classmethod
+    def open(cls, path: str | Path) -> BoltFile:
+        """Read the file at ``path``."""
+        return cls(Path(path).read_bytes())
+
+    def _meta(self) -> tuple[int, int]:
+        """(page size, root page) from the newer of the two meta pages."""
+        candidates = []
+        first = self._meta_at(0)
+        if first is not None:
+            candidates.append(first)
+            second = self._meta_at(first[1])
+            if second is not None:
+                candidates.append(second)
+        if not candidates:
+            raise BoltError("no valid bbolt meta page")
+        _, page_size, root = max(candidates)
+        return page_size, root
+
+    def _meta_at(self, offset: int) -> tuple[int, int, int] | None:
+        """(txid, page size, root page) of the meta page at ``offset``, or None if it is not one."""
+        if len(self.data) < offset + 80:
+            return None
+        _, flags, _, _ = _HEADER.unpack_from(self.data, offset)
+        magic, version, page_size, _ = struct.unpack_from("<IIII", self.data, offset + 16)
+        if flags != _META or magic != _MAGIC or version != 2 or page_size < 512:
+            return None
+        root, _seq, _free, _pgid, txid = struct.unpack_from("<QQQQQ", self.data, offset + 32)
+        return txid, page_size, root
+
+    def tree(self) -> Tree:
+        """Every bucket, nested, with its keys and values."""
+        return self._bucket_page(self.root * self.page_size, self.data)
+
+    def _bucket_page(self, offset: int, data: bytes, depth: int = 0) -> Tree:
+        if depth > 64:
+            raise BoltError("buckets nested too deep")
+        out: Tree = {}
+        for key, value, is_bucket in self._elements(offset, data, depth):
+            if not is_bucket:
+                out[key] = value
+                continue
+            root, _ = _BUCKET.unpack_from(value, 0)
+            if root == 0:  # an inline bucket: its page follows in the value
+                out[key] = self._bucket_page(_BUCKET.size, value, depth + 1)
+            else:
+                out[key] = self._bucket_page(root * self.page_size, self.data, depth + 1)
+        return out
+
+    def _elements(self, offset: int, data: bytes, depth: int) -> Iterator[tuple[bytes, bytes, bool]]:
+        if offset + _HEADER.size > len(data):
+            raise BoltError(f"page at {offset} is past the end of the file")
+        _, flags, count, _ = _HEADER.unpack_from(data, offset)
+        base = offset + _HEADER.size
+        if flags & _LEAF:
+            for i in range(count):
+                at = base + i * _LEAF_ELEMENT.size
+                element_flags, pos, ksize, vsize = _LEAF_ELEMENT.unpack_from(data, at)
+                key = data[at + pos : at + pos + ksize]
+                value = data[at + pos + ksize : at + pos + ksize + vsize]
+                yield key, value, bool(element_flags & _BUCKET_FLAG)
+        elif flags & _BRANCH:
+            for i in range(count):
+                at = base + i * _BRANCH_ELEMENT.size
+                _, _, child = _BRANCH_ELEMENT.unpack_from(data, at)
+                if depth > 64:
+                    raise BoltError("branch pages nested too deep")
+                yield from self._elements(child * self.page_size, self.data, depth + 1)
+        else:
+            raise BoltError(f"page at {offset} is neither a branch nor a leaf")
+
+
+def uvarint(data: bytes) -> int:
+    """Go's ``binary.Uvarint``."""
+    value, shift = 0, 0
+    for byte in data:
+        value |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return value
+        shift += 7
+    raise BoltError("truncated varint")
+
+
+def varint(data: bytes) -> int:
+    """Go's ``binary.Varint`` (zig-zag)."""
+    raw = uvarint(data)
+    return (raw >> 1) ^ -(raw & 1)

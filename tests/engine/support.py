@@ -1,0 +1,40 @@
+"""What the engine tests share: the engine's own accounting, the CLI as a user runs it, its debug log."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import docker
+
+
+def layer_store(engine: Any) -> dict[str, int]:
+    """Every layer of the engine's graphdriver layer store on disk: chain ID -> size."""
+    root = Path(engine.data_root) / "image" / "overlay2" / "layerdb" / "sha256"
+    return {f"sha256:{d.name}": int((d / "size").read_text()) for d in root.iterdir()}
+
+
+def system_df(engine: Any) -> dict[str, Any]:
+    """``GET /system/df``: what ``docker system df -v`` prints."""
+    result: dict[str, Any] = docker.APIClient(base_url=engine.host, version="auto").df()
+    return result
+
+
+def cli(engine: Any, *args: str, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
+    """``layershare ARGS`` against the engine, as a separate process."""
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", *args],
+        env=engine.env(),
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+    )
+
+
+def api_calls_since(engine: Any, mark: int) -> list[tuple[str, str]]:
+    """(method, path) of every API call dockerd logged (``--debug``) after ``mark`` characters of log."""
+    return re.findall(r"Calling (\w+) ([^\s\"]+)", engine.log()[mark:])

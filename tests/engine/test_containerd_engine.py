@@ -1,0 +1,104 @@
+"""The containerd image store (Engine 26.1): blobs and snapshots counted once each, against the disk."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import tarfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import cli, system_df
+
+from layershare.analysis import build_report
+from layershare.index import LayerIndex
+from layershare.sources.engine import EngineSource
+
+pytestmark = pytest.mark.engine
+
+
+def du(*paths: Path) -> int:
+    """What ``du`` counts, in bytes (blocks, hard links once), for these folders together."""
+    out = subprocess.run(
+        ["du", "-s", "-c", "--block-size=1", *map(str, paths)], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.splitlines()[-1].split()[0])
+
+
+def store_dirs(engine: Any) -> tuple[Path, Path]:
+    root = Path(engine.data_root) / "containerd" / "daemon"
+    return (
+        root / "io.containerd.content.v1.content" / "blobs",
+        root / "io.containerd.snapshotter.v1.overlayfs" / "snapshots",
+    )
+
+
+@pytest.fixture(scope="module")
+def index(engine26: Any) -> LayerIndex:
+    return LayerIndex.from_snapshot(EngineSource(engine26.host).snapshot())
+
+
+def test_the_physical_total_agrees_with_the_disk(engine26: Any, index: LayerIndex) -> None:
+    report = build_report(index, include_intermediate=True)
+    blobs, snapshots = store_dirs(engine26)
+    on_disk = du(blobs, snapshots)
+    ours = report.totals.physical_bytes + report.totals.other_bytes
+    engine_says = system_df(engine26)["LayersSize"]
+    print(
+        f"du {on_disk}, layershare {ours} (images {report.totals.physical_bytes}), docker system df {engine_says}"
+    )
+    assert abs(ours - on_disk) <= 0.02 * on_disk
+    # the engine's own figure counts each layer once where the disk holds it twice
+    assert engine_says < 0.75 * on_disk
+    assert report.totals.blob_bytes >= 0.3 * report.totals.physical_bytes
+    assert report.layers["size_exact"].all()
+
+
+def test_per_image_figures_add_up(index: LayerIndex) -> None:
+    report = build_report(index, include_intermediate=True)
+    images = report.images
+    assert (
+        (images["layer_bytes"] + images["blob_bytes"]) == images["shared_bytes"] + images["unique_bytes"]
+    ).all()
+    assert (images.loc[~images["intermediate"], "blob_bytes"] > 0).all()
+    physical = int(index.layers["size_bytes"].sum()) + int(index.blobs["size_bytes"].sum())
+    assert report.totals.physical_bytes == physical
+    # each object once: what one image alone uses, plus what several share (Engine 26.1 counts
+    # every image as a user, the classic builder's intermediate images included)
+    assert index.engine.shares_with_intermediates
+    layer_users = index.edges.groupby("chain_id").size()
+    blob_users = index.blob_edges.groupby("digest").size()
+    shared_objects = int(index.layers.loc[layer_users[layer_users > 1].index, "size_bytes"].sum()) + int(
+        index.blobs.loc[blob_users[blob_users > 1].index, "size_bytes"].sum()
+    )
+    assert int(images["unique_bytes"].sum()) + shared_objects == physical
+
+
+def test_each_layer_has_its_blob_and_its_snapshot(engine26: Any, index: LayerIndex, tmp_path: Path) -> None:
+    archive = tmp_path / "saved.tar"
+    engine26.docker("save", "-o", str(archive), "overwrite:1")
+    with tarfile.open(archive) as tar:
+        manifest = json.loads(tar.extractfile("manifest.json").read())[0]  # type: ignore[union-attr]
+        index_doc = json.loads(tar.extractfile("index.json").read())  # type: ignore[union-attr]
+        oci = json.loads(tar.extractfile("blobs/sha256/" + index_doc["manifests"][0]["digest"][7:]).read())  # type: ignore[union-attr]
+    assert len(oci["layers"]) == len(manifest["Layers"]) == 4
+    image_id = next(i for i, tags in index.images["tags"].items() if "overwrite:1" in tags)
+    chain = index.edges.loc[index.edges["image_id"] == image_id, "chain_id"]
+    for chain_id, descriptor in zip(chain, oci["layers"], strict=True):
+        blob = int(index.layers.at[chain_id, "blob_bytes"])
+        # as du counts it: the blob's bytes rounded up to whole blocks
+        assert descriptor["size"] <= blob < descriptor["size"] + 8192
+        assert int(index.layers.at[chain_id, "size_bytes"]) > 0
+    assert index.images.at[image_id, "layers"] == 4
+
+
+def test_the_report_says_which_store_and_the_cli_agrees(engine26: Any, index: LayerIndex) -> None:
+    result = cli(engine26, "report", "--format", "json", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["engine"]["image_store"] == "containerd"
+    assert doc["totals"]["physical_bytes"] == build_report(index).totals.physical_bytes
+    assert any("kept twice" in note for note in doc["notes"])
+    table = cli(engine26, "report", "--no-cache").stdout
+    assert "Physical size (snapshots + content blobs, each once)" in table
