@@ -54,6 +54,7 @@ class LayerIndex:
                 "intermediate": pd.array([i.intermediate for i in imgs], dtype="bool"),
                 "dangling": pd.array([i.dangling for i in imgs], dtype="bool"),
                 "base_label": [dict(i.labels).get(BASE_NAME_LABEL) for i in imgs],
+                "platforms": [list(i.platforms) for i in imgs],
             }
         ).set_index("image_id")
         counts = [len(i.chain_ids) for i in imgs]

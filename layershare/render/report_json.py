@@ -62,6 +62,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "containers": int(row["containers"]),
                 "dangling": bool(row["dangling"]),
                 "intermediate": bool(row["intermediate"]),
+                "platforms": list(row["platforms"]),
                 "exact": not bool(row["estimated"]),
             }
             for image_id, row in zip(images.index, records(images), strict=True)
