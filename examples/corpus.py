@@ -15,6 +15,7 @@ BuildKit history, a multi-tag image, a dangling image and a stopped container.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -165,6 +166,87 @@ def buildkit_images() -> list[ArchiveImage]:
         ArchiveImage(["bk-app:1"], app_steps, {"org.opencontainers.image.base.name": "bk-base:1"}),
         ArchiveImage(["bk-ambiguous:1"], lone_steps),
     ]
+
+
+def write_multi_platform_archive(path: Path, tag: str = "multi:1") -> str:
+    """An OCI layout archive of a two-platform image whose arm64 half was never pulled.
+
+    Only the linux/amd64 manifest, config and layer are in it, as on a host
+    that pulled one platform; returns the index digest (the image ID on the
+    containerd store).
+    """
+    layer = _tar({"etc/mp-release": b"multi\n", "data.bin": _blob(40_000, "multi")})
+    layer_blob = gzip.compress(layer, mtime=0)
+    blobs = {_digest(layer_blob): layer_blob}
+    manifests = []
+    for arch, present in (("amd64", True), ("arm64", False)):
+        config = json.dumps(
+            {
+                "architecture": arch,
+                "os": "linux",
+                "config": {},
+                "rootfs": {"type": "layers", "diff_ids": [_digest(layer)]},
+                "history": [{"created_by": "COPY data / # buildkit", "comment": "buildkit.dockerfile.v0"}],
+            }
+        ).encode()
+        manifest = json.dumps(
+            {
+                "schemaVersion": 2,
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": {
+                    "mediaType": "application/vnd.oci.image.config.v1+json",
+                    "digest": _digest(config),
+                    "size": len(config),
+                },
+                "layers": [
+                    {
+                        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": _digest(layer_blob),
+                        "size": len(layer_blob),
+                    }
+                ],
+            }
+        ).encode()
+        manifests.append(
+            {
+                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "digest": _digest(manifest),
+                "size": len(manifest),
+                "platform": {"os": "linux", "architecture": arch},
+            }
+        )
+        if present:
+            blobs[_digest(config)] = config
+            blobs[_digest(manifest)] = manifest
+    index = json.dumps(
+        {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
+    ).encode()
+    blobs[_digest(index)] = index
+    top = {
+        "schemaVersion": 2,
+        "manifests": [
+            {
+                "mediaType": "application/vnd.oci.image.index.v1+json",
+                "digest": _digest(index),
+                "size": len(index),
+                "annotations": {"io.containerd.image.name": f"docker.io/library/{tag}"},
+            }
+        ],
+    }
+    with tarfile.open(path, "w") as tar:
+        for name, content in [
+            ("oci-layout", b'{"imageLayoutVersion": "1.0.0"}'),
+            ("index.json", json.dumps(top).encode()),
+            *((f"blobs/sha256/{d.removeprefix('sha256:')}", b) for d, b in sorted(blobs.items())),
+        ]:
+            info = tarfile.TarInfo(name)
+            info.size = len(content)
+            tar.addfile(info, io.BytesIO(content))
+    return _digest(index)
+
+
+def _digest(content: bytes) -> str:
+    return f"sha256:{hashlib.sha256(content).hexdigest()}"
 
 
 # name -> (Dockerfile, files in the build context)

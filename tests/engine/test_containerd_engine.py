@@ -102,3 +102,32 @@ def test_the_report_says_which_store_and_the_cli_agrees(engine26: Any, index: La
     assert any("kept twice" in note for note in doc["notes"])
     table = cli(engine26, "report", "--no-cache").stdout
     assert "Physical size (snapshots + content blobs, each once)" in table
+
+
+def test_only_the_platforms_present_count(engine26: Any, tmp_path: Path) -> None:
+    from corpus import write_multi_platform_archive
+
+    archive = tmp_path / "multi.tar"
+    index_digest = write_multi_platform_archive(archive, "multi:1")
+    engine26.docker("load", "-q", "-i", str(archive))
+    try:
+        doc = json.loads(cli(engine26, "report", "--format", "json", "--no-cache").stdout)
+        (image,) = [i for i in doc["images"] if "multi:1" in i["tags"]]
+        assert image["id"] == index_digest
+        assert image["platforms"] == ["linux/amd64"]
+        with tarfile.open(archive) as tar:
+            present = [m.name.rsplit("/", 1)[1] for m in tar.getmembers() if m.name.startswith("blobs/")]
+        blobs = store_dirs(engine26)[0] / "sha256"
+        # the index, the amd64 manifest, its config and its layer: nothing for the arm64 half
+        assert len(present) == 4
+        assert image["blob_bytes"] == sum((blobs / name).stat().st_blocks * 512 for name in present)
+        assert image["stored_bytes"] == image["blob_bytes"] + sum(
+            layer["size_bytes"] for layer in doc["layers"] if layer["chain_id"] in _chains(doc, image["id"])
+        )
+    finally:
+        engine26.docker("rmi", "multi:1")
+
+
+def _chains(doc: dict[str, Any], image_id: str) -> set[str]:
+    index = LayerIndex.from_snapshot(EngineSource(doc["engine"]["host"]).snapshot())
+    return set(index.edges.loc[index.edges["image_id"] == image_id, "chain_id"])
