@@ -73,8 +73,11 @@ def source_options(func: F) -> F:
     @click.option(
         "--host",
         "-H",
+        "hosts",
+        multiple=True,
         metavar="URL",
-        help="Docker host URL (default: DOCKER_HOST or the local socket).",
+        help="Docker host URL (default: DOCKER_HOST, the docker context, or the local socket). "
+        "'report' takes it several times: one report per engine and their sums.",
     )
     @click.option(
         "--context",
@@ -121,7 +124,7 @@ def source_options(func: F) -> F:
 
 
 _SOURCE_OPTIONS = (
-    "host",
+    "hosts",
     "context",
     "recording",
     "archives",
@@ -151,10 +154,10 @@ _REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 def _source(options: dict[str, Any]) -> Any:
     """The source the shared options name: a recording, archives, else an engine (with its cache)."""
-    chosen = [name for name in ("host", "context", "recording", "archives") if options[name]]
+    chosen = [name for name in ("hosts", "context", "recording", "archives") if options[name]]
     if len(chosen) > 1:
         flags = {
-            "host": "--host",
+            "hosts": "--host",
             "context": "--context",
             "recording": "--recording",
             "archives": "--archive",
@@ -173,9 +176,11 @@ def _source(options: dict[str, Any]) -> Any:
     from layershare.sources.cache import default_cache_dir
     from layershare.sources.engine import EngineSource
 
+    if len(options["hosts"]) > 1:
+        raise click.UsageError("only 'report' reads several engines: give --host once")
     cache_dir = None if options["no_cache"] else Path(options["cache_dir"] or default_cache_dir())
     return EngineSource(
-        options["host"],
+        options["hosts"][0] if options["hosts"] else None,
         show_values=options["show_values"],
         progress=progress_bar("collecting images", options["quiet"]),
         cache_dir=cache_dir,
@@ -279,6 +284,9 @@ def report(
     from layershare.sources.engine import EngineSource
     from layershare.sources.recording import now_iso
 
+    if len(source["hosts"]) > 1:
+        _report_engines(source, fmt, include_all, top, sort, references)
+        return
     reader = _source(source)
     reports = reader.report_cache() if isinstance(reader, EngineSource) else None
     key = ""
@@ -303,6 +311,24 @@ def report(
 
 
 _COLLECTED_AT = "\x00collected-at\x00"
+
+
+def _report_engines(
+    source: dict[str, Any], fmt: str, include_all: bool, top: int, sort: str, references: tuple[str, ...]
+) -> None:
+    """``report`` over several ``--host``: one report per engine, read in turn, and their sums."""
+    from layershare.analysis import SortKey, build_report
+    from layershare.index import LayerIndex
+    from layershare.render import OutputFormat, render_reports
+
+    reports = []
+    for host in source["hosts"]:
+        reader = _source({**source, "hosts": (host,)})
+        index = LayerIndex.from_snapshot(reader.snapshot())
+        reports.append(
+            build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
+        )
+    click.echo(render_reports(reports, OutputFormat(fmt), top=top), nl=False)
 
 
 @cli.command()

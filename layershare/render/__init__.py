@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from enum import Enum
 
 import pandas as pd
@@ -32,6 +33,19 @@ def render_report(report: Report, fmt: OutputFormat, *, top: int | None = None) 
     return render_report_text(report, top=top, markdown=fmt is OutputFormat.MARKDOWN)
 
 
+def render_reports(reports: Sequence[Report], fmt: OutputFormat, *, top: int | None = None) -> str:
+    """Render one report, or several engines' reports with a row per engine and their sums."""
+    if len(reports) == 1:
+        return render_report(reports[0], fmt, top=top)
+    from layershare.render.engines import render_engines_csv, render_engines_json, render_engines_text
+
+    if fmt is OutputFormat.JSON:
+        return render_engines_json(reports)
+    if fmt is OutputFormat.CSV:
+        return render_engines_csv(reports)
+    return render_engines_text(reports, top=top, markdown=fmt is OutputFormat.MARKDOWN)
+
+
 def render_history(history: pd.DataFrame, title: str, image_id: str, fmt: OutputFormat) -> str:
     """Render one image's layer history."""
     if fmt is OutputFormat.JSON:
@@ -57,4 +71,4 @@ def render_history(history: pd.DataFrame, title: str, image_id: str, fmt: Output
     return render_history_text(history, title, markdown=fmt is OutputFormat.MARKDOWN)
 
 
-__all__ = ["OutputFormat", "render_history", "render_report"]
+__all__ = ["OutputFormat", "render_history", "render_report", "render_reports"]

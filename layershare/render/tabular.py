@@ -23,8 +23,15 @@ IMAGE_COLUMNS = [
 
 def render_report_csv(report: Report) -> str:
     """The images table as CSV."""
+    buffer = io.StringIO()
+    image_frame(report).to_csv(buffer, index=False, lineterminator="\n")
+    return buffer.getvalue()
+
+
+def image_frame(report: Report) -> pd.DataFrame:
+    """The images table with the CSV's columns."""
     images = report.images
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "id": images.index,
             "reference": images["reference"].to_numpy(),
@@ -37,9 +44,6 @@ def render_report_csv(report: Report) -> str:
             "exact": (~images["estimated"].astype(bool)).to_numpy(),
         }
     )
-    buffer = io.StringIO()
-    frame.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
 
 
 def render_history_csv(history: pd.DataFrame) -> str:

@@ -131,3 +131,27 @@ def test_only_the_platforms_present_count(engine26: Any, tmp_path: Path) -> None
 def _chains(doc: dict[str, Any], image_id: str) -> set[str]:
     index = LayerIndex.from_snapshot(EngineSource(doc["engine"]["host"]).snapshot())
     return set(index.edges.loc[index.edges["image_id"] == image_id, "chain_id"])
+
+
+def test_one_report_over_several_engines(engine: Any, engine26: Any) -> None:
+    def report(*args: str) -> str:
+        result = cli(engine, "report", "--no-cache", *args)
+        assert result.returncode == 0, result.stderr
+        return result.stdout
+
+    single = [json.loads(report("-H", e.host, "-f", "json")) for e in (engine, engine26)]
+    both = json.loads(report("-H", engine.host, "-H", engine26.host, "-f", "json"))
+    assert both["schema"] == "layershare.reports/v1"
+    for doc in both["engines"] + single:
+        doc.pop("collected_at")
+    assert both["engines"] == single
+    # each engine's disk is its own: physical bytes add up across engines
+    assert both["totals"]["physical_bytes"] == sum(d["totals"]["physical_bytes"] for d in single)
+    table = report("-H", engine.host, "-H", engine26.host)
+    assert table.startswith("Engines") and "all 2 engines" in table
+    assert "containerd" in table and "graphdriver" in table
+    csv_lines = report("-H", engine.host, "-H", engine26.host, "-f", "csv").splitlines()
+    assert csv_lines[0].startswith("engine,id,reference")
+    assert {line.split(",", 1)[0] for line in csv_lines[1:]} == {engine.host, engine26.host}
+    refused = cli(engine, "history", "app-one:1", "-H", engine.host, "-H", engine26.host)
+    assert refused.returncode == 2 and "only 'report' reads several engines" in refused.stderr
