@@ -131,16 +131,45 @@ def start_private_engine(
         env=env,
         start_new_session=True,
     )  # fmt: skip
-    engine = PrivateEngine(folder, process)
+    return _wait_until_up(PrivateEngine(folder, process), timeout)
+
+
+def _wait_until_up(engine: PrivateEngine, timeout: float) -> PrivateEngine:
+    """Poll ``docker version`` until the engine answers; stop it and raise if it dies or times out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if process.poll() is not None:
-            text = (folder / "dockerd.log").read_text(errors="replace")[-2000:]
+        if engine.process.poll() is not None:
+            text = (engine.folder / "dockerd.log").read_text(errors="replace")[-2000:]
             engine.stop()
-            raise PrivateEngineError(f"dockerd exited with {process.returncode}: {text}")
+            raise PrivateEngineError(f"the engine exited with {engine.process.returncode}: {text}")
         probe = subprocess.run(["docker", "version"], env=engine.env(), capture_output=True, check=False)
         if probe.returncode == 0:
             return engine
         time.sleep(0.2)
     engine.stop()
-    raise PrivateEngineError(f"dockerd did not answer within {timeout:.0f}s")
+    raise PrivateEngineError(f"the engine did not answer within {timeout:.0f}s")
+
+
+def start_private_podman(*, timeout: float = 60.0) -> PrivateEngine:
+    """Start ``podman system service`` (its Docker-compatible API) on a private root and socket.
+
+    Needs ``podman`` (Debian: ``apt-get install podman``). The docker CLI and
+    SDK reach it through :attr:`PrivateEngine.host` like any engine.
+    """
+    podman = shutil.which("podman")
+    if podman is None:
+        raise PrivateEngineError("no podman on PATH (Debian: apt-get install podman)")
+    folder = Path(tempfile.mkdtemp(prefix="layershare-podman-"))
+    log = open(folder / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as the service
+    process = subprocess.Popen(
+        [
+            podman,
+            "--root", str(folder / "root"),
+            "--runroot", str(folder / "exec"),
+            "system", "service", "--time=0", f"unix://{folder / 'docker.sock'}",
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )  # fmt: skip
+    return _wait_until_up(PrivateEngine(folder, process), timeout)

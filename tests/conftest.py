@@ -63,6 +63,24 @@ def engine26_graphdriver() -> Iterator[Any]:
     yield from _engine_26(containerd_store=False)
 
 
+@pytest.fixture(scope="session")
+def podman() -> Iterator[Any]:
+    """Podman's Docker-compatible API on a private root, holding the BuildKit-style example images."""
+    from corpus import buildkit_images, write_load_archive
+
+    from layershare.devengine import start_private_podman
+
+    _need(shutil.which("podman") is not None and os.geteuid() == 0, "podman tests need root and podman")
+    private = start_private_podman()
+    try:
+        archive = private.folder / "buildkit.tar"
+        write_load_archive(buildkit_images(), archive)
+        private.docker("load", "-q", "-i", str(archive))
+        yield private
+    finally:
+        private.stop()
+
+
 @pytest.fixture(params=["engine", "engine26_graphdriver"], ids=["20.10-overlay2", "26.1-overlay2"])
 def graphdriver_engine(request: pytest.FixtureRequest) -> Any:
     """Each graphdriver engine in turn (Engine 20.10 and 26.1, overlay2)."""
