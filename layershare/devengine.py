@@ -92,6 +92,7 @@ def start_private_engine(
     debug: bool = False,
     timeout: float = 60.0,
     dockerd: str | Path | None = None,
+    tcp: str | None = None,
 ) -> PrivateEngine:
     """Start a private dockerd and wait until it answers.
 
@@ -99,6 +100,7 @@ def start_private_engine(
     in ``dockerd.log``, which tests read to prove layershare only reads.
     ``dockerd`` names another engine's binary (an unpacked package's
     ``usr/sbin/dockerd``; its ``usr/bin`` goes first on PATH for containerd).
+    ``tcp`` (``127.0.0.1:PORT``) makes it listen there too, without TLS: for tests only.
     """
     env = dict(os.environ)
     if dockerd is not None:
@@ -119,6 +121,7 @@ def start_private_engine(
             "--data-root", str(folder / "root"),
             "--exec-root", str(folder / "exec"),
             "-H", f"unix://{folder / 'docker.sock'}",
+            *(["-H", f"tcp://{tcp}"] if tcp else []),
             "--pidfile", str(folder / "docker.pid"),
             "--config-file", str(config),
             "--iptables=false",

@@ -280,3 +280,27 @@ def test_docker_contexts_are_honoured(engine: Any, tmp_path: Path) -> None:
     )
     assert missing.returncode == ExitCode.ENGINE_UNREACHABLE
     assert missing.stderr.count("\n") == 1 and "nope" in missing.stderr
+
+
+def test_a_tcp_host_url(tmp_path: Path) -> None:
+    import socket
+
+    from layershare.devengine import start_private_engine
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    private = start_private_engine(tcp=f"127.0.0.1:{port}")
+    try:
+        from corpus import BASES, busybox_rootfs
+
+        private.docker("import", "-", "distro-b:1", input_bytes=busybox_rootfs(BASES["distro-b:1"]))
+        result = cli(private, "report", "-H", f"tcp://127.0.0.1:{port}", "-f", "json", "--no-cache")
+        assert result.returncode == 0, result.stderr
+        doc = json.loads(result.stdout)
+        df = system_df(private)
+        assert doc["engine"]["host"] == f"tcp://127.0.0.1:{port}"
+        assert [i["size_bytes"] for i in doc["images"]] == [i["Size"] for i in df["Images"]]
+        assert doc["totals"]["physical_bytes"] == df["LayersSize"]
+    finally:
+        private.stop()
