@@ -34,13 +34,20 @@ from layershare.errors import (
 )
 from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
-from layershare.sources.archive import ChunkReader, read_archive, unix_time
+from layershare.sources.archive import ChunkReader, read_archive
 from layershare.sources.cache import ImageCache, ReportCache, engine_key
-from layershare.sources.containerd_store import find_store, read_store
+from layershare.sources.containerd_store import read_store
 from layershare.sources.docker_contexts import DockerContext, current_context_name, load_context
+from layershare.sources.graphdriver_store import (
+    answers_from_config,
+    is_containerd,
+    layer_store_readable,
+    read_layer_sizes,
+    store_dir,
+    trim_inspect,
+)
 from layershare.sources.interface import ContentSource, Source
 from layershare.sources.recording import (
-    OCI_LABEL_PREFIX,
     RECORDING_SCHEMA,
     Recording,
     now_iso,
@@ -272,17 +279,17 @@ class EngineSource(Source, ContentSource):
                         self._skipped += 1
                         notes.append(f"image {image_id[7:19]} was removed while collecting; skipped")
                     else:
-                        inspects[image_id] = _trim_inspect(inspect)
+                        inspects[image_id] = trim_inspect(inspect)
                         histories[image_id] = [self._trim_history(h) for h in history]
                     if self.progress:
                         self.progress(done, len(missing))
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         content_store = None
-        if self.read_layer_store and _is_containerd(info):
+        if self.read_layer_store and is_containerd(info):
             content_store = read_store(info, list(inspects))
         layer_store: dict[str, int] = {}
-        if self.read_layer_store and not _is_containerd(info):
+        if self.read_layer_store and not is_containerd(info):
             # Images whose history came from the API need the store's sizes to be exact.
             unflagged = [i for i in inspects if any("EmptyLayer" not in h for h in histories[i])]
             chains = {c for i in unflagged for c in chain_ids(list(inspects[i]["RootFS"]["Layers"]))}
@@ -380,14 +387,14 @@ class EngineSource(Source, ContentSource):
         and the layer store gives each layer's size. An image whose files are
         missing or do not fit is left for the API.
         """
-        imagedb = _store_dir(info, "imagedb", "content", "sha256")
+        imagedb = store_dir(info, "imagedb", "content", "sha256")
         if imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK):
             return
         for image_id in ids:
             try:
                 config = json.loads((imagedb / image_id.removeprefix("sha256:")).read_bytes())
                 sizes = self._layer_sizes(info, chain_ids(list(config["rootfs"]["diff_ids"])))
-                answers = _answers_from_config(image_id, config, sizes)
+                answers = answers_from_config(image_id, config, sizes)
             except (OSError, ValueError, TypeError, AttributeError, KeyError):
                 continue
             if answers is not None:
@@ -399,95 +406,3 @@ class EngineSource(Source, ContentSource):
         wanted = [c for c in chains if c not in self._store_sizes]
         self._store_sizes.update(read_layer_sizes(info, wanted))
         return self._store_sizes
-
-
-def _trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
-    """Keep what the model needs; environment and non-OCI label values are dropped here."""
-    labels = (inspect.get("Config") or {}).get("Labels") or {}
-    return {
-        "Id": inspect.get("Id"),
-        "Created": inspect.get("Created"),
-        "RootFS": {"Layers": list((inspect.get("RootFS") or {}).get("Layers") or [])},
-        "Config": {"Labels": {k: v for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX)}},
-    }
-
-
-def _store_dir(info: Mapping[str, Any], *parts: str) -> Path | None:
-    """A folder of the graphdriver image store: ``<root>/image/<driver>/...``."""
-    root, driver = info.get("DockerRootDir"), info.get("Driver")
-    if not root or not driver:
-        return None
-    return Path(str(root), "image", str(driver), *parts)
-
-
-def _layerdb(info: Mapping[str, Any]) -> Path | None:
-    return _store_dir(info, "layerdb", "sha256")
-
-
-def _answers_from_config(
-    image_id: str, config: Mapping[str, Any], sizes: Mapping[str, int]
-) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-    """The inspect and history answers an image's configuration gives, in the API's shape.
-
-    None when a layer's size is not in the store or the history does not fit the layers.
-    """
-    diff_ids = list(config["rootfs"]["diff_ids"])
-    layer_sizes = [sizes.get(c) for c in chain_ids(diff_ids)]
-    raw = config.get("history") or []
-    if any(s is None for s in layer_sizes) or sum(1 for h in raw if not h.get("empty_layer")) != len(
-        diff_ids
-    ):
-        return None
-    remaining = iter(layer_sizes)
-    history = [
-        {
-            "Created": unix_time(h.get("created")),
-            "CreatedBy": str(h.get("created_by") or ""),
-            "Size": 0 if h.get("empty_layer") else next(remaining),
-            "Comment": str(h.get("comment") or ""),
-            "EmptyLayer": bool(h.get("empty_layer")),
-        }
-        for h in raw
-    ]
-    newest_first = list(reversed(history))
-    for n, entry in enumerate(newest_first):
-        entry["Id"] = image_id if n == 0 else "<missing>"
-    inspect = {
-        "Id": image_id,
-        "Created": config.get("created"),
-        "RootFS": {"Layers": diff_ids},
-        "Config": {"Labels": (config.get("config") or {}).get("Labels") or {}},
-    }
-    return _trim_inspect(inspect), newest_first
-
-
-def _is_containerd(info: Mapping[str, Any]) -> bool:
-    return dict(info.get("DriverStatus") or []).get("driver-type") == "io.containerd.snapshotter.v1"
-
-
-def layer_store_readable(info: Mapping[str, Any]) -> bool:
-    """Whether this process can read the engine's image store (root on the engine's host)."""
-    if _is_containerd(info):
-        return find_store(info) is not None
-    layerdb = _layerdb(info)
-    return layerdb is not None and os.access(layerdb, os.R_OK | os.X_OK)
-
-
-def read_layer_sizes(info: Mapping[str, Any], chains: Iterable[str]) -> dict[str, int]:
-    """Sizes of stored layers by chain ID, from the engine's layer store on this host.
-
-    Only the graphdriver store keeps ``image/<driver>/layerdb``. A chain ID is a
-    content address, so a size read for it is right whichever engine wrote it.
-    Chain IDs the store does not hold (or cannot be read) are left out.
-    """
-    layerdb = _layerdb(info)
-    if layerdb is None:
-        return {}
-    sizes: dict[str, int] = {}
-    for chain_id in chains:
-        try:
-            with open(layerdb / chain_id.removeprefix("sha256:") / "size", "rb") as f:
-                sizes[chain_id] = int(f.read())
-        except (OSError, ValueError):
-            continue
-    return sizes
