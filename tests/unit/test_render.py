@@ -116,3 +116,20 @@ def test_recorded_corpus_holds_no_secret(recording: dict[str, Any]) -> None:
     for secret in ("s3cr3t-value", "dont-print-me", "hunter2", "abc123"):
         assert secret not in text
     assert "API_TOKEN=***" in text
+
+
+def test_several_engines_add_up(recording: dict[str, Any]) -> None:
+    from layershare.render import render_reports
+
+    reports = [report_of(recording), report_of(recording)]
+    doc = json.loads(render_reports(reports, OutputFormat.JSON))
+    assert doc["schema"] == "layershare.reports/v1"
+    assert len(doc["engines"]) == 2
+    single = reports[0].totals
+    assert doc["totals"]["physical_bytes"] == 2 * single.physical_bytes
+    assert doc["totals"]["images"] == 2 * single.images
+    text = render_reports(reports, OutputFormat.TABLE)
+    assert text.startswith("Engines") and "all 2 engines" in text
+    csv_rows = render_reports(reports, OutputFormat.CSV).splitlines()
+    assert csv_rows[0].startswith("engine,") and len(csv_rows) == 1 + 2 * len(reports[0].images)
+    assert render_reports(reports[:1], OutputFormat.JSON) == render_report(reports[0], OutputFormat.JSON)
