@@ -149,6 +149,37 @@ def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, A
     }
 
 
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def read_config(info: Mapping[str, Any], image_id: str) -> dict[str, Any] | None:
+    """The image configuration of an image ID (a manifest's, or an index's platform that is present,
+    this engine's own architecture first); None where the store does not hold it."""
+    root = find_store(info)
+    if root is None:
+        return None
+    blob_dir = root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+
+    def document(digest: str) -> Any:
+        try:
+            return json.loads((blob_dir / str(digest).removeprefix("sha256:")).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    top = document(image_id)
+    manifest = top
+    if isinstance(top, dict) and isinstance(top.get("manifests"), list):
+        arch = _ARCH.get(str(info.get("Architecture")), str(info.get("Architecture")))
+        ordered = sorted(
+            top["manifests"], key=lambda d: (d.get("platform") or {}).get("architecture") != arch
+        )
+        manifest = next((m for d in ordered if isinstance(m := document(d.get("digest", "")), dict)), None)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        return None
+    config = document(manifest["config"].get("digest", ""))
+    return config if isinstance(config, dict) else None
+
+
 def _files(folder: Path) -> list[Path]:
     try:
         return [folder / name for name in os.listdir(folder)]

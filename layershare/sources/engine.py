@@ -36,7 +36,7 @@ from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
 from layershare.sources.archive import ChunkReader, read_archive
 from layershare.sources.cache import ImageCache, ReportCache, engine_key
-from layershare.sources.containerd_store import read_store
+from layershare.sources.containerd_store import read_config, read_store
 from layershare.sources.docker_contexts import DockerContext, current_context_name, load_context
 from layershare.sources.graphdriver_store import (
     answers_from_config,
@@ -269,8 +269,12 @@ class EngineSource(Source, ContentSource):
                 histories[image_id] = [
                     h if h.get("Id") in present else {**h, "Id": "<missing>"} for h in entry["history"]
                 ]
+        content_store = None
         if self.read_layer_store and ids:
-            self._read_configs(info, [i for i in ids if i not in inspects], inspects, histories)
+            content_store = read_store(info, ids) if is_containerd(info) else None
+            self._read_configs(
+                info, [i for i in ids if i not in inspects], inspects, histories, content_store
+            )
         missing = [i for i in ids if i not in inspects]
         if missing:
             with ThreadPoolExecutor(max_workers=self.workers) as pool:
@@ -285,9 +289,6 @@ class EngineSource(Source, ContentSource):
                         self.progress(done, len(missing))
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
-        content_store = None
-        if self.read_layer_store and is_containerd(info):
-            content_store = read_store(info, list(inspects))
         layer_store: dict[str, int] = {}
         if self.read_layer_store and not is_containerd(info):
             # Images whose history came from the API need the store's sizes to be exact.
@@ -379,21 +380,33 @@ class EngineSource(Source, ContentSource):
         return trimmed
 
     def _read_configs(
-        self, info: Mapping[str, Any], ids: list[str], inspects: dict[str, Any], histories: dict[str, Any]
+        self,
+        info: Mapping[str, Any],
+        ids: list[str],
+        inspects: dict[str, Any],
+        histories: dict[str, Any],
+        content_store: Mapping[str, Any] | None,
     ) -> None:
         """Fill in images from the engine's own files (image configs and layer sizes) where readable.
 
         Exact and cheap: the configuration says which history entries made layers,
-        and the layer store gives each layer's size. An image whose files are
-        missing or do not fit is left for the API.
+        and the layer store (or the containerd snapshots) gives each layer's size.
+        An image whose files are missing or do not fit is left for the API.
         """
         imagedb = store_dir(info, "imagedb", "content", "sha256")
-        if imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK):
+        if content_store is None and (imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK)):
             return
         for image_id in ids:
             try:
-                config = json.loads((imagedb / image_id.removeprefix("sha256:")).read_bytes())
-                sizes = self._layer_sizes(info, chain_ids(list(config["rootfs"]["diff_ids"])))
+                if content_store is not None:
+                    config = read_config(info, image_id)
+                    sizes = content_store["snapshots"]
+                else:
+                    assert imagedb is not None
+                    config = json.loads((imagedb / image_id.removeprefix("sha256:")).read_bytes())
+                    sizes = self._layer_sizes(info, chain_ids(list(config["rootfs"]["diff_ids"])))
+                if config is None:
+                    continue
                 answers = answers_from_config(image_id, config, sizes)
             except (OSError, ValueError, TypeError, AttributeError, KeyError):
                 continue

@@ -53,6 +53,11 @@ def test_the_physical_total_agrees_with_the_disk(engine26: Any, index: LayerInde
     assert engine_says < 0.75 * on_disk
     assert report.totals.blob_bytes >= 0.3 * report.totals.physical_bytes
     assert report.layers["size_exact"].all()
+    # the image configs are read from the content store: which instruction made each layer is known
+    assert report.layers["created_by_exact"].all()
+    ambiguous = next(i for i, tags in index.images["tags"].items() if "bk-ambiguous:1" in tags)
+    chain = index.edges.loc[index.edges["image_id"] == ambiguous, "chain_id"]
+    assert list(index.layers.loc[chain, "created_by"])[1] == "RUN /bin/sh -c mkdir -p /data # buildkit"
 
 
 def test_per_image_figures_add_up(index: LayerIndex) -> None:
