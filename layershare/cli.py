@@ -1,235 +1,30 @@
 """The command line: parse options, call the library, write text, pick the exit code.
 
-Only this module writes to stdout/stderr or exits.
+Only this module and :mod:`layershare.cli_options` write to stdout/stderr or exit.
 """
 
 from __future__ import annotations
 
-import functools
 import sys
-from collections.abc import Callable
-from enum import IntEnum
-from typing import Any, TypeVar
+from typing import Any
 
 import click
 
 from layershare import __version__
-from layershare.errors import (
-    ArchiveError,
-    ConfigError,
-    EngineAPIError,
-    EnginePermissionDenied,
-    EngineUnreachable,
-    ImageNotFound,
-    LayershareError,
-    SnapshotError,
+from layershare.cli_options import (
+    REPORT_FORMAT_HELP,
+    REPORT_FORMATS,
+    ExitCode,
+    format_option,
+    handle_errors,
+    index_from,
+    progress_bar,
+    source_from,
+    source_options,
 )
+from layershare.errors import ImageNotFound
 
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class ExitCode(IntEnum):
-    """Exit codes layershare documents (README, "Exit codes")."""
-
-    OK = 0
-    CHECK_FAILED = 1
-    USAGE = 2
-    ENGINE_UNREACHABLE = 3
-    PERMISSION_DENIED = 4
-    ENGINE_ERROR = 5
-    IMAGE_NOT_FOUND = 6
-    BAD_INPUT = 7
-    INTERRUPTED = 130
-
-
-_EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
-    (EngineUnreachable, ExitCode.ENGINE_UNREACHABLE),
-    (EnginePermissionDenied, ExitCode.PERMISSION_DENIED),
-    (EngineAPIError, ExitCode.ENGINE_ERROR),
-    (ImageNotFound, ExitCode.IMAGE_NOT_FOUND),
-    (SnapshotError, ExitCode.BAD_INPUT),
-    (ArchiveError, ExitCode.BAD_INPUT),
-    (ConfigError, ExitCode.USAGE),
-]
-
-
-def exit_code_for(error: LayershareError) -> ExitCode:
-    """The documented exit code for an error."""
-    for kind, code in _EXIT_FOR:
-        if isinstance(error, kind):
-            return code
-    return ExitCode.BAD_INPUT
-
-
-def _fail(message: str, code: ExitCode) -> None:
-    for line in message.splitlines() or [""]:
-        click.echo(f"layershare: error: {line}", err=True)
-    sys.exit(int(code))
-
-
-def source_options(func: F) -> F:
-    """Options every command that reads images shares: where from, how shown."""
-
-    @click.option(
-        "--host",
-        "-H",
-        "hosts",
-        multiple=True,
-        metavar="URL",
-        help="Docker host URL (default: DOCKER_HOST, the docker context, or the local socket). "
-        "'report' takes it several times: one report per engine and their sums.",
-    )
-    @click.option(
-        "--context",
-        "-c",
-        metavar="NAME",
-        help="Docker context to use (default: DOCKER_CONTEXT or the docker CLI's current context).",
-    )
-    @click.option(
-        "--recording",
-        type=click.Path(dir_okay=False),
-        help="Read a recording written by 'layershare record' instead of an engine.",
-    )
-    @click.option(
-        "--archive",
-        "archives",
-        multiple=True,
-        type=click.Path(),
-        metavar="PATH",
-        help="Read image archives instead of an engine: docker save files (plain, gzip or zstd) or OCI "
-        "layout folders (repeatable).",
-    )
-    @click.option(
-        "--show-values",
-        is_flag=True,
-        help="Show ENV/LABEL/ARG values in instructions (masked by default).",
-    )
-    @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
-    @click.option(
-        "--cache-dir",
-        type=click.Path(file_okay=False),
-        envvar="LAYERSHARE_CACHE_DIR",
-        help="Where image answers are cached (default: $XDG_CACHE_HOME/layershare or ~/.cache/layershare; "
-        "env LAYERSHARE_CACHE_DIR).",
-    )
-    @click.option(
-        "--no-cache", is_flag=True, help="Ask the engine about every image; read and write no cache."
-    )
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["source"] = {name: kwargs.pop(name) for name in _SOURCE_OPTIONS}
-        return func(*args, **kwargs)
-
-    return wrapper  # type: ignore[return-value]
-
-
-_SOURCE_OPTIONS = (
-    "hosts",
-    "context",
-    "recording",
-    "archives",
-    "show_values",
-    "quiet",
-    "cache_dir",
-    "no_cache",
-)
-
-
-def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
-    """The ``--format/-f`` option with the formats a command can write."""
-    return click.option(
-        "--format",
-        "-f",
-        "fmt",
-        type=click.Choice(choices),
-        default="table",
-        show_default=True,
-        help=help_text,
-    )
-
-
-_REPORT_FORMATS = ["table", "json", "csv", "markdown"]
-_REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
-
-
-def _source(options: dict[str, Any]) -> Any:
-    """The source the shared options name: a recording, archives, else an engine (with its cache)."""
-    chosen = [name for name in ("hosts", "context", "recording", "archives") if options[name]]
-    if len(chosen) > 1:
-        flags = {
-            "hosts": "--host",
-            "context": "--context",
-            "recording": "--recording",
-            "archives": "--archive",
-        }
-        raise click.UsageError(f"{flags[chosen[0]]} and {flags[chosen[1]]} cannot be used together")
-    if options["archives"]:
-        from layershare.sources.archive_source import ArchiveSource
-
-        return ArchiveSource(options["archives"], show_values=options["show_values"])
-    if options["recording"]:
-        from layershare.sources.recording import RecordingSource
-
-        return RecordingSource(options["recording"])
-    from pathlib import Path
-
-    from layershare.sources.cache import default_cache_dir
-    from layershare.sources.engine import EngineSource
-
-    if len(options["hosts"]) > 1:
-        raise click.UsageError("only 'report' reads several engines: give --host once")
-    cache_dir = None if options["no_cache"] else Path(options["cache_dir"] or default_cache_dir())
-    return EngineSource(
-        options["hosts"][0] if options["hosts"] else None,
-        show_values=options["show_values"],
-        progress=progress_bar("collecting images", options["quiet"]),
-        cache_dir=cache_dir,
-        context=options["context"],
-    )
-
-
-def _index(options: dict[str, Any]) -> Any:
-    from layershare.index import LayerIndex
-
-    return LayerIndex.from_snapshot(_source(options).snapshot())
-
-
-def progress_bar(label: str, quiet: bool) -> Callable[[int, int], None] | None:
-    """A tqdm bar on stderr, only on a terminal and only once work lasts over a second."""
-    if quiet or not sys.stderr.isatty():
-        return None
-    from tqdm import tqdm
-
-    bar: Any = None
-
-    def update(done: int, total: int) -> None:
-        nonlocal bar
-        if bar is None:
-            bar = tqdm(total=total, desc=label, unit="image", delay=1.0, leave=False, file=sys.stderr)
-        bar.update(done - bar.n)
-        if done >= total:
-            bar.close()
-            bar = None
-
-    return update
-
-
-def handle_errors(func: F) -> F:
-    """Turn layershare's typed errors into one stderr line and the documented exit code."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except LayershareError as e:
-            _fail(str(e), exit_code_for(e))
-        except KeyboardInterrupt:
-            _fail("interrupted", ExitCode.INTERRUPTED)
-        except BrokenPipeError:
-            sys.stderr.close()
-            sys.exit(int(ExitCode.OK))
-
-    return wrapper  # type: ignore[return-value]
+__all__ = ["ExitCode", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -240,7 +35,7 @@ def cli() -> None:
 
 @cli.command()
 @source_options
-@format_option(_REPORT_FORMATS, _REPORT_FORMAT_HELP)
+@format_option(REPORT_FORMATS, REPORT_FORMAT_HELP)
 @click.option(
     "--all",
     "-a",
@@ -287,7 +82,7 @@ def report(
     if len(source["hosts"]) > 1:
         _report_engines(source, fmt, include_all, top, sort, references)
         return
-    reader = _source(source)
+    reader = source_from(source)
     reports = reader.report_cache() if isinstance(reader, EngineSource) else None
     key = ""
     if reports is not None:
@@ -323,7 +118,7 @@ def _report_engines(
 
     reports = []
     for host in source["hosts"]:
-        reader = _source({**source, "hosts": (host,)})
+        reader = source_from({**source, "hosts": (host,)})
         index = LayerIndex.from_snapshot(reader.snapshot())
         reports.append(
             build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
@@ -333,7 +128,7 @@ def _report_engines(
 
 @cli.command()
 @source_options
-@format_option(_REPORT_FORMATS, _REPORT_FORMAT_HELP)
+@format_option(REPORT_FORMATS, REPORT_FORMAT_HELP)
 @click.argument("image")
 @handle_errors
 def history(source: dict[str, Any], fmt: str, image: str) -> None:
@@ -341,7 +136,7 @@ def history(source: dict[str, Any], fmt: str, image: str) -> None:
     from layershare.analysis import find_image, image_history
     from layershare.render import OutputFormat, render_history
 
-    index = _index(source)
+    index = index_from(source)
     image_id = find_image(index, image)
     if image_id is None:
         raise ImageNotFound(f"no image {image!r} on {index.engine.host}")
@@ -412,7 +207,7 @@ def check(
     from layershare.sources.interface import ContentSource
 
     policy = load_policy(config, rules=rules, warns=warns)
-    reader = _source(source)
+    reader = source_from(source)
     index = LayerIndex.from_snapshot(reader.snapshot())
     image_ids = select_for_check(index, images)
     read_content = None

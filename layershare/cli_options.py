@@ -1,0 +1,232 @@
+"""What every command shares: the source options, the source they name, errors as exit codes.
+
+Part of the command line (with :mod:`layershare.cli`): the only modules that
+write to stdout/stderr or exit.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+from collections.abc import Callable
+from enum import IntEnum
+from typing import Any, TypeVar
+
+import click
+
+from layershare.errors import (
+    ArchiveError,
+    ConfigError,
+    EngineAPIError,
+    EnginePermissionDenied,
+    EngineUnreachable,
+    ImageNotFound,
+    LayershareError,
+    SnapshotError,
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class ExitCode(IntEnum):
+    """Exit codes layershare documents (README, "Exit codes")."""
+
+    OK = 0
+    CHECK_FAILED = 1
+    USAGE = 2
+    ENGINE_UNREACHABLE = 3
+    PERMISSION_DENIED = 4
+    ENGINE_ERROR = 5
+    IMAGE_NOT_FOUND = 6
+    BAD_INPUT = 7
+    INTERRUPTED = 130
+
+
+_EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
+    (EngineUnreachable, ExitCode.ENGINE_UNREACHABLE),
+    (EnginePermissionDenied, ExitCode.PERMISSION_DENIED),
+    (EngineAPIError, ExitCode.ENGINE_ERROR),
+    (ImageNotFound, ExitCode.IMAGE_NOT_FOUND),
+    (SnapshotError, ExitCode.BAD_INPUT),
+    (ArchiveError, ExitCode.BAD_INPUT),
+    (ConfigError, ExitCode.USAGE),
+]
+
+
+def exit_code_for(error: LayershareError) -> ExitCode:
+    """The documented exit code for an error."""
+    for kind, code in _EXIT_FOR:
+        if isinstance(error, kind):
+            return code
+    return ExitCode.BAD_INPUT
+
+
+def _fail(message: str, code: ExitCode) -> None:
+    for line in message.splitlines() or [""]:
+        click.echo(f"layershare: error: {line}", err=True)
+    sys.exit(int(code))
+
+
+def source_options(func: F) -> F:
+    """Options every command that reads images shares: where from, how shown."""
+
+    @click.option(
+        "--host",
+        "-H",
+        "hosts",
+        multiple=True,
+        metavar="URL",
+        help="Docker host URL (default: DOCKER_HOST, the docker context, or the local socket). "
+        "'report' takes it several times: one report per engine and their sums.",
+    )
+    @click.option(
+        "--context",
+        "-c",
+        metavar="NAME",
+        help="Docker context to use (default: DOCKER_CONTEXT or the docker CLI's current context).",
+    )
+    @click.option(
+        "--recording",
+        type=click.Path(dir_okay=False),
+        help="Read a recording written by 'layershare record' instead of an engine.",
+    )
+    @click.option(
+        "--archive",
+        "archives",
+        multiple=True,
+        type=click.Path(),
+        metavar="PATH",
+        help="Read image archives instead of an engine: docker save files (plain, gzip or zstd) or OCI "
+        "layout folders (repeatable).",
+    )
+    @click.option(
+        "--show-values",
+        is_flag=True,
+        help="Show ENV/LABEL/ARG values in instructions (masked by default).",
+    )
+    @click.option("--quiet", "-q", is_flag=True, help="No progress bar on stderr.")
+    @click.option(
+        "--cache-dir",
+        type=click.Path(file_okay=False),
+        envvar="LAYERSHARE_CACHE_DIR",
+        help="Where image answers are cached (default: $XDG_CACHE_HOME/layershare or ~/.cache/layershare; "
+        "env LAYERSHARE_CACHE_DIR).",
+    )
+    @click.option(
+        "--no-cache", is_flag=True, help="Ask the engine about every image; read and write no cache."
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        kwargs["source"] = {name: kwargs.pop(name) for name in _SOURCE_OPTIONS}
+        return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
+
+
+_SOURCE_OPTIONS = (
+    "hosts",
+    "context",
+    "recording",
+    "archives",
+    "show_values",
+    "quiet",
+    "cache_dir",
+    "no_cache",
+)
+
+
+def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
+    """The ``--format/-f`` option with the formats a command can write."""
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(choices),
+        default="table",
+        show_default=True,
+        help=help_text,
+    )
+
+
+REPORT_FORMATS = ["table", "json", "csv", "markdown"]
+REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
+
+
+def source_from(options: dict[str, Any]) -> Any:
+    """The source the shared options name: a recording, archives, else an engine (with its cache)."""
+    chosen = [name for name in ("hosts", "context", "recording", "archives") if options[name]]
+    if len(chosen) > 1:
+        flags = {
+            "hosts": "--host",
+            "context": "--context",
+            "recording": "--recording",
+            "archives": "--archive",
+        }
+        raise click.UsageError(f"{flags[chosen[0]]} and {flags[chosen[1]]} cannot be used together")
+    if options["archives"]:
+        from layershare.sources.archive_source import ArchiveSource
+
+        return ArchiveSource(options["archives"], show_values=options["show_values"])
+    if options["recording"]:
+        from layershare.sources.recording import RecordingSource
+
+        return RecordingSource(options["recording"])
+    from pathlib import Path
+
+    from layershare.sources.cache import default_cache_dir
+    from layershare.sources.engine import EngineSource
+
+    if len(options["hosts"]) > 1:
+        raise click.UsageError("only 'report' reads several engines: give --host once")
+    cache_dir = None if options["no_cache"] else Path(options["cache_dir"] or default_cache_dir())
+    return EngineSource(
+        options["hosts"][0] if options["hosts"] else None,
+        show_values=options["show_values"],
+        progress=progress_bar("collecting images", options["quiet"]),
+        cache_dir=cache_dir,
+        context=options["context"],
+    )
+
+
+def index_from(options: dict[str, Any]) -> Any:
+    from layershare.index import LayerIndex
+
+    return LayerIndex.from_snapshot(source_from(options).snapshot())
+
+
+def progress_bar(label: str, quiet: bool) -> Callable[[int, int], None] | None:
+    """A tqdm bar on stderr, only on a terminal and only once work lasts over a second."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from tqdm import tqdm
+
+    bar: Any = None
+
+    def update(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=label, unit="image", delay=1.0, leave=False, file=sys.stderr)
+        bar.update(done - bar.n)
+        if done >= total:
+            bar.close()
+            bar = None
+
+    return update
+
+
+def handle_errors(func: F) -> F:
+    """Turn layershare's typed errors into one stderr line and the documented exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except LayershareError as e:
+            _fail(str(e), exit_code_for(e))
+        except KeyboardInterrupt:
+            _fail("interrupted", ExitCode.INTERRUPTED)
+        except BrokenPipeError:
+            sys.stderr.close()
+            sys.exit(int(ExitCode.OK))
+
+    return wrapper  # type: ignore[return-value]
