@@ -93,6 +93,7 @@ def start_private_engine(
     timeout: float = 60.0,
     dockerd: str | Path | None = None,
     tcp: str | None = None,
+    extra_args: list[str] | None = None,
 ) -> PrivateEngine:
     """Start a private dockerd and wait until it answers.
 
@@ -122,6 +123,7 @@ def start_private_engine(
             "--exec-root", str(folder / "exec"),
             "-H", f"unix://{folder / 'docker.sock'}",
             *(["-H", f"tcp://{tcp}"] if tcp else []),
+            *(extra_args or []),
             "--pidfile", str(folder / "docker.pid"),
             "--config-file", str(config),
             "--iptables=false",

@@ -119,22 +119,33 @@ class EngineSource(Source, ContentSource):
             return self._api
         where = _describe_host(self.host)
         try:
-            if self.host:
-                client = docker.DockerClient(base_url=self.host, max_pool_size=self.workers)
+            if self.host:  # as from DOCKER_HOST: DOCKER_TLS_VERIFY and DOCKER_CERT_PATH apply
+                options = docker.utils.kwargs_from_env(environment={**os.environ, "DOCKER_HOST": self.host})
             elif not os.environ.get("DOCKER_HOST") and (context := self._context()) is not None:
-                tls: Any = False
+                options = {"base_url": context.host}
                 if context.host.startswith("tcp://") and (context.ca_cert or context.client_cert):
-                    tls = docker.tls.TLSConfig(
+                    options["tls"] = docker.tls.TLSConfig(
                         client_cert=context.client_cert,
                         ca_cert=context.ca_cert,
                         verify=not context.skip_tls_verify,
                     )
-                client = docker.DockerClient(base_url=context.host, tls=tls, max_pool_size=self.workers)
             else:
-                client = docker.from_env(max_pool_size=self.workers)
-        except docker.errors.DockerException as e:
+                options = docker.utils.kwargs_from_env()
+            base_url = str(options.get("base_url") or "")
+            api = docker.APIClient(
+                **options,
+                version=docker.constants.MINIMUM_DOCKER_API_VERSION,
+                use_ssh_client=base_url.startswith("ssh://"),
+                max_pool_size=self.workers,
+            )
+            if options.get("tls"):
+                # requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the engine's own CA.
+                api.trust_env = False
+            # The SDK's version="auto", after the line above: use the version the engine speaks.
+            api._version = api.version(api_version=False)["ApiVersion"]
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
             raise _connection_error(where, e) from e
-        self._api = client.api
+        self._api = api
         return self._api
 
     @property

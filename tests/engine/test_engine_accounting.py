@@ -304,3 +304,69 @@ def test_a_tcp_host_url(tmp_path: Path) -> None:
         assert doc["totals"]["physical_bytes"] == df["LayersSize"]
     finally:
         private.stop()
+
+
+def test_a_tcp_host_with_tls(tmp_path: Path) -> None:
+    import socket
+
+    from layershare.devengine import start_private_engine
+
+    certs = tmp_path / "certs"
+    certs.mkdir()
+
+    def openssl(*args: str) -> None:
+        subprocess.run(["openssl", *args], cwd=certs, check=True, capture_output=True)
+
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=test-ca",
+            "-keyout", "ca-key.pem", "-out", "ca.pem")  # fmt: skip
+    (certs / "ext.cnf").write_text("subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n")
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout", "server-key.pem",
+            "-out", "server.csr")  # fmt: skip
+    openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "1", "-extfile", "ext.cnf", "-out", "server-cert.pem")  # fmt: skip
+    (certs / "client.cnf").write_text("extendedKeyUsage=clientAuth\n")
+    openssl(
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        "/CN=client",
+        "-keyout",
+        "key.pem",
+        "-out",
+        "client.csr",
+    )
+    openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+            "-days", "1", "-extfile", "client.cnf", "-out", "cert.pem")  # fmt: skip
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    private = start_private_engine(
+        tcp=f"127.0.0.1:{port}",
+        extra_args=["--tlsverify", f"--tlscacert={certs / 'ca.pem'}", f"--tlscert={certs / 'server-cert.pem'}",
+                    f"--tlskey={certs / 'server-key.pem'}"],
+    )  # fmt: skip
+    try:
+        from corpus import BASES, busybox_rootfs
+
+        private.docker("import", "-", "distro-b:1", input_bytes=busybox_rootfs(BASES["distro-b:1"]))
+        env = {k: v for k, v in private.env().items() if k != "DOCKER_HOST"}
+        url = f"tcp://127.0.0.1:{port}"
+
+        def report(**extra: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "layershare", "report", "-H", url, "-f", "json", "--no-cache"],
+                env={**env, **extra},
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+
+        verified = report(DOCKER_TLS_VERIFY="1", DOCKER_CERT_PATH=str(certs))
+        assert verified.returncode == 0, verified.stderr
+        assert json.loads(verified.stdout)["totals"]["physical_bytes"] == system_df(private)["LayersSize"]
+        plain = report()  # no client certificate: the engine refuses, one line
+        assert plain.returncode != 0 and plain.stderr.count("\n") == 1
+    finally:
+        private.stop()
