@@ -58,3 +58,31 @@ def test_unreachable_engine_is_one_line_and_code_3(tmp_path: Path) -> None:
 
 def test_usage_error_is_code_2() -> None:
     assert run("report", "--format", "xml").returncode == ExitCode.USAGE
+
+
+def test_the_progress_bar_shows_only_on_a_terminal_and_not_when_quiet(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import io
+    import time
+
+    from layershare.cli_options import progress_bar
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    assert progress_bar("collecting images", quiet=True) is None
+    monkeypatch.setattr(sys, "stderr", io.StringIO())
+    assert progress_bar("collecting images", quiet=False) is None  # not a terminal
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    update = progress_bar("collecting images", quiet=False)
+    assert update is not None
+    update(1, 3)
+    assert terminal.getvalue() == ""  # nothing during the first second
+    time.sleep(1.2)
+    update(2, 3)
+    assert "collecting images" in terminal.getvalue() and "2/3" in terminal.getvalue()
+    update(3, 3)
+    assert terminal.getvalue().endswith("\r")  # the bar is cleared before the report is written
