@@ -93,14 +93,7 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     edges = index.edges
     layers = index.layers
     sizes = edges["chain_id"].map(layers["size_bytes"]).astype("int64")
-    every_image = index.engine.shares_with_intermediates
-    if every_image:  # newer engines count intermediate images as users too
-        users = edges["chain_id"].map(edges.groupby("chain_id").size()).astype("int64")
-        self_listed = pd.Series(1, index=edges.index, dtype="int64")
-    else:
-        users = edges["chain_id"].map(layers["images"]).astype("int64")
-        self_listed = (~edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype("int64")
-    shared = (users - self_listed) > 0
+    shared = _shared(index, edges, "chain_id", layers["images"])
     frame = pd.DataFrame(
         {
             "image_id": edges["image_id"],
@@ -115,15 +108,7 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     if len(index.blob_edges):  # the containerd store: content blobs are stored bytes too
         blob_edges = index.blob_edges
         blob_sizes = blob_edges["digest"].map(index.blobs["size_bytes"]).astype("int64")
-        if every_image:
-            blob_users = blob_edges["digest"].map(blob_edges.groupby("digest").size()).astype("int64")
-            blob_self = pd.Series(1, index=blob_edges.index, dtype="int64")
-        else:
-            blob_users = blob_edges["digest"].map(index.blobs["images"]).astype("int64")
-            blob_self = (~blob_edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype(
-                "int64"
-            )
-        blob_shared = (blob_users - blob_self) > 0
+        blob_shared = _shared(index, blob_edges, "digest", index.blobs["images"])
         blobs = pd.DataFrame(
             {
                 "image_id": blob_edges["image_id"],
@@ -148,6 +133,18 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     # exact); shared and unique stay exact unless those layers fall on both sides.
     out["estimated"] = (out["inexact_shared"] > 0) & (out["inexact_unique"] > 0)
     return out.drop(columns=["inexact_shared", "inexact_unique"])
+
+
+def _shared(index: LayerIndex, edges: pd.DataFrame, key: str, listed_users: pd.Series) -> pd.Series:
+    """Per (image, object) edge: whether another image uses the object, as the engine counts users.
+
+    Engine 20.10 counts listed images only (``listed_users``); newer engines
+    count every image, the classic builder's intermediate images included.
+    """
+    if index.engine.shares_with_intermediates:
+        return edges[key].map(edges.groupby(key).size()) > 1
+    listed_self = (~edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype("int64")
+    return (edges[key].map(listed_users).astype("int64") - listed_self) > 0
 
 
 def select_images(

@@ -100,9 +100,8 @@ def _stale_labels(index: LayerIndex, bases: pd.DataFrame) -> pd.Series:
         named = owner.get(str(label)) or owner.get(f"{label}:latest")
         if named is None or named == bases.at[image_id, "base_id"]:
             continue
-        named_top = index.edges.loc[index.edges["image_id"] == named, "chain_id"]
-        chain = index.edges.loc[index.edges["image_id"] == image_id, "chain_id"]
-        if named_top.empty or named_top.iloc[-1] not in set(chain):
+        named_chain = index.chains.get(named, ())
+        if not named_chain or named_chain[-1] not in index.chains.get(image_id, ()):
             stale[str(image_id)] = str(named)
     return pd.Series(stale, index=images.index, dtype=object)
 

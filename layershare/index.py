@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from itertools import chain as concat
 
 import pandas as pd
@@ -36,6 +37,15 @@ class LayerIndex:
     blobs: pd.DataFrame
     blob_edges: pd.DataFrame
     other_bytes: int = 0
+
+    @cached_property
+    def chains(self) -> pd.Series:
+        """Each image's chain IDs, base layer first (index ``image_id``), grouped once."""
+        return (
+            self.edges.sort_values("position", kind="stable")
+            .groupby("image_id", sort=False)["chain_id"]
+            .agg(tuple)
+        )
 
     @classmethod
     def from_snapshot(cls, snapshot: Snapshot) -> LayerIndex:

@@ -86,7 +86,7 @@ def run_check(
     waste: dict[str, Waste] = {}
     waste_reason: dict[str, str] = {}
     if wants_content and read_content is None:
-        reason = "a recording holds no layer contents (check a live engine for wasted bytes)"
+        reason = "layer contents were not read (--no-content, or a recording, which holds none)"
         waste_reason = dict.fromkeys(image_ids, reason)
     elif wants_content and read_content is not None:
         for done, image_id in enumerate(image_ids, 1):
@@ -97,14 +97,7 @@ def run_check(
     results = tuple(rule.evaluate(f) for f in facts for rule in policy.enabled)
     for d in drift:
         notes.append(f"base drift: {drift_text(d)}" + (f" ({d.note})" if d.note else ""))
-    instructions = {
-        i: dict(
-            enumerate(
-                index.layers.loc[index.edges.loc[index.edges["image_id"] == i, "chain_id"], "created_by"]
-            )
-        )
-        for i in waste
-    }
+    instructions = {i: dict(enumerate(index.layers.loc[list(index.chains[i]), "created_by"])) for i in waste}
     return CheckReport(
         instructions=instructions,
         engine=index.engine,
@@ -135,8 +128,7 @@ def waste_for(
     except LayershareError as e:
         reasons[image_id] = f"its archive could not be read: {e}"
         return
-    expected = tuple(index.edges.loc[index.edges["image_id"] == image_id, "chain_id"])
-    if tuple(chain_ids(list(contents.diff_ids))) != expected:
+    if tuple(chain_ids(list(contents.diff_ids))) != index.chains.get(image_id, ()):
         reasons[image_id] = "the archive's layers are not the image's layers"
         return
     depth: Any = bases.at[image_id, "base_layers"]

@@ -43,10 +43,14 @@ def _roots(info: Mapping[str, Any]) -> list[Path]:
     return roots
 
 
+def _blobs(root: Path) -> Path:
+    return root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+
+
 def find_store(info: Mapping[str, Any]) -> Path | None:
     """The containerd root holding a readable content store, if any."""
     for root in _roots(info):
-        blobs = root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+        blobs = _blobs(root)
         if os.access(blobs, os.R_OK | os.X_OK):
             return root
     return None
@@ -85,7 +89,7 @@ def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, A
     root = find_store(info)
     if root is None:
         return None
-    blob_dir = root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+    blob_dir = _blobs(root)
     snapshotter = root / f"io.containerd.snapshotter.v1.{info.get('Driver') or 'overlayfs'}"
     blobs: dict[str, dict[str, Any]] = {}
     images: dict[str, dict[str, Any]] = {}
@@ -152,13 +156,10 @@ def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, A
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
-def read_config(info: Mapping[str, Any], image_id: str) -> dict[str, Any] | None:
+def read_config(root: Path, image_id: str, architecture: str) -> dict[str, Any] | None:
     """The image configuration of an image ID (a manifest's, or an index's platform that is present,
     this engine's own architecture first); None where the store does not hold it."""
-    root = find_store(info)
-    if root is None:
-        return None
-    blob_dir = root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+    blob_dir = _blobs(root)
 
     def document(digest: str) -> Any:
         try:
@@ -169,7 +170,7 @@ def read_config(info: Mapping[str, Any], image_id: str) -> dict[str, Any] | None
     top = document(image_id)
     manifest = top
     if isinstance(top, dict) and isinstance(top.get("manifests"), list):
-        arch = _ARCH.get(str(info.get("Architecture")), str(info.get("Architecture")))
+        arch = _ARCH.get(architecture, architecture)
         ordered = sorted(
             top["manifests"], key=lambda d: (d.get("platform") or {}).get("architecture") != arch
         )

@@ -1,10 +1,13 @@
 """The Docker Engine source: the only module that imports the Docker SDK.
 
 It asks the engine read-only questions (``GET`` only): version and info, the
-image list with ``all=1``, each image's inspect and history, and the container
-list. Per-image calls run concurrently over a bounded connection pool. When the
-engine's layer store is readable from here (root on the engine's host), every
-stored layer's size is read from it: an exact fast path, never the only one.
+image list with ``all=1`` and the container list, every run; then, for each
+image not in the cache (:mod:`layershare.sources.cache`), what never changes
+for its ID. Where the engine's files are readable (root on its host), that
+comes from the image store itself (:mod:`~layershare.sources.graphdriver_store`,
+:mod:`~layershare.sources.containerd_store`): exact and without a request;
+elsewhere from inspect and history, over a bounded pool of connections.
+``image_content`` streams an image's export for the content rules.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ from layershare.model import ImageContent, Snapshot
 from layershare.redact import redact_created_by
 from layershare.sources.archive import ChunkReader, read_archive
 from layershare.sources.cache import ImageCache, ReportCache, engine_key
-from layershare.sources.containerd_store import read_config, read_store
+from layershare.sources.containerd_store import find_store, read_config, read_store
 from layershare.sources.docker_contexts import DockerContext, current_context_name, load_context
 from layershare.sources.graphdriver_store import (
     answers_from_config,
@@ -55,6 +58,9 @@ from layershare.sources.recording import (
 )
 
 DEFAULT_WORKERS = 8
+# What a run keeps of each image summary and of GET /version (the recording and the state digest).
+_SUMMARY_KEYS = ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")
+_VERSION_KEYS = ("Version", "ApiVersion", "Os", "Arch")
 EXPORT_CHUNK = 1 << 18
 
 Progress = Callable[[int, int], None]
@@ -231,17 +237,11 @@ class EngineSource(Source, ContentSource):
             info = answers["info"]
             state = {
                 "host": where,
-                "version": {k: answers["version"].get(k) for k in ("Version", "ApiVersion", "Os", "Arch")},
+                "version": {k: answers["version"].get(k) for k in _VERSION_KEYS},
                 "info": {
                     k: info.get(k) for k in ("ID", "Driver", "DriverStatus", "DockerRootDir", "ServerVersion")
                 },
-                "images": sorted(
-                    (
-                        [s.get(k) for k in ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")]
-                        for s in answers["images"]
-                    ),
-                    key=lambda row: str(row[0]),
-                ),
+                "images": sorted(([s.get(k) for k in _SUMMARY_KEYS] for s in answers["images"]), key=str),
                 "containers": sorted(str(c.get("ImageID")) for c in answers["containers"]),
                 "layer_store": self.read_layer_store and layer_store_readable(info),
                 "show_values": self.show_values,
@@ -310,7 +310,7 @@ class EngineSource(Source, ContentSource):
             "schema": RECORDING_SCHEMA,
             "host": where,
             "collected_at": now_iso(),
-            "version": {k: version.get(k) for k in ("Version", "ApiVersion", "Os", "Arch")},
+            "version": {k: version.get(k) for k in _VERSION_KEYS},
             "info": {
                 k: info.get(k)
                 for k in (
@@ -322,10 +322,7 @@ class EngineSource(Source, ContentSource):
                     "DockerRootDir",
                 )
             },
-            "images": [
-                {k: s.get(k) for k in ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")}
-                for s in summaries
-            ],
+            "images": [{k: s.get(k) for k in _SUMMARY_KEYS} for s in summaries],
             "inspect": inspects,
             "history": histories,
             "containers": [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in containers],
@@ -405,12 +402,13 @@ class EngineSource(Source, ContentSource):
         An image whose files are missing or do not fit is left for the API.
         """
         imagedb = store_dir(info, "imagedb", "content", "sha256")
-        if content_store is None and (imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK)):
+        containerd_root = find_store(info) if content_store is not None else None
+        if containerd_root is None and (imagedb is None or not os.access(imagedb, os.R_OK | os.X_OK)):
             return
         for image_id in ids:
             try:
-                if content_store is not None:
-                    config = read_config(info, image_id)
+                if content_store is not None and containerd_root is not None:
+                    config = read_config(containerd_root, image_id, str(info.get("Architecture") or ""))
                     sizes = content_store["snapshots"]
                 else:
                     assert imagedb is not None
