@@ -5,17 +5,32 @@ idx = layershare.collect()              # the engine DOCKER_HOST points to
 idx.images, idx.layers, idx.edges       # pandas frames
 report = layershare.build_report(idx)   # shared / unique / physical
 report.totals.physical_bytes
+
+Every name here is the public API (README, "Python API"); modules below
+``layershare`` may move between releases. Heavy modules (pandas, the Docker
+SDK) load only when a name that needs them is used.
 """
 
 from __future__ import annotations
 
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-__version__ = "0.1.0"
+from layershare.version import __version__
 
 if TYPE_CHECKING:
+    from layershare.analysis import Report, Totals, build_report, find_image, image_history
+    from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.index import LayerIndex
+    from layershare.policy.config import Policy, load_policy
+    from layershare.policy.gate import CheckReport, run_check, select_for_check
+    from layershare.reporting import ReportOptions, report_text
+    from layershare.sources.archive import ArchiveSource
+    from layershare.sources.choice import SourceChoice, open_source
+    from layershare.sources.engine import EngineSource
+    from layershare.sources.interface import ContentSource, Source
+    from layershare.sources.recording import RecordingSource
 
 
 def collect(
@@ -36,7 +51,7 @@ def collect(
 def read_archives(*paths: str | Path, show_values: bool = False) -> LayerIndex:
     """Index the images of ``docker save`` archives or OCI layout folders, no engine needed."""
     from layershare.index import LayerIndex
-    from layershare.sources.archive_source import ArchiveSource
+    from layershare.sources.archive import ArchiveSource
 
     return LayerIndex.from_snapshot(ArchiveSource(paths, show_values=show_values).snapshot())
 
@@ -49,28 +64,66 @@ def load(recording: str | Path) -> LayerIndex:
     return LayerIndex.from_snapshot(RecordingSource(recording).snapshot())
 
 
+# Each lazily loaded public name, and the module that defines it.
+_HOMES = {
+    "LayerIndex": "layershare.index",
+    "Report": "layershare.analysis",
+    "Totals": "layershare.analysis",
+    "build_report": "layershare.analysis",
+    "find_image": "layershare.analysis",
+    "image_history": "layershare.analysis",
+    "SortKey": "layershare.formats",
+    "OutputFormat": "layershare.formats",
+    "CheckFormat": "layershare.formats",
+    "ReportOptions": "layershare.reporting",
+    "report_text": "layershare.reporting",
+    "Source": "layershare.sources.interface",
+    "ContentSource": "layershare.sources.interface",
+    "SourceChoice": "layershare.sources.choice",
+    "open_source": "layershare.sources.choice",
+    "EngineSource": "layershare.sources.engine",
+    "ArchiveSource": "layershare.sources.archive",
+    "RecordingSource": "layershare.sources.recording",
+    "Policy": "layershare.policy.config",
+    "load_policy": "layershare.policy.config",
+    "CheckReport": "layershare.policy.gate",
+    "run_check": "layershare.policy.gate",
+    "select_for_check": "layershare.policy.gate",
+}
+
+
 def __getattr__(name: str) -> object:
-    # Heavy modules (pandas) load only when these names are used.
-    if name in {"build_report", "image_history", "find_image", "SortKey", "Report", "Totals"}:
-        from layershare import analysis
-
-        return getattr(analysis, name)
-    if name == "LayerIndex":
-        from layershare.index import LayerIndex
-
-        return LayerIndex
-    raise AttributeError(f"module 'layershare' has no attribute {name!r}")
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'layershare' has no attribute {name!r}")
+    return getattr(import_module(home), name)
 
 
 __all__ = [
+    "ArchiveSource",
+    "CheckFormat",
+    "CheckReport",
+    "ContentSource",
+    "EngineSource",
     "LayerIndex",
+    "OutputFormat",
+    "Policy",
+    "RecordingSource",
     "Report",
+    "ReportOptions",
     "SortKey",
+    "Source",
+    "SourceChoice",
     "Totals",
     "build_report",
     "collect",
     "find_image",
     "image_history",
     "load",
+    "load_policy",
+    "open_source",
     "read_archives",
+    "report_text",
+    "run_check",
+    "select_for_check",
 ]

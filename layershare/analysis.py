@@ -15,24 +15,11 @@ from __future__ import annotations
 
 import fnmatch
 from dataclasses import dataclass
-from enum import Enum
 
 import pandas as pd
 
+from layershare.formats import SortKey
 from layershare.index import LayerIndex
-
-
-class SortKey(str, Enum):
-    """Columns the images table can be sorted by (largest first, reference A-Z)."""
-
-    UNIQUE = "unique"
-    SIZE = "size"
-    SHARED = "shared"
-    LAYERS = "layers"
-    CONTAINERS = "containers"
-    CREATED = "created"
-    REFERENCE = "reference"
-
 
 _SORT_COLUMNS = {
     SortKey.UNIQUE: "unique_bytes",

@@ -6,14 +6,12 @@ Only this module and :mod:`layershare.cli_options` write to stdout/stderr or exi
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import cast
 
 import click
 
-from layershare import __version__
+from layershare.version import __version__
 from layershare.cli_options import (
-    REPORT_FORMAT_HELP,
-    REPORT_FORMATS,
     ExitCode,
     format_option,
     handle_errors,
@@ -23,6 +21,10 @@ from layershare.cli_options import (
     source_options,
 )
 from layershare.errors import ImageNotFound
+from layershare.formats import CheckFormat, OutputFormat, SortKey, choices
+from layershare.sources.choice import SourceChoice
+
+REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 
 __all__ = ["ExitCode", "cli", "main"]
 
@@ -35,7 +37,7 @@ def cli() -> None:
 
 @cli.command()
 @source_options
-@format_option(REPORT_FORMATS, REPORT_FORMAT_HELP)
+@format_option(OutputFormat, REPORT_FORMAT_HELP)
 @click.option(
     "--all",
     "-a",
@@ -53,7 +55,7 @@ def cli() -> None:
 )
 @click.option(
     "--sort",
-    type=click.Choice(["unique", "size", "shared", "layers", "containers", "created", "reference"]),
+    type=click.Choice(choices(SortKey)),
     default="unique",
     show_default=True,
     help="Sort the images table.",
@@ -67,7 +69,7 @@ def cli() -> None:
 )
 @handle_errors
 def report(
-    source: dict[str, Any],
+    source: SourceChoice,
     fmt: str,
     include_all: bool,
     top: int,
@@ -75,80 +77,43 @@ def report(
     references: tuple[str, ...],
 ) -> None:
     """Summary, images and most-shared layers: listed vs logical vs physical size."""
-    from layershare.sources.cache import ReportCache
-    from layershare.sources.engine import EngineSource
-    from layershare.sources.recording import now_iso
+    from layershare.reporting import ReportOptions, report_text
 
-    if len(source["hosts"]) > 1:
-        _report_engines(source, fmt, include_all, top, sort, references)
-        return
-    reader = source_from(source)
-    reports = reader.report_cache() if isinstance(reader, EngineSource) else None
-    key = ""
-    if reports is not None:
-        options = [__version__, fmt, top, sort, sorted(references), include_all]
-        key = ReportCache.key(reader.state_digest(), options)
-        stored = reports.get(key)
-        if stored is not None:  # nothing changed on the engine: the same report, collected now
-            click.echo(stored.replace(_COLLECTED_AT, now_iso(), 1), nl=False)
-            return
-
-    from layershare.analysis import SortKey, build_report
-    from layershare.index import LayerIndex
-    from layershare.render import OutputFormat, render_report
-
-    index = LayerIndex.from_snapshot(reader.snapshot())
-    result = build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
-    text = render_report(result, OutputFormat(fmt), top=top)
-    if reports is not None and reader.complete:
-        reports.put(key, text.replace(index.collected_at, _COLLECTED_AT, 1) if index.collected_at else text)
-    click.echo(text, nl=False)
-
-
-_COLLECTED_AT = "\x00collected-at\x00"
-
-
-def _report_engines(
-    source: dict[str, Any], fmt: str, include_all: bool, top: int, sort: str, references: tuple[str, ...]
-) -> None:
-    """``report`` over several ``--host``: one report per engine, read in turn, and their sums."""
-    from layershare.analysis import SortKey, build_report
-    from layershare.index import LayerIndex
-    from layershare.render import OutputFormat, render_reports
-
-    reports = []
-    for host in source["hosts"]:
-        reader = source_from({**source, "hosts": (host,)})
-        index = LayerIndex.from_snapshot(reader.snapshot())
-        reports.append(
-            build_report(index, include_intermediate=include_all, references=references, sort=SortKey(sort))
-        )
-    click.echo(render_reports(reports, OutputFormat(fmt), top=top), nl=False)
+    options = ReportOptions(
+        fmt=OutputFormat(fmt),
+        include_intermediate=include_all,
+        top=top,
+        sort=SortKey(sort),
+        references=references,
+    )
+    sources = [source_from(choice) for choice in source.for_each_host()]
+    click.echo(report_text(sources, options), nl=False)
 
 
 @cli.command()
 @source_options
-@format_option(REPORT_FORMATS, REPORT_FORMAT_HELP)
+@format_option(OutputFormat, REPORT_FORMAT_HELP)
 @click.argument("image")
 @handle_errors
-def history(source: dict[str, Any], fmt: str, image: str) -> None:
+def history(source: SourceChoice, fmt: str, image: str) -> None:
     """One image's layers, oldest first, with size, chain ID and sharing."""
     from layershare.analysis import find_image, image_history
-    from layershare.render import OutputFormat, render_history
+    from layershare.ids import short_id
+    from layershare.render import render_history
 
     index = index_from(source)
     image_id = find_image(index, image)
     if image_id is None:
         raise ImageNotFound(f"no image {image!r} on {index.engine.host}")
-    tags = index.images.at[image_id, "tags"]
-    title = f"{', '.join(tags) or '<none>'} ({image_id.removeprefix('sha256:')[:12]})"
+    tags = cast(list[str], index.images.at[image_id, "tags"])
+    title = f"{', '.join(tags) or '<none>'} ({short_id(image_id)})"
     click.echo(render_history(image_history(index, image_id), title, image_id, OutputFormat(fmt)), nl=False)
 
 
 @cli.command()
 @source_options
 @format_option(
-    ["table", "json", "junit", "github", "markdown"],
+    CheckFormat,
     "Output format: junit for CI test reports, github for annotations (plus $GITHUB_STEP_SUMMARY).",
 )
 @click.option(
@@ -184,7 +149,7 @@ def history(source: dict[str, Any], fmt: str, image: str) -> None:
 @click.argument("images", nargs=-1, metavar="[IMAGE]...")
 @handle_errors
 def check(
-    source: dict[str, Any],
+    source: SourceChoice,
     fmt: str,
     config: str | None,
     rules: tuple[str, ...],
@@ -203,7 +168,7 @@ def check(
     from layershare.index import LayerIndex
     from layershare.policy.config import load_policy
     from layershare.policy.gate import run_check, select_for_check
-    from layershare.render.check import CheckFormat, render_check, render_check_junit, render_check_markdown
+    from layershare.render.check import render_check, render_check_junit, render_check_markdown
     from layershare.sources.interface import ContentSource
 
     policy = load_policy(config, rules=rules, warns=warns)
@@ -213,7 +178,7 @@ def check(
     read_content = None
     if isinstance(reader, ContentSource) and not no_content:
         read_content = reader.image_content
-    progress = progress_bar("reading image contents", source["quiet"])
+    progress = progress_bar("reading image contents", source.quiet)
     result = run_check(index, policy, image_ids, read_content=read_content, progress=progress)
     output_format = CheckFormat(fmt)
     click.echo(render_check(result, output_format), nl=False)

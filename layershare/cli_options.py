@@ -9,8 +9,9 @@ from __future__ import annotations
 import functools
 import sys
 from collections.abc import Callable
-from enum import IntEnum
-from typing import Any, TypeVar
+from enum import Enum, IntEnum
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import click
 
@@ -23,7 +24,14 @@ from layershare.errors import (
     ImageNotFound,
     LayershareError,
     SnapshotError,
+    UsageError,
 )
+from layershare.formats import choices
+from layershare.sources.choice import SourceChoice, open_source
+from layershare.sources.interface import Source
+
+if TYPE_CHECKING:
+    from layershare.index import LayerIndex
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -50,6 +58,7 @@ _EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
     (SnapshotError, ExitCode.BAD_INPUT),
     (ArchiveError, ExitCode.BAD_INPUT),
     (ConfigError, ExitCode.USAGE),
+    (UsageError, ExitCode.USAGE),
 ]
 
 
@@ -61,7 +70,7 @@ def exit_code_for(error: LayershareError) -> ExitCode:
     return ExitCode.BAD_INPUT
 
 
-def _fail(message: str, code: ExitCode) -> None:
+def _fail(message: str, code: ExitCode) -> NoReturn:
     for line in message.splitlines() or [""]:
         click.echo(f"layershare: error: {line}", err=True)
     sys.exit(int(code))
@@ -117,81 +126,53 @@ def source_options(func: F) -> F:
     )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        kwargs["source"] = {name: kwargs.pop(name) for name in _SOURCE_OPTIONS}
+        no_cache, cache_dir = kwargs.pop("no_cache"), kwargs.pop("cache_dir")
+        try:
+            kwargs["source"] = SourceChoice(
+                hosts=tuple(kwargs.pop("hosts")),
+                context=kwargs.pop("context"),
+                recording=kwargs.pop("recording"),
+                archives=tuple(kwargs.pop("archives")),
+                show_values=kwargs.pop("show_values"),
+                cache_dir=None if no_cache else _cache_dir(cache_dir),
+                quiet=kwargs.pop("quiet"),
+            )
+        except UsageError as e:
+            _fail(str(e), ExitCode.USAGE)
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
 
 
-_SOURCE_OPTIONS = (
-    "hosts",
-    "context",
-    "recording",
-    "archives",
-    "show_values",
-    "quiet",
-    "cache_dir",
-    "no_cache",
-)
+def _cache_dir(option: str | None) -> Path:
+    from layershare.cache import default_cache_dir
+
+    return Path(option) if option else default_cache_dir()
 
 
-def format_option(choices: list[str], help_text: str) -> Callable[[F], F]:
-    """The ``--format/-f`` option with the formats a command can write."""
+def format_option(formats: type[Enum], help_text: str) -> Callable[[F], F]:
+    """The ``--format/-f`` option with the formats a command can write (every member of ``formats``)."""
     return click.option(
         "--format",
         "-f",
         "fmt",
-        type=click.Choice(choices),
+        type=click.Choice(choices(formats)),
         default="table",
         show_default=True,
         help=help_text,
     )
 
 
-REPORT_FORMATS = ["table", "json", "csv", "markdown"]
-REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
+def source_from(choice: SourceChoice) -> Source:
+    """The one source the options name, with a progress bar on a terminal."""
+    return open_source(choice, progress=progress_bar("collecting images", choice.quiet))
 
 
-def source_from(options: dict[str, Any]) -> Any:
-    """The source the shared options name: a recording, archives, else an engine (with its cache)."""
-    chosen = [name for name in ("hosts", "context", "recording", "archives") if options[name]]
-    if len(chosen) > 1:
-        flags = {
-            "hosts": "--host",
-            "context": "--context",
-            "recording": "--recording",
-            "archives": "--archive",
-        }
-        raise click.UsageError(f"{flags[chosen[0]]} and {flags[chosen[1]]} cannot be used together")
-    if options["archives"]:
-        from layershare.sources.archive_source import ArchiveSource
-
-        return ArchiveSource(options["archives"], show_values=options["show_values"])
-    if options["recording"]:
-        from layershare.sources.recording import RecordingSource
-
-        return RecordingSource(options["recording"])
-    from pathlib import Path
-
-    from layershare.sources.cache import default_cache_dir
-    from layershare.sources.engine import EngineSource
-
-    if len(options["hosts"]) > 1:
-        raise click.UsageError("only 'report' reads several engines: give --host once")
-    cache_dir = None if options["no_cache"] else Path(options["cache_dir"] or default_cache_dir())
-    return EngineSource(
-        options["hosts"][0] if options["hosts"] else None,
-        show_values=options["show_values"],
-        progress=progress_bar("collecting images", options["quiet"]),
-        cache_dir=cache_dir,
-        context=options["context"],
-    )
-
-
-def index_from(options: dict[str, Any]) -> Any:
+def index_from(choice: SourceChoice) -> LayerIndex:
+    """The index of the one source the options name."""
     from layershare.index import LayerIndex
 
-    return LayerIndex.from_snapshot(source_from(options).snapshot())
+    return LayerIndex.from_snapshot(source_from(choice).snapshot())
 
 
 def progress_bar(label: str, quiet: bool) -> Callable[[int, int], None] | None:

@@ -41,3 +41,7 @@ class ArchiveError(SourceError):
 
 class ConfigError(LayershareError):
     """A check policy (config file or command-line rule) is invalid."""
+
+
+class UsageError(LayershareError):
+    """Options that cannot go together (``--host`` with ``--archive``, several hosts where one is read)."""

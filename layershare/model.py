@@ -12,6 +12,9 @@ from typing import Literal, NamedTuple
 
 ImageStore = Literal["graphdriver", "containerd", "archive", "unknown"]
 
+# The only labels an image keeps (``Image.labels``): other label values may hold secrets.
+OCI_LABEL_PREFIX = "org.opencontainers.image."
+
 
 @dataclass(frozen=True)
 class EngineInfo:

@@ -17,8 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from layershare.errors import ConfigError
-from layershare.policy.rules import AllowedBasesRule, GlobLevels, Levels, Rule, ThresholdRule, default_rules
-from layershare.policy.thresholds import parse_threshold
+from layershare.policy.rules import Level, Rule, default_rules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -116,10 +115,14 @@ def load_policy(
             problems.append(f"{where}: unknown key{_did_you_mean(key, [*by_key, *_OPTIONS])}")
             continue
         try:
-            by_key[key] = _configure(rule, value)
+            by_key[key] = rule.configured(value)
         except ConfigError as e:
             problems.append(f"{where}: {e}")
-    for option, overrides, level in (("--rule", rules, "fail"), ("--warn", warns, "warn")):
+    levels: tuple[tuple[str, Iterable[str], Level], ...] = (
+        ("--rule", rules, "fail"),
+        ("--warn", warns, "warn"),
+    )
+    for option, overrides, level in levels:
         for text in overrides:
             key, sep, value = text.partition("=")
             key = key.strip()
@@ -132,7 +135,7 @@ def load_policy(
                 problems.append(f"{where}: unknown rule{_did_you_mean(key, list(by_key))}")
                 continue
             try:
-                by_key[key] = _override(rule, level, value.strip())
+                by_key[key] = rule.overridden(level, value.strip())
             except ConfigError as e:
                 problems.append(f"{where}: {e}")
     if problems:
@@ -143,53 +146,3 @@ def load_policy(
 def _did_you_mean(key: str, known: list[str]) -> str:
     close = difflib.get_close_matches(key, known, n=1)
     return f" (did you mean {close[0]!r}?)" if close else f" (known: {', '.join(sorted(known))})"
-
-
-def _is_off(value: object) -> bool:
-    return value is False or (isinstance(value, str) and value.strip().lower() == "off")
-
-
-def _configure(rule: Rule, value: object) -> Rule:
-    """A rule with the levels a config value gives: ``off``, a threshold, or ``{fail=.., warn=..}``."""
-    if isinstance(value, Mapping):
-        unknown = set(value) - {"fail", "warn"}
-        if unknown:
-            raise ConfigError(f"unknown level {sorted(unknown)[0]!r} (use fail and/or warn)")
-        levels = {name: value.get(name, "off") for name in ("fail", "warn")}
-    else:
-        levels = {"fail": value, "warn": "off"}
-    if isinstance(rule, AllowedBasesRule):
-        return AllowedBasesRule(GlobLevels(fail=_globs(levels["fail"]), warn=_globs(levels["warn"])))
-    assert isinstance(rule, ThresholdRule)
-    return rule.with_levels(Levels(fail=_level(rule, levels["fail"]), warn=_level(rule, levels["warn"])))
-
-
-def _override(rule: Rule, level: str, value: str) -> Rule:
-    if isinstance(rule, AllowedBasesRule):
-        globs = _globs([g.strip() for g in value.split(",") if g.strip()] if not _is_off(value) else value)
-        old = rule.levels
-        return AllowedBasesRule(
-            GlobLevels(fail=globs, warn=old.warn)
-            if level == "fail"
-            else GlobLevels(fail=old.fail, warn=globs)
-        )
-    assert isinstance(rule, ThresholdRule)
-    parsed = _level(rule, value)
-    current = rule.levels
-    return rule.with_levels(
-        Levels(fail=parsed, warn=current.warn) if level == "fail" else Levels(fail=current.fail, warn=parsed)
-    )
-
-
-def _level(rule: ThresholdRule, value: object) -> float | None:
-    return None if _is_off(value) else parse_threshold(rule.kind, value)
-
-
-def _globs(value: object) -> tuple[str, ...] | None:
-    if _is_off(value):
-        return None
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, list) or not value or not all(isinstance(g, str) and g for g in value):
-        raise ConfigError(f'expected a list of reference globs (e.g. ["debian:*"]), not {value!r}')
-    return tuple(value)

@@ -16,8 +16,8 @@ import pandas as pd
 
 from layershare.analysis import image_usage
 from layershare.bases import Drift, base_drift, find_bases
-from layershare.chain import chain_ids
 from layershare.errors import ImageNotFound, LayershareError
+from layershare.ids import chain_ids
 from layershare.index import LayerIndex
 from layershare.model import EngineInfo, ImageContent
 from layershare.policy.config import Policy

@@ -10,11 +10,15 @@ from __future__ import annotations
 
 import fnmatch
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import Enum
+from typing import Literal
 
-from layershare.policy.thresholds import Kind, show_threshold
+from layershare.errors import ConfigError
+from layershare.policy.thresholds import Kind, parse_threshold, show_threshold
+
+Level = Literal["fail", "warn"]
 
 
 class Status(str, Enum):
@@ -69,8 +73,23 @@ class Result:
     message: str
 
 
+def is_off(value: object) -> bool:
+    """``"off"`` (any case) or ``false``: the level is not set."""
+    return value is False or (isinstance(value, str) and value.strip().lower() == "off")
+
+
+def config_levels(value: object) -> dict[Level, object]:
+    """A config value as raw levels: ``off``, a fail level, or a ``{fail = .., warn = ..}`` table."""
+    if isinstance(value, Mapping):
+        unknown = set(value) - {"fail", "warn"}
+        if unknown:
+            raise ConfigError(f"unknown level {sorted(unknown)[0]!r} (use fail and/or warn)")
+        return {"fail": value.get("fail", "off"), "warn": value.get("warn", "off")}
+    return {"fail": value, "warn": "off"}
+
+
 class Rule(ABC):
-    """A CI rule: ``key`` names it in config files and results."""
+    """A CI rule: ``key`` names it in config files and results; it parses its own levels."""
 
     key: str
     description: str
@@ -83,6 +102,14 @@ class Rule(ABC):
     @abstractmethod
     def evaluate(self, facts: ImageFacts) -> Result:
         """Judge one image."""
+
+    @abstractmethod
+    def configured(self, value: object) -> Rule:
+        """This rule with the levels a policy file's value gives (raises :class:`ConfigError`)."""
+
+    @abstractmethod
+    def overridden(self, level: Level, text: str) -> Rule:
+        """This rule with one level set from ``--rule`` or ``--warn`` (raises :class:`ConfigError`)."""
 
     def _result(
         self, facts: ImageFacts, status: Status, value: Value, threshold: Value, message: str
@@ -129,6 +156,20 @@ class ThresholdRule(Rule):
     def with_levels(self, levels: Levels) -> ThresholdRule:
         """The same rule with other levels."""
         return ThresholdRule(self.key, self.kind, self.label, self.measure, self.description, levels)
+
+    def _level(self, value: object) -> float | None:
+        return None if is_off(value) else parse_threshold(self.kind, value)
+
+    def configured(self, value: object) -> ThresholdRule:
+        levels = config_levels(value)
+        return self.with_levels(Levels(fail=self._level(levels["fail"]), warn=self._level(levels["warn"])))
+
+    def overridden(self, level: Level, text: str) -> ThresholdRule:
+        parsed = self._level(text)
+        old = self.levels
+        return self.with_levels(
+            Levels(fail=parsed, warn=old.warn) if level == "fail" else Levels(fail=old.fail, warn=parsed)
+        )
 
     @property
     def enabled(self) -> bool:
@@ -177,6 +218,31 @@ class AllowedBasesRule(Rule):
     @property
     def enabled(self) -> bool:
         return self.levels.fail is not None or self.levels.warn is not None
+
+    @staticmethod
+    def _globs(value: object) -> tuple[str, ...] | None:
+        if is_off(value):
+            return None
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(isinstance(g, str) and g for g in value):
+            raise ConfigError(f'expected a list of reference globs (e.g. ["debian:*"]), not {value!r}')
+        return tuple(value)
+
+    def configured(self, value: object) -> AllowedBasesRule:
+        levels = config_levels(value)
+        return AllowedBasesRule(
+            GlobLevels(fail=self._globs(levels["fail"]), warn=self._globs(levels["warn"]))
+        )
+
+    def overridden(self, level: Level, text: str) -> AllowedBasesRule:
+        globs = self._globs(text if is_off(text) else [g.strip() for g in text.split(",") if g.strip()])
+        old = self.levels
+        return AllowedBasesRule(
+            GlobLevels(fail=globs, warn=old.warn)
+            if level == "fail"
+            else GlobLevels(fail=old.fail, warn=globs)
+        )
 
     def evaluate(self, facts: ImageFacts) -> Result:
         for status, globs in ((Status.FAIL, self.levels.fail), (Status.WARN, self.levels.warn)):

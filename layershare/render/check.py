@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
-from enum import Enum
+from collections.abc import Callable, Sequence
 from typing import Any
 from xml.etree import ElementTree
 
+from layershare.formats import CheckFormat
+from layershare.ids import short_id
 from layershare.policy.gate import CheckReport
 from layershare.policy.rules import ImageFacts, Result, Status
-from layershare.render.text import short_id, shorten
+from layershare.render.text import shorten
 from layershare.units import human_size
 from layershare.waste import Waste
 
 CHECK_SCHEMA = "layershare.check/v1"
 _ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.SKIP: 2, Status.PASS: 3}
-
-
-class CheckFormat(str, Enum):
-    """Formats ``check`` can write."""
-
-    TABLE = "table"
-    JSON = "json"
-    JUNIT = "junit"
-    GITHUB = "github"
-    MARKDOWN = "markdown"
-
-
-def render_check(report: CheckReport, fmt: CheckFormat) -> str:
-    """Render a check report; for ``github`` see also :func:`render_check_markdown` (step summary)."""
-    if fmt is CheckFormat.JSON:
-        return render_check_json(report)
-    if fmt is CheckFormat.JUNIT:
-        return render_check_junit(report)
-    if fmt is CheckFormat.GITHUB:
-        return render_check_github(report)
-    return render_check_text(report, markdown=fmt is CheckFormat.MARKDOWN)
 
 
 def _verdict(report: CheckReport) -> str:
@@ -275,3 +255,27 @@ def render_check_github(report: CheckReport) -> str:
 def render_check_markdown(report: CheckReport) -> str:
     """The Markdown report (GitHub step summary, GitLab or PR comments)."""
     return render_check_text(report, markdown=True)
+
+
+CHECK_RENDERERS: dict[CheckFormat, Callable[[CheckReport], str]] = {
+    CheckFormat.TABLE: lambda report: render_check_text(report, markdown=False),
+    CheckFormat.MARKDOWN: render_check_markdown,
+    CheckFormat.JSON: render_check_json,
+    CheckFormat.JUNIT: render_check_junit,
+    CheckFormat.GITHUB: render_check_github,
+}
+
+
+def render_check(report: CheckReport, fmt: CheckFormat) -> str:
+    """Render a check report; for ``github`` see also :func:`render_check_markdown` (step summary)."""
+    return CHECK_RENDERERS[fmt](report)
+
+
+__all__ = [
+    "CHECK_RENDERERS",
+    "CHECK_SCHEMA",
+    "CheckFormat",
+    "render_check",
+    "render_check_junit",
+    "render_check_markdown",
+]

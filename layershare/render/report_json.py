@@ -1,4 +1,4 @@
-"""The ``layershare.report/v1`` JSON contract (exact bytes, every image and layer)."""
+"""The ``layershare.report/v1`` and ``layershare.history/v1`` JSON contracts (exact bytes)."""
 
 from __future__ import annotations
 
@@ -85,6 +85,30 @@ def report_document(report: Report) -> dict[str, Any]:
 
 
 def render_report_json(report: Report) -> str:
-    """The report as indented JSON text."""
+    """The report as one line of JSON."""
     # One line: the C encoder is ten times faster than an indented dump on large hosts.
     return json.dumps(report_document(report), allow_nan=False) + "\n"
+
+
+HISTORY_SCHEMA = "layershare.history/v1"
+
+
+def render_history_json(history: pd.DataFrame, image_id: str) -> str:
+    """``layershare.history/v1``: one image's layers, oldest first."""
+    doc = {
+        "schema": HISTORY_SCHEMA,
+        "image": image_id,
+        "layers": [
+            {
+                "position": int(r["position"]),
+                "created_by": r["created_by"],
+                "size_bytes": int(r["size_bytes"]),
+                "chain_id": r["chain_id"],
+                "diff_id": r["diff_id"],
+                "shared_with": int(r["shared_with"]),
+                "exact": bool(r["size_exact"]),
+            }
+            for r in records(history)
+        ],
+    }
+    return json.dumps(doc, indent=2, allow_nan=False) + "\n"

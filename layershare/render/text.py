@@ -8,16 +8,12 @@ import pandas as pd
 from tabulate import tabulate
 
 from layershare.analysis import Report
+from layershare.ids import short_id
 from layershare.model import EngineInfo
 from layershare.render.rows import records
 from layershare.units import human_size
 
 _MAX_INSTRUCTION = 60
-
-
-def short_id(image_or_chain_id: str) -> str:
-    """``sha256:6dd2aaaa9550...`` -> ``6dd2aaaa9550``, as ``docker image ls`` shows IDs."""
-    return image_or_chain_id.removeprefix("sha256:")[:12]
 
 
 def shorten(text: str, width: int = _MAX_INSTRUCTION) -> str:

@@ -1,10 +1,14 @@
-"""The one interface every source implements."""
+"""The interfaces every source implements: images as the model, image contents, cheap state."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
 
 from layershare.model import ImageContent, Snapshot
+
+if TYPE_CHECKING:
+    from layershare.cache import ReportCache
 
 
 class Source(ABC):
@@ -28,3 +32,24 @@ class ContentSource(ABC):
         Raises :class:`layershare.errors.ImageNotFound` when the image is gone and
         :class:`layershare.errors.ArchiveError` when its archive is malformed.
         """
+
+
+class StatefulSource(Source):
+    """A source that changes (a live engine) and can tell cheaply whether it did.
+
+    Equal :meth:`state_digest` values mean equal snapshots, so a rendered report
+    can be stored under the digest and served again without collecting.
+    """
+
+    @abstractmethod
+    def state_digest(self) -> str:
+        """A digest of everything a report depends on."""
+
+    @abstractmethod
+    def report_cache(self) -> ReportCache | None:
+        """Where rendered reports of this source are kept, or None when they must not be."""
+
+    @property
+    @abstractmethod
+    def complete(self) -> bool:
+        """False when the last snapshot skipped something (it is then not worth storing)."""

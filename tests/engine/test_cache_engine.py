@@ -13,9 +13,9 @@ import pytest
 from support import api_calls_since
 
 from layershare.analysis import build_report
+from layershare.cache import ImageCache
 from layershare.index import LayerIndex
 from layershare.render.report_json import report_document
-from layershare.sources.cache import ImageCache
 from layershare.sources.engine import EngineSource
 
 pytestmark = pytest.mark.engine

@@ -36,7 +36,7 @@ def test_the_report_works_against_podman(podman: Any) -> None:
 
 
 def _chain(engine: Any, tag: str) -> set[str]:
-    from layershare.chain import chain_ids
+    from layershare.ids import chain_ids
 
     layers = docker.APIClient(base_url=engine.host, version="auto").inspect_image(tag)["RootFS"]["Layers"]
     return set(chain_ids(layers))

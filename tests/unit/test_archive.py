@@ -14,7 +14,8 @@ import zstandard
 from corpus import ArchiveImage, _tar, write_load_archive
 
 from layershare.errors import ArchiveError
-from layershare.sources.archive import read_archive, read_layer
+from layershare.sources.archive.layers import read_layer
+from layershare.sources.archive.reader import read_archive
 
 
 def add(tar: tarfile.TarFile, name: str, content: bytes) -> None:

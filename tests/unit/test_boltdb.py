@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from layershare.sources.boltdb import BoltError, BoltFile, uvarint, varint
+from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from layershare.sources.cache import CACHE_DIR_ENV, ImageCache, default_cache_dir, engine_key
+from layershare.cache import CACHE_DIR_ENV, ImageCache, default_cache_dir, engine_key
 
 IMAGE = "sha256:" + "1" * 64
 ENTRY = {

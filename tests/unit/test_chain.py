@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from layershare.chain import chain_ids
+from layershare.ids import chain_ids
 
 
 def test_chain_ids_match_the_engine_layer_store(recording: dict[str, Any]) -> None:

@@ -86,3 +86,9 @@ def test_the_progress_bar_shows_only_on_a_terminal_and_not_when_quiet(
     assert "collecting images" in terminal.getvalue() and "2/3" in terminal.getvalue()
     update(3, 3)
     assert terminal.getvalue().endswith("\r")  # the bar is cleared before the report is written
+
+
+def test_two_kinds_of_source_at_once_is_one_line_and_code_2(tmp_path: Path) -> None:
+    result = run("report", "--host", "unix:///nowhere.sock", "--recording", str(RECORDING))
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr == "layershare: error: --host and --recording cannot be used together\n"

@@ -12,7 +12,7 @@ import pytest
 from layershare.analysis import build_report, find_image, image_history
 from layershare.index import LayerIndex
 from layershare.redact import redact_created_by
-from layershare.render import OutputFormat, render_history, render_report
+from layershare.render import OutputFormat, render_history, render_report, render_reports
 from layershare.sources.recording import snapshot_from_recording
 from layershare.units import human_size
 
@@ -133,3 +133,27 @@ def test_several_engines_add_up(recording: dict[str, Any]) -> None:
     csv_rows = render_reports(reports, OutputFormat.CSV).splitlines()
     assert csv_rows[0].startswith("engine,") and len(csv_rows) == 1 + 2 * len(reports[0].images)
     assert render_reports(reports[:1], OutputFormat.JSON) == render_report(reports[0], OutputFormat.JSON)
+
+
+def test_each_format_has_one_renderer_and_the_cli_offers_exactly_those() -> None:
+    from layershare.cli import check, history, report
+    from layershare.formats import CheckFormat, SortKey
+    from layershare.render import RENDERERS
+    from layershare.render.check import CHECK_RENDERERS
+
+    assert set(RENDERERS) == set(OutputFormat) and set(CHECK_RENDERERS) == set(CheckFormat)
+
+    def choices(command: Any, name: str) -> list[str]:
+        option = next(p for p in command.params if p.name == name)
+        return list(option.type.choices)
+
+    assert choices(report, "fmt") == choices(history, "fmt") == [f.value for f in OutputFormat]
+    assert choices(check, "fmt") == [f.value for f in CheckFormat]
+    assert choices(report, "sort") == [k.value for k in SortKey]
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_format_renders_several_engines(recording: dict[str, Any], fmt: OutputFormat) -> None:
+    reports = [report_of(recording), report_of(recording)]
+    text = render_reports(reports, fmt)
+    assert text.endswith("\n") and len(text) > len(render_report(reports[0], fmt))

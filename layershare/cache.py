@@ -1,0 +1,163 @@
+"""A content-addressed cache of what never changes for an image ID: its inspect and history.
+
+An image ID is the digest of the image's configuration, so what the engine
+says about one image ID (its layers, its history) stays the same as long as
+the image exists. layershare keeps those answers, already trimmed and with
+secrets masked, in one file per engine under the cache folder
+(``$LAYERSHARE_CACHE_DIR``, else ``$XDG_CACHE_HOME/layershare``, else
+``~/.cache/layershare``), so a warm run asks the engine only for its image and
+container lists. Tags, sizes and containers always come fresh.
+
+A second, smaller cache keeps rendered reports by a digest of everything a
+report depends on (the engine's image and container lists, the options,
+layershare's version): when nothing changed on the engine, a warm run prints
+the stored report without importing the analysis libraries at all.
+
+Each file is one header line (schema, engine, the sha256 of the payload) and
+one JSON payload line. A file that is truncated, corrupt, of another version
+or for another engine is ignored and rewritten, never trusted. Writes go to a
+unique temporary file renamed into place, so runs at the same time never see
+a half-written file; the last writer wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+CACHE_SCHEMA = "layershare.cache/v1"
+REPORT_CACHE_SCHEMA = "layershare.report-cache/v1"
+KEPT_REPORTS = 16
+CACHE_DIR_ENV = "LAYERSHARE_CACHE_DIR"
+
+Entry = dict[str, Any]  # {"inspect": {...}, "history": [...]}
+
+
+def default_cache_dir() -> Path:
+    """``$LAYERSHARE_CACHE_DIR``, else ``$XDG_CACHE_HOME/layershare``, else ``~/.cache/layershare``."""
+    explicit = os.environ.get(CACHE_DIR_ENV)
+    if explicit:
+        return Path(explicit)
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    return Path(xdg if xdg else Path.home() / ".cache") / "layershare"
+
+
+def engine_key(info: Mapping[str, Any]) -> str:
+    """Which engine a cache file belongs to: its ID, data root and storage driver."""
+    identity = "\0".join(str(info.get(k) or "") for k in ("ID", "DockerRootDir", "Driver", "ServerVersion"))
+    return hashlib.sha256(identity.encode()).hexdigest()[:24]
+
+
+def write_checked(path: Path, header: Mapping[str, Any], payload: bytes) -> bool:
+    """Write ``header`` (with the payload's sha256 added) and ``payload`` to ``path``, atomically.
+
+    A unique temporary file is renamed into place, so readers never see half a
+    file. False when the folder cannot be written (a cache only costs speed).
+    """
+    line = json.dumps({**header, "sha256": hashlib.sha256(payload).hexdigest()}).encode()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:16]}-", suffix=".tmp", dir=path.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(line + b"\n" + payload)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError:
+        return False
+    return True
+
+
+def read_checked(path: Path, **expected: str) -> bytes | None:
+    """The payload of a file :func:`write_checked` wrote, if its header has ``expected`` and its
+    checksum holds; None for a missing, truncated, corrupt or foreign file."""
+    try:
+        header_line, payload = path.read_bytes().split(b"\n", 1)
+        header = json.loads(header_line)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(header, dict) or any(header.get(k) != v for k, v in expected.items()):
+        return None
+    if header.get("sha256") != hashlib.sha256(payload).hexdigest():
+        return None
+    return payload
+
+
+def _valid(image_id: str, entry: Any) -> bool:
+    if not isinstance(entry, dict):
+        return False
+    inspect, history = entry.get("inspect"), entry.get("history")
+    if not isinstance(inspect, dict) or inspect.get("Id") != image_id or not isinstance(history, list):
+        return False
+    layers = (inspect.get("RootFS") or {}).get("Layers")
+    return isinstance(layers, list) and all(isinstance(h, dict) for h in history)
+
+
+class ImageCache:
+    """The cache file of one engine."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder = folder
+        self.key = key
+        self.path = folder / f"images-{key}.json"
+
+    def load(self) -> dict[str, Entry]:
+        """Every valid cached entry by image ID; ``{}`` for a missing or untrustworthy file."""
+        payload = read_checked(self.path, schema=CACHE_SCHEMA, engine=self.key)
+        if payload is None:
+            return {}
+        try:
+            entries = json.loads(payload)
+        except ValueError:
+            return {}
+        if not isinstance(entries, dict):
+            return {}
+        return {k: v for k, v in entries.items() if isinstance(k, str) and _valid(k, v)}
+
+    def save(self, entries: Mapping[str, Entry]) -> None:
+        """Replace the file with ``entries``, atomically; a folder that cannot be written is skipped."""
+        payload = json.dumps(entries, separators=(",", ":"), sort_keys=True).encode()
+        write_checked(self.path, {"schema": CACHE_SCHEMA, "engine": self.key}, payload)
+
+
+class ReportCache:
+    """Rendered reports of one engine, keyed by the digest of their inputs (the newest few kept)."""
+
+    def __init__(self, folder: Path, key: str) -> None:
+        self.folder = folder / f"reports-{key}"
+
+    @staticmethod
+    def key(state_digest: str, options: object) -> str:
+        """The key of one report: the engine's state and the options that shape the output."""
+        return hashlib.sha256(f"{state_digest}\0{json.dumps(options, sort_keys=True)}".encode()).hexdigest()
+
+    def get(self, key: str) -> str | None:
+        """The stored report, or None when missing or damaged."""
+        body = read_checked(self.folder / key, schema=REPORT_CACHE_SCHEMA)
+        if body is None:
+            return None
+        try:
+            return body.decode()
+        except UnicodeDecodeError:
+            return None
+
+    def put(self, key: str, text: str) -> None:
+        """Store a report atomically, keeping only the newest few."""
+        if not write_checked(self.folder / key, {"schema": REPORT_CACHE_SCHEMA}, text.encode()):
+            return
+        try:
+            stored = sorted(
+                (p for p in self.folder.iterdir() if not p.name.startswith(".")),
+                key=lambda p: p.stat().st_mtime,
+            )
+            for old in stored[:-KEPT_REPORTS]:
+                old.unlink(missing_ok=True)
+        except OSError:
+            return

@@ -1,0 +1,26 @@
+"""Content addresses: chain IDs as the OCI image spec defines them, and IDs as people read them.
+
+ChainID(L0) = DiffID(L0); ChainID(L0..Ln) = sha256(ChainID(L0..Ln-1) + " " + DiffID(Ln)).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+
+
+def chain_ids(diff_ids: Sequence[str]) -> tuple[str, ...]:
+    """Return the chain ID of every prefix of ``diff_ids`` (``sha256:...`` strings)."""
+    out: list[str] = []
+    for diff_id in diff_ids:
+        if not out:
+            out.append(diff_id)
+        else:
+            digest = hashlib.sha256(f"{out[-1]} {diff_id}".encode()).hexdigest()
+            out.append(f"sha256:{digest}")
+    return tuple(out)
+
+
+def short_id(content_id: str) -> str:
+    """``sha256:6dd2aaaa9550...`` -> ``6dd2aaaa9550``, as ``docker image ls`` shows IDs."""
+    return content_id.removeprefix("sha256:")[:12]

@@ -1,0 +1,92 @@
+"""Reports as text, for the command line and library callers alike, served from the cache when it can.
+
+A live engine with a cache folder says cheaply whether anything changed (a
+digest of its version, image and container lists): when a report with the
+same options was rendered for the same state, its stored text is served,
+stamped with the time it is served, without collecting anything or importing
+pandas. Otherwise the sources are collected, analysed and rendered, and the
+text is stored for next time (not when an image vanished mid-run).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from layershare.version import __version__
+from layershare.formats import OutputFormat, SortKey
+from layershare.sources.interface import Source, StatefulSource
+from layershare.times import now_iso
+
+# Stands for the collection time in a stored report; replaced when it is served.
+_COLLECTED_AT = "\x00collected-at\x00"
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    """What shapes a report's text: format, images covered, their order, and table rows."""
+
+    fmt: OutputFormat = OutputFormat.TABLE
+    include_intermediate: bool = False
+    top: int | None = 20
+    sort: SortKey = SortKey.UNIQUE
+    references: tuple[str, ...] = ()
+
+    def cache_key(self) -> list[object]:
+        """Everything of these options (and of layershare) that changes the text."""
+        return [
+            __version__,
+            self.fmt.value,
+            self.top,
+            self.sort.value,
+            sorted(self.references),
+            self.include_intermediate,
+        ]
+
+
+def report_text(sources: Source | Sequence[Source], options: ReportOptions | None = None) -> str:
+    """The report of one source, or of several engines with a row per engine and their sums."""
+    options = options or ReportOptions()
+    if isinstance(sources, Source):
+        sources = [sources]
+    if len(sources) == 1:
+        (source,) = sources
+        if isinstance(source, StatefulSource):
+            return _cached_report_text(source, options)
+    return _render(sources, options)[0]
+
+
+def _cached_report_text(source: StatefulSource, options: ReportOptions) -> str:
+    reports = source.report_cache()
+    if reports is None:
+        return _render([source], options)[0]
+    from layershare.cache import ReportCache
+
+    key = ReportCache.key(source.state_digest(), options.cache_key())
+    stored = reports.get(key)
+    if stored is not None:  # nothing changed on the engine: the same report, collected now
+        return stored.replace(_COLLECTED_AT, now_iso(), 1)
+    text, collected_at = _render([source], options)
+    if source.complete:
+        reports.put(key, text.replace(collected_at, _COLLECTED_AT, 1) if collected_at else text)
+    return text
+
+
+def _render(sources: Sequence[Source], options: ReportOptions) -> tuple[str, str]:
+    """Collect, analyse and render; also return the (last) collection time the text holds."""
+    from layershare.analysis import build_report
+    from layershare.index import LayerIndex
+    from layershare.render import render_reports
+
+    reports = []
+    for source in sources:
+        index = LayerIndex.from_snapshot(source.snapshot())
+        reports.append(
+            build_report(
+                index,
+                include_intermediate=options.include_intermediate,
+                references=options.references,
+                sort=options.sort,
+            )
+        )
+    return render_reports(reports, options.fmt, top=options.top), reports[-1].index.collected_at

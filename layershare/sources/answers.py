@@ -1,0 +1,98 @@
+"""The engine's answers as layershare keeps them: the recording format every source speaks.
+
+A recording (``layershare record``) is the engine's own answers, trimmed:
+``GET /version`` and ``/info`` (the keys below), the image list, each image's
+inspect and history, the containers, and the layer store's sizes. The engine
+source writes it, the image stores fill in the same shapes from the engine's
+files, and :mod:`layershare.sources.recording` turns it into the model. What
+is trimmed here (environment values, labels other than the OCI ones, build
+arguments in instructions) never reaches a cache, a recording or a report.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from layershare.ids import chain_ids
+from layershare.model import OCI_LABEL_PREFIX
+from layershare.redact import redact_created_by
+from layershare.times import unix_time
+
+RECORDING_SCHEMA = "layershare.recording/v1"
+# What a recording keeps of each image summary, of GET /version and of GET /info.
+SUMMARY_KEYS = ("Id", "ParentId", "RepoTags", "RepoDigests", "Size", "Created")
+VERSION_KEYS = ("Version", "ApiVersion", "Os", "Arch")
+INFO_KEYS = ("ServerVersion", "Driver", "DriverStatus", "OSType", "Architecture", "DockerRootDir")
+
+Recording = dict[str, Any]
+
+
+def is_containerd_store(info: Mapping[str, Any]) -> bool:
+    """Whether ``GET /info`` describes the containerd image store (not a graphdriver)."""
+    status = {str(k): str(v) for k, v in (info.get("DriverStatus") or [])}
+    return status.get("driver-type") == "io.containerd.snapshotter.v1"
+
+
+def trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
+    """Keep what the model needs; environment and non-OCI label values are dropped here."""
+    labels = (inspect.get("Config") or {}).get("Labels") or {}
+    return {
+        "Id": inspect.get("Id"),
+        "Created": inspect.get("Created"),
+        "RootFS": {"Layers": list((inspect.get("RootFS") or {}).get("Layers") or [])},
+        "Config": {"Labels": {k: v for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX)}},
+    }
+
+
+def trim_history(entry: Mapping[str, Any], *, show_values: bool) -> dict[str, Any]:
+    """One history entry as kept: its instruction masked unless ``show_values``."""
+    created_by = str(entry.get("CreatedBy") or "")
+    trimmed = {
+        "Id": entry.get("Id"),
+        "Created": entry.get("Created"),
+        "CreatedBy": created_by if show_values else redact_created_by(created_by),
+        "Size": entry.get("Size"),
+        "Comment": entry.get("Comment"),
+    }
+    if "EmptyLayer" in entry:
+        trimmed["EmptyLayer"] = bool(entry["EmptyLayer"])
+    return trimmed
+
+
+def answers_from_config(
+    image_id: str, config: Mapping[str, Any], sizes: Mapping[str, int]
+) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+    """The inspect and history answers an image's configuration gives, in the API's shape.
+
+    ``sizes`` maps chain IDs to stored bytes. None when a layer's size is not
+    there or the history does not fit the layers.
+    """
+    diff_ids = list(config["rootfs"]["diff_ids"])
+    layer_sizes = [sizes.get(c) for c in chain_ids(diff_ids)]
+    raw = config.get("history") or []
+    if any(s is None for s in layer_sizes) or sum(1 for h in raw if not h.get("empty_layer")) != len(
+        diff_ids
+    ):
+        return None
+    remaining = iter(layer_sizes)
+    history = [
+        {
+            "Created": unix_time(h.get("created")),
+            "CreatedBy": str(h.get("created_by") or ""),
+            "Size": 0 if h.get("empty_layer") else next(remaining),
+            "Comment": str(h.get("comment") or ""),
+            "EmptyLayer": bool(h.get("empty_layer")),
+        }
+        for h in raw
+    ]
+    newest_first = list(reversed(history))
+    for n, entry in enumerate(newest_first):
+        entry["Id"] = image_id if n == 0 else "<missing>"
+    inspect = {
+        "Id": image_id,
+        "Created": config.get("created"),
+        "RootFS": {"Layers": diff_ids},
+        "Config": {"Labels": (config.get("config") or {}).get("Labels") or {}},
+    }
+    return trim_inspect(inspect), newest_first

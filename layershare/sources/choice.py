@@ -1,0 +1,86 @@
+"""Which source the user named: an engine (or several), a recording, or image archives.
+
+:class:`SourceChoice` is what the command line's shared options (or a library
+caller) say; :func:`open_source` turns it into a :class:`Source`. Only the
+chosen kind's module is imported, so naming archives never loads the Docker SDK.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from layershare.errors import UsageError
+from layershare.sources.interface import Source
+
+Progress = Callable[[int, int], None]
+
+_FLAGS = {"hosts": "--host", "context": "--context", "recording": "--recording", "archives": "--archive"}
+
+
+@dataclass(frozen=True)
+class SourceChoice:
+    """Where images are read from, and how.
+
+    At most one of ``hosts`` (engine URLs), ``context`` (a docker context),
+    ``recording`` (a file of ``layershare record``) and ``archives`` (``docker
+    save`` files or OCI layout folders); none means the engine of the
+    environment. ``cache_dir`` None reads and writes no cache. ``quiet`` asks
+    for no progress display.
+    """
+
+    hosts: tuple[str, ...] = ()
+    context: str | None = None
+    recording: str | None = None
+    archives: tuple[str, ...] = ()
+    show_values: bool = False
+    cache_dir: Path | None = None
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        chosen = [name for name in _FLAGS if getattr(self, name)]
+        if len(chosen) > 1:
+            raise UsageError(f"{_FLAGS[chosen[0]]} and {_FLAGS[chosen[1]]} cannot be used together")
+
+    @property
+    def reads_engine(self) -> bool:
+        """True when the choice names a live engine (not a recording or archives)."""
+        return not (self.recording or self.archives)
+
+    def for_each_host(self) -> list[SourceChoice]:
+        """One choice per ``--host`` (one with no host when none is given)."""
+        if len(self.hosts) <= 1:
+            return [self]
+        return [
+            SourceChoice(
+                hosts=(host,), show_values=self.show_values, cache_dir=self.cache_dir, quiet=self.quiet
+            )
+            for host in self.hosts
+        ]
+
+
+def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> Source:
+    """The one source a choice names: archives, a recording, else an engine (with its cache).
+
+    Raises :class:`UsageError` for several hosts (see :meth:`SourceChoice.for_each_host`).
+    """
+    if choice.archives:
+        from layershare.sources.archive import ArchiveSource
+
+        return ArchiveSource(choice.archives, show_values=choice.show_values)
+    if choice.recording:
+        from layershare.sources.recording import RecordingSource
+
+        return RecordingSource(choice.recording)
+    if len(choice.hosts) > 1:
+        raise UsageError("only 'report' reads several engines: give --host once")
+    from layershare.sources.engine import EngineSource
+
+    return EngineSource(
+        choice.hosts[0] if choice.hosts else None,
+        show_values=choice.show_values,
+        progress=progress,
+        cache_dir=choice.cache_dir,
+        context=choice.context,
+    )

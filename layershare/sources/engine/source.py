@@ -1,0 +1,294 @@
+"""The Docker Engine source: what a live engine says about its images, read with ``GET`` only.
+
+Every run asks for version and info, the image list with ``all=1`` and the
+container list; then, for each image not in the image cache
+(:mod:`layershare.cache`), what never changes for its ID: from the engine's
+own files where they are readable (:mod:`~layershare.sources.engine.local_store`),
+else inspect and history over a bounded pool of connections.
+``image_content`` streams an image's export for the content rules.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import docker.errors
+import requests.exceptions
+import urllib3.exceptions
+
+from layershare.cache import ImageCache, ReportCache, engine_key
+from layershare.errors import ArchiveError, EngineAPIError, ImageNotFound
+from layershare.ids import chain_ids, short_id
+from layershare.model import ImageContent, Snapshot
+from layershare.sources.answers import (
+    INFO_KEYS,
+    RECORDING_SCHEMA,
+    SUMMARY_KEYS,
+    VERSION_KEYS,
+    Recording,
+    trim_history,
+    trim_inspect,
+)
+from layershare.sources.archive.reader import ChunkReader, read_archive
+from layershare.sources.engine.connection import (
+    connection_error,
+    describe_host,
+    engine_errors,
+    open_api,
+)
+from layershare.sources.engine.local_store import LocalStore, store_readable
+from layershare.sources.interface import ContentSource, StatefulSource
+from layershare.sources.recording.normalise import snapshot_from_recording
+from layershare.times import now_iso
+
+DEFAULT_WORKERS = 8
+EXPORT_CHUNK = 1 << 18
+
+Progress = Callable[[int, int], None]
+
+
+class EngineSource(StatefulSource, ContentSource):
+    """A live Docker Engine (or any engine speaking its API) as a source.
+
+    ``host`` is any URL the Docker SDK accepts; None means the environment
+    (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``), else the
+    docker context (``context``, ``DOCKER_CONTEXT``, the CLI's current one).
+    ``show_values`` keeps ENV/LABEL/ARG values in history (off by default).
+    ``read_layer_store`` allows the exact fast path when the store is readable.
+    ``cache_dir`` keeps each image ID's inspect and history between runs, and
+    rendered reports by the engine's state (:mod:`layershare.cache`); None asks
+    the engine every time. The cache is not used with ``show_values``:
+    unmasked values never go to disk.
+    """
+
+    def __init__(
+        self,
+        host: str | None = None,
+        *,
+        show_values: bool = False,
+        read_layer_store: bool = True,
+        workers: int = DEFAULT_WORKERS,
+        progress: Progress | None = None,
+        cache_dir: Path | None = None,
+        context: str | None = None,
+    ) -> None:
+        self.host = host
+        self.show_values = show_values
+        self.read_layer_store = read_layer_store
+        self.workers = max(1, workers)
+        self.progress = progress
+        self.cache_dir = cache_dir
+        self.context = context
+        self._api: Any = None
+        self._where: str | None = None
+        self._answers: dict[str, Any] | None = None
+        self._skipped = 0
+
+    def _client(self) -> Any:
+        """The low-level API client, opened once and reused by every call of this source."""
+        if self._api is None:
+            self._api, self._where = open_api(self.host, context=self.context, pool_size=self.workers)
+        return self._api
+
+    @property
+    def where(self) -> str:
+        """The engine, as messages and reports name it."""
+        return self._where or describe_host(self.host)
+
+    def close(self) -> None:
+        """Close the connections to the engine (a later call opens them again)."""
+        if self._api is not None:
+            self._api.close()
+            self._api = None
+
+    def __enter__(self) -> EngineSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def snapshot(self) -> Snapshot:
+        """Fetch everything from the engine and build the model."""
+        return snapshot_from_recording(self.record())
+
+    def record(self) -> Recording:
+        """Fetch the engine's answers as a recording (see :mod:`layershare.sources.answers`)."""
+        api = self._client()
+        with engine_errors(self.where):
+            return self._record(api)
+
+    def _lists(self) -> dict[str, Any]:
+        """The four answers every run needs fresh (asked once per source): version, info, images, containers."""
+        if self._answers is None:
+            api = self._client()
+            with engine_errors(self.where):
+                self._answers = {
+                    "version": api.version(),
+                    "info": api.info(),
+                    "images": api.images(all=True),
+                    "containers": api.containers(all=True),
+                }
+        return self._answers
+
+    def report_cache(self) -> ReportCache | None:
+        """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
+        if self.cache_dir is None or self.show_values:
+            return None
+        return ReportCache(self.cache_dir, engine_key(self._lists()["info"]))
+
+    @property
+    def complete(self) -> bool:
+        """False when an image was removed while collecting (such a run is not worth keeping)."""
+        return not self._skipped
+
+    def state_digest(self) -> str:
+        """A digest of everything a report depends on; equal digests mean equal reports.
+
+        It covers the engine's version and image store, every image's ID, tags,
+        digests, parent, size and creation time, every container's image, and
+        whether the layer store can be read. What an image ID's inspect and
+        history say is fixed by the ID itself.
+        """
+        answers = self._lists()
+        info = answers["info"]
+        state = {
+            "host": self.where,
+            "version": {k: answers["version"].get(k) for k in VERSION_KEYS},
+            "info": {
+                k: info.get(k) for k in ("ID", "Driver", "DriverStatus", "DockerRootDir", "ServerVersion")
+            },
+            "images": sorted(([s.get(k) for k in SUMMARY_KEYS] for s in answers["images"]), key=str),
+            "containers": sorted(str(c.get("ImageID")) for c in answers["containers"]),
+            "layer_store": self.read_layer_store and store_readable(info),
+            "show_values": self.show_values,
+        }
+        return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
+
+    def _record(self, api: Any) -> Recording:
+        answers = self._lists()
+        version, info = answers["version"], answers["info"]
+        summaries, containers = answers["images"], answers["containers"]
+        ids = [s["Id"] for s in summaries]
+        cache = None
+        if self.cache_dir is not None and not self.show_values:
+            cache = ImageCache(self.cache_dir, engine_key(info))
+        cached = cache.load() if cache else {}
+        present = set(ids)
+        inspects: dict[str, Any] = {}
+        histories: dict[str, Any] = {}
+        for image_id in ids:
+            entry = cached.get(image_id)
+            if entry is not None:
+                inspects[image_id] = entry["inspect"]
+                # A parent the history names may have been removed since: the engine would say <missing>.
+                histories[image_id] = [
+                    h if h.get("Id") in present else {**h, "Id": "<missing>"} for h in entry["history"]
+                ]
+        store = LocalStore(info, show_values=self.show_values) if self.read_layer_store else None
+        content_store = None
+        if store is not None and ids:
+            content_store = store.content_store(ids)
+            found = store.image_answers([i for i in ids if i not in inspects], content_store)
+            for image_id, (inspect, history) in found.items():
+                inspects[image_id], histories[image_id] = inspect, history
+        missing = [i for i in ids if i not in inspects]
+        notes = self._fetch_missing(api, missing, inspects, histories)
+        if cache is not None and (missing or len(cached) != len(inspects)):
+            cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
+        layer_store: dict[str, int] = {}
+        if store is not None:
+            # Images whose history came from the API need the store's sizes to be exact.
+            unflagged = [i for i in inspects if any("EmptyLayer" not in h for h in histories[i])]
+            layer_store = store.layer_sizes(
+                {c for i in unflagged for c in chain_ids(list(inspects[i]["RootFS"]["Layers"]))}
+            )
+        return {
+            "schema": RECORDING_SCHEMA,
+            "host": self.where,
+            "collected_at": now_iso(),
+            "version": {k: version.get(k) for k in VERSION_KEYS},
+            "info": {k: info.get(k) for k in INFO_KEYS},
+            "images": [{k: s.get(k) for k in SUMMARY_KEYS} for s in summaries],
+            "inspect": inspects,
+            "history": histories,
+            "containers": [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in containers],
+            "layer_store": layer_store,
+            **({"content_store": content_store} if content_store is not None else {}),
+            "notes": notes,
+        }
+
+    def _fetch_missing(
+        self, api: Any, missing: list[str], inspects: dict[str, Any], histories: dict[str, Any]
+    ) -> list[str]:
+        """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones."""
+
+        def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
+            try:
+                inspect, history = self._fetch_image(api, image_id)
+                return image_id, inspect, history
+            except docker.errors.NotFound:
+                return image_id, None, None
+
+        notes: list[str] = []
+        if not missing:
+            return notes
+        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+            for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
+                if inspect is None or history is None:
+                    self._skipped += 1
+                    notes.append(f"image {short_id(image_id)} was removed while collecting; skipped")
+                else:
+                    inspects[image_id] = trim_inspect(inspect)
+                    histories[image_id] = [trim_history(h, show_values=self.show_values) for h in history]
+                if self.progress:
+                    self.progress(done, len(missing))
+        return notes
+
+    def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """The two per-image calls: inspect and history (``docker.errors.NotFound`` if gone)."""
+        return api.inspect_image(image_id), api.history(image_id)
+
+    def image_content(self, image_id: str) -> ImageContent:
+        """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
+        try:
+            return self._export(self._client(), image_id)
+        except BaseException:
+            self.close()  # a half-read response must not go back to the pool
+            raise
+
+    def _export(self, api: Any, image_id: str) -> ImageContent:
+        where = self.where
+        short = short_id(image_id)
+        try:
+            chunks = api.get_image(image_id, chunk_size=EXPORT_CHUNK)
+            stream = io.BufferedReader(ChunkReader(chunks), EXPORT_CHUNK)
+            contents = read_archive(stream, name=f"export of image {short}")
+        except docker.errors.NotFound as e:
+            raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
+        except docker.errors.APIError as e:
+            if not self._exists(api, image_id):  # Engine 20.10 answers 500, not 404, for a removed image
+                raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
+            raise EngineAPIError(
+                f"the engine at {where} could not export image {short}: {e.explanation or e}"
+            ) from e
+        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as e:
+            raise ArchiveError(f"the export of image {short} from {where} was cut off ({e})") from e
+        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+            raise connection_error(where, e) from e
+        if len(contents) != 1:
+            raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
+        return contents[0]
+
+    @staticmethod
+    def _exists(api: Any, image_id: str) -> bool:
+        try:
+            api.inspect_image(image_id)
+        except docker.errors.NotFound:
+            return False
+        return True

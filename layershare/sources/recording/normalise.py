@@ -1,0 +1,296 @@
+"""Engine answers to the model: the one place a recording becomes a :class:`Snapshot`.
+
+A recording (:mod:`layershare.sources.answers`) is what
+:class:`~layershare.sources.engine.EngineSource` fetched: the image list, each
+image's RootFS and history, the containers, and (when the engine's layer store
+was readable) the size of every stored layer. Turning it into a snapshot is
+pure, so the same code runs on a live engine and on a file recorded from one.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping
+from typing import Any
+
+from layershare.errors import SnapshotError
+from layershare.history import HistoryMismatch, LayerAssignment, map_history
+from layershare.ids import chain_ids, short_id
+from layershare.model import (
+    OCI_LABEL_PREFIX,
+    Blob,
+    EngineInfo,
+    HistoryEntry,
+    Image,
+    ImageStore,
+    Layer,
+    Snapshot,
+)
+from layershare.sources.answers import RECORDING_SCHEMA, is_containerd_store
+
+_NONE_TAG = "<none>:<none>"
+_NONE_DIGEST = "<none>@<none>"
+
+
+def engine_info_from(info: Mapping[str, Any], version: Mapping[str, Any], host: str) -> EngineInfo:
+    """Build :class:`EngineInfo` from ``GET /info`` and ``GET /version`` answers."""
+    store: ImageStore = "containerd" if is_containerd_store(info) else "graphdriver"
+    return EngineInfo(
+        host=host,
+        version=str(version.get("Version") or info.get("ServerVersion") or ""),
+        api_version=str(version.get("ApiVersion") or ""),
+        image_store=store,
+        storage_driver=str(info.get("Driver") or ""),
+        os=str(info.get("OSType") or version.get("Os") or ""),
+        arch=str(info.get("Architecture") or version.get("Arch") or ""),
+        root_dir=str(info.get("DockerRootDir") or ""),
+    )
+
+
+def _history_entries(raw: list[Mapping[str, Any]]) -> tuple[HistoryEntry, ...]:
+    # The API lists history newest first; the model keeps it oldest first.
+    out = []
+    for h in reversed(raw):
+        hid = h.get("Id") or ""
+        out.append(
+            HistoryEntry(
+                created=int(h.get("Created") or 0),
+                created_by=str(h.get("CreatedBy") or ""),
+                size_bytes=int(h.get("Size") or 0),
+                comment=str(h.get("Comment") or ""),
+                history_id=None if hid in ("", "<missing>") else str(hid),
+                makes_layer=None if h.get("EmptyLayer") is None else not h["EmptyLayer"],
+            )
+        )
+    return tuple(out)
+
+
+class _Resolver:
+    """Map every image's history onto its layers, sharing what one image proves with others."""
+
+    def __init__(
+        self,
+        histories: Mapping[str, tuple[HistoryEntry, ...]],
+        diff_ids: Mapping[str, tuple[str, ...]],
+        chains: Mapping[str, tuple[str, ...]],
+        layer_store: Mapping[str, int],
+    ) -> None:
+        self.histories = histories
+        self.diff_ids = diff_ids
+        self.chains = chains
+        self.layer_store = layer_store
+        self.by_top_chain: dict[str, list[str]] = defaultdict(list)
+        for image_id, chain in chains.items():
+            if chain:
+                self.by_top_chain[chain[-1]].append(image_id)
+
+    def _layers_through(self, image_id: str) -> dict[int, int]:
+        """Layer counts at history entries, from intermediate and base images."""
+        entries = self.histories[image_id]
+        through: dict[int, int] = {}
+        for i, entry in enumerate(entries):
+            if entry.history_id and entry.history_id in self.diff_ids:
+                through[i] = len(self.diff_ids[entry.history_id])
+        chain = self.chains[image_id]
+        for k, chain_id in enumerate(chain[:-1]):
+            for other in self.by_top_chain.get(chain_id, ()):
+                theirs = self.histories[other]
+                h = len(theirs)
+                if 0 < h <= len(entries) and all(
+                    (a.created, a.created_by) == (b.created, b.created_by)
+                    for a, b in zip(theirs, entries[:h], strict=False)
+                ):
+                    through[h - 1] = k + 1
+        return through
+
+    def resolve(self) -> tuple[dict[str, tuple[LayerAssignment, ...]], list[str]]:
+        """Assign entries to layers for every image; return assignments and problems."""
+        known_by_diff: dict[str, int] = {}
+        result: dict[str, tuple[LayerAssignment, ...]] = {}
+        problems: list[str] = []
+        pending = sorted(self.histories, key=lambda i: len(self.diff_ids[i]))
+        for _round in range(4):
+            still: list[str] = []
+            for image_id in pending:
+                chain = self.chains[image_id]
+                diffs = self.diff_ids[image_id]
+                entries = self.histories[image_id]
+                if entries and all(e.makes_layer is not None for e in entries):
+                    try:  # the configuration said which entries made layers: exact
+                        result[image_id] = assigned = map_history(entries, len(diffs))
+                    except HistoryMismatch:
+                        pass
+                    else:
+                        for a, d in zip(assigned, diffs, strict=True):
+                            known_by_diff.setdefault(d, a.size_bytes)
+                        continue
+                sizes = {k: self.layer_store[c] for k, c in enumerate(chain) if c in self.layer_store}
+                for k, d in enumerate(diffs):
+                    if k not in sizes and d in known_by_diff:
+                        sizes[k] = known_by_diff[d]
+                try:
+                    assigned = map_history(
+                        self.histories[image_id],
+                        len(diffs),
+                        layers_through=self._layers_through(image_id),
+                        known_sizes=sizes,
+                    )
+                except HistoryMismatch:
+                    try:  # facts from other images may be what does not fit; retry without them
+                        assigned = map_history(self.histories[image_id], len(diffs))
+                    except HistoryMismatch as e:
+                        problems.append(f"{short_id(image_id)}: {e}")
+                        continue
+                result[image_id] = assigned
+                exact = all(a.size_exact for a in assigned)
+                for a, d in zip(assigned, diffs, strict=True):
+                    if a.size_exact:
+                        known_by_diff.setdefault(d, a.size_bytes)
+                if not exact:
+                    still.append(image_id)
+            if len(still) == len(pending):
+                break
+            pending = still
+        return result, problems
+
+
+def snapshot_from_recording(recording: Mapping[str, Any]) -> Snapshot:
+    """Turn a recording (live or loaded from a file) into a :class:`Snapshot`."""
+    if recording.get("schema") != RECORDING_SCHEMA:
+        raise SnapshotError(
+            f"not a layershare recording (schema {recording.get('schema')!r}, expected {RECORDING_SCHEMA!r})"
+        )
+    try:
+        return _build(recording)
+    except (KeyError, TypeError, ValueError, AttributeError) as e:
+        raise SnapshotError(f"malformed recording: {type(e).__name__}: {e}") from e
+
+
+def _build(recording: Mapping[str, Any]) -> Snapshot:
+    engine = engine_info_from(recording["info"], recording["version"], recording.get("host", ""))
+    summaries: list[Mapping[str, Any]] = recording["images"]
+    inspects: Mapping[str, Mapping[str, Any]] = recording["inspect"]
+    histories_raw: Mapping[str, list[Mapping[str, Any]]] = recording["history"]
+    layer_store: dict[str, int] = {str(k): int(v) for k, v in (recording.get("layer_store") or {}).items()}
+    notes: list[str] = list(recording.get("notes") or [])
+
+    # Sorted: engines list images in no fixed order, and the report must not depend on it.
+    present = sorted(
+        (s for s in summaries if s["Id"] in inspects and s["Id"] in histories_raw), key=lambda s: str(s["Id"])
+    )
+    parents = {s.get("ParentId") for s in present if s.get("ParentId")}
+    containers = Counter(str(c.get("ImageID")) for c in recording.get("containers") or [])
+
+    diff_ids = {s["Id"]: tuple(inspects[s["Id"]].get("RootFS", {}).get("Layers") or []) for s in present}
+    chains = {i: chain_ids(d) for i, d in diff_ids.items()}
+    histories = {s["Id"]: _history_entries(histories_raw[s["Id"]]) for s in present}
+    store: Mapping[str, Any] = recording.get("content_store") or {}
+    if engine.image_store == "containerd":
+        # Sizes on this store are snapshots weighed on disk, not what history entries say.
+        layer_store = {str(k): int(v) for k, v in (store.get("snapshots") or {}).items()}
+    assignments, problems = _Resolver(
+        histories, diff_ids, chains, {} if engine.image_store == "containerd" else layer_store
+    ).resolve()
+    store_blobs: Mapping[str, Mapping[str, Any]] = store.get("blobs") or {}
+    store_images: Mapping[str, Mapping[str, Any]] = store.get("images") or {}
+
+    layers: dict[str, Layer] = {}
+    images: list[Image] = []
+    inexact_images = 0
+    for s in present:
+        image_id = s["Id"]
+        inspect = inspects[image_id]
+        entries = histories[image_id]
+        assigned = assignments.get(image_id)
+        if assigned is None:
+            notes.append(f"image {short_id(image_id)}: history does not match its layers; skipped")
+            continue
+        if not all(a.size_exact for a in assigned):
+            inexact_images += 1
+        chain = chains[image_id]
+        objects = store_images.get(image_id) or {}
+        layer_blobs = list(objects.get("layer_blobs") or [])
+        for k, (a, c) in enumerate(zip(assigned, chain, strict=True)):
+            entry = entries[a.entry_index]
+            size = layer_store.get(c, a.size_bytes)
+            size_exact = c in layer_store or (a.size_exact and engine.image_store != "containerd")
+            blob = store_blobs.get(layer_blobs[k]) if k < len(layer_blobs) else None
+            new = Layer(
+                blob_bytes=int(blob["size"]) if blob else None,
+                chain_id=c,
+                diff_id=diff_ids[image_id][k],
+                parent_chain_id=chain[k - 1] if k else None,
+                size_bytes=size,
+                created_by=entry.created_by,
+                comment=entry.comment,
+                size_exact=size_exact,
+                created_by_exact=a.created_by_exact,
+            )
+            old = layers.get(c)
+            if old is None or (new.size_exact, new.created_by_exact) > (
+                old.size_exact,
+                old.created_by_exact,
+            ):
+                layers[c] = new
+        tags = tuple(t for t in (s.get("RepoTags") or []) if t != _NONE_TAG)
+        digests = tuple(d for d in (s.get("RepoDigests") or []) if d != _NONE_DIGEST)
+        labels = inspect.get("Config", {}).get("Labels") or {}
+        images.append(
+            Image(
+                id=image_id,
+                tags=tags,
+                digests=digests,
+                created=str(inspect.get("Created") or ""),
+                size_bytes=int(s.get("Size") or 0),
+                diff_ids=diff_ids[image_id],
+                chain_ids=chain,
+                history=entries,
+                parent_id=s.get("ParentId") or None,
+                containers=containers.get(image_id, 0),
+                intermediate=not tags and not digests and image_id in parents,
+                labels=tuple(
+                    sorted((k, str(v)) for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX))
+                ),
+                blob_digests=tuple(objects.get("blobs") or ()),
+                platforms=tuple(objects.get("platforms") or ()),
+            )
+        )
+    for problem in problems:
+        notes.append(f"image {problem}")
+    if inexact_images:
+        notes.append(
+            f"{inexact_images} image(s) have zero-byte layers whose place in history the engine's "
+            "answers leave open: their layer sizes are estimates (run as root on the engine's "
+            "host, where layershare reads the layer store, for exact sizes)"
+        )
+    used = dict.fromkeys(d for image in images for d in image.blob_digests if d in store_blobs)
+    blobs = tuple(
+        Blob(digest=d, size_bytes=int(store_blobs[d]["size"]), kind=store_blobs[d]["kind"]) for d in used
+    )
+    other_bytes = 0
+    if engine.image_store == "containerd" and store:
+        other_bytes = (
+            int(store.get("other_snapshot_bytes") or 0)
+            + int(store.get("other_blob_bytes") or 0)
+            + sum(int(store_blobs[d]["size"]) for d in store_blobs if d not in used)
+            + sum(size for chain_id, size in layer_store.items() if chain_id not in layers)
+        )
+        notes.append(
+            "containerd image store: each layer is kept twice, as its content blob and unpacked as a "
+            "snapshot; physical bytes count every blob and snapshot once, as du counts them on disk"
+        )
+    elif engine.image_store == "containerd":
+        notes.append(
+            "containerd image store: the store's files are not readable from here, so content blobs are "
+            "not counted and snapshot sizes are the engine's history figures (estimates); run as root "
+            "on the engine's host for the disk's own figures"
+        )
+    return Snapshot(
+        engine=engine,
+        images=tuple(images),
+        layers=tuple(layers.values()),
+        notes=tuple(notes),
+        collected_at=str(recording.get("collected_at") or ""),
+        blobs=blobs,
+        other_bytes=other_bytes,
+    )

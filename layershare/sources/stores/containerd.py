@@ -1,0 +1,238 @@
+"""The containerd image store on disk: content blobs and unpacked snapshots, each weighed as ``du`` does.
+
+With the containerd image store (Docker 29's default, Docker Desktop) every
+layer is kept twice: as the content blob that was pulled or loaded, and
+unpacked as a snapshot. The engine's own figures mislead there (moby issues
+52476, 53398). Where this process can read the store (root on the engine's
+host), this module weighs both:
+
+- content blobs (``io.containerd.content.v1.content/blobs/sha256/<hex>``):
+  each image's index (if any), the manifests of the platforms present, their
+  configs and layer blobs, found by reading the image's own manifest from the
+  store (an image ID is the digest of its manifest or index);
+- snapshots (``io.containerd.snapshotter.v1.<driver>/snapshots/<n>``): the
+  snapshotter's bbolt metadata names each committed snapshot after its chain
+  ID and records its size; the snapshot's own folders are added, so each
+  snapshot weighs what ``du`` counts for its folder.
+
+What no image uses (containers' writable layers, leftovers) is reported apart.
+Everything here is JSON-ready: it goes into a recording as ``content_store``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
+
+NAMESPACE = "moby"
+_COMMITTED = 3
+_BLOCK = 512
+
+
+def _roots(info: Mapping[str, Any]) -> list[Path]:
+    """Where containerd keeps its state: dockerd's own containerd, else the system's."""
+    roots = []
+    if info.get("DockerRootDir"):
+        roots.append(Path(str(info["DockerRootDir"]), "containerd", "daemon"))
+    roots.append(Path("/var/lib/containerd"))
+    return roots
+
+
+def _blobs(root: Path) -> Path:
+    return root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+
+
+def find_store(info: Mapping[str, Any]) -> Path | None:
+    """The containerd root holding a readable content store, if any."""
+    for root in _roots(info):
+        blobs = _blobs(root)
+        if os.access(blobs, os.R_OK | os.X_OK):
+            return root
+    return None
+
+
+class DiskUsage:
+    """Weighs files and folders as ``du`` counts them: allocated blocks, hard links once."""
+
+    def entry(self, path: Path) -> int:
+        """Bytes ``du`` counts for one file or one folder's own entry (not what it holds)."""
+        return os.lstat(path).st_blocks * _BLOCK
+
+    def tree(self, folder: Path) -> int:
+        """``du -s``: blocks of a folder and everything in it, hard links once."""
+        seen: set[tuple[int, int]] = set()
+        total = 0
+        stack = [folder]
+        while stack:
+            current = stack.pop()
+            try:
+                info = os.lstat(current)
+            except OSError:
+                continue
+            if (info.st_dev, info.st_ino) in seen:
+                continue
+            seen.add((info.st_dev, info.st_ino))
+            total += info.st_blocks * _BLOCK
+            if os.path.isdir(current) and not os.path.islink(current):
+                try:
+                    stack.extend(Path(current, name) for name in os.listdir(current))
+                except OSError:
+                    continue
+        return total
+
+
+def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, Any] | None:
+    """Blobs and snapshots of the engine's containerd store and which images use them; None if unreadable."""
+    root = find_store(info)
+    if root is None:
+        return None
+    return read_store_at(root, str(info.get("Driver") or "overlayfs"), image_ids)
+
+
+def read_store_at(
+    root: Path, snapshotter_name: str, image_ids: Iterable[str], usage: DiskUsage | None = None
+) -> dict[str, Any]:
+    """Blobs and snapshots of the containerd store at ``root`` and which images use them.
+
+    ``usage`` weighs files and folders (default: as ``du`` does on this disk).
+    """
+    usage = usage or DiskUsage()
+    blob_dir = _blobs(root)
+    snapshotter = root / f"io.containerd.snapshotter.v1.{snapshotter_name}"
+    blobs: dict[str, dict[str, Any]] = {}
+    images: dict[str, dict[str, Any]] = {}
+
+    def blob(digest: str, kind: str) -> Any:
+        path = blob_dir / digest.removeprefix("sha256:")
+        try:
+            size = usage.entry(path)
+            document = json.loads(path.read_bytes()) if kind in ("index", "manifest") else None
+        except (OSError, ValueError):
+            return None
+        blobs.setdefault(digest, {"size": size, "kind": kind})
+        return document if kind in ("index", "manifest") else True
+
+    for image_id in image_ids:
+        used: list[str] = []
+        platforms: list[str] = []
+        layer_blobs: list[str] = []
+        top = blob(image_id, "manifest")
+        manifests: list[tuple[str, Any]] = []
+        if isinstance(top, dict) and isinstance(top.get("manifests"), list):
+            blobs[image_id]["kind"] = "index"
+            used.append(image_id)
+            for descriptor in top["manifests"]:
+                digest = str(descriptor.get("digest", ""))
+                manifest = blob(digest, "manifest")
+                if isinstance(manifest, dict):  # a platform not pulled has no manifest here
+                    platform = descriptor.get("platform") or {}
+                    platforms.append(
+                        "/".join(str(platform[k]) for k in ("os", "architecture") if k in platform)
+                    )
+                    manifests.append((digest, manifest))
+        elif isinstance(top, dict):
+            manifests.append((image_id, top))
+        for digest, manifest in manifests:
+            if manifest.get("layers") is None:
+                continue  # an attestation or another artifact, not an image
+            used.append(digest)
+            config = str((manifest.get("config") or {}).get("digest", ""))
+            if blob(config, "config"):
+                used.append(config)
+            for layer in manifest.get("layers") or []:
+                layer_digest = str(layer.get("digest", ""))
+                if blob(layer_digest, "layer"):
+                    used.append(layer_digest)
+                    layer_blobs.append(layer_digest)
+        if manifests:
+            images[image_id] = {
+                "blobs": list(dict.fromkeys(used)),
+                "platforms": [p for p in platforms if p],
+                "layer_blobs": layer_blobs,
+            }
+    snapshots, other_snapshot_bytes = _snapshots(snapshotter, usage)
+    other_blob_bytes = sum(usage.entry(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs)
+    return {
+        "blobs": blobs,
+        "images": images,
+        "snapshots": snapshots,
+        "other_snapshot_bytes": other_snapshot_bytes,
+        "other_blob_bytes": other_blob_bytes,
+    }
+
+
+_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
+
+
+def read_config(root: Path, image_id: str, architecture: str) -> dict[str, Any] | None:
+    """The image configuration of an image ID (a manifest's, or an index's platform that is present,
+    this engine's own architecture first); None where the store does not hold it."""
+    blob_dir = _blobs(root)
+
+    def document(digest: str) -> Any:
+        try:
+            return json.loads((blob_dir / str(digest).removeprefix("sha256:")).read_bytes())
+        except (OSError, ValueError):
+            return None
+
+    top = document(image_id)
+    manifest = top
+    if isinstance(top, dict) and isinstance(top.get("manifests"), list):
+        arch = _ARCH.get(architecture, architecture)
+        ordered = sorted(
+            top["manifests"], key=lambda d: (d.get("platform") or {}).get("architecture") != arch
+        )
+        manifest = next((m for d in ordered if isinstance(m := document(d.get("digest", "")), dict)), None)
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
+        return None
+    config = document(manifest["config"].get("digest", ""))
+    return config if isinstance(config, dict) else None
+
+
+def _files(folder: Path) -> list[Path]:
+    try:
+        return [folder / name for name in os.listdir(folder)]
+    except OSError:
+        return []
+
+
+def _snapshots(snapshotter: Path, usage: DiskUsage) -> tuple[dict[str, int], int]:
+    """Disk bytes of each committed snapshot by chain ID, and of every other snapshot together."""
+    try:
+        tree: Any = BoltFile.open(snapshotter / "metadata.db").tree()
+        records = tree[b"v1"][b"snapshots"]
+    except (OSError, BoltError, KeyError, TypeError):
+        return {}, 0
+    by_chain: dict[str, int] = {}
+    other = 0
+    folders = snapshotter / "snapshots"
+    for key, record in records.items() if isinstance(records, dict) else ():
+        number, kind, recorded = (
+            (record.get(k) for k in (b"id", b"kind", b"size")) if isinstance(record, dict) else (None,) * 3
+        )
+        if not isinstance(number, bytes):
+            continue
+        folder = folders / str(uvarint(number))
+        name = key.decode(errors="replace")
+        committed = kind == bytes([_COMMITTED]) and isinstance(recorded, bytes)
+        try:
+            if committed and isinstance(recorded, bytes):
+                # The recorded size is the usage of the snapshot's fs folder; add the folder's own
+                # entry and its work folder (overlayfs leaves work/work behind once it mounted it).
+                size = varint(recorded) + usage.entry(folder) + usage.tree(folder / "work")
+            else:
+                size = usage.tree(folder)
+        except (OSError, BoltError):
+            continue
+        namespace, _, rest = name.partition("/")
+        chain = rest.partition("/")[2]
+        if committed and namespace == NAMESPACE and chain.startswith("sha256:"):
+            by_chain[chain] = by_chain.get(chain, 0) + size
+        else:
+            other += size
+    return by_chain, other

@@ -1,0 +1,23 @@
+"""Times as images and reports write them: RFC 3339 in, seconds since the epoch, UTC ISO 8601 out."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timezone
+
+_NANOSECONDS = re.compile(r"(\.\d{6})\d+")
+
+
+def now_iso() -> str:
+    """The current time in UTC, ISO 8601 (a report's ``collected_at``)."""
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def unix_time(text: object) -> int:
+    """Seconds since the epoch of an RFC 3339 time as images record it (nanoseconds dropped); 0 if none."""
+    if not isinstance(text, str) or not text:
+        return 0
+    try:
+        return int(datetime.fromisoformat(_NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00")).timestamp())
+    except ValueError:
+        return 0
