@@ -3,12 +3,15 @@
 #   make test     the whole test suite (lint, types, unit and real-engine tests)
 BIN := .venv/bin
 
-.PHONY: setup report test lint unit record
+.PHONY: setup setup-report report test lint unit record
 
 setup:
 	@bash .ci/setup
 
-report: setup
+setup-report:
+	@bash .ci/setup-report
+
+report: setup-report
 	@$(BIN)/python examples/demo.py
 
 lint: setup

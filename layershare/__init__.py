@@ -17,10 +17,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layershare.version import __version__
+from layershare.version import __version__ as __version__
 
 if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
+    from layershare.cache import default_cache_dir
     from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.index import LayerIndex
     from layershare.policy.config import Policy, load_policy
@@ -76,6 +77,7 @@ _HOMES = {
     "OutputFormat": "layershare.formats",
     "CheckFormat": "layershare.formats",
     "ReportOptions": "layershare.reporting",
+    "default_cache_dir": "layershare.cache",
     "report_text": "layershare.reporting",
     "Source": "layershare.sources.interface",
     "ContentSource": "layershare.sources.interface",
@@ -117,6 +119,7 @@ __all__ = [
     "Totals",
     "build_report",
     "collect",
+    "default_cache_dir",
     "find_image",
     "image_history",
     "load",

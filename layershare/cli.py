@@ -10,7 +10,6 @@ from typing import cast
 
 import click
 
-from layershare.version import __version__
 from layershare.cli_options import (
     ExitCode,
     format_option,
@@ -23,6 +22,7 @@ from layershare.cli_options import (
 from layershare.errors import ImageNotFound
 from layershare.formats import CheckFormat, OutputFormat, SortKey, choices
 from layershare.sources.choice import SourceChoice
+from layershare.version import __version__
 
 REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
 

@@ -13,10 +13,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from layershare.version import __version__
 from layershare.formats import OutputFormat, SortKey
 from layershare.sources.interface import Source, StatefulSource
 from layershare.times import now_iso
+from layershare.version import __version__
 
 # Stands for the collection time in a stored report; replaced when it is served.
 _COLLECTED_AT = "\x00collected-at\x00"

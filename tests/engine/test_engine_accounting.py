@@ -370,3 +370,17 @@ def test_a_tcp_host_with_tls(tmp_path: Path) -> None:
         assert plain.returncode != 0 and plain.stderr.count("\n") == 1
     finally:
         private.stop()
+
+
+def test_the_python_api_page_runs_as_written(engine: Any, tmp_path: Path) -> None:
+    """docs/python.md's code, run against the engine as a user would, in a process of its own."""
+    page = (Path(__file__).resolve().parents[2] / "docs" / "python.md").read_text()
+    code = page.split("```python\n", 1)[1].split("```", 1)[0]
+    probe = code + "\nprint(report.totals.physical_bytes, json.loads(text)['totals']['physical_bytes'])\n"
+    env = {**engine.env(), "LAYERSHARE_CACHE_DIR": str(tmp_path / "cache")}
+    result = subprocess.run(
+        [sys.executable, "-c", "import json\n" + probe], env=env, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    ours, served = map(int, result.stdout.split())
+    assert ours == served == system_df(engine)["LayersSize"]
