@@ -22,6 +22,7 @@ from layershare.version import __version__ as __version__
 if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
+    from layershare.diskuse import DiskReport, disk_report
     from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.index import LayerIndex
     from layershare.policy.config import Policy, load_policy
@@ -57,6 +58,16 @@ def read_archives(*paths: str | Path, show_values: bool = False) -> LayerIndex:
     return LayerIndex.from_snapshot(ArchiveSource(paths, show_values=show_values).snapshot())
 
 
+def read_disk(host: str | None = None, *, data_root: str | None = None) -> DiskReport:
+    """Where every byte under a live engine's data root went (``layershare disk``), by category."""
+    from layershare.diskuse import disk_report
+    from layershare.sources.disk.source import DiskSource
+    from layershare.sources.engine import EngineSource
+
+    with EngineSource(host) as engine:
+        return disk_report(DiskSource(engine, data_root=data_root).snapshot())
+
+
 def load(recording: str | Path) -> LayerIndex:
     """Index a recording file written by ``layershare record``."""
     from layershare.index import LayerIndex
@@ -78,6 +89,8 @@ _HOMES = {
     "CheckFormat": "layershare.formats",
     "ReportOptions": "layershare.reporting",
     "default_cache_dir": "layershare.cache",
+    "DiskReport": "layershare.diskuse",
+    "disk_report": "layershare.diskuse",
     "report_text": "layershare.reporting",
     "Source": "layershare.sources.interface",
     "ContentSource": "layershare.sources.interface",
@@ -106,6 +119,7 @@ __all__ = [
     "CheckFormat",
     "CheckReport",
     "ContentSource",
+    "DiskReport",
     "EngineSource",
     "LayerIndex",
     "OutputFormat",
@@ -120,12 +134,14 @@ __all__ = [
     "build_report",
     "collect",
     "default_cache_dir",
+    "disk_report",
     "find_image",
     "image_history",
     "load",
     "load_policy",
     "open_source",
     "read_archives",
+    "read_disk",
     "report_text",
     "run_check",
     "select_for_check",

@@ -19,7 +19,7 @@ from layershare.cli_options import (
     source_from,
     source_options,
 )
-from layershare.errors import ImageNotFound
+from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import CheckFormat, OutputFormat, SortKey, choices
 from layershare.sources.choice import SourceChoice
 from layershare.version import __version__
@@ -191,6 +191,39 @@ def check(
             f.write(render_check_markdown(result))
     if not result.passed:
         sys.exit(int(ExitCode.CHECK_FAILED))
+
+
+@cli.command()
+@source_options
+@format_option(OutputFormat, REPORT_FORMAT_HELP)
+@click.option(
+    "--data-root",
+    metavar="DIR",
+    help="The engine's data root as seen from here (default: what the engine says, DockerRootDir). "
+    "It must hold this engine's layers, or it is refused.",
+)
+@click.option(
+    "--top",
+    "-n",
+    type=click.IntRange(min=1),
+    default=10,
+    show_default=True,
+    help="Rows per item table (tables only).",
+)
+@handle_errors
+def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> None:
+    """Where every byte under the engine's data root went: images, containers, logs, volumes,
+    build cache, metadata and orphans, and what a prune would reclaim."""
+    from layershare.diskuse import disk_report
+    from layershare.render.disk import render_disk
+    from layershare.sources.choice import open_engine
+    from layershare.sources.disk.source import DiskSource
+
+    choices_ = source.for_each_host()
+    if data_root and len(choices_) > 1:
+        raise UsageError("--data-root names one engine's data root: give --host once")
+    reports = [disk_report(DiskSource(open_engine(c), data_root=data_root).snapshot()) for c in choices_]
+    click.echo(render_disk(reports, OutputFormat(fmt), top=top), nl=False)
 
 
 @cli.command()

@@ -18,6 +18,7 @@ import click
 from layershare.errors import (
     ArchiveError,
     ConfigError,
+    DataRootError,
     EngineAPIError,
     EnginePermissionDenied,
     EngineUnreachable,
@@ -57,6 +58,7 @@ _EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
     (ImageNotFound, ExitCode.IMAGE_NOT_FOUND),
     (SnapshotError, ExitCode.BAD_INPUT),
     (ArchiveError, ExitCode.BAD_INPUT),
+    (DataRootError, ExitCode.BAD_INPUT),
     (ConfigError, ExitCode.USAGE),
     (UsageError, ExitCode.USAGE),
 ]

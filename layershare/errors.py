@@ -39,6 +39,10 @@ class ArchiveError(SourceError):
     """An image archive (``docker save`` stream or file) is malformed or hostile."""
 
 
+class DataRootError(SourceError):
+    """A data root named with ``--data-root`` is not this engine's (or not a Docker data root at all)."""
+
+
 class ConfigError(LayershareError):
     """A check policy (config file or command-line rule) is invalid."""
 

@@ -7,6 +7,7 @@ downstream (index, analysis, render) reads only this.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
@@ -199,3 +200,119 @@ class ImageContent:
     history: tuple[HistoryEntry, ...] = ()
     layer_entries: tuple[int, ...] = ()
     labels: tuple[tuple[str, str], ...] = ()
+
+
+# --- Where the disk went (``layershare disk``) ---
+
+Category = Literal[
+    "images", "containers", "logs", "volumes", "build_cache", "metadata", "orphans", "unaccounted"
+]
+CATEGORIES: tuple[Category, ...] = (
+    "images",
+    "containers",
+    "logs",
+    "volumes",
+    "build_cache",
+    "metadata",
+    "orphans",
+    "unaccounted",
+)
+
+
+@dataclass(frozen=True)
+class Usage:
+    """Bytes found on disk: ``bytes`` the files' sizes (not folders'), ``disk_bytes`` allocated
+    blocks as ``du`` counts them (folders included, each inode once)."""
+
+    bytes: int = 0
+    disk_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class ContainerDisk:
+    """One container: its writable layer as the engine sizes it, and its log files.
+
+    ``size_rw_bytes`` is the engine's ``SizeRw`` (0 where the engine omits it);
+    ``disk`` is its writable and init layers on disk, ``log`` its log files
+    (None where the data root is not readable).
+    """
+
+    id: str
+    name: str
+    image: str
+    image_id: str
+    state: str
+    size_rw_bytes: int
+    disk: Usage | None = None
+    log: Usage | None = None
+    log_path: str | None = None
+
+
+@dataclass(frozen=True)
+class VolumeDisk:
+    """One volume: ``bytes`` is the engine's ``UsageData.Size`` (None when it does not say)."""
+
+    name: str
+    driver: str
+    bytes: int | None
+    containers: tuple[str, ...] = ()
+    anonymous: bool = False
+    disk: Usage | None = None
+
+
+@dataclass(frozen=True)
+class BuildCacheDisk:
+    """One BuildKit cache record as the engine lists it (``docker system df -v``)."""
+
+    id: str
+    type: str
+    bytes: int
+    shared: bool
+    in_use: bool
+    last_used: str
+    description: str
+
+
+@dataclass(frozen=True)
+class Orphan:
+    """Something under a data root that nothing the engine knows references (reported, never touched)."""
+
+    root: str
+    path: str
+    kind: str
+    why: str
+    usage: Usage
+
+
+@dataclass(frozen=True)
+class DiskRoot:
+    """A folder walked: the data root, or an image store kept outside it; ``disk_bytes`` as ``du -sx``."""
+
+    path: str
+    disk_bytes: int | None
+
+
+@dataclass(frozen=True)
+class DiskSnapshot:
+    """What one engine's disk holds, from its API and (where readable) one walk of its roots.
+
+    ``layers_bytes`` is the engine's ``LayersSize``; ``kept_layers_bytes`` the
+    part of it that images used by running containers keep (None if unknown).
+    ``walked`` holds each category's bytes as found on disk, None when the
+    roots were not readable.
+    """
+
+    engine: EngineInfo
+    data_root: str
+    data_root_readable: bool
+    roots: tuple[DiskRoot, ...]
+    layers_bytes: int
+    containers: tuple[ContainerDisk, ...]
+    volumes: tuple[VolumeDisk, ...]
+    build_cache: tuple[BuildCacheDisk, ...]
+    orphans: tuple[Orphan, ...] = ()
+    walked: Mapping[Category, Usage] | None = None
+    kept_layers_bytes: int | None = None
+    volume_prune_all: bool = True
+    notes: tuple[str, ...] = ()
+    collected_at: str = ""

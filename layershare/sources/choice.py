@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from layershare.errors import UsageError
 from layershare.sources.interface import Source
+
+if TYPE_CHECKING:
+    from layershare.sources.engine import EngineSource
 
 Progress = Callable[[int, int], None]
 
@@ -58,6 +62,19 @@ class SourceChoice:
             )
             for host in self.hosts
         ]
+
+
+def open_engine(choice: SourceChoice, *, progress: Progress | None = None) -> EngineSource:
+    """The live engine a choice names; :class:`UsageError` for a recording or archives."""
+    if choice.recording or choice.archives:
+        raise UsageError(
+            "this command reads a live engine: --recording and --archive hold no containers, volumes or files"
+        )
+    from layershare.sources.engine import EngineSource
+
+    source = open_source(choice, progress=progress)
+    assert isinstance(source, EngineSource)
+    return source
 
 
 def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> Source:

@@ -136,6 +136,33 @@ class EngineSource(StatefulSource, ContentSource):
                 }
         return self._answers
 
+    def lists(self) -> dict[str, Any]:
+        """``GET /version``, ``/info``, ``/images/json?all=1`` and ``/containers/json?all=1``, asked once."""
+        return self._lists()
+
+    def volumes(self) -> list[dict[str, Any]]:
+        """``GET /volumes``: every volume's name, driver, mount point and labels."""
+        api = self._client()
+        with engine_errors(self.where):
+            return list(api.volumes().get("Volumes") or [])
+
+    def system_df(self) -> dict[str, Any]:
+        """``GET /system/df``: what ``docker system df -v`` prints (the engine walks containers and volumes)."""
+        api = self._client()
+        with engine_errors(self.where):
+            answer: dict[str, Any] = api.df()
+        return answer
+
+    def inspect_image(self, image_id: str) -> dict[str, Any] | None:
+        """``GET /images/{id}/json``, or None when the image is gone."""
+        api = self._client()
+        with engine_errors(self.where):
+            try:
+                answer: dict[str, Any] = api.inspect_image(image_id)
+            except docker.errors.NotFound:
+                return None
+        return answer
+
     def report_cache(self) -> ReportCache | None:
         """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
         if self.cache_dir is None or self.show_values:

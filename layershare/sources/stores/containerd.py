@@ -24,9 +24,11 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from layershare.ids import chain_ids
 from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
 
 NAMESPACE = "moby"
@@ -43,8 +45,16 @@ def _roots(info: Mapping[str, Any]) -> list[Path]:
     return roots
 
 
+CONTENT_BLOBS = Path("io.containerd.content.v1.content", "blobs", "sha256")
+
+
 def _blobs(root: Path) -> Path:
-    return root / "io.containerd.content.v1.content" / "blobs" / "sha256"
+    return root / CONTENT_BLOBS
+
+
+def find_store_near(data_root: str) -> Path | None:
+    """The containerd root a data root's engine uses: its own (``containerd/daemon``), else the system's."""
+    return find_store({"DockerRootDir": data_root})
 
 
 def find_store(info: Mapping[str, Any]) -> Path | None:
@@ -201,38 +211,201 @@ def _files(folder: Path) -> list[Path]:
         return []
 
 
-def _snapshots(snapshotter: Path, usage: DiskUsage) -> tuple[dict[str, int], int]:
-    """Disk bytes of each committed snapshot by chain ID, and of every other snapshot together."""
+@dataclass(frozen=True)
+class SnapshotRecord:
+    """One snapshot as the snapshotter's metadata records it.
+
+    ``key`` is the snapshotter's own (``moby/17/sha256:...``): the namespace, a
+    sequence number and the ``name`` containerd clients use; ``number`` names its
+    folder under ``snapshots/``; ``recorded_size`` is what containerd recorded at
+    commit (None for an active snapshot, whose usage is measured on disk).
+    """
+
+    key: str
+    number: int
+    committed: bool
+    parent: str | None
+    recorded_size: int | None
+
+    @property
+    def namespace(self) -> str:
+        return self.key.partition("/")[0]
+
+    @property
+    def name(self) -> str:
+        return self.key.split("/", 2)[2] if self.key.count("/") >= 2 else self.key
+
+
+def read_snapshot_records(snapshotter: Path) -> dict[str, SnapshotRecord]:
+    """Every snapshot of a snapshotter (``io.containerd.snapshotter.v1.<name>``) by key; {} if unreadable."""
     try:
         tree: Any = BoltFile.open(snapshotter / "metadata.db").tree()
         records = tree[b"v1"][b"snapshots"]
     except (OSError, BoltError, KeyError, TypeError):
-        return {}, 0
-    by_chain: dict[str, int] = {}
-    other = 0
-    folders = snapshotter / "snapshots"
+        return {}
+    found: dict[str, SnapshotRecord] = {}
     for key, record in records.items() if isinstance(records, dict) else ():
-        number, kind, recorded = (
-            (record.get(k) for k in (b"id", b"kind", b"size")) if isinstance(record, dict) else (None,) * 3
-        )
-        if not isinstance(number, bytes):
+        if not isinstance(record, dict) or not isinstance(record.get(b"id"), bytes):
             continue
-        folder = folders / str(uvarint(number))
-        name = key.decode(errors="replace")
+        kind, recorded, parent = (record.get(k) for k in (b"kind", b"size", b"parent"))
         committed = kind == bytes([_COMMITTED]) and isinstance(recorded, bytes)
         try:
-            if committed and isinstance(recorded, bytes):
-                # The recorded size is the usage of the snapshot's fs folder; add the folder's own
-                # entry and its work folder (overlayfs leaves work/work behind once it mounted it).
-                size = varint(recorded) + usage.entry(folder) + usage.tree(folder / "work")
-            else:
-                size = usage.tree(folder)
-        except (OSError, BoltError):
+            found[key.decode(errors="replace")] = SnapshotRecord(
+                key=key.decode(errors="replace"),
+                number=uvarint(record[b"id"]),
+                committed=committed,
+                parent=parent.decode(errors="replace") if isinstance(parent, bytes) and parent else None,
+                recorded_size=varint(recorded) if committed and isinstance(recorded, bytes) else None,
+            )
+        except BoltError:
             continue
-        namespace, _, rest = name.partition("/")
-        chain = rest.partition("/")[2]
-        if committed and namespace == NAMESPACE and chain.startswith("sha256:"):
-            by_chain[chain] = by_chain.get(chain, 0) + size
+    return found
+
+
+def snapshot_usage(snapshotter: Path, record: SnapshotRecord, usage: DiskUsage) -> int:
+    """What ``du`` counts for one snapshot's folder (the recorded size spares walking a committed one)."""
+    folder = snapshotter / "snapshots" / str(record.number)
+    if record.recorded_size is None:
+        return usage.tree(folder)
+    # The recorded size is the usage of the snapshot's fs folder; add the folder's own entry and
+    # its work folder (overlayfs leaves work/work behind once it mounted it).
+    return record.recorded_size + usage.entry(folder) + usage.tree(folder / "work")
+
+
+@dataclass(frozen=True)
+class Lease:
+    """A containerd lease: what it keeps from garbage collection (snapshot keys by snapshotter, blobs)."""
+
+    namespace: str
+    id: str
+    snapshots: tuple[str, ...]
+    content: tuple[str, ...]
+
+
+GC_CONTENT_REF = "containerd.io/gc.ref.content."
+
+
+def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[str]]:
+    """For each content blob of a namespace, the blobs its garbage-collection labels keep
+    (``containerd.io/gc.ref.content.*``): what containerd's collector follows from an image."""
+    try:
+        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
+        blobs = tree[b"v1"][namespace.encode()][b"content"][b"blob"]
+    except (OSError, BoltError, KeyError, TypeError):
+        return {}
+    refs: dict[str, list[str]] = {}
+    for digest, record in blobs.items() if isinstance(blobs, dict) else ():
+        labels = record.get(b"labels") if isinstance(record, dict) else None
+        kept = [
+            value.decode(errors="replace")
+            for name, value in (labels.items() if isinstance(labels, dict) else ())
+            if name.decode(errors="replace").startswith(GC_CONTENT_REF) and isinstance(value, bytes)
+        ]
+        if kept:
+            refs[digest.decode(errors="replace")] = kept
+    return refs
+
+
+def reachable(start: Iterable[str], refs: Mapping[str, list[str]]) -> set[str]:
+    """``start`` and every blob their labels keep, transitively (as containerd's collector walks them)."""
+    found: set[str] = set()
+    stack = list(start)
+    while stack:
+        digest = stack.pop()
+        if digest not in found:
+            found.add(digest)
+            stack.extend(refs.get(digest, ()))
+    return found
+
+
+def read_leases(root: Path) -> list[Lease]:
+    """Every lease of every namespace in containerd's metadata (``io.containerd.metadata.v1.bolt``)."""
+    try:
+        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
+        namespaces = tree[b"v1"]
+    except (OSError, BoltError, KeyError, TypeError):
+        return []
+    leases = []
+    for namespace, bucket in namespaces.items() if isinstance(namespaces, dict) else ():
+        held = bucket.get(b"leases") if isinstance(bucket, dict) else None
+        for lease_id, lease in held.items() if isinstance(held, dict) else ():
+            if not isinstance(lease, dict):
+                continue
+            snapshots = lease.get(b"snapshots")
+            keys = [
+                key.decode(errors="replace")
+                for by_snapshotter in (snapshots.values() if isinstance(snapshots, dict) else ())
+                if isinstance(by_snapshotter, dict)
+                for key in by_snapshotter
+            ]
+            content = lease.get(b"content")
+            leases.append(
+                Lease(
+                    namespace=namespace.decode(errors="replace"),
+                    id=lease_id.decode(errors="replace"),
+                    snapshots=tuple(keys),
+                    content=tuple(d.decode(errors="replace") for d in content)
+                    if isinstance(content, dict)
+                    else (),
+                )
+            )
+    return leases
+
+
+def _snapshots(snapshotter: Path, usage: DiskUsage) -> tuple[dict[str, int], int]:
+    """Disk bytes of each committed snapshot of the moby namespace by chain ID, and of every other together."""
+    by_chain: dict[str, int] = {}
+    other = 0
+    for record in read_snapshot_records(snapshotter).values():
+        try:
+            size = snapshot_usage(snapshotter, record, usage)
+        except OSError:
+            continue
+        if record.committed and record.namespace == NAMESPACE and record.name.startswith("sha256:"):
+            by_chain[record.name] = by_chain.get(record.name, 0) + size
         else:
             other += size
     return by_chain, other
+
+
+def kept_snapshot_bytes(
+    root: Path, snapshotter: str, image_ids: Iterable[str], container_ids: Iterable[str], architecture: str
+) -> int | None:
+    """What the snapshots of these images and containers weigh as the engine's ``LayersSize`` counts them.
+
+    On the containerd store the engine's ``LayersSize`` is every snapshot's usage, containers' own
+    included; this is the part those images (their layers and what they stand on) and containers
+    (their writable and init snapshots) keep. Active snapshots are measured as containerd measures
+    them (allocated blocks of their ``fs`` folder). None where the store is not readable.
+    """
+    folder = root / f"io.containerd.snapshotter.v1.{snapshotter}"
+    records = {k: r for k, r in read_snapshot_records(folder).items() if r.namespace == NAMESPACE}
+    if not records:
+        return None
+    by_name = {r.name: k for k, r in records.items()}
+    kept: set[str] = set()
+
+    def keep(key: str | None) -> None:
+        while key is not None and key in records and key not in kept:
+            kept.add(key)
+            key = records[key].parent
+
+    for image_id in image_ids:
+        config = read_config(root, image_id, architecture)
+        if config is None:
+            return None
+        chain = chain_ids(list((config.get("rootfs") or {}).get("diff_ids") or []))
+        if chain:
+            keep(by_name.get(chain[-1]))
+    for cid in container_ids:
+        keep(by_name.get(cid))
+        keep(by_name.get(f"{cid}-init"))
+    usage = DiskUsage()
+    total = 0
+    for key in kept:
+        record = records[key]
+        if record.recorded_size is not None:
+            total += record.recorded_size
+        else:
+            total += usage.tree(folder / "snapshots" / str(record.number) / "fs")
+    return total
