@@ -99,7 +99,7 @@ def history(source: SourceChoice, fmt: str, image: str) -> None:
     """One image's layers, oldest first, with size, chain ID and sharing."""
     from layershare.analysis import find_image, image_history
     from layershare.ids import short_id
-    from layershare.render import render_history
+    from layershare.render.report import render_history
 
     index = index_from(source)
     image_id = find_image(index, image)

@@ -57,8 +57,8 @@ def _sum(values: Sequence[int | None]) -> int | None:
 def disk_report(snapshot: DiskSnapshot) -> DiskReport:
     """Categories and what a prune would reclaim, from one engine's disk snapshot."""
     walked = snapshot.walked
-    stopped = [c for c in snapshot.containers if c.state != "running"]
-    in_use = {v for c in snapshot.containers if c.state == "running" for v in _mounts_of(snapshot, c.name)}
+    stopped = [c for c in snapshot.containers if not c.running]
+    in_use = {v for c in snapshot.containers if c.running for v in _mounts_of(snapshot, c.name)}
     unused = [v for v in snapshot.volumes if v.name not in in_use and v.driver == "local"]
     prunable = [v for v in unused if snapshot.volume_prune_all or v.anonymous]
     unshared = [r for r in snapshot.build_cache if not r.shared]

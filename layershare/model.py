@@ -247,6 +247,11 @@ class ContainerDisk:
     log: Usage | None = None
     log_path: str | None = None
 
+    @property
+    def running(self) -> bool:
+        """Running as the engine counts it (paused and restarting too): a prune keeps it and what it uses."""
+        return self.state in ("running", "paused", "restarting")
+
 
 @dataclass(frozen=True)
 class VolumeDisk:

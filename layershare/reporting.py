@@ -76,7 +76,7 @@ def _render(sources: Sequence[Source], options: ReportOptions) -> tuple[str, str
     """Collect, analyse and render; also return the (last) collection time the text holds."""
     from layershare.analysis import build_report
     from layershare.index import LayerIndex
-    from layershare.render import render_reports
+    from layershare.render.report import render_reports
 
     reports = []
     for source in sources:

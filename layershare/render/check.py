@@ -11,7 +11,7 @@ from layershare.formats import CheckFormat
 from layershare.ids import short_id
 from layershare.policy.gate import CheckReport
 from layershare.policy.rules import ImageFacts, Result, Status
-from layershare.render.text import shorten
+from layershare.render.naming import shorten
 from layershare.units import human_size
 from layershare.waste import Waste
 

@@ -15,7 +15,7 @@ from layershare.diskuse import DiskReport
 from layershare.formats import OutputFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
-from layershare.render.text import describe_engine, shorten
+from layershare.render.naming import describe_engine, shorten
 from layershare.units import human_size
 
 DISK_SCHEMA = "layershare.disk/v1"
@@ -166,7 +166,7 @@ def render_disk_csv(reports: Sequence[DiskReport]) -> str:
                 [host, "category", c.category, "", c.category, c.bytes, c.disk_bytes, c.reclaimable_bytes]
             )
         for ct in snap.containers:
-            stopped = ct.state != "running"
+            stopped = not ct.running
             out.writerow([host, "container", ct.id, ct.name, "containers", ct.size_rw_bytes, _disk(ct.disk),
                           ct.size_rw_bytes if stopped else 0])  # fmt: skip
             out.writerow([host, "log", ct.id, ct.name, "logs", _bytes(ct.log), _disk(ct.log),

@@ -6,9 +6,10 @@ import json
 from collections.abc import Sequence
 
 from layershare.analysis import Report
+from layershare.render.naming import describe_engine
 from layershare.render.report_json import report_document
 from layershare.render.tabular import image_frame
-from layershare.render.text import describe_engine, render_report_text
+from layershare.render.text import render_report_text
 from layershare.units import human_size
 
 REPORTS_SCHEMA = "layershare.reports/v1"

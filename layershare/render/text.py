@@ -9,17 +9,9 @@ from tabulate import tabulate
 
 from layershare.analysis import Report
 from layershare.ids import short_id
-from layershare.model import EngineInfo
+from layershare.render.naming import describe_engine, shorten
 from layershare.render.rows import records
 from layershare.units import human_size
-
-_MAX_INSTRUCTION = 60
-
-
-def shorten(text: str, width: int = _MAX_INSTRUCTION) -> str:
-    """One line of at most ``width`` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
 
 
 def _size(size_bytes: int, exact: bool = True) -> str:
@@ -34,16 +26,6 @@ def _table(rows: Sequence[Sequence[str]], headers: list[str], markdown: bool, ri
         tablefmt="github" if markdown else "simple",
         colalign=align,
         disable_numparse=True,
-    )
-
-
-def describe_engine(engine: EngineInfo) -> str:
-    """``Engine 20.10.24 (API 1.41, graphdriver, overlay2) at unix:///...``, or the archives read."""
-    if engine.image_store == "archive":
-        return f"Image archives: {engine.host}"
-    driver = f", {engine.storage_driver}" if engine.storage_driver else ""
-    return (
-        f"Engine {engine.version} (API {engine.api_version}, {engine.image_store}{driver}) at {engine.host}"
     )
 
 

@@ -18,6 +18,7 @@ unaccounted.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -158,9 +159,14 @@ def graphdriver_layout(
 
 
 def _files_named(folder: Path, name: str) -> list[str]:
+    """The text of ``folder/*/name`` for each subfolder (the layer store's ``cache-id`` files)."""
     found = []
     for child in _folders(folder):
-        text = _read_text(folder / child / name)
+        try:
+            with open(os.path.join(folder, child, name), "rb") as f:
+                text = f.read().decode(errors="replace").strip()
+        except OSError:
+            continue
         if text:
             found.append(text)
     return found
@@ -168,7 +174,8 @@ def _files_named(folder: Path, name: str) -> list[str]:
 
 def _folders(folder: Path) -> list[str]:
     try:
-        return [e.name for e in folder.iterdir() if e.is_dir()]
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if e.is_dir(follow_symlinks=False)]
     except OSError:
         return []
 

@@ -53,20 +53,31 @@ class DiskSource:
 
     def snapshot(self) -> DiskSnapshot:
         """Ask the engine, walk what is readable, and return the model."""
-        lists = self.engine.lists()
-        info, version = lists["info"], lists["version"]
-        engine_info = engine_info_from(info, version, self.engine.where)
-        data_root = self.data_root_override or str(info.get("DockerRootDir") or "")
+        engine = self.engine
         notes: list[str] = []
+        answers = {"version": engine.get_json("/version"), "info": engine.get_json("/info")}
+        info = answers["info"]
+        engine_info = engine_info_from(info, answers["version"], engine.where)
+        data_root = self.data_root_override or str(info.get("DockerRootDir") or "")
+        # From API 1.42 the engine can leave out its image pass: as root the layer store gives LayersSize.
+        types = None
+        if (
+            not _api_below(engine_info.api_version, (1, 42))
+            and data_root
+            and os.access(data_root, os.R_OK | os.X_OK)
+        ):
+            types = ["container", "volume", "build-cache"]
         with ThreadPoolExecutor(max_workers=1) as pool:
-            df_future = pool.submit(self.engine.system_df)
-            volumes = self.engine.volumes()
-            layout, why_not = self._layout(lists, volumes, data_root)
+            # The engine's own walk (containers' layers, volumes) runs while this process walks.
+            df_future = pool.submit(engine.get_json, "/system/df", type=types)
+            answers["containers"] = engine.get_json("/containers/json", all=1) or []
+            volumes = (engine.get_json("/volumes") or {}).get("Volumes") or []
+            layout, why_not = self._layout(answers, volumes, data_root)
             walked = walk(layout.roots) if layout is not None else None
-            df = df_future.result()
+            df = df_future.result() or {}
         if why_not:
             notes.append(why_not)
-        containers = _containers(df, lists, walked, data_root)
+        containers = _containers(df, answers, walked, data_root)
         snapshot_notes = _walk_notes(walked, layout)
         return DiskSnapshot(
             engine=engine_info,
@@ -76,10 +87,10 @@ class DiskSource:
                 DiskRoot(path, walked.roots.get(path) if walked else None)
                 for path in (layout.roots if layout else [data_root])
             ),
-            layers_bytes=int(df.get("LayersSize") or 0),
+            layers_bytes=self._layers_bytes(df, info, data_root, asked=types is None),
             containers=containers,
             volumes=_volumes(df, volumes, walked),
-            build_cache=_build_cache(df, show_values=self.engine.show_values),
+            build_cache=_build_cache(df, show_values=engine.show_values),
             orphans=_orphans(layout, walked),
             walked=_categories(walked) if walked else None,
             kept_layers_bytes=self._kept_layers(info, df, containers),
@@ -88,33 +99,38 @@ class DiskSource:
             collected_at=now_iso(),
         )
 
+    def _images(self) -> list[dict[str, Any]]:
+        """``GET /images/json?all=1``, asked only where the layout needs image IDs (containerd store)."""
+        return list(self.engine.get_json("/images/json", all=1) or [])
+
     def _layout(
-        self, lists: Mapping[str, Any], volumes: list[dict[str, Any]], data_root: str
+        self, answers: Mapping[str, Any], volumes: list[dict[str, Any]], data_root: str
     ) -> tuple[Layout | None, str]:
         """The rules to walk by, or None and why the data root is not walked."""
-        info = lists["info"]
+        info = answers["info"]
         if not data_root or not os.access(data_root, os.R_OK | os.X_OK):
             return None, (
                 f"the data root {data_root or '(unknown)'} is not readable from here: disk_bytes, logs, "
                 "metadata and orphans need root on the engine's host"
             )
-        proof = self._prove(lists, data_root)
+        containerd_store = is_containerd_store(info)
+        images = self._images() if containerd_store else []
+        proof = self._prove(answers, images, data_root)
         if proof:
             if self.data_root_override:
                 raise DataRootError(
                     f"{data_root} is not the data root of the engine at {self.engine.where}: {proof}"
                 )
             return None, f"the folder {data_root} on this machine is not this engine's data root ({proof})"
-        container_ids = [str(c["Id"]) for c in lists["containers"]]
+        container_ids = [str(c["Id"]) for c in answers["containers"]]
         volume_names = [str(v["Name"]) for v in volumes if v.get("Driver") == "local"]
-        if not is_containerd_store(info):
-            return graphdriver_layout(
-                data_root, str(info.get("Driver") or "overlay2"), container_ids, volume_names
-            ), ""
+        if not containerd_store:
+            driver = str(info.get("Driver") or "overlay2")
+            return graphdriver_layout(data_root, driver, container_ids, volume_names), ""
         store_root = containerd.find_store_near(data_root)
         if store_root is None:
             return None, "the containerd store's files are not readable from here"
-        image_ids = [str(i["Id"]) for i in lists["images"]]
+        image_ids = [str(i["Id"]) for i in images]
         arch = str(info.get("Architecture") or "")
         chains: set[str] = set()
         for image_id in image_ids:
@@ -135,10 +151,12 @@ class DiskSource:
             "",
         )
 
-    def _prove(self, lists: Mapping[str, Any], data_root: str) -> str:
-        """Empty when ``data_root`` holds this engine's images; else what is missing there."""
-        info = lists["info"]
-        images = lists["images"]
+    def _prove(self, answers: Mapping[str, Any], images: list[dict[str, Any]], data_root: str) -> str:
+        """Empty when ``data_root`` holds this engine's containers or images; else what is missing there.
+
+        A container ID is random and an image's manifest content-addressed: finding one there proves it.
+        """
+        info = answers["info"]
         root = Path(data_root)
         if is_containerd_store(info):
             store = containerd.find_store_near(data_root)
@@ -151,10 +169,15 @@ class DiskSource:
                 return f"its content store does not hold image {images[0]['Id'][7:19]}"
             return ""
         driver = str(info.get("Driver") or "")
-        if not (root / "image" / driver / "layerdb").is_dir():
+        layerdb = root / "image" / driver / "layerdb"
+        if not layerdb.is_dir():
             return f"it has no image/{driver}/layerdb"
-        for image in images[:3]:
-            inspect = self.engine.inspect_image(str(image["Id"]))
+        containers = answers["containers"]
+        if containers:
+            cid = str(containers[0]["Id"])
+            return "" if (layerdb / "mounts" / cid).is_dir() else f"it does not hold container {cid[:12]}"
+        for image in (self.engine.get_json("/images/json") or [])[:3]:
+            inspect = self.engine.get_json(f"/images/{image['Id']}/json")
             upper = ((inspect or {}).get("GraphDriver") or {}).get("Data") or {}
             folder = str(upper.get("UpperDir") or "")
             if folder:
@@ -164,12 +187,31 @@ class DiskSource:
                 return f"it has no {driver}/{layer[:12]}..., a layer of image {str(image['Id'])[7:19]}"
         return ""
 
+    def _layers_bytes(
+        self, df: Mapping[str, Any], info: Mapping[str, Any], data_root: str, *, asked: bool
+    ) -> int:
+        """The engine's ``LayersSize``: from its answer when it was asked for (it says 0 when left out),
+        else from its files (graphdriver: every stored layer's recorded size; containerd: every snapshot's
+        usage)."""
+        if asked:
+            return int(df.get("LayersSize") or 0)
+        if is_containerd_store(info):
+            store = containerd.find_store_near(data_root)
+            found = (
+                containerd.snapshots_usage(store, str(info.get("Driver") or "overlayfs")) if store else None
+            )
+        else:
+            found = graphdriver.stored_layers_bytes({**info, "DockerRootDir": data_root})
+        if found is None:
+            raise DataRootError(f"the layer store under {data_root} could not be read")
+        return found
+
     def _kept_layers(
         self, info: Mapping[str, Any], df: Mapping[str, Any], containers: Iterable[ContainerDisk]
     ) -> int | None:
         """The part of ``LayersSize`` that stays after ``docker system prune -a``: the layers of images
         running containers use (on the containerd store, also those containers' own snapshots)."""
-        running = [c for c in containers if c.state == "running"]
+        running = [c for c in containers if c.running]
         if not running:
             return 0
         data_root = self.data_root_override or str(info.get("DockerRootDir") or "")
@@ -226,9 +268,9 @@ def _log_path(data_root: str, cid: str) -> str | None:
 
 
 def _containers(
-    df: Mapping[str, Any], lists: Mapping[str, Any], walked: WalkResult | None, data_root: str
+    df: Mapping[str, Any], answers: Mapping[str, Any], walked: WalkResult | None, data_root: str
 ) -> tuple[ContainerDisk, ...]:
-    listed = {str(c["Id"]): c for c in lists["containers"]}
+    listed = {str(c["Id"]): c for c in answers["containers"]}
     found = []
     for c in df.get("Containers") or []:
         cid = str(c["Id"])

@@ -77,9 +77,10 @@ def _walk_one(root: str, rules: Rules, result: WalkResult, seen: set[tuple[int, 
     top = os.lstat(root)
     device = top.st_dev
     total = top.st_blocks * 512
-    _add(owners, rules.root, top, total)
-    depth_limit = rules.depth
+    _tally(owners, rules.root).disk_bytes += total
+    limit = rules.depth
     exact, children = rules.exact, rules.children
+    is_dir = stat.S_ISDIR
     stack: list[tuple[str, str, Owner, int]] = [(root, "", rules.root, 0)]
     while stack:
         path, rel, owner, depth = stack.pop()
@@ -91,8 +92,11 @@ def _walk_one(root: str, rules: Rules, result: WalkResult, seen: set[tuple[int, 
         except OSError:
             result.unreadable.append(path)
             continue
+        ruled = depth < limit  # below the rules' reach every entry is its folder's owner's
+        naming = children.get(rel) if ruled else None
+        here = _tally(owners, owner)
+        apparent = blocks = 0
         with entries:
-            naming = children.get(rel) if depth < depth_limit else None
             for entry in entries:
                 try:
                     info = entry.stat(follow_symlinks=False)
@@ -101,32 +105,39 @@ def _walk_one(root: str, rules: Rules, result: WalkResult, seen: set[tuple[int, 
                     continue
                 if info.st_dev != device:
                     continue  # another file system mounted here: du -x does not enter it either
-                is_dir = stat.S_ISDIR(info.st_mode)
-                if info.st_nlink > 1 and not is_dir:
+                folder = is_dir(info.st_mode)
+                if info.st_nlink > 1 and not folder:
                     inode = (info.st_dev, info.st_ino)
                     if inode in seen:
                         continue
                     seen.add(inode)
-                child_rel = f"{rel}/{entry.name}" if rel else entry.name
-                child = owner
-                if depth < depth_limit:
-                    found = exact.get(child_rel)
-                    if found is not None:
-                        child = found
-                    elif naming is not None:
-                        child = naming(entry.name)
-                blocks = info.st_blocks * 512
-                total += blocks
-                _add(owners, child, info, blocks)
-                if is_dir:
-                    stack.append((entry.path, child_rel, child, depth + 1))
+                used = info.st_blocks * 512
+                total += used
+                if ruled:
+                    child_rel = f"{rel}/{entry.name}" if rel else entry.name
+                    child = exact.get(child_rel) or (naming(entry.name) if naming is not None else owner)
+                    if child != owner:
+                        tally = _tally(owners, child)
+                        tally.disk_bytes += used
+                        if not folder:
+                            tally.bytes += info.st_size
+                        if folder:
+                            stack.append((entry.path, child_rel, child, depth + 1))
+                        continue
+                    if folder:
+                        stack.append((entry.path, child_rel, owner, depth + 1))
+                elif folder:
+                    stack.append((entry.path, "", owner, depth + 1))
+                blocks += used
+                if not folder:
+                    apparent += info.st_size
+        here.disk_bytes += blocks
+        here.bytes += apparent
     return total
 
 
-def _add(owners: dict[Owner, Tally], owner: Owner, info: os.stat_result, blocks: int) -> None:
+def _tally(owners: dict[Owner, Tally], owner: Owner) -> Tally:
     tally = owners.get(owner)
     if tally is None:
         tally = owners[owner] = Tally()
-    tally.disk_bytes += blocks
-    if not stat.S_ISDIR(info.st_mode):
-        tally.bytes += info.st_size
+    return tally

@@ -15,12 +15,8 @@ import docker.errors
 import requests.exceptions
 
 from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
+from layershare.sources.engine.connection_names import describe_host
 from layershare.sources.engine.contexts import DockerContext, current_context_name, load_context
-
-
-def describe_host(host: str | None) -> str:
-    """The engine a host URL (or the environment) names, as messages say it."""
-    return host or os.environ.get("DOCKER_HOST") or "the default Docker socket"
 
 
 def connection_error(where: str, e: BaseException) -> SourceError:

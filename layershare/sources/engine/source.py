@@ -13,14 +13,12 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
-
-import docker.errors
-import requests.exceptions
-import urllib3.exceptions
+from typing import Any, Literal
 
 from layershare.cache import ImageCache, ReportCache, engine_key
 from layershare.errors import ArchiveError, EngineAPIError, ImageNotFound
@@ -36,13 +34,9 @@ from layershare.sources.answers import (
     trim_inspect,
 )
 from layershare.sources.archive.reader import ChunkReader, read_archive
-from layershare.sources.engine.connection import (
-    connection_error,
-    describe_host,
-    engine_errors,
-    open_api,
-)
+from layershare.sources.engine.connection_names import describe_host
 from layershare.sources.engine.local_store import LocalStore, store_readable
+from layershare.sources.engine.unix_api import NotFound, UnixAPI, local_socket
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
 from layershare.times import now_iso
@@ -86,15 +80,20 @@ class EngineSource(StatefulSource, ContentSource):
         self.cache_dir = cache_dir
         self.context = context
         self._api: Any = None
+        self._unix: UnixAPI | Literal[False] | None = None
+        self._opening = threading.Lock()
         self._where: str | None = None
         self._answers: dict[str, Any] | None = None
         self._skipped = 0
 
     def _client(self) -> Any:
-        """The low-level API client, opened once and reused by every call of this source."""
-        if self._api is None:
-            self._api, self._where = open_api(self.host, context=self.context, pool_size=self.workers)
-        return self._api
+        """The low-level API client, opened once (threads may ask at once) and reused by every call."""
+        from layershare.sources.engine.connection import open_api
+
+        with self._opening:
+            if self._api is None:
+                self._api, self._where = open_api(self.host, context=self.context, pool_size=self.workers)
+            return self._api
 
     @property
     def where(self) -> str:
@@ -106,6 +105,8 @@ class EngineSource(StatefulSource, ContentSource):
         if self._api is not None:
             self._api.close()
             self._api = None
+        if self._unix:
+            self._unix.close()
 
     def __enter__(self) -> EngineSource:
         return self
@@ -119,13 +120,17 @@ class EngineSource(StatefulSource, ContentSource):
 
     def record(self) -> Recording:
         """Fetch the engine's answers as a recording (see :mod:`layershare.sources.answers`)."""
+        from layershare.sources.engine.connection import engine_errors
+
         api = self._client()
         with engine_errors(self.where):
             return self._record(api)
 
     def _lists(self) -> dict[str, Any]:
         """The four answers every run needs fresh (asked once per source): version, info, images, containers."""
-        if self._answers is None:
+        if self._answers is None:  # asked from one thread (collect, disk)
+            from layershare.sources.engine.connection import engine_errors
+
             api = self._client()
             with engine_errors(self.where):
                 self._answers = {
@@ -140,28 +145,46 @@ class EngineSource(StatefulSource, ContentSource):
         """``GET /version``, ``/info``, ``/images/json?all=1`` and ``/containers/json?all=1``, asked once."""
         return self._lists()
 
-    def volumes(self) -> list[dict[str, Any]]:
-        """``GET /volumes``: every volume's name, driver, mount point and labels."""
-        api = self._client()
-        with engine_errors(self.where):
-            return list(api.volumes().get("Volumes") or [])
+    def get_json(self, path: str, **params: object) -> Any:
+        """One ``GET`` answer as JSON (``/info``, ``/containers/json``, ``/system/df``...); None for a 404.
 
-    def system_df(self) -> dict[str, Any]:
-        """``GET /system/df``: what ``docker system df -v`` prints (the engine walks containers and volumes)."""
-        api = self._client()
-        with engine_errors(self.where):
-            answer: dict[str, Any] = api.df()
-        return answer
+        A local unix socket is asked without the Docker SDK (:mod:`~layershare.sources.engine.unix_api`),
+        every other host (tcp, TLS, ssh, a context) through it.
+        """
+        local = self._unix_api()
+        if local is not None:
+            try:
+                return local.get(path, **params)
+            except NotFound:
+                return None
+        import docker.errors
 
-    def inspect_image(self, image_id: str) -> dict[str, Any] | None:
-        """``GET /images/{id}/json``, or None when the image is gone."""
+        from layershare.sources.engine.connection import engine_errors
+
         api = self._client()
         with engine_errors(self.where):
             try:
-                answer: dict[str, Any] = api.inspect_image(image_id)
+                return api._result(api._get(api._url(path), params=params or None), json=True)
             except docker.errors.NotFound:
                 return None
-        return answer
+
+    def _unix_api(self) -> UnixAPI | None:
+        """The SDK-free client when this engine is a local unix socket (not a docker context's other host)."""
+        with self._opening:
+            if self._unix is None:
+                path = local_socket(self.host)
+                if path is not None and (
+                    self.host or os.environ.get("DOCKER_HOST") or not self._uses_context()
+                ):
+                    self._unix = UnixAPI(path, self.where)
+                else:
+                    self._unix = False
+            return self._unix or None
+
+    def _uses_context(self) -> bool:
+        from layershare.sources.engine.connection import chosen_context
+
+        return chosen_context(self.context) is not None
 
     def report_cache(self) -> ReportCache | None:
         """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
@@ -255,6 +278,8 @@ class EngineSource(StatefulSource, ContentSource):
     ) -> list[str]:
         """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones."""
 
+        import docker.errors
+
         def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
             try:
                 inspect, history = self._fetch_image(api, image_id)
@@ -290,6 +315,12 @@ class EngineSource(StatefulSource, ContentSource):
             raise
 
     def _export(self, api: Any, image_id: str) -> ImageContent:
+        import docker.errors
+        import requests.exceptions
+        import urllib3.exceptions
+
+        from layershare.sources.engine.connection import connection_error
+
         where = self.where
         short = short_id(image_id)
         try:
@@ -314,6 +345,8 @@ class EngineSource(StatefulSource, ContentSource):
 
     @staticmethod
     def _exists(api: Any, image_id: str) -> bool:
+        import docker.errors
+
         try:
             api.inspect_image(image_id)
         except docker.errors.NotFound:

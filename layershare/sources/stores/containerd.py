@@ -32,7 +32,7 @@ from layershare.ids import chain_ids
 from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
 
 NAMESPACE = "moby"
-_COMMITTED = 3
+_VIEW, _COMMITTED = 1, 3
 _BLOCK = 512
 
 
@@ -226,6 +226,7 @@ class SnapshotRecord:
     committed: bool
     parent: str | None
     recorded_size: int | None
+    view: bool = False
 
     @property
     def namespace(self) -> str:
@@ -256,6 +257,7 @@ def read_snapshot_records(snapshotter: Path) -> dict[str, SnapshotRecord]:
                 committed=committed,
                 parent=parent.decode(errors="replace") if isinstance(parent, bytes) and parent else None,
                 recorded_size=varint(recorded) if committed and isinstance(recorded, bytes) else None,
+                view=kind == bytes([_VIEW]),
             )
         except BoltError:
             continue
@@ -401,11 +403,22 @@ def kept_snapshot_bytes(
         keep(by_name.get(cid))
         keep(by_name.get(f"{cid}-init"))
     usage = DiskUsage()
-    total = 0
-    for key in kept:
-        record = records[key]
-        if record.recorded_size is not None:
-            total += record.recorded_size
-        else:
-            total += usage.tree(folder / "snapshots" / str(record.number) / "fs")
-    return total
+    return sum(_usage_of(folder, records[key], usage) for key in kept)
+
+
+def snapshots_usage(root: Path, snapshotter: str) -> int | None:
+    """Every snapshot of this engine's namespace as containerd measures its usage (``LayersSize`` on the
+    containerd store): the recorded size of a committed one, the blocks of an active one's ``fs``."""
+    folder = root / f"io.containerd.snapshotter.v1.{snapshotter}"
+    records = [r for r in read_snapshot_records(folder).values() if r.namespace == NAMESPACE]
+    if not records:
+        return None
+    usage = DiskUsage()
+    return sum(_usage_of(folder, r, usage) for r in records)
+
+
+def _usage_of(folder: Path, record: SnapshotRecord, usage: DiskUsage) -> int:
+    """A snapshot's usage as containerd reports it: recorded at commit, measured when active, 0 for a view."""
+    if record.recorded_size is not None:
+        return record.recorded_size
+    return 0 if record.view else usage.tree(folder / "snapshots" / str(record.number) / "fs")

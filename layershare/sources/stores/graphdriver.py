@@ -60,3 +60,22 @@ def read_layer_sizes(info: Mapping[str, Any], chains: Iterable[str]) -> dict[str
         except (OSError, ValueError):
             continue
     return sizes
+
+
+def stored_layers_bytes(info: Mapping[str, Any]) -> int | None:
+    """The sum of every stored layer's recorded size (what the engine reports as ``LayersSize``)."""
+    folder = layerdb(info)
+    if folder is None:
+        return None
+    total = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    with open(os.path.join(entry.path, "size"), "rb") as f:
+                        total += int(f.read())
+                except (OSError, ValueError):
+                    continue
+    except OSError:
+        return None
+    return total

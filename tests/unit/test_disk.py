@@ -1,0 +1,197 @@
+"""The walk against du on a tree the test makes, and the reclaimable rules, table-driven."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from layershare.diskuse import disk_report
+from layershare.formats import OutputFormat
+from layershare.model import (
+    BuildCacheDisk,
+    ContainerDisk,
+    DiskRoot,
+    DiskSnapshot,
+    EngineInfo,
+    Orphan,
+    Usage,
+    VolumeDisk,
+)
+from layershare.render.disk import DISK_RENDERERS, render_disk
+from layershare.sources.disk.walk import Rules, walk
+
+
+def du(path: Path) -> int:
+    return int(
+        subprocess.run(
+            ["du", "-sx", "--block-size=1", str(path)], capture_output=True, text=True, check=True
+        ).stdout.split()[0]
+    )
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "root"
+    (root / "layers" / "a" / "diff").mkdir(parents=True)
+    (root / "layers" / "b").mkdir()
+    (root / "layers" / "a" / "diff" / "big").write_bytes(os.urandom(50_000))
+    os.link(root / "layers" / "a" / "diff" / "big", root / "layers" / "b" / "same-inode")  # counted once
+    (root / "layers" / "a" / "link").symlink_to("diff/big")
+    (root / "layers" / "stray").mkdir()
+    (root / "layers" / "stray" / "x").write_bytes(b"x" * 5000)
+    (root / "db").write_bytes(b"\0" * 3000)
+    (root / "unknown.txt").write_text("?")
+    sparse = root / "sparse"
+    with sparse.open("wb") as f:  # apparent 1 MB, almost nothing allocated
+        f.seek(1_000_000)
+        f.write(b"!")
+    return root
+
+
+def test_the_walk_counts_what_du_counts_and_every_byte_once(tree: Path) -> None:
+    rules = Rules(root=("metadata", ""))
+    rules.exact["layers/a"] = ("images", "a")
+    rules.exact["layers/b"] = ("images", "b")
+    rules.children["layers"] = lambda name: ("orphans", name)
+    rules.children[""] = lambda name: ("metadata", "") if name in ("layers", "db") else ("unaccounted", name)
+    result = walk({str(tree): rules})
+    assert result.roots[str(tree)] == du(tree)
+    assert sum(t.disk_bytes for t in result.owners.values()) == du(tree)
+    owners = result.owners
+    assert owners[("orphans", "stray")].disk_bytes == du(tree / "layers" / "stray")
+    assert owners[("orphans", "stray")].bytes == 5000
+    assert owners[("images", "a")].bytes == 50_000 + len("diff/big")  # the file and the symlink
+    assert owners[("images", "b")].bytes == 0  # the hard link's inode was counted under a
+    assert owners[("unaccounted", "sparse")].bytes == 1_000_001
+    assert owners[("unaccounted", "sparse")].disk_bytes < 100_000
+
+
+def test_a_folder_that_vanishes_is_counted_not_fatal(tree: Path) -> None:
+    rules = Rules(root=("metadata", ""))
+    gone = tree / "layers" / "stray"
+
+    def naming(name: str) -> Any:
+        if name == "stray" and gone.exists():
+            (gone / "x").unlink()
+            gone.rmdir()  # removed between being listed and being read
+        return ("images", name)
+
+    rules.children["layers"] = naming
+    result = walk({str(tree): rules})
+    assert result.vanished >= 1
+
+
+ENGINE = EngineInfo(
+    host="unix:///test",
+    version="26.1.5",
+    api_version="1.45",
+    image_store="graphdriver",
+    storage_driver="overlay2",
+)
+
+
+def snapshot(*, api: str = "1.45", kept: int | None = 300, readable: bool = True) -> DiskSnapshot:
+    walked = (
+        {"logs": Usage(700, 8192), "metadata": Usage(50, 4096), "orphans": Usage(90, 4096)}
+        if readable
+        else None
+    )
+    return DiskSnapshot(
+        engine=EngineInfo(**{**ENGINE.__dict__, "api_version": api}),
+        data_root="/var/lib/docker",
+        data_root_readable=readable,
+        roots=(DiskRoot("/var/lib/docker", 16384 if readable else None),),
+        layers_bytes=1000,
+        containers=(
+            ContainerDisk(
+                "r" * 64,
+                "running",
+                "app:1",
+                "sha256:a",
+                "running",
+                40,
+                log=Usage(300, 4096) if readable else None,
+            ),
+            ContainerDisk(
+                "s" * 64,
+                "stopped",
+                "app:1",
+                "sha256:a",
+                "exited",
+                60,
+                log=Usage(400, 4096) if readable else None,
+            ),
+        ),
+        volumes=(
+            VolumeDisk("used", "local", 11, containers=("running",)),
+            VolumeDisk("named", "local", 22, containers=("stopped",)),
+            VolumeDisk("anon", "local", 33, anonymous=True),
+        ),
+        build_cache=(
+            BuildCacheDisk("c1", "exec.cachemount", 500, False, False, "", "cached mount"),
+            BuildCacheDisk("c2", "regular", 7, True, False, "", "a layer"),
+            BuildCacheDisk("c3", "source.local", 9, False, True, "", "in use"),
+        ),
+        orphans=(Orphan("/var/lib/docker", "overlay2/x", "layer folder", "nothing", Usage(90, 4096)),)
+        if readable
+        else (),
+        walked=walked,
+        kept_layers_bytes=kept,
+        volume_prune_all=api < "1.42",
+    )
+
+
+@pytest.mark.parametrize(
+    ("case", "api", "kept", "readable", "expected"),
+    [
+        ("API 1.45: anonymous volumes only", "1.45", 300, True,
+         {"images": 700, "containers": 60, "logs": 400, "volumes": 33, "build_cache": 500, "orphans": 90}),
+        ("API 1.41: every unused volume", "1.41", 300, True,
+         {"images": 700, "containers": 60, "logs": 400, "volumes": 55, "build_cache": 500, "orphans": 90}),
+        ("not readable: what the files say is unknown", "1.45", None, False,
+         {"images": None, "containers": 60, "logs": None, "volumes": 33, "build_cache": 500, "orphans": None}),
+    ],
+)  # fmt: skip
+def test_reclaimable(
+    case: str, api: str, kept: int | None, readable: bool, expected: dict[str, int | None]
+) -> None:
+    report = disk_report(snapshot(api=api, kept=kept, readable=readable))
+    for name, value in expected.items():
+        assert report.category(name).reclaimable_bytes == value, (case, name)  # type: ignore[arg-type]
+    assert report.category("metadata").reclaimable_bytes is None
+    assert report.category("build_cache").bytes == 509  # unshared records only, in use or not
+    assert report.category("containers").bytes == 100
+
+
+@pytest.mark.parametrize("fmt", list(OutputFormat))
+def test_every_format_renders_one_and_several_engines(fmt: OutputFormat) -> None:
+    assert set(DISK_RENDERERS) == set(OutputFormat)
+    one = render_disk([disk_report(snapshot())], fmt)
+    several = render_disk([disk_report(snapshot()), disk_report(snapshot(readable=False, kept=None))], fmt)
+    assert one.endswith("\n") and len(several) > len(one)
+    if fmt is OutputFormat.JSON:
+        assert json.loads(one)["schema"] == "layershare.disk/v1"
+        doc = json.loads(several)
+        assert doc["schema"] == "layershare.disks/v1" and doc["totals"]["on_disk_bytes"] is None
+        images = next(c for c in doc["totals"]["categories"] if c["category"] == "images")
+        assert images["bytes"] == 2000 and images["reclaimable_bytes"] is None
+
+
+def test_a_paused_container_counts_as_running() -> None:
+    """docker container prune removes only stopped containers; a paused one keeps its layer and volumes."""
+    base = snapshot()
+    paused = ContainerDisk("p" * 64, "paused", "app:1", "sha256:a", "paused", 5000, log=Usage(10, 4096))
+    volume = VolumeDisk("anon-of-paused", "local", 77, containers=("paused",), anonymous=True)
+    report = disk_report(
+        DiskSnapshot(
+            **{**base.__dict__, "containers": (*base.containers, paused), "volumes": (*base.volumes, volume)}
+        )
+    )
+    assert report.category("containers").reclaimable_bytes == 60
+    assert report.category("logs").reclaimable_bytes == 400
+    assert report.category("volumes").reclaimable_bytes == 33
