@@ -10,7 +10,12 @@ side by side, the median of ``--runs`` of:
 - ``docker system df -v`` (the engine walks containers' writable layers and volumes);
 - ``du -sx --block-size=1 DATA_ROOT`` (walks everything);
 - both back to back: the baseline ``layershare disk`` is held against;
-- ``layershare disk --format json`` (one walk, with the engine's df running beside it).
+- ``layershare disk --format json`` (one walk; the engine is asked only for its build cache).
+
+``--build-cache`` first runs one BuildKit build with a cache mount (Debian's
+20.10 CLI at ``/usr/bin/docker``), so that the engine has build-cache records:
+below API 1.42 (Engine 20.10) layershare then needs the engine's whole
+``/system/df``, beside its walk.
 
 It prints each median wall time and peak resident memory, and the ratios the
 target is stated in. It also checks that layershare's total equals ``du``.
@@ -70,6 +75,17 @@ def start_containers(engine: PrivateEngine, count: int) -> None:
     time.sleep(3)
 
 
+def build_with_cache(engine: PrivateEngine) -> None:
+    """One BuildKit build with a cache mount: the engine then has build-cache records."""
+    with tempfile.TemporaryDirectory() as ctx:
+        Path(ctx, "Dockerfile").write_text(
+            "FROM bench-base:1\nRUN --mount=type=cache,target=/cache dd if=/dev/urandom of=/cache/c bs=1000 count=500\n"
+        )
+        env = dict(engine.env(), DOCKER_BUILDKIT="1")
+        subprocess.run(["/usr/bin/docker", "build", "--network=none", "-q", "-t", "bench-built:1", ctx],
+                       env=env, check=True, capture_output=True)  # fmt: skip
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -80,6 +96,9 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=5, help="runs per command (median; default 5)")
     parser.add_argument("--dockerd", help="another dockerd binary")
+    parser.add_argument(
+        "--build-cache", action="store_true", help="make build-cache records first (BuildKit)"
+    )
     options = parser.parse_args()
     engine = start_private_engine(dockerd=options.dockerd)
     try:
@@ -94,6 +113,8 @@ def main() -> None:
             layers = write_archive(archive, seed=1, start=0, stop=options.images)
             engine.docker("load", "-q", "-i", str(archive))
         start_containers(engine, options.containers)
+        if options.build_cache:
+            build_with_cache(engine)
         files = int(
             subprocess.run(
                 ["sh", "-c", f"find {engine.data_root} -xdev | wc -l"], capture_output=True, text=True
@@ -120,7 +141,10 @@ def main() -> None:
             options.runs,
         )
         walked = json.loads(out)["on_disk_bytes"]
-        print(f"\n{options.images} images, {options.containers} containers (median of {options.runs}):")
+        cache = ", build cache" if options.build_cache else ""
+        print(
+            f"\n{options.images} images, {options.containers} containers{cache} (median of {options.runs}):"
+        )
         print("| command | wall | peak memory |\n| --- | --- | --- |")
         for m in (df, du, both, ours):
             print(f"| {m.label} | {m.median:.2f} s | {m.rss / 1e6:.0f} MB |")

@@ -13,10 +13,10 @@ SDK) load only when a name that needs them is used.
 
 from __future__ import annotations
 
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from layershare.exports import lazy_names
 from layershare.version import __version__ as __version__
 
 if TYPE_CHECKING:
@@ -107,11 +107,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'layershare' has no attribute {name!r}")
-    return getattr(import_module(home), name)
+__getattr__ = lazy_names("layershare", _HOMES)
 
 
 __all__ = [

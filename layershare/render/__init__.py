@@ -7,8 +7,9 @@ use, so a command imports only the renderers (and pandas) it needs.
 
 from __future__ import annotations
 
-from importlib import import_module
 from typing import TYPE_CHECKING
+
+from layershare.exports import lazy_names
 
 if TYPE_CHECKING:
     from layershare.formats import OutputFormat
@@ -30,11 +31,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> object:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'layershare.render' has no attribute {name!r}")
-    return getattr(import_module(home), name)
+__getattr__ = lazy_names("layershare.render", _HOMES)
 
 
 __all__ = ["RENDERERS", "OutputFormat", "ReportRenderer", "render_history", "render_report", "render_reports"]

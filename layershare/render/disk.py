@@ -15,7 +15,7 @@ from layershare.diskuse import DiskReport
 from layershare.formats import OutputFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
-from layershare.render.naming import describe_engine, shorten
+from layershare.render.naming import describe_engine, engine_document, shorten
 from layershare.units import human_size
 
 DISK_SCHEMA = "layershare.disk/v1"
@@ -52,17 +52,10 @@ def _bytes(usage: Usage | None) -> int | None:
 def disk_document(report: DiskReport) -> dict[str, Any]:
     """One engine's disk as plain JSON-ready data (``layershare.disk/v1``)."""
     snap = report.snapshot
-    engine = snap.engine
     return {
         "schema": DISK_SCHEMA,
         "collected_at": snap.collected_at,
-        "engine": {
-            "host": engine.host,
-            "version": engine.version,
-            "api_version": engine.api_version,
-            "image_store": engine.image_store,
-            "storage_driver": engine.storage_driver,
-        },
+        "engine": engine_document(snap.engine),
         "data_root": snap.data_root,
         "data_root_readable": snap.data_root_readable,
         "roots": [{"path": r.path, "on_disk_bytes": r.disk_bytes} for r in snap.roots],
@@ -229,7 +222,7 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
     if containers:
         sections.append((
             "Containers",
-            ["NAME", "ID", "STATE", "WRITABLE", "LOGS", "IMAGE"],
+            ["NAME", "ID", "STATE", "MEASURED", "LOGS", "IMAGE"],
             [[shorten(c.name, 30), short_id(c.id), c.state, human_size(c.size_rw_bytes),
               _size(_bytes(c.log)), shorten(c.image, 30)] for c in containers],
             {3, 4},

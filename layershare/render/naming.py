@@ -1,6 +1,8 @@
-"""How tables name things in one line: engines, long instructions. Cheap to import (no pandas)."""
+"""How outputs name things: an engine in one line or as a JSON object, long instructions. No pandas."""
 
 from __future__ import annotations
+
+from typing import Any
 
 from layershare.model import EngineInfo
 
@@ -21,3 +23,16 @@ def describe_engine(engine: EngineInfo) -> str:
     return (
         f"Engine {engine.version} (API {engine.api_version}, {engine.image_store}{driver}) at {engine.host}"
     )
+
+
+def engine_document(engine: EngineInfo) -> dict[str, Any]:
+    """The engine a document describes, as every JSON contract writes it."""
+    return {
+        "host": engine.host,
+        "version": engine.version,
+        "api_version": engine.api_version,
+        "image_store": engine.image_store,
+        "storage_driver": engine.storage_driver,
+        "os": engine.os,
+        "arch": engine.arch,
+    }

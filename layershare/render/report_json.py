@@ -8,6 +8,7 @@ from typing import Any
 import pandas as pd
 
 from layershare.analysis import Report
+from layershare.render.naming import engine_document
 from layershare.render.rows import records
 
 REPORT_SCHEMA = "layershare.report/v1"
@@ -27,15 +28,7 @@ def report_document(report: Report) -> dict[str, Any]:
     return {
         "schema": REPORT_SCHEMA,
         "collected_at": report.index.collected_at,
-        "engine": {
-            "host": engine.host,
-            "version": engine.version,
-            "api_version": engine.api_version,
-            "image_store": engine.image_store,
-            "storage_driver": engine.storage_driver,
-            "os": engine.os,
-            "arch": engine.arch,
-        },
+        "engine": engine_document(engine),
         "totals": {
             "images": totals.images,
             "tags": totals.tags,

@@ -214,6 +214,12 @@ def test_without_access_to_the_data_root_the_engines_figures_remain(disk_engine:
     df = system_df(disk_engine)
     assert doc["data_root_readable"] is False and doc["on_disk_bytes"] is None
     assert category(doc, "images")["bytes"] == df["LayersSize"]
+    by_id = {c["id"]: c for c in doc["containers"]}
+    for c in df["Containers"]:
+        assert by_id[c["Id"]]["size_rw_bytes"] == c.get("SizeRw", 0)  # the engine omits a zero SizeRw
+    assert {v["name"]: v["bytes"] for v in doc["volumes"]} == {
+        v["Name"]: v["UsageData"]["Size"] for v in df["Volumes"]
+    }
     assert category(doc, "logs")["bytes"] is None and category(doc, "orphans")["disk_bytes"] is None
     assert all(c["log_bytes"] is None for c in doc["containers"]) and doc["orphans"] == []
     assert any("not readable" in n and "root" in n for n in doc["notes"])

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layershare.sources.disk.walk import Owner, Rules
-from layershare.sources.stores import containerd
+from layershare.sources.stores import containerd_meta
 from layershare.sources.stores.boltdb import BoltError, BoltFile
 
 METADATA: Owner = ("metadata", "")
@@ -47,6 +47,8 @@ ENGINE_FOLDERS = frozenset(
     }
 )
 CONTENT = "io.containerd.content.v1.content/blobs/sha256"
+# Marks the part of a container (its writable layer) or volume (its data) the engine itself sizes.
+MEASURED = "/measured"
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Layout:
     roots: dict[str, Rules] = field(default_factory=dict)
     orphans: dict[str, OrphanFound] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    buildkit_records: int = 0
 
     def orphan(self, root: str, path: str, kind: str, why: str) -> Owner:
         """The owner of an orphan at ``path`` (relative to ``root``), remembered with its reason."""
@@ -117,6 +120,7 @@ def _containers_and_volumes(
     rules.exact["volumes/backingFsBlockDev"] = METADATA  # the device node the engine uses for quotas
     for name in volumes:
         rules.exact[f"volumes/{name}"] = ("volumes", name)
+        rules.exact[f"volumes/{name}/_data"] = ("volumes", f"{name}{MEASURED}")  # what the engine sizes
     rules.children["volumes"] = layout.orphans_under(
         root, "volumes", "volume folder", lambda _: "no volume has this name"
     )
@@ -148,7 +152,11 @@ def graphdriver_layout(
             folder = _read_text(layerdb / "mounts" / mount / name)
             if folder:
                 rules.exact[f"{driver}/{folder}"] = ("containers", mount)
-    for key in _buildkit_snapshots(root / "buildkit" / "snapshots.db"):
+                if name == "mount-id":  # the writable layer the engine sizes as SizeRw
+                    rules.exact[f"{driver}/{folder}/diff"] = ("containers", f"{mount}{MEASURED}")
+    buildkit = _buildkit_snapshots(root / "buildkit" / "snapshots.db")
+    layout.buildkit_records = len(buildkit)
+    for key in buildkit:
         rules.exact.setdefault(f"{driver}/{key}", ("build_cache", key))
     rules.exact[f"{driver}/l"] = METADATA
     rules.children[driver] = layout.orphans_under(data_root, driver, "layer folder", _layer_folder_why)
@@ -198,7 +206,7 @@ def containerd_layout(
     volumes: Iterable[str],
     image_blobs: Iterable[str],
     image_chains: Iterable[str],
-    namespace: str = containerd.NAMESPACE,
+    namespace: str = containerd_meta.NAMESPACE,
 ) -> Layout:
     """The rules of a data root whose images live in containerd's store (inside it, or at ``store_root``)."""
     layout = Layout()
@@ -214,8 +222,8 @@ def containerd_layout(
     walked_root = data_root if inside else store_root
     store = Path(store_root)
     snapshot_dir = store / f"io.containerd.snapshotter.v1.{snapshotter}"
-    records = containerd.read_snapshot_records(snapshot_dir)
-    leases = containerd.read_leases(store)
+    records = containerd_meta.read_snapshot_records(snapshot_dir)
+    leases = containerd_meta.read_leases(store)
     owners = _snapshot_owners(records, leases, set(image_chains), containers, namespace)
     folder = f"{prefix}io.containerd.snapshotter.v1.{snapshotter}/snapshots"
     for key, record in records.items():
@@ -226,19 +234,23 @@ def containerd_layout(
             why = f"{record.name}: no image, container or build-cache record uses it"
             found = layout.orphan(walked_root, f"{folder}/{record.number}", "snapshot", why)
         store_rules.exact[f"{folder}/{record.number}"] = found
+        if found[0] == "containers" and record.name == found[1]:  # the writable snapshot: SizeRw
+            store_rules.exact[f"{folder}/{record.number}/fs"] = ("containers", f"{found[1]}{MEASURED}")
     store_rules.children[folder] = layout.orphans_under(
         walked_root, folder, "snapshot folder", lambda _: "no snapshot record names it"
     )
     blobs = f"{prefix}{CONTENT}"
-    refs = containerd.read_content_refs(store, namespace)
-    for digest in containerd.reachable(image_blobs, refs):
+    refs = containerd_meta.read_content_refs(store, namespace)
+    for digest in containerd_meta.reachable(image_blobs, refs):
         store_rules.exact[f"{blobs}/{digest.removeprefix('sha256:')}"] = ("images", "")
     for lease in leases:
         item = "" if lease.namespace == namespace else "build history"
         lease_refs = (
-            refs if lease.namespace == namespace else containerd.read_content_refs(store, lease.namespace)
+            refs
+            if lease.namespace == namespace
+            else containerd_meta.read_content_refs(store, lease.namespace)
         )
-        for digest in containerd.reachable(lease.content, lease_refs):
+        for digest in containerd_meta.reachable(lease.content, lease_refs):
             store_rules.exact.setdefault(f"{blobs}/{digest.removeprefix('sha256:')}", ("build_cache", item))
     store_rules.children[blobs] = layout.orphans_under(
         walked_root, blobs, "content blob", lambda _: "no image or lease uses it"
@@ -250,8 +262,8 @@ def containerd_layout(
 
 
 def _snapshot_owners(
-    records: Mapping[str, containerd.SnapshotRecord],
-    leases: Iterable[containerd.Lease],
+    records: Mapping[str, containerd_meta.SnapshotRecord],
+    leases: Iterable[containerd_meta.Lease],
     image_chains: set[str],
     containers: set[str],
     namespace: str,

@@ -1,11 +1,16 @@
-"""A live engine's disk: what its API accounts for, and one walk of its data root where readable.
+"""A live engine's disk: one walk of its data root where readable, and what only its API knows.
 
-``GET /system/df`` (the engine walks containers' writable layers and volumes
-for it) runs on a thread while this process walks the data root once, so the
-two walks overlap on separate cores. The engine's figures give each
-category's ``bytes`` as ``docker system df`` counts them; the walk gives
-``disk_bytes`` for every category and item, the log files, the engine's
-metadata and the orphans.
+Where the data root is readable (root on the engine's host), one walk sizes
+everything: ``disk_bytes`` of every category and item, the log files, the
+metadata and the orphans, and also what the engine itself would size, in its
+own terms: each container's writable layer (moby's directory size of its
+``diff``; on the containerd store the block usage of its snapshot) and each
+local volume (the directory size of its ``_data``); ``LayersSize`` comes from
+the layer store's recorded sizes (or the snapshots' usage). The engine is asked
+only for its build cache (``GET /system/df?type=build-cache`` from API 1.42;
+below that the whole ``/system/df``, and only when BuildKit has records), on a
+thread while the walk runs. Tests hold every such figure against the engine's
+own ``/system/df``. Without the files, every figure comes from ``/system/df``.
 
 Before walking, the data root is proved to be this engine's (a layer folder
 an image's inspect names, or an image's manifest in the containerd store):
@@ -23,25 +28,25 @@ from typing import Any
 from layershare.errors import DataRootError
 from layershare.ids import chain_ids
 from layershare.model import (
-    BuildCacheDisk,
-    Category,
     ContainerDisk,
     DiskRoot,
     DiskSnapshot,
-    Orphan,
-    Usage,
-    VolumeDisk,
 )
-from layershare.redact import redact_created_by
 from layershare.sources.answers import is_containerd_store
+from layershare.sources.disk.items import (
+    build_cache_of,
+    categories_of,
+    containers_of,
+    orphans_of,
+    volumes_of,
+    walk_notes,
+)
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
-from layershare.sources.disk.walk import Owner, WalkResult, walk
+from layershare.sources.disk.walk import walk
 from layershare.sources.engine import EngineSource
 from layershare.sources.recording import engine_info_from
 from layershare.sources.stores import containerd, graphdriver
 from layershare.times import now_iso
-
-ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 
 class DiskSource:
@@ -59,26 +64,28 @@ class DiskSource:
         info = answers["info"]
         engine_info = engine_info_from(info, answers["version"], engine.where)
         data_root = self.data_root_override or str(info.get("DockerRootDir") or "")
-        # From API 1.42 the engine can leave out its image pass: as root the layer store gives LayersSize.
-        types = None
-        if (
-            not _api_below(engine_info.api_version, (1, 42))
-            and data_root
-            and os.access(data_root, os.R_OK | os.X_OK)
-        ):
-            types = ["container", "volume", "build-cache"]
+        answers["containers"] = engine.get_json("/containers/json", all=1) or []
+        volumes = (engine.get_json("/volumes") or {}).get("Volumes") or []
+        layout, why_not = self._layout(answers, volumes, data_root)
+        # As root, the walk sizes containers' writable layers and volumes as the engine does, so the
+        # engine is asked only for what it alone knows: its build cache (from API 1.42 without walking
+        # anything else; below, only when BuildKit has records at all). Without the files: everything.
+        df_query: dict[str, object] | None = {}
+        if layout is not None:
+            if not _api_below(engine_info.api_version, (1, 42)):
+                df_query = {"type": ["build-cache"]}
+            elif not layout.buildkit_records and not is_containerd_store(info):
+                df_query = None
         with ThreadPoolExecutor(max_workers=1) as pool:
-            # The engine's own walk (containers' layers, volumes) runs while this process walks.
-            df_future = pool.submit(engine.get_json, "/system/df", type=types)
-            answers["containers"] = engine.get_json("/containers/json", all=1) or []
-            volumes = (engine.get_json("/volumes") or {}).get("Volumes") or []
-            layout, why_not = self._layout(answers, volumes, data_root)
+            df_future = (
+                pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
+            )
             walked = walk(layout.roots) if layout is not None else None
-            df = df_future.result() or {}
+            df = (df_future.result() if df_future is not None else None) or {}
         if why_not:
             notes.append(why_not)
-        containers = _containers(df, answers, walked, data_root)
-        snapshot_notes = _walk_notes(walked, layout)
+        containers = containers_of(df, answers, walked, data_root, containerd_store=is_containerd_store(info))
+        snapshot_notes = walk_notes(walked, layout)
         return DiskSnapshot(
             engine=engine_info,
             data_root=data_root,
@@ -87,13 +94,13 @@ class DiskSource:
                 DiskRoot(path, walked.roots.get(path) if walked else None)
                 for path in (layout.roots if layout else [data_root])
             ),
-            layers_bytes=self._layers_bytes(df, info, data_root, asked=types is None),
+            layers_bytes=self._layers_bytes(df, info, data_root, asked=walked is None),
             containers=containers,
-            volumes=_volumes(df, volumes, walked),
-            build_cache=_build_cache(df, show_values=engine.show_values),
-            orphans=_orphans(layout, walked),
-            walked=_categories(walked) if walked else None,
-            kept_layers_bytes=self._kept_layers(info, df, containers),
+            volumes=volumes_of(df, answers["containers"], volumes, walked),
+            build_cache=build_cache_of(df, show_values=engine.show_values),
+            orphans=orphans_of(layout, walked),
+            walked=categories_of(walked) if walked else None,
+            kept_layers_bytes=self._kept_layers(info, containers),
             volume_prune_all=_api_below(engine_info.api_version, (1, 42)),
             notes=tuple(notes + snapshot_notes),
             collected_at=now_iso(),
@@ -206,9 +213,7 @@ class DiskSource:
             raise DataRootError(f"the layer store under {data_root} could not be read")
         return found
 
-    def _kept_layers(
-        self, info: Mapping[str, Any], df: Mapping[str, Any], containers: Iterable[ContainerDisk]
-    ) -> int | None:
+    def _kept_layers(self, info: Mapping[str, Any], containers: Iterable[ContainerDisk]) -> int | None:
         """The part of ``LayersSize`` that stays after ``docker system prune -a``: the layers of images
         running containers use (on the containerd store, also those containers' own snapshots)."""
         running = [c for c in containers if c.running]
@@ -249,128 +254,3 @@ def _api_below(version: str, bound: tuple[int, int]) -> bool:
     except ValueError:
         return False
     return (major, minor) < bound
-
-
-def _usage(walked: WalkResult | None, owner: Owner) -> Usage | None:
-    if walked is None:
-        return None
-    tally = walked.owners.get(owner)
-    return Usage(tally.bytes, tally.disk_bytes) if tally else Usage()
-
-
-def _log_path(data_root: str, cid: str) -> str | None:
-    """The container's log file as found on disk (json-file, else the local driver's), if any."""
-    folder = Path(data_root, "containers", cid)
-    for path in (folder / f"{cid}-json.log", folder / "local-logs" / "container.log"):
-        if path.exists():
-            return str(path)
-    return None
-
-
-def _containers(
-    df: Mapping[str, Any], answers: Mapping[str, Any], walked: WalkResult | None, data_root: str
-) -> tuple[ContainerDisk, ...]:
-    listed = {str(c["Id"]): c for c in answers["containers"]}
-    found = []
-    for c in df.get("Containers") or []:
-        cid = str(c["Id"])
-        summary = listed.get(cid, c)
-        names = summary.get("Names") or c.get("Names") or []
-        found.append(
-            ContainerDisk(
-                id=cid,
-                name=str(names[0]).lstrip("/") if names else cid[:12],
-                image=str(c.get("Image") or ""),
-                image_id=str(c.get("ImageID") or ""),
-                state=str(c.get("State") or ""),
-                size_rw_bytes=int(c.get("SizeRw") or 0),  # the engine omits a zero SizeRw
-                disk=_usage(walked, ("containers", cid)),
-                log=_usage(walked, ("logs", cid)),
-                log_path=_log_path(data_root, cid) if walked is not None else None,
-            )
-        )
-    return tuple(sorted(found, key=lambda c: (-c.size_rw_bytes, c.name)))
-
-
-def _volumes(
-    df: Mapping[str, Any], listed: Iterable[Mapping[str, Any]], walked: WalkResult | None
-) -> tuple[VolumeDisk, ...]:
-    users: dict[str, list[str]] = {}
-    for c in df.get("Containers") or []:
-        name = str((c.get("Names") or [c["Id"][:12]])[0]).lstrip("/")
-        for mount in c.get("Mounts") or []:
-            if mount.get("Type") == "volume" and mount.get("Name"):
-                users.setdefault(str(mount["Name"]), []).append(name)
-    labels = {str(v["Name"]): v.get("Labels") or {} for v in listed}
-    found = []
-    for v in df.get("Volumes") or []:
-        name = str(v["Name"])
-        size = (v.get("UsageData") or {}).get("Size")
-        found.append(
-            VolumeDisk(
-                name=name,
-                driver=str(v.get("Driver") or ""),
-                bytes=int(size) if isinstance(size, int) and size >= 0 else None,
-                containers=tuple(sorted(users.get(name, []))),
-                anonymous=ANONYMOUS_LABEL in (labels.get(name) or v.get("Labels") or {}),
-                disk=_usage(walked, ("volumes", name)),
-            )
-        )
-    return tuple(sorted(found, key=lambda v: (-(v.bytes or 0), v.name)))
-
-
-def _build_cache(df: Mapping[str, Any], *, show_values: bool) -> tuple[BuildCacheDisk, ...]:
-    records = [
-        BuildCacheDisk(
-            id=str(r.get("ID") or ""),
-            type=str(r.get("Type") or ""),
-            bytes=int(r.get("Size") or 0),
-            shared=bool(r.get("Shared")),
-            in_use=bool(r.get("InUse")),
-            last_used=str(r.get("LastUsedAt") or ""),
-            description=_shown(str(r.get("Description") or ""), show_values),
-        )
-        for r in df.get("BuildCache") or []
-    ]
-    return tuple(sorted(records, key=lambda r: (-r.bytes, r.id)))
-
-
-def _shown(description: str, show_values: bool) -> str:
-    """A build-cache description names the RUN command it came from: values masked, as in history."""
-    return description if show_values else redact_created_by(description)
-
-
-def _orphans(layout: Layout | None, walked: WalkResult | None) -> tuple[Orphan, ...]:
-    if layout is None or walked is None:
-        return ()
-    found = [
-        Orphan(
-            root=o.root,
-            path=o.path,
-            kind=o.kind,
-            why=o.why,
-            usage=_usage(walked, ("orphans", key)) or Usage(),
-        )
-        for key, o in layout.orphans.items()
-    ]
-    return tuple(sorted(found, key=lambda o: (-o.usage.disk_bytes, o.path)))
-
-
-def _categories(walked: WalkResult) -> dict[Category, Usage]:
-    totals: dict[Category, list[int]] = {}
-    for (category, _item), tally in walked.owners.items():
-        bucket = totals.setdefault(category, [0, 0])
-        bucket[0] += tally.bytes
-        bucket[1] += tally.disk_bytes
-    return {category: Usage(b, d) for category, (b, d) in totals.items()}
-
-
-def _walk_notes(walked: WalkResult | None, layout: Layout | None) -> list[str]:
-    notes = list(layout.notes) if layout else []
-    if walked is not None and walked.vanished:
-        notes.append(
-            f"{walked.vanished} file(s) vanished while the data root was walked (a running container?)"
-        )
-    if walked is not None and walked.unreadable:
-        notes.append(f"{len(walked.unreadable)} folder(s) could not be read, e.g. {walked.unreadable[0]}")
-    return notes

@@ -82,6 +82,7 @@ def _walk_one(root: str, rules: Rules, result: WalkResult, seen: set[tuple[int, 
     exact, children = rules.exact, rules.children
     is_dir = stat.S_ISDIR
     stack: list[tuple[str, str, Owner, int]] = [(root, "", rules.root, 0)]
+    push = stack.append
     while stack:
         path, rel, owner, depth = stack.pop()
         try:
@@ -103,10 +104,11 @@ def _walk_one(root: str, rules: Rules, result: WalkResult, seen: set[tuple[int, 
                 except FileNotFoundError:
                     result.vanished += 1
                     continue
-                if info.st_dev != device:
-                    continue  # another file system mounted here: du -x does not enter it either
                 folder = is_dir(info.st_mode)
-                if info.st_nlink > 1 and not folder:
+                if folder:
+                    if info.st_dev != device:
+                        continue  # another file system mounted here: du -x does not enter it either
+                elif info.st_nlink > 1:
                     inode = (info.st_dev, info.st_ino)
                     if inode in seen:
                         continue
@@ -119,15 +121,15 @@ def _walk_one(root: str, rules: Rules, result: WalkResult, seen: set[tuple[int, 
                     if child != owner:
                         tally = _tally(owners, child)
                         tally.disk_bytes += used
-                        if not folder:
-                            tally.bytes += info.st_size
                         if folder:
-                            stack.append((entry.path, child_rel, child, depth + 1))
+                            push((entry.path, child_rel, child, depth + 1))
+                        else:
+                            tally.bytes += info.st_size
                         continue
                     if folder:
-                        stack.append((entry.path, child_rel, owner, depth + 1))
+                        push((entry.path, child_rel, owner, depth + 1))
                 elif folder:
-                    stack.append((entry.path, "", owner, depth + 1))
+                    push((entry.path, "", owner, depth + 1))
                 blocks += used
                 if not folder:
                     apparent += info.st_size

@@ -141,10 +141,6 @@ class EngineSource(StatefulSource, ContentSource):
                 }
         return self._answers
 
-    def lists(self) -> dict[str, Any]:
-        """``GET /version``, ``/info``, ``/images/json?all=1`` and ``/containers/json?all=1``, asked once."""
-        return self._lists()
-
     def get_json(self, path: str, **params: object) -> Any:
         """One ``GET`` answer as JSON (``/info``, ``/containers/json``, ``/system/df``...); None for a 404.
 

@@ -24,16 +24,17 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from layershare.ids import chain_ids
-from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
-
-NAMESPACE = "moby"
-_VIEW, _COMMITTED = 1, 3
-_BLOCK = 512
+from layershare.sources.stores.containerd_meta import (
+    NAMESPACE,
+    read_snapshot_records,
+    snapshot_usage,
+    usage_of,
+)
+from layershare.sources.stores.usage import DiskUsage
 
 
 def _roots(info: Mapping[str, Any]) -> list[Path]:
@@ -64,36 +65,6 @@ def find_store(info: Mapping[str, Any]) -> Path | None:
         if os.access(blobs, os.R_OK | os.X_OK):
             return root
     return None
-
-
-class DiskUsage:
-    """Weighs files and folders as ``du`` counts them: allocated blocks, hard links once."""
-
-    def entry(self, path: Path) -> int:
-        """Bytes ``du`` counts for one file or one folder's own entry (not what it holds)."""
-        return os.lstat(path).st_blocks * _BLOCK
-
-    def tree(self, folder: Path) -> int:
-        """``du -s``: blocks of a folder and everything in it, hard links once."""
-        seen: set[tuple[int, int]] = set()
-        total = 0
-        stack = [folder]
-        while stack:
-            current = stack.pop()
-            try:
-                info = os.lstat(current)
-            except OSError:
-                continue
-            if (info.st_dev, info.st_ino) in seen:
-                continue
-            seen.add((info.st_dev, info.st_ino))
-            total += info.st_blocks * _BLOCK
-            if os.path.isdir(current) and not os.path.islink(current):
-                try:
-                    stack.extend(Path(current, name) for name in os.listdir(current))
-                except OSError:
-                    continue
-        return total
 
 
 def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, Any] | None:
@@ -211,149 +182,6 @@ def _files(folder: Path) -> list[Path]:
         return []
 
 
-@dataclass(frozen=True)
-class SnapshotRecord:
-    """One snapshot as the snapshotter's metadata records it.
-
-    ``key`` is the snapshotter's own (``moby/17/sha256:...``): the namespace, a
-    sequence number and the ``name`` containerd clients use; ``number`` names its
-    folder under ``snapshots/``; ``recorded_size`` is what containerd recorded at
-    commit (None for an active snapshot, whose usage is measured on disk).
-    """
-
-    key: str
-    number: int
-    committed: bool
-    parent: str | None
-    recorded_size: int | None
-    view: bool = False
-
-    @property
-    def namespace(self) -> str:
-        return self.key.partition("/")[0]
-
-    @property
-    def name(self) -> str:
-        return self.key.split("/", 2)[2] if self.key.count("/") >= 2 else self.key
-
-
-def read_snapshot_records(snapshotter: Path) -> dict[str, SnapshotRecord]:
-    """Every snapshot of a snapshotter (``io.containerd.snapshotter.v1.<name>``) by key; {} if unreadable."""
-    try:
-        tree: Any = BoltFile.open(snapshotter / "metadata.db").tree()
-        records = tree[b"v1"][b"snapshots"]
-    except (OSError, BoltError, KeyError, TypeError):
-        return {}
-    found: dict[str, SnapshotRecord] = {}
-    for key, record in records.items() if isinstance(records, dict) else ():
-        if not isinstance(record, dict) or not isinstance(record.get(b"id"), bytes):
-            continue
-        kind, recorded, parent = (record.get(k) for k in (b"kind", b"size", b"parent"))
-        committed = kind == bytes([_COMMITTED]) and isinstance(recorded, bytes)
-        try:
-            found[key.decode(errors="replace")] = SnapshotRecord(
-                key=key.decode(errors="replace"),
-                number=uvarint(record[b"id"]),
-                committed=committed,
-                parent=parent.decode(errors="replace") if isinstance(parent, bytes) and parent else None,
-                recorded_size=varint(recorded) if committed and isinstance(recorded, bytes) else None,
-                view=kind == bytes([_VIEW]),
-            )
-        except BoltError:
-            continue
-    return found
-
-
-def snapshot_usage(snapshotter: Path, record: SnapshotRecord, usage: DiskUsage) -> int:
-    """What ``du`` counts for one snapshot's folder (the recorded size spares walking a committed one)."""
-    folder = snapshotter / "snapshots" / str(record.number)
-    if record.recorded_size is None:
-        return usage.tree(folder)
-    # The recorded size is the usage of the snapshot's fs folder; add the folder's own entry and
-    # its work folder (overlayfs leaves work/work behind once it mounted it).
-    return record.recorded_size + usage.entry(folder) + usage.tree(folder / "work")
-
-
-@dataclass(frozen=True)
-class Lease:
-    """A containerd lease: what it keeps from garbage collection (snapshot keys by snapshotter, blobs)."""
-
-    namespace: str
-    id: str
-    snapshots: tuple[str, ...]
-    content: tuple[str, ...]
-
-
-GC_CONTENT_REF = "containerd.io/gc.ref.content."
-
-
-def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[str]]:
-    """For each content blob of a namespace, the blobs its garbage-collection labels keep
-    (``containerd.io/gc.ref.content.*``): what containerd's collector follows from an image."""
-    try:
-        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
-        blobs = tree[b"v1"][namespace.encode()][b"content"][b"blob"]
-    except (OSError, BoltError, KeyError, TypeError):
-        return {}
-    refs: dict[str, list[str]] = {}
-    for digest, record in blobs.items() if isinstance(blobs, dict) else ():
-        labels = record.get(b"labels") if isinstance(record, dict) else None
-        kept = [
-            value.decode(errors="replace")
-            for name, value in (labels.items() if isinstance(labels, dict) else ())
-            if name.decode(errors="replace").startswith(GC_CONTENT_REF) and isinstance(value, bytes)
-        ]
-        if kept:
-            refs[digest.decode(errors="replace")] = kept
-    return refs
-
-
-def reachable(start: Iterable[str], refs: Mapping[str, list[str]]) -> set[str]:
-    """``start`` and every blob their labels keep, transitively (as containerd's collector walks them)."""
-    found: set[str] = set()
-    stack = list(start)
-    while stack:
-        digest = stack.pop()
-        if digest not in found:
-            found.add(digest)
-            stack.extend(refs.get(digest, ()))
-    return found
-
-
-def read_leases(root: Path) -> list[Lease]:
-    """Every lease of every namespace in containerd's metadata (``io.containerd.metadata.v1.bolt``)."""
-    try:
-        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
-        namespaces = tree[b"v1"]
-    except (OSError, BoltError, KeyError, TypeError):
-        return []
-    leases = []
-    for namespace, bucket in namespaces.items() if isinstance(namespaces, dict) else ():
-        held = bucket.get(b"leases") if isinstance(bucket, dict) else None
-        for lease_id, lease in held.items() if isinstance(held, dict) else ():
-            if not isinstance(lease, dict):
-                continue
-            snapshots = lease.get(b"snapshots")
-            keys = [
-                key.decode(errors="replace")
-                for by_snapshotter in (snapshots.values() if isinstance(snapshots, dict) else ())
-                if isinstance(by_snapshotter, dict)
-                for key in by_snapshotter
-            ]
-            content = lease.get(b"content")
-            leases.append(
-                Lease(
-                    namespace=namespace.decode(errors="replace"),
-                    id=lease_id.decode(errors="replace"),
-                    snapshots=tuple(keys),
-                    content=tuple(d.decode(errors="replace") for d in content)
-                    if isinstance(content, dict)
-                    else (),
-                )
-            )
-    return leases
-
-
 def _snapshots(snapshotter: Path, usage: DiskUsage) -> tuple[dict[str, int], int]:
     """Disk bytes of each committed snapshot of the moby namespace by chain ID, and of every other together."""
     by_chain: dict[str, int] = {}
@@ -403,7 +231,7 @@ def kept_snapshot_bytes(
         keep(by_name.get(cid))
         keep(by_name.get(f"{cid}-init"))
     usage = DiskUsage()
-    return sum(_usage_of(folder, records[key], usage) for key in kept)
+    return sum(usage_of(folder, records[key], usage) for key in kept)
 
 
 def snapshots_usage(root: Path, snapshotter: str) -> int | None:
@@ -414,11 +242,4 @@ def snapshots_usage(root: Path, snapshotter: str) -> int | None:
     if not records:
         return None
     usage = DiskUsage()
-    return sum(_usage_of(folder, r, usage) for r in records)
-
-
-def _usage_of(folder: Path, record: SnapshotRecord, usage: DiskUsage) -> int:
-    """A snapshot's usage as containerd reports it: recorded at commit, measured when active, 0 for a view."""
-    if record.recorded_size is not None:
-        return record.recorded_size
-    return 0 if record.view else usage.tree(folder / "snapshots" / str(record.number) / "fs")
+    return sum(usage_of(folder, r, usage) for r in records)
