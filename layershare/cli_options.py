@@ -88,7 +88,7 @@ def source_options(func: F) -> F:
         multiple=True,
         metavar="URL",
         help="Docker host URL (default: DOCKER_HOST, the docker context, or the local socket). "
-        "'report' takes it several times: one report per engine and their sums.",
+        "'report' and 'disk' take it several times: one section per engine and their sums.",
     )
     @click.option(
         "--context",
