@@ -183,14 +183,21 @@ def check(
     output_format = CheckFormat(fmt)
     click.echo(render_check(result, output_format), nl=False)
     if junit_xml:
-        with open(junit_xml, "w", encoding="utf-8") as f:
-            f.write(render_check_junit(result))
+        _write(junit_xml, render_check_junit(result), "w")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if output_format is CheckFormat.GITHUB and summary:
-        with open(summary, "a", encoding="utf-8") as f:
-            f.write(render_check_markdown(result))
+        _write(summary, render_check_markdown(result), "a")
     if not result.passed:
         sys.exit(int(ExitCode.CHECK_FAILED))
+
+
+def _write(path: str, text: str, mode: str) -> None:
+    """Write a file the user named (a JUnit report, the step summary); one line if it cannot be."""
+    try:
+        with open(path, mode, encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise UsageError(f"cannot write {path}: {e.strerror or e}") from e
 
 
 @cli.command()

@@ -92,3 +92,12 @@ def test_two_kinds_of_source_at_once_is_one_line_and_code_2(tmp_path: Path) -> N
     result = run("report", "--host", "unix:///nowhere.sock", "--recording", str(RECORDING))
     assert result.returncode == ExitCode.USAGE
     assert result.stderr == "layershare: error: --host and --recording cannot be used together\n"
+
+
+def test_an_unwritable_junit_file_is_one_line_and_code_2(tmp_path: Path) -> None:
+    target = tmp_path / "missing-folder" / "report.xml"
+    result = run("check", "--recording", str(RECORDING), "--no-content", "--junit-xml", str(target))
+    assert result.returncode == ExitCode.USAGE
+    assert (
+        result.stderr.count("\n") == 1 and str(target) in result.stderr and "Traceback" not in result.stderr
+    )
