@@ -125,11 +125,15 @@ class Image:
 
 @dataclass(frozen=True)
 class Blob:
-    """A content blob of the containerd store, weighed as ``du`` counts it."""
+    """A content blob of the containerd store, weighed as ``du`` counts it.
+
+    ``kept`` is a blob containerd keeps for an image through a garbage-collection label
+    (the classic builder's container configuration); it goes when the image goes.
+    """
 
     digest: str
     size_bytes: int
-    kind: Literal["index", "manifest", "config", "layer"]
+    kind: Literal["index", "manifest", "config", "layer", "kept"]
 
 
 @dataclass(frozen=True)

@@ -118,3 +118,22 @@ def test_the_configuration_is_read_from_the_content_store(root: Path) -> None:
         assert config is not None, image["RepoTags"]
         assert config["rootfs"]["diff_ids"] == image["Layers"]
         assert len(config["history"]) == image["history_entries"]
+
+
+def test_what_containerd_keeps_for_an_image_is_counted_with_it(store: dict[str, Any]) -> None:
+    """Every blob ctr shows reachable from an image through containerd.io/gc.ref.content labels."""
+    labels = TRUTH["content_labels"]
+    refs = {
+        d: [v for k, v in found.items() if k.startswith("containerd.io/gc.ref.content.")]
+        for d, found in labels.items()
+    }
+    kept: set[str] = set()
+    stack = [image["Id"] for image in TRUTH["images"]]
+    while stack:
+        digest = stack.pop()
+        if digest not in kept:
+            kept.add(digest)
+            stack.extend(refs.get(digest, []))
+    counted = {d for image in store["images"].values() for d in image["blobs"]}
+    assert counted == kept
+    assert store["other_blob_bytes"] == 0  # nothing in this store is kept for no image

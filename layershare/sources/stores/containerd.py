@@ -30,6 +30,8 @@ from typing import Any
 from layershare.ids import chain_ids
 from layershare.sources.stores.containerd_meta import (
     NAMESPACE,
+    reachable,
+    read_content_refs,
     read_snapshot_records,
     snapshot_usage,
     usage_of,
@@ -84,6 +86,7 @@ def read_store_at(
     """
     usage = usage or DiskUsage()
     blob_dir = _blobs(root)
+    refs = read_content_refs(root)
     snapshotter = root / f"io.containerd.snapshotter.v1.{snapshotter_name}"
     blobs: dict[str, dict[str, Any]] = {}
     images: dict[str, dict[str, Any]] = {}
@@ -131,6 +134,11 @@ def read_store_at(
                     used.append(layer_digest)
                     layer_blobs.append(layer_digest)
         if manifests:
+            # What containerd's collector keeps for the image through its labels (the classic
+            # builder's container configuration, on an image's config) goes with the image too.
+            for digest in sorted(reachable(used, refs) - set(used)):
+                if blob(digest, "kept"):
+                    used.append(digest)
             images[image_id] = {
                 "blobs": list(dict.fromkeys(used)),
                 "platforms": [p for p in platforms if p],
