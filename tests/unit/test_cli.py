@@ -101,3 +101,16 @@ def test_an_unwritable_junit_file_is_one_line_and_code_2(tmp_path: Path) -> None
     assert (
         result.stderr.count("\n") == 1 and str(target) in result.stderr and "Traceback" not in result.stderr
     )
+
+
+def test_the_default_local_socket_is_asked_without_importing_the_docker_sdk(tmp_path: Path) -> None:
+    """The usual user (no DOCKER_HOST, no context) reaches the local socket by the lean client."""
+    probe = (
+        "import sys\nfrom layershare.sources.engine import EngineSource\n"
+        "assert EngineSource()._unix_api() is not None\nprint('docker' in sys.modules)\n"
+    )
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no DOCKER_HOST, no docker config
+    result = subprocess.run(
+        [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"

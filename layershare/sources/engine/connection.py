@@ -15,8 +15,7 @@ import docker.errors
 import requests.exceptions
 
 from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
-from layershare.sources.engine.connection_names import describe_host
-from layershare.sources.engine.contexts import DockerContext, current_context_name, load_context
+from layershare.sources.engine.contexts import chosen_context, describe_host
 
 
 def connection_error(where: str, e: BaseException) -> SourceError:
@@ -41,13 +40,6 @@ def engine_errors(where: str) -> Iterator[None]:
         raise EngineAPIError(f"the engine at {where} answered an error: {e.explanation or e}") from e
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
         raise connection_error(where, e) from e
-
-
-def chosen_context(name: str | None) -> DockerContext | None:
-    """The docker context to use (``name``, ``DOCKER_CONTEXT``, the CLI's current one), or None for
-    the default (``DOCKER_HOST`` or the local socket), as the docker CLI decides."""
-    name = name or current_context_name()
-    return load_context(name) if name else None
 
 
 def open_api(host: str | None, *, context: str | None, pool_size: int) -> tuple[Any, str]:

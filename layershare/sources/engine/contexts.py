@@ -1,4 +1,6 @@
-"""Docker contexts as the docker CLI keeps them, read from its configuration folder.
+"""Which engine is meant, and how messages name it: docker contexts as the docker CLI keeps them.
+
+No Docker SDK here: the fast paths (a local unix socket) choose and name their engine without it.
 
 The folder is ``$DOCKER_CONFIG``, else ``~/.docker``. A context named NAME is
 ``contexts/meta/<sha256(NAME)>/meta.json`` (its Docker endpoint's ``Host`` and
@@ -67,3 +69,15 @@ def load_context(name: str) -> DockerContext | None:
         ca_cert=str(ca) if ca.is_file() else None,
         client_cert=(str(cert), str(key)) if cert.is_file() and key.is_file() else None,
     )
+
+
+def chosen_context(name: str | None) -> DockerContext | None:
+    """The docker context to use (``name``, ``DOCKER_CONTEXT``, the CLI's current one), or None for
+    the default (``DOCKER_HOST`` or the local socket), as the docker CLI decides."""
+    name = name or current_context_name()
+    return load_context(name) if name else None
+
+
+def describe_host(host: str | None) -> str:
+    """The engine a host URL (or the environment) names, as messages say it."""
+    return host or os.environ.get("DOCKER_HOST") or "the default Docker socket"

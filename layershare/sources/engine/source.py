@@ -34,7 +34,7 @@ from layershare.sources.answers import (
     trim_inspect,
 )
 from layershare.sources.archive.reader import ChunkReader, read_archive
-from layershare.sources.engine.connection_names import describe_host
+from layershare.sources.engine.contexts import chosen_context, describe_host
 from layershare.sources.engine.local_store import LocalStore, store_readable
 from layershare.sources.engine.unix_api import NotFound, UnixAPI, local_socket
 from layershare.sources.interface import ContentSource, StatefulSource
@@ -178,8 +178,6 @@ class EngineSource(StatefulSource, ContentSource):
             return self._unix or None
 
     def _uses_context(self) -> bool:
-        from layershare.sources.engine.connection import chosen_context
-
         return chosen_context(self.context) is not None
 
     def report_cache(self) -> ReportCache | None:
