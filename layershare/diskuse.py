@@ -58,8 +58,8 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
     """Categories and what a prune would reclaim, from one engine's disk snapshot."""
     walked = snapshot.walked
     stopped = [c for c in snapshot.containers if not c.running]
-    in_use = {v for c in snapshot.containers if c.running for v in _mounts_of(snapshot, c.name)}
-    unused = [v for v in snapshot.volumes if v.name not in in_use and v.driver == "local"]
+    running = {c.name for c in snapshot.containers if c.running}
+    unused = [v for v in snapshot.volumes if v.driver == "local" and not running.intersection(v.containers)]
     prunable = [v for v in unused if snapshot.volume_prune_all or v.anonymous]
     unshared = [r for r in snapshot.build_cache if not r.shared]
     engine_bytes: dict[Category, int | None] = {
@@ -91,7 +91,3 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
             )
         )
     return DiskReport(snapshot=snapshot, categories=tuple(rows))
-
-
-def _mounts_of(snapshot: DiskSnapshot, container: str) -> list[str]:
-    return [v.name for v in snapshot.volumes if container in v.containers]

@@ -14,7 +14,8 @@ from layershare.sources.disk.walk import Owner, WalkResult
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 
-def usage_of(walked: WalkResult | None, owner: Owner) -> Usage | None:
+def walked_usage(walked: WalkResult | None, owner: Owner) -> Usage | None:
+    """What the walk found for one owner; None when nothing was walked (the data root not readable)."""
     if walked is None:
         return None
     tally = walked.owners.get(owner)
@@ -46,7 +47,7 @@ def containers_of(
     for c in answers["containers"]:
         cid = str(c["Id"])
         names = c.get("Names") or []
-        measured = usage_of(walked, ("containers", f"{cid}{MEASURED}"))
+        measured = walked_usage(walked, ("containers", f"{cid}{MEASURED}"))
         if measured is not None:
             size_rw = measured.disk_bytes if containerd_store else measured.bytes
         else:
@@ -60,7 +61,7 @@ def containers_of(
                 state=str(c.get("State") or ""),
                 size_rw_bytes=size_rw,
                 disk=_combined(walked, ("containers", cid), ("containers", f"{cid}{MEASURED}")),
-                log=usage_of(walked, ("logs", cid)),
+                log=walked_usage(walked, ("logs", cid)),
                 log_path=_log_path(data_root, cid) if walked is not None else None,
             )
         )
@@ -69,7 +70,7 @@ def containers_of(
 
 def _combined(walked: WalkResult | None, *owners: Owner) -> Usage | None:
     """One item's usage over the owners its parts were walked under."""
-    parts = [usage_of(walked, owner) for owner in owners]
+    parts = [walked_usage(walked, owner) for owner in owners]
     if any(part is None for part in parts):
         return None
     return Usage(sum(p.bytes for p in parts if p), sum(p.disk_bytes for p in parts if p))
@@ -93,7 +94,9 @@ def volumes_of(
     found = []
     for v in listed:
         name = str(v["Name"])
-        measured = usage_of(walked, ("volumes", f"{name}{MEASURED}")) if v.get("Driver") == "local" else None
+        measured = (
+            walked_usage(walked, ("volumes", f"{name}{MEASURED}")) if v.get("Driver") == "local" else None
+        )
         size = measured.bytes if measured is not None else engine_sizes.get(name)
         found.append(
             VolumeDisk(
@@ -138,7 +141,7 @@ def orphans_of(layout: Layout | None, walked: WalkResult | None) -> tuple[Orphan
             path=o.path,
             kind=o.kind,
             why=o.why,
-            usage=usage_of(walked, ("orphans", key)) or Usage(),
+            usage=walked_usage(walked, ("orphans", key)) or Usage(),
         )
         for key, o in layout.orphans.items()
     ]

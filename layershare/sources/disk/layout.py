@@ -98,7 +98,7 @@ def _layer_folder_why(name: str) -> str:
     return "no layer, container or build-cache record references it"
 
 
-def _top_level(data_root: str, layout: Layout, driver: str) -> Callable[[str], Owner]:
+def _top_level(data_root: str, driver: str) -> Callable[[str], Owner]:
     known = ENGINE_FOLDERS | {driver}
 
     def owner(name: str) -> Owner:
@@ -143,7 +143,7 @@ def graphdriver_layout(
     layout = Layout()
     root = Path(data_root)
     rules = Rules(root=METADATA)
-    rules.children[""] = _top_level(data_root, layout, driver)
+    rules.children[""] = _top_level(data_root, driver)
     layerdb = root / "image" / driver / "layerdb"
     for cache_id in _files_named(layerdb / "sha256", "cache-id"):
         rules.exact[f"{driver}/{cache_id}"] = ("images", "")
@@ -211,7 +211,7 @@ def containerd_layout(
     """The rules of a data root whose images live in containerd's store (inside it, or at ``store_root``)."""
     layout = Layout()
     rules = Rules(root=METADATA)
-    rules.children[""] = _top_level(data_root, layout, "")
+    rules.children[""] = _top_level(data_root, "")
     containers = set(container_ids)
     for cid in containers:
         rules.exact[f"rootfs/{snapshotter}/{cid}"] = ("containers", cid)

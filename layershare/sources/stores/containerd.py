@@ -33,8 +33,8 @@ from layershare.sources.stores.containerd_meta import (
     reachable,
     read_content_refs,
     read_snapshot_records,
+    reported_usage,
     snapshot_usage,
-    usage_of,
 )
 from layershare.sources.stores.usage import DiskUsage
 
@@ -239,7 +239,7 @@ def kept_snapshot_bytes(
         keep(by_name.get(cid))
         keep(by_name.get(f"{cid}-init"))
     usage = DiskUsage()
-    return sum(usage_of(folder, records[key], usage) for key in kept)
+    return sum(reported_usage(folder, records[key], usage) for key in kept)
 
 
 def snapshots_usage(root: Path, snapshotter: str) -> int | None:
@@ -250,4 +250,4 @@ def snapshots_usage(root: Path, snapshotter: str) -> int | None:
     if not records:
         return None
     usage = DiskUsage()
-    return sum(usage_of(folder, r, usage) for r in records)
+    return sum(reported_usage(folder, r, usage) for r in records)

@@ -159,7 +159,7 @@ def read_leases(root: Path) -> list[Lease]:
     return leases
 
 
-def usage_of(folder: Path, record: SnapshotRecord, usage: DiskUsage) -> int:
+def reported_usage(folder: Path, record: SnapshotRecord, usage: DiskUsage) -> int:
     """A snapshot's usage as containerd reports it: recorded at commit, measured when active, 0 for a view."""
     if record.recorded_size is not None:
         return record.recorded_size
