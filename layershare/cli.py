@@ -18,6 +18,7 @@ from layershare.cli_options import (
     progress_bar,
     source_from,
     source_options,
+    top_option,
 )
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import CheckFormat, OutputFormat, SortKey, choices
@@ -45,14 +46,7 @@ def cli() -> None:
     is_flag=True,
     help="Also list the classic builder's intermediate images.",
 )
-@click.option(
-    "--top",
-    "-n",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="Rows per table (tables only).",
-)
+@top_option(20, "Rows per table (tables only).")
 @click.option(
     "--sort",
     type=click.Choice(choices(SortKey)),
@@ -209,14 +203,7 @@ def _write(path: str, text: str, mode: str) -> None:
     help="The engine's data root as seen from here (default: what the engine says, DockerRootDir). "
     "It must hold this engine's layers, or it is refused.",
 )
-@click.option(
-    "--top",
-    "-n",
-    type=click.IntRange(min=1),
-    default=10,
-    show_default=True,
-    help="Rows per item table (tables only).",
-)
+@top_option(10, "Rows per item table (tables only).")
 @handle_errors
 def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> None:
     """Where every byte under the engine's data root went: images, containers, logs, volumes,

@@ -165,6 +165,13 @@ def format_option(formats: type[Enum], help_text: str) -> Callable[[F], F]:
     )
 
 
+def top_option(default: int, help_text: str) -> Callable[[F], F]:
+    """The ``--top/-n`` option: how many rows a table shows (json and csv always hold every row)."""
+    return click.option(
+        "--top", "-n", type=click.IntRange(min=1), default=default, show_default=True, help=help_text
+    )
+
+
 def source_from(choice: SourceChoice) -> Source:
     """The one source the options name, with a progress bar on a terminal."""
     return open_source(choice, progress=progress_bar("collecting images", choice.quiet))
