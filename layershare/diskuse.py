@@ -50,7 +50,8 @@ class DiskReport:
         return next(c for c in self.categories if c.category == name)
 
 
-def _sum(values: Sequence[int | None]) -> int | None:
+def sum_known(values: Sequence[int | None]) -> int | None:
+    """The sum, or None (unknown) when any part is unknown."""
     return None if any(v is None for v in values) else sum(v for v in values if v is not None)
 
 
@@ -65,15 +66,15 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
     engine_bytes: dict[Category, int | None] = {
         "images": snapshot.layers_bytes,
         "containers": sum(c.size_rw_bytes for c in snapshot.containers),
-        "volumes": _sum([v.bytes for v in snapshot.volumes]),
+        "volumes": sum_known([v.bytes for v in snapshot.volumes]),
         "build_cache": sum(r.bytes for r in unshared),
     }
     kept = snapshot.kept_layers_bytes
     reclaimable: dict[Category, int | None] = {
         "images": None if kept is None else snapshot.layers_bytes - kept,
         "containers": sum(c.size_rw_bytes for c in stopped),
-        "logs": None if walked is None else _sum([c.log.bytes if c.log else None for c in stopped]),
-        "volumes": _sum([v.bytes for v in prunable]),
+        "logs": None if walked is None else sum_known([c.log.bytes if c.log else None for c in stopped]),
+        "volumes": sum_known([v.bytes for v in prunable]),
         "build_cache": sum(r.bytes for r in unshared if not r.in_use),
         "orphans": None if walked is None else sum(o.usage.bytes for o in snapshot.orphans),
         "metadata": None,

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from layershare.diskuse import DiskReport
+from layershare.diskuse import DiskReport, sum_known
 from layershare.formats import OutputFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
@@ -123,23 +123,22 @@ def disk_document(report: DiskReport) -> dict[str, Any]:
     }
 
 
-def _sum(values: Sequence[int | None]) -> int | None:
-    return None if any(v is None for v in values) else sum(v for v in values if v is not None)
-
-
 def render_disk_json(reports: Sequence[DiskReport]) -> str:
     """``layershare.disk/v1`` for one engine; ``layershare.disks/v1`` (each engine and the sums) for several."""
     if len(reports) == 1:
         return json.dumps(disk_document(reports[0]), allow_nan=False) + "\n"
-    totals: dict[str, Any] = {"on_disk_bytes": _sum([r.on_disk_bytes for r in reports]), "categories": []}
+    totals: dict[str, Any] = {
+        "on_disk_bytes": sum_known([r.on_disk_bytes for r in reports]),
+        "categories": [],
+    }
     for name in CATEGORIES:
         rows = [r.category(name) for r in reports]
         totals["categories"].append(
             {
                 "category": name,
-                "bytes": _sum([c.bytes for c in rows]),
-                "disk_bytes": _sum([c.disk_bytes for c in rows]),
-                "reclaimable_bytes": _sum([c.reclaimable_bytes for c in rows]),
+                "bytes": sum_known([c.bytes for c in rows]),
+                "disk_bytes": sum_known([c.disk_bytes for c in rows]),
+                "reclaimable_bytes": sum_known([c.reclaimable_bytes for c in rows]),
             }
         )
     doc = {"schema": DISKS_SCHEMA, "totals": totals, "engines": [disk_document(r) for r in reports]}
@@ -194,10 +193,10 @@ def render_disk_text(reports: Sequence[DiskReport], *, top: int, markdown: bool)
     if len(reports) > 1:
         rows = [
             [describe_engine(r.snapshot.engine), _size(r.on_disk_bytes),
-             _size(_sum([c.reclaimable_bytes for c in r.categories if c.category != "orphans"]))]
+             _size(sum_known([c.reclaimable_bytes for c in r.categories if c.category != "orphans"]))]
             for r in reports
         ]  # fmt: skip
-        rows.append([f"all {len(reports)} engines", _size(_sum([r.on_disk_bytes for r in reports])), ""])
+        rows.append([f"all {len(reports)} engines", _size(sum_known([r.on_disk_bytes for r in reports])), ""])
         parts.append(
             f"{heading}Engines\n\n" + _table(rows, ["ENGINE", "ON DISK", "RECLAIMABLE"], markdown, {1, 2})
         )
