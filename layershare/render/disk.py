@@ -221,7 +221,7 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
     if containers:
         sections.append((
             "Containers",
-            ["NAME", "ID", "STATE", "MEASURED", "LOGS", "IMAGE"],
+            ["NAME", "ID", "STATE", "WRITABLE", "LOGS", "IMAGE"],
             [[shorten(c.name, 30), short_id(c.id), c.state, human_size(c.size_rw_bytes),
               _size(_bytes(c.log)), shorten(c.image, 30)] for c in containers],
             {3, 4},

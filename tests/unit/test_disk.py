@@ -195,3 +195,15 @@ def test_a_paused_container_counts_as_running() -> None:
     assert report.category("containers").reclaimable_bytes == 60
     assert report.category("logs").reclaimable_bytes == 400
     assert report.category("volumes").reclaimable_bytes == 33
+
+
+def test_the_table_reads_as_documented() -> None:
+    """The headings a person reads (docs/disk.md shows them): summary first, then the items."""
+    text = render_disk([disk_report(snapshot())], OutputFormat.TABLE)
+    lines = text.splitlines()
+    assert lines[2].split() == ["CATEGORY", "SIZE", "ON", "DISK", "RECLAIMABLE"]
+    containers = lines[lines.index("Containers") + 2].split()
+    assert containers == ["NAME", "ID", "STATE", "WRITABLE", "LOGS", "IMAGE"]
+    for heading in ("Volumes", "Build cache", "Orphans", "Notes"):
+        assert heading in lines
+    assert "stop the engine" in text  # how to remove an orphan safely
