@@ -38,3 +38,13 @@ def cli(engine: Any, *args: str, cwd: str | Path | None = None) -> subprocess.Co
 def api_calls_since(engine: Any, mark: int) -> list[tuple[str, str]]:
     """(method, path) of every API call dockerd logged (``--debug``) after ``mark`` characters of log."""
     return re.findall(r"Calling (\w+) ([^\s\"]+)", engine.log()[mark:])
+
+
+# Python code that imports every layershare module (and what they import), for a child process about to
+# drop root: after os.setuid the Python install and the clone may not be readable (a mode-700 folder).
+IMPORT_EVERYTHING = (
+    "import importlib, json, csv, pkgutil, tabulate, layershare\n"
+    "for module in pkgutil.walk_packages(layershare.__path__, 'layershare.'):\n"
+    "    if not module.name.endswith('__main__'):\n"
+    "        importlib.import_module(module.name)\n"
+)

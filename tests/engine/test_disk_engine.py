@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
-from support import api_calls_since, system_df
+from support import IMPORT_EVERYTHING, api_calls_since, system_df
 
 from layershare.cli import ExitCode
 
@@ -196,9 +196,8 @@ def test_without_access_to_the_data_root_the_engines_figures_remain(disk_engine:
     os.chmod(folder, 0o755)
     os.chmod(socket, 0o666)
     try:
-        script = (  # this machine's Python lives under /root: import everything, then drop to uid 65534
-            "import os, sys, json, csv, tabulate\n"
-            "import layershare.cli, layershare.sources.disk.source, layershare.diskuse, layershare.render.disk\n"
+        script = (  # import everything, then drop to uid 65534
+            "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
             "os.setgid(65534); os.setuid(65534)\n"
             "sys.argv = ['layershare', 'disk', '--format', 'json']\nlayershare.cli.main()\n"
         )

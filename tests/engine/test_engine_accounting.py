@@ -14,7 +14,7 @@ from typing import Any
 
 import docker
 import pytest
-from support import api_calls_since, cli, layer_store, system_df
+from support import IMPORT_EVERYTHING, api_calls_since, cli, layer_store, system_df
 
 from layershare.analysis import build_report, find_image, image_history, image_usage
 from layershare.cli import ExitCode
@@ -225,9 +225,7 @@ def test_image_removed_while_collecting_is_skipped_with_a_note(engine: Any) -> N
 def test_permission_denied_is_one_line_and_code_4(engine: Any, tmp_path: Path) -> None:
     """A user who may not open the socket gets exit 4 (dropping root in a child process)."""
     script = (
-        "import os, sys\n"
-        "import docker, layershare.cli, layershare.sources.engine, layershare.index, layershare.analysis\n"
-        "import layershare.render\n"
+        "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
         "os.setgid(65534); os.setuid(65534)\n"
         "sys.argv = ['layershare', 'report']\n"
         "layershare.cli.main()\n"
