@@ -1,0 +1,1 @@
+"""The engine's image stores read from disk: graphdriver, containerd (content, snapshots, metadata)."""
