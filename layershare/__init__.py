@@ -5,6 +5,8 @@ idx = layershare.collect()              # the engine DOCKER_HOST points to
 idx.images, idx.layers, idx.edges       # pandas frames
 report = layershare.build_report(idx)   # shared / unique / physical
 report.totals.physical_bytes
+with layershare.EngineSource() as engine:  # what removing app:* would free (nothing is removed)
+    layershare.free_space(engine, layershare.Selection(references=("app:*",))).freed_bytes
 
 Every name here is the public API (README, "Python API"); modules below
 ``layershare`` may move between releases. Heavy modules (pandas, the Docker
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
     from layershare.diskuse import DiskReport, disk_report
+    from layershare.freeing import free_space
+    from layershare.removal import FreeResult, what_if
+    from layershare.selection import Selection, plan_removal
     from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.index import LayerIndex
     from layershare.policy.config import Policy, load_policy
@@ -104,6 +109,11 @@ _HOMES = {
     "CheckReport": "layershare.policy.gate",
     "run_check": "layershare.policy.gate",
     "select_for_check": "layershare.policy.gate",
+    "free_space": "layershare.freeing",
+    "FreeResult": "layershare.removal",
+    "what_if": "layershare.removal",
+    "Selection": "layershare.selection",
+    "plan_removal": "layershare.selection",
 }
 
 
@@ -117,12 +127,14 @@ __all__ = [
     "ContentSource",
     "DiskReport",
     "EngineSource",
+    "FreeResult",
     "LayerIndex",
     "OutputFormat",
     "Policy",
     "RecordingSource",
     "Report",
     "ReportOptions",
+    "Selection",
     "SortKey",
     "Source",
     "SourceChoice",
@@ -132,13 +144,16 @@ __all__ = [
     "default_cache_dir",
     "disk_report",
     "find_image",
+    "free_space",
     "image_history",
     "load",
     "load_policy",
     "open_source",
+    "plan_removal",
     "read_archives",
     "read_disk",
     "report_text",
     "run_check",
     "select_for_check",
+    "what_if",
 ]

@@ -21,7 +21,7 @@ from layershare.cli_options import (
     top_option,
 )
 from layershare.errors import ImageNotFound, UsageError
-from layershare.formats import CheckFormat, OutputFormat, SortKey, choices
+from layershare.formats import CheckFormat, FreeFormat, OutputFormat, SortKey, choices
 from layershare.sources.choice import SourceChoice
 from layershare.version import __version__
 
@@ -218,6 +218,82 @@ def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> Non
         raise UsageError("--data-root names one engine's data root: give --host once")
     reports = [disk_report(DiskSource(open_engine(c), data_root=data_root).snapshot()) for c in choices_]
     click.echo(render_disk(reports, OutputFormat(fmt), top=top), nl=False)
+
+
+@cli.command()
+@source_options
+@format_option(FreeFormat, "Output format. json gives exact bytes (layershare.free/v1).")
+@click.argument("images", nargs=-1, metavar="[IMAGE|GLOB]...")
+@click.option("--dangling", is_flag=True, help="Select untagged images (as docker images -f dangling=true).")
+@click.option("--unused", is_flag=True, help="Select images no container uses.")
+@click.option(
+    "--older-than", metavar="DURATION", help="Select images created before now minus DURATION (30d, 12h)."
+)
+@click.option(
+    "--keep-last",
+    metavar="N",
+    type=click.IntRange(min=0),
+    help="Per repository, keep the images of the N newest creation times and select the older ones.",
+)
+@click.option(
+    "--label", "labels", multiple=True, metavar="KEY[=VALUE]", help="Select images with this label."
+)
+@click.option(
+    "--with-containers",
+    is_flag=True,
+    help="Also remove the containers that use the selected images (docker rm, then docker image rm).",
+)
+@click.option(
+    "--like",
+    "likes",
+    multiple=True,
+    metavar="'docker … prune …'",
+    help="Reproduce a prune command exactly as docker would run it here (repeatable).",
+)
+@click.option("--data-root", metavar="DIR", help="The engine's data root as seen from here.")
+@click.option(
+    "--api-version",
+    metavar="VERSION",
+    help="The API version your docker CLI speaks (default: DOCKER_API_VERSION, else negotiated); "
+    "it decides which volumes a volume prune takes.",
+)
+@handle_errors
+def free(
+    source: SourceChoice,
+    fmt: str,
+    images: tuple[str, ...],
+    dangling: bool,
+    unused: bool,
+    older_than: str | None,
+    keep_last: int | None,
+    labels: tuple[str, ...],
+    with_containers: bool,
+    likes: tuple[str, ...],
+    data_root: str | None,
+    api_version: str | None,
+) -> None:
+    """What removing images (or running a prune) would free, exactly, before you do it. Never removes
+    anything: prints what would go, what blocks it, and the docker commands that would do it."""
+    from layershare.freeing import free_space
+    from layershare.render.free import render_free
+    from layershare.selection import LabelFilter, Selection, parse_duration, parse_prune
+    from layershare.sources.choice import open_engine
+
+    selection = Selection(
+        references=images,
+        dangling=dangling,
+        unused=unused,
+        older_than=parse_duration(older_than) if older_than is not None else None,
+        keep_last=keep_last,
+        labels=tuple(LabelFilter.parse(label) for label in labels),
+        with_containers=with_containers,
+        prunes=tuple(parse_prune(text) for text in likes),
+    )
+    if len(source.for_each_host()) > 1:
+        raise UsageError("free reads one engine: give --host once")
+    with open_engine(source) as engine:
+        result = free_space(engine, selection, data_root=data_root, api_version=api_version)
+    click.echo(render_free(result, FreeFormat(fmt)), nl=False)
 
 
 @cli.command()

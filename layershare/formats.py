@@ -30,6 +30,14 @@ class CheckFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
+class FreeFormat(str, Enum):
+    """Formats ``free`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
 class SortKey(str, Enum):
     """Columns the images table can be sorted by (largest first, reference A-Z)."""
 

@@ -113,6 +113,23 @@ def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[
     return refs
 
 
+def recorded_blobs(root: Path, namespace: str | None = None) -> set[str]:
+    """Every blob digest a namespace (default: any) of containerd's metadata has a record of."""
+    try:
+        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
+        namespaces = tree[b"v1"]
+    except (OSError, BoltError, KeyError, TypeError):
+        return set()
+    found: set[str] = set()
+    for name, bucket in namespaces.items() if isinstance(namespaces, dict) else ():
+        if namespace is not None and name != namespace.encode():
+            continue
+        content = bucket.get(b"content") if isinstance(bucket, dict) else None
+        blobs = content.get(b"blob") if isinstance(content, dict) else None
+        found.update(d.decode(errors="replace") for d in (blobs if isinstance(blobs, dict) else ()))
+    return found
+
+
 def reachable(start: Iterable[str], refs: Mapping[str, list[str]]) -> set[str]:
     """``start`` and every blob their labels keep, transitively (as containerd's collector walks them)."""
     found: set[str] = set()

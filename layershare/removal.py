@@ -1,0 +1,230 @@
+"""What a removal frees: the units nothing else holds once a plan's images, containers, volumes and
+build-cache records are gone, in the engine's own measure and on disk.
+
+A unit (a layer, snapshot, blob, writable layer, volume, build-cache record)
+goes when every holder of it goes. ``freed_bytes`` is how much the engine's
+``docker system df`` totals drop by; each item's own figure is what goes
+because of it alone (units only it holds), and what goes only because
+several selected items go together is ``shared_within_selection_bytes``, so
+the parts add up to ``freed_bytes``. Works on any :class:`EngineState`, so a
+caller can ask "what if these go" without the CLI (:func:`what_if`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+import pandas as pd
+
+from layershare.model import SOFT, EngineInfo, EngineState
+from layershare.selection import Plan, Selection, plan_removal
+
+
+@dataclass(frozen=True)
+class ImageFreed:
+    """One selected image: the tags that go, whether the image goes, what only it frees, what blocks it."""
+
+    id: str
+    tags: tuple[str, ...]
+    removed_tags: tuple[str, ...]
+    removed: bool
+    freed_bytes: int
+    freed_disk_bytes: int | None
+    blocked_by: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ItemFreed:
+    """A container or a volume that goes and what only it frees."""
+
+    id: str
+    name: str
+    freed_bytes: int
+    freed_disk_bytes: int | None
+
+
+@dataclass(frozen=True)
+class FreeResult:
+    """What a removal would free, item by item, and the docker commands that would carry it out."""
+
+    engine: EngineInfo
+    selection: tuple[str, ...]
+    freed_bytes: int
+    freed_disk_bytes: int | None
+    shared_within_selection_bytes: int
+    freed_disk_uncertain_bytes: int
+    images: tuple[ImageFreed, ...]
+    containers: tuple[ItemFreed, ...]
+    volumes: tuple[ItemFreed, ...]
+    build_cache_bytes: int
+    build_records: tuple[str, ...]
+    commands: tuple[str, ...]
+    notes: tuple[str, ...]
+    collected_at: str = ""
+
+
+GARBAGE = "other:garbage"  # what containerd's collector sweeps when it next runs (a blob no record names)
+
+
+def holdings(state: EngineState) -> pd.DataFrame:
+    """Every (holder, unit) pair: ``image:<id>``, ``container:<id>``, ``volume:<name>``, ``build:<id>``
+    and the holders nothing removes (``other:…``)."""
+    holders: list[str] = []
+    units: list[str] = []
+
+    def add(holder: str, keys: Iterable[str]) -> None:
+        for key in keys:
+            holders.append(holder)
+            units.append(key)
+
+    for image in state.images:
+        add(f"image:{image.id}", image.holds)
+    for container in state.containers:
+        add(f"container:{container.id}", container.holds)
+    for volume in state.volumes:
+        add(f"volume:{volume.name}", [f"volume:{volume.name}"])
+    for record in state.build_cache:
+        add(f"build:{record.id}", record.holds)
+    for name, keys in state.others.items():
+        add(f"other:{name}", keys)
+    frame = pd.DataFrame({"holder": holders, "unit": units}).drop_duplicates()
+    return frame[frame["unit"].isin(list(state.units))]
+
+
+def removed_holders(plan: Plan) -> set[str]:
+    """The holders a plan removes."""
+    return (
+        {f"image:{i}" for i in plan.removed_images}
+        | {f"container:{c}" for c in plan.containers}
+        | {f"volume:{v}" for v in plan.volumes}
+        | {f"build:{r}" for r in plan.build_records}
+        | ({GARBAGE} if plan.collects_garbage else set())
+    )
+
+
+def freed_units(held: pd.DataFrame, plan: Plan) -> list[str]:
+    """The units a plan frees on disk: every holder of each is removed."""
+    leaving = held["holder"].isin(removed_holders(plan))
+    return sorted(set(held.loc[leaving, "unit"]) - set(held.loc[~leaving, "unit"]))
+
+
+def counted_units(state: EngineState, held: pd.DataFrame) -> set[str]:
+    """The units the engine's ``docker system df`` totals count while ``held`` holds what it holds."""
+    any_holder = set(held["unit"])
+    by_images = set(held.loc[held["holder"].str.startswith("image:"), "unit"])
+    counted = set()
+    for key in any_holder:
+        unit = state.units[key]
+        if unit.counted_with_images and key not in by_images:
+            continue
+        if any(k in by_images for k in unit.uncounted_under):
+            continue
+        counted.add(key)
+    return counted
+
+
+def what_if(
+    state: EngineState, plan: Plan, selection: Sequence[str] = (), held: pd.DataFrame | None = None
+) -> FreeResult:
+    """The figures of a plan on a state (``held``: :func:`holdings` of it, when already built).
+
+    ``freed_bytes`` is the engine's totals before minus after: a layer leaves ``LayersSize`` with
+    the last image that holds it, even where BuildKit still keeps it on disk.
+    """
+    held = holdings(state) if held is None else held
+    gone = removed_holders(plan)
+    staying = held[~held["holder"].isin(gone)]
+    before, after = counted_units(state, held), counted_units(state, staying)
+    freed_bytes = sum(state.units[k].bytes for k in before) - sum(state.units[k].bytes for k in after)
+    on_disk = freed_units(held, plan)
+    disks = [state.units[k].disk_bytes for k in on_disk]
+    disk_known = state.disk_readable and all(d is not None for d in disks)
+    freed_disk = sum(d for d in disks if d is not None) if disk_known else None
+    maybe = sorted(
+        set(freed_units(held[~held["holder"].str.startswith(f"other:{SOFT}")], plan)) - set(on_disk)
+    )
+    uncertain = sum(state.units[k].disk_bytes or 0 for k in maybe) if disk_known else 0
+    own = _alone(state, held, before - after, set(on_disk))
+    images = tuple(_image_freed(state, plan, own, disk_known))
+    by_id = {c.id: c for c in state.containers}
+    nothing = (0, 0 if disk_known else None)
+    containers = tuple(
+        ItemFreed(cid, by_id[cid].name, *own.get(f"container:{cid}", nothing)) for cid in plan.containers
+    )
+    volumes = tuple(ItemFreed(name, name, *own.get(f"volume:{name}", nothing)) for name in plan.volumes)
+    build_bytes = sum(own.get(f"build:{r}", (0, 0))[0] for r in plan.build_records)
+    parts = sum(i.freed_bytes for i in images) + sum(c.freed_bytes for c in containers)
+    parts += sum(v.freed_bytes for v in volumes) + build_bytes
+    notes = list(dict.fromkeys(plan.notes)) + list(state.notes)
+    if uncertain:
+        notes.append(
+            f"up to {uncertain:,} more bytes may go on disk: blobs BuildKit's build history also names, "
+            "which the engine sometimes keeps and sometimes not (freed_disk_uncertain_bytes)"
+        )
+    if plan.matched_nothing:
+        notes.insert(0, "the selection matches nothing: nothing would be freed")
+    return FreeResult(
+        engine=state.engine,
+        selection=tuple(selection),
+        freed_bytes=freed_bytes,
+        freed_disk_bytes=freed_disk,
+        shared_within_selection_bytes=freed_bytes - parts,
+        freed_disk_uncertain_bytes=uncertain,
+        images=images,
+        containers=containers,
+        volumes=volumes,
+        build_cache_bytes=build_bytes,
+        build_records=tuple(plan.build_records),
+        commands=tuple(plan.commands),
+        notes=tuple(notes),
+        collected_at=state.collected_at,
+    )
+
+
+def _alone(
+    state: EngineState, held: pd.DataFrame, uncounted: set[str], on_disk: set[str]
+) -> dict[str, tuple[int, int | None]]:
+    """For each holder, what goes because of it alone: (engine bytes of the units that leave the
+    totals, disk bytes of the units that leave the disk) among the units it is the only holder of."""
+    # An untagged parent image the classic builder left stands for its children, not beside them.
+    hidden = {
+        f"image:{i.id}" for i in state.images if not i.tags and any(c.parent_id == i.id for c in state.images)
+    }
+    visible = held[~held["holder"].isin(hidden) & held["unit"].isin(uncounted | on_disk)]
+    counts = visible.groupby("unit")["holder"].nunique()
+    only = visible[visible["unit"].map(counts) == 1]
+    found: dict[str, tuple[int, int | None]] = {}
+    for holder, keys in only.groupby("holder")["unit"]:
+        units = [state.units[k] for k in keys]
+        disks = [u.disk_bytes for u in units if u.key in on_disk]
+        found[str(holder)] = (
+            sum(u.bytes for u in units if u.key in uncounted),
+            None if any(d is None for d in disks) else sum(d for d in disks if d is not None),
+        )
+    return found
+
+
+def _image_freed(
+    state: EngineState, plan: Plan, own: Mapping[str, tuple[int, int | None]], disk_known: bool
+) -> Iterable[ImageFreed]:
+    touched = set(plan.removed_images) | set(plan.removed_tags) | set(plan.blocked_by)
+    for image in state.images:
+        if image.id not in touched:
+            continue
+        removed = image.id in plan.removed_images
+        freed, disk = own.get(f"image:{image.id}", (0, 0)) if removed else (0, 0)
+        yield ImageFreed(
+            id=image.id,
+            tags=image.tags,
+            removed_tags=tuple(plan.removed_tags.get(image.id, ())),
+            removed=removed,
+            freed_bytes=freed,
+            freed_disk_bytes=disk if disk_known else None,
+            blocked_by=tuple(dict.fromkeys(plan.blocked_by.get(image.id, ()))),
+        )
+
+
+def free(state: EngineState, selection: Selection, now: float | None = None) -> FreeResult:
+    """What removing ``selection`` from an engine would free (nothing is removed)."""
+    return what_if(state, plan_removal(state, selection, now), selection.describe())

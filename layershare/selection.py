@@ -1,0 +1,567 @@
+"""What a removal takes: selectors and ``docker … prune`` commands turned into a plan, as the engine would.
+
+No I/O: everything is decided on an :class:`~layershare.model.EngineState`.
+The rules are the engine's own (moby ``daemon/images/image_delete.go`` and
+``image_prune.go``, the containerd store's ``image_prune.go``, BuildKit's
+cache pruning): removing a tag removes the image only with its last tag; an
+image a container uses is blocked; an image another image is built on (the
+classic builder's parent chain) is only untagged; an untagged parent goes
+with its last child; a prune keeps what running containers use.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+import shlex
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from layershare.errors import UsageError
+from layershare.model import EngineImage, EngineState
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
+_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_GO_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+API_VOLUME_PRUNE_ANONYMOUS = (1, 42)  # from this API version, volume prune takes anonymous volumes only
+
+
+def parse_duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` in seconds (``--older-than``); UsageError otherwise."""
+    found = _DURATION.match(text.strip())
+    if not found:
+        raise UsageError(f"malformed duration {text!r}: use a number and s, m, h, d or w (30d, 12h)")
+    return float(found.group(1)) * _SECONDS[found.group(2)]
+
+
+def parse_until(text: str, now: float) -> float:
+    """A prune filter's ``until=`` as the engine reads it: a Go duration before now, or a timestamp."""
+    value = text.strip()
+    if _GO_DURATION.match(value):
+        return now - sum(float(n) * _GO_SECONDS[u] for n, u in _GO_PART.findall(value))
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise UsageError(
+            f"malformed until filter {text!r}: docker takes a duration (24h, 90m) or a timestamp"
+        ) from None
+
+
+@dataclass(frozen=True)
+class LabelFilter:
+    """``label=KEY``, ``label=KEY=VALUE`` (and ``label!=…`` when ``negated``)."""
+
+    key: str
+    value: str | None = None
+    negated: bool = False
+
+    @classmethod
+    def parse(cls, text: str, negated: bool = False) -> LabelFilter:
+        key, sep, value = text.partition("=")
+        if not key:
+            raise UsageError(f"malformed label filter {text!r}: use KEY or KEY=VALUE")
+        return cls(key, value if sep else None, negated)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels and (self.value is None or labels[self.key] == self.value)
+        return present != self.negated
+
+
+@dataclass(frozen=True)
+class PruneFilters:
+    """A prune's ``--filter`` values: ``until`` (seconds since the epoch) and labels."""
+
+    until: float | None = None
+    labels: tuple[LabelFilter, ...] = ()
+
+    def matches(self, created: float, labels: Mapping[str, str]) -> bool:
+        if self.until is not None and created > self.until:
+            return False
+        return all(f.matches(labels) for f in self.labels)
+
+
+@dataclass(frozen=True)
+class PruneCommand:
+    """One ``docker … prune`` command line, parsed: what it prunes and how."""
+
+    text: str
+    containers: bool = False
+    images: bool = False
+    volumes: bool = False
+    build_cache: bool = False
+    all: bool = False
+    volumes_all: bool = False
+    filters: PruneFilters = field(default_factory=PruneFilters)
+
+
+_PRUNE_KINDS = {
+    ("image", "prune"): "images",
+    ("container", "prune"): "containers",
+    ("volume", "prune"): "volumes",
+    ("builder", "prune"): "build_cache",
+    ("buildx", "prune"): "build_cache",
+    ("system", "prune"): "system",
+}
+
+
+def parse_prune(text: str, now: float | None = None) -> PruneCommand:
+    """``docker system prune -a --volumes --filter until=24h`` and the other prune commands."""
+    now = time.time() if now is None else now
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise UsageError(f"malformed --like {text!r}: {e}") from None
+    if words[:1] == ["docker"]:
+        words = words[1:]
+    kind = _PRUNE_KINDS.get(tuple(words[:2]))  # type: ignore[arg-type]
+    if kind is None:
+        raise UsageError(
+            f"--like {text!r} is not a prune command: use docker image|container|volume|builder|system prune"
+        )
+    everything = volumes = False
+    until: float | None = None
+    labels: list[LabelFilter] = []
+    rest = list(words[2:])
+    while rest:
+        word = rest.pop(0)
+        if word in ("-a", "--all"):
+            everything = True
+        elif word in ("-f", "--force"):
+            continue
+        elif word == "--volumes" and kind == "system":
+            volumes = True
+        elif word in ("--filter", "-filter") or word.startswith("--filter="):
+            value = word.split("=", 1)[1] if word.startswith("--filter=") else (rest.pop(0) if rest else "")
+            name, _, argument = value.partition("=")
+            if name == "until" and kind != "volumes":
+                until = parse_until(argument, now)
+            elif name in ("label", "label!"):
+                labels.append(LabelFilter.parse(argument, negated=name == "label!"))
+            else:
+                raise UsageError(f"--like {text!r}: the filter {value!r} is not one layershare reproduces")
+        elif word in ("-af", "-fa"):
+            everything = True
+        else:
+            raise UsageError(f"--like {text!r}: {word!r} is not an option of that command")
+    if kind == "system" and volumes and until is not None:
+        raise UsageError(f"--like {text!r}: docker refuses the until filter with --volumes")
+    filters = PruneFilters(until=until, labels=tuple(labels))
+    if kind == "system":
+        return PruneCommand(
+            text, containers=True, images=True, volumes=volumes, build_cache=True, all=everything,
+            filters=filters,
+        )  # fmt: skip
+    return PruneCommand(
+        text,
+        containers=kind == "containers",
+        images=kind == "images",
+        volumes=kind == "volumes",
+        build_cache=kind == "build_cache",
+        all=everything if kind != "volumes" else False,
+        volumes_all=everything if kind == "volumes" else False,
+        filters=filters,
+    )
+
+
+@dataclass(frozen=True)
+class Selection:
+    """What the user asked to remove: references and globs, selectors, and prune commands alike."""
+
+    references: tuple[str, ...] = ()
+    dangling: bool = False
+    unused: bool = False
+    older_than: float | None = None
+    keep_last: int | None = None
+    labels: tuple[LabelFilter, ...] = ()
+    with_containers: bool = False
+    prunes: tuple[PruneCommand, ...] = ()
+
+    def describe(self) -> list[str]:
+        """The selection as the user wrote it, one entry each."""
+        out = list(self.references)
+        out += ["--dangling"] if self.dangling else []
+        out += ["--unused"] if self.unused else []
+        out += [f"--older-than {self.older_than:g}s"] if self.older_than is not None else []
+        out += [f"--keep-last {self.keep_last}"] if self.keep_last is not None else []
+        out += [f"--label {f.key}{'' if f.value is None else '=…'}" for f in self.labels]
+        out += ["--with-containers"] if self.with_containers else []
+        out += [f"--like {p.text}" for p in self.prunes]
+        return out
+
+
+@dataclass
+class Plan:
+    """What would go, as the engine would do it, and the commands that would do it."""
+
+    removed_images: set[str] = field(default_factory=set)
+    removed_tags: dict[str, list[str]] = field(default_factory=dict)
+    blocked_by: dict[str, list[str]] = field(default_factory=dict)
+    containers: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    build_records: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    matched_nothing: bool = False
+    collects_garbage: bool = False
+
+
+def _api(version: str) -> tuple[int, int]:
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return (0, 0)
+    return major, minor
+
+
+def _repository(tag: str) -> str:
+    return tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+
+
+def _normalise(reference: str) -> str:
+    """``app`` -> ``app:latest`` (a reference without a tag names ``latest``, as docker reads it)."""
+    if "@" in reference:
+        return reference
+    return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
+
+
+class _Engine:
+    """The engine's rules for removing images and pruning, applied to a state (mutable while planning)."""
+
+    def __init__(self, state: EngineState, plan: Plan, now: float) -> None:
+        self.state = state
+        self.plan = plan
+        self.now = now
+        self.images = {i.id: i for i in state.images}
+        self.tags = {i.id: list(i.tags) for i in state.images}
+        self.alive = set(self.images)
+        self.containers = {c.id: c for c in state.containers}
+        self.removed_containers: set[str] = set()
+        self.containerd = state.engine.image_store == "containerd"
+
+    # --- who uses what ---
+    def users(self, image_id: str) -> list[str]:
+        return sorted(
+            c.name
+            for c in self.containers.values()
+            if c.image_id == image_id and c.id not in self.removed_containers
+        )
+
+    def children(self, image_id: str) -> list[str]:
+        return sorted(i for i in self.alive if self.images[i].parent_id == image_id)
+
+    # --- docker image rm ---
+    def remove(self, image_id: str, tags: Sequence[str] | None) -> None:
+        """``docker image rm`` of some tags of an image (None: the image itself, all its tags)."""
+        current = self.tags[image_id]
+        wanted = list(current) if tags is None else [t for t in tags if t in current]
+        image = self.images[image_id]
+        users = self.users(image_id)
+        last = not [t for t in current if t not in wanted]
+        if last and users:
+            self.plan.blocked_by.setdefault(image_id, []).extend(f"used by container {n}" for n in users)
+            return
+        if wanted:
+            self.plan.removed_tags.setdefault(image_id, []).extend(wanted)
+            self.tags[image_id] = [t for t in current if t not in wanted]
+            self.plan.commands.append("docker image rm " + " ".join(shlex.quote(t) for t in wanted))
+        if not last:
+            kept = ", ".join(self.tags[image_id])
+            self.plan.notes.append(f"tag removed, image kept: {image_id[7:19]} is still tagged {kept}")
+            return
+        children = self.children(image_id)
+        if children:
+            self.plan.blocked_by.setdefault(image_id, []).extend(
+                f"image {c[7:19]} is built on it" for c in children
+            )
+            if self.containerd:
+                self._prune_parents(image)
+            if not wanted:
+                self.plan.notes.append(f"{image_id[7:19]} is kept: other images are built on it")
+            return
+        if not wanted:
+            self.plan.commands.append(f"docker image rm {image_id[7:19]}")
+        self._delete(image)
+
+    def _delete(self, image: EngineImage, cascade: bool = True) -> None:
+        self.alive.discard(image.id)
+        self.plan.removed_images.add(image.id)
+        self.plan.collects_garbage = self.containerd  # a synchronous delete runs containerd's collector
+        if cascade:
+            self._prune_parents(image)
+
+    def _prune_parents(self, image: EngineImage) -> None:
+        """moby prunes an untagged parent the deleted image leaves without children; the containerd
+        store prunes the untagged parents up the chain whatever other children they have (even when
+        the image itself stays, untagged, for its own children)."""
+        parent = image.parent_id
+        if parent not in self.alive or self.tags[parent] or self.users(parent):
+            return
+        if self.containerd or not self.children(parent):
+            self._delete(self.images[parent])
+
+    # --- prunes ---
+    def prune_containers(self, filters: PruneFilters) -> None:
+        chosen = [
+            c
+            for c in self.state.containers
+            if not c.running and c.id not in self.removed_containers and filters.matches(c.created, c.labels)
+        ]
+        self.remove_containers([c.id for c in chosen], command=None)
+
+    def remove_containers(self, ids: Iterable[str], command: str | None = "docker rm") -> None:
+        chosen = [self.containers[i] for i in ids if i not in self.removed_containers]
+        for c in chosen:
+            self.removed_containers.add(c.id)
+            self.plan.containers.append(c.id)
+        if command and chosen:
+            running = [c.name for c in chosen if c.running]
+            stopped = [c.name for c in chosen if not c.running]
+            if running:
+                self.plan.commands.append("docker rm -f " + " ".join(running))
+            if stopped:
+                self.plan.commands.append(f"{command} " + " ".join(stopped))
+
+    def prune_volumes(self, filters: PruneFilters, everything: bool) -> None:
+        api = _api(self.state.api_version)
+        anonymous_only = api >= API_VOLUME_PRUNE_ANONYMOUS and not everything
+        rule = (
+            f"volumes: API {self.state.api_version} prunes anonymous volumes only (add -a for named ones)"
+            if anonymous_only
+            else f"volumes: API {self.state.api_version} prunes every unused local volume"
+            + ("" if api < API_VOLUME_PRUNE_ANONYMOUS else " (-a)")
+        )
+        self.plan.notes.append(rule)
+        for v in self.state.volumes:
+            users = [
+                c
+                for c in self.state.containers
+                if v.name in c.volumes and c.id not in self.removed_containers
+            ]
+            if v.driver != "local" or users or (anonymous_only and not v.anonymous):
+                continue
+            if not all(f.matches(v.labels) for f in filters.labels):
+                continue
+            self.plan.volumes.append(v.name)
+
+    def prune_images(self, filters: PruneFilters, everything: bool) -> None:
+        if everything:
+            self._prune_all_images(filters)
+            return
+        for image_id in sorted(self.alive):
+            image = self.images[image_id]
+            if self.tags[image_id] or image_id not in self.alive:
+                continue
+            if self.children(image_id) and not self.containerd:
+                continue  # moby's image prune takes only the untagged images nothing is built on
+            if not filters.matches(image.created, image.labels) or self.users(image_id):
+                continue
+            # The containerd store deletes each pruned image record alone, parents untouched.
+            self._delete(image, cascade=not self.containerd)
+
+    def _prune_all_images(self, filters: PruneFilters) -> None:
+        if self.containerd:
+            self._prune_all_containerd(filters)
+            return
+        candidates = [
+            self.images[i]
+            for i in sorted(self.alive)
+            if not (not self.tags[i] and self.children(i))
+            and filters.matches(self.images[i].created, self.images[i].labels)
+        ]
+        # Children before parents: a parent's last tag removed while a child stays only untags it.
+        pending = sorted(candidates, key=lambda i: _depth(self, i.id), reverse=True)
+        for image in pending:
+            if image.id not in self.alive:
+                continue
+            users = self.users(image.id)
+            tags = list(self.tags[image.id])
+            if users:
+                kept = self._tags_kept_for_containers(image, tags)
+                gone = [t for t in tags if t not in kept]
+                if gone:
+                    self.plan.removed_tags.setdefault(image.id, []).extend(gone)
+                    self.tags[image.id] = kept
+                self.plan.blocked_by.setdefault(image.id, []).extend(f"used by container {n}" for n in users)
+                continue
+            if tags:
+                self.plan.removed_tags.setdefault(image.id, []).extend(tags)
+                self.tags[image.id] = []
+            if self.children(image.id):
+                continue  # untagged; goes when its last child goes
+            self._delete(image)
+        # Parents untagged above whose children all went.
+        for image in candidates:
+            idle = not self.children(image.id) and not self.users(image.id)
+            if image.id in self.alive and not self.tags[image.id] and idle:
+                self._delete(image)
+
+    def _prune_all_containerd(self, filters: PruneFilters) -> None:
+        """The containerd store's ``image prune -a``: every image record the filters match, except the
+        names containers were created from; an image a container uses stays (as dangling if need be)."""
+        for image_id in sorted(self.alive):
+            image = self.images[image_id]
+            if not filters.matches(image.created, image.labels):
+                continue
+            tags = list(self.tags[image_id])
+            if self.users(image_id):
+                kept = self._tags_kept_for_containers(image, tags)
+                gone = [t for t in tags if t not in kept]
+                if gone:
+                    self.plan.removed_tags.setdefault(image_id, []).extend(gone)
+                    self.tags[image_id] = kept
+                self.plan.blocked_by.setdefault(image_id, []).extend(
+                    f"used by container {n}" for n in self.users(image_id)
+                )
+                continue
+            if tags:
+                self.plan.removed_tags.setdefault(image_id, []).extend(tags)
+                self.tags[image_id] = []
+            self._delete(image, cascade=False)
+
+    def _tags_kept_for_containers(self, image: EngineImage, tags: list[str]) -> list[str]:
+        """Which tags ``image prune -a`` leaves on an image containers use."""
+        if not tags:
+            return []
+        if not self.containerd:
+            # moby deletes each tag in turn; the last one left is refused (a container uses it).
+            return sorted(tags)[-1:]
+        named = {
+            _normalise(c.image)
+            for c in self.containers.values()
+            if c.image_id == image.id and c.id not in self.removed_containers
+        }
+        return [t for t in tags if t in named]
+
+    def prune_build_cache(self, filters: PruneFilters, everything: bool) -> None:
+        records = {r.id: r for r in self.state.build_cache}
+        removable = {
+            r.id
+            for r in records.values()
+            if not r.in_use
+            and (filters.until is None or r.last_used < filters.until)
+            and (everything or (r.type not in ("internal", "frontend") and not r.shared))
+        }
+        # A record another kept record stands on stays.
+        changed = True
+        while changed:
+            changed = False
+            for r in records.values():
+                if r.id not in removable:
+                    for parent in r.parents:
+                        if parent in removable:
+                            removable.discard(parent)
+                            changed = True
+        self.plan.build_records.extend(sorted(removable))
+
+
+def plan_removal(state: EngineState, selection: Selection, now: float | None = None) -> Plan:
+    """What ``selection`` removes from ``state``, as the engine would, and the commands to do it."""
+    plan = Plan()
+    engine = _Engine(state, plan, time.time() if now is None else now)
+    picked = _picked_tags(state, selection, engine.now)
+    if selection.with_containers:
+        chosen = set(picked)
+        engine.remove_containers(c.id for c in state.containers if c.image_id in chosen)
+    for image_id in sorted(picked, key=lambda i: _depth(engine, i), reverse=True):
+        if image_id in engine.alive:
+            engine.remove(image_id, picked[image_id])
+    for prune in selection.prunes:
+        filters = prune.filters
+        if prune.containers:
+            engine.prune_containers(filters)
+        if prune.volumes:
+            engine.prune_volumes(filters, prune.volumes_all)
+        if prune.images:
+            engine.prune_images(filters, prune.all)
+        if prune.build_cache:
+            engine.prune_build_cache(filters, prune.all)
+        plan.commands.append(prune.text if " -f" in f" {prune.text}" else f"{prune.text} -f")
+    plan.matched_nothing = not (
+        picked or selection.prunes or plan.removed_images or plan.removed_tags or plan.containers
+    )
+    return plan
+
+
+def _depth(engine: _Engine, image_id: str) -> int:
+    """How many parents an image stands on (children are removed before their parents)."""
+    depth, current = 0, engine.images[image_id].parent_id
+    while current in engine.images and depth < 1000:
+        depth, current = depth + 1, engine.images[current].parent_id
+    return depth
+
+
+def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[str, list[str] | None]:
+    """Image ID -> the tags asked for (None: the whole image) from references, globs and selectors."""
+    picked: dict[str, list[str] | None] = {}
+
+    def whole(image_id: str) -> None:
+        picked[image_id] = None
+
+    def tag(image_id: str, name: str) -> None:
+        current = picked.get(image_id, [])
+        if current is not None and name not in current:
+            picked[image_id] = [*current, name]
+
+    used = {c.image_id for c in state.containers}
+    for reference in selection.references:
+        hits = _resolve(state, reference)
+        if not hits:
+            from layershare.errors import ImageNotFound
+
+            raise ImageNotFound(f"no image matches {reference!r} on this engine")
+        for image_id, name in hits:
+            (tag(image_id, name) if name else whole(image_id))
+    for image in state.images:
+        intermediate = not image.tags and any(i.parent_id == image.id for i in state.images)
+        if selection.dangling and not image.tags and not intermediate:
+            whole(image.id)
+        if selection.unused and image.id not in used and not intermediate:
+            whole(image.id)
+        old = selection.older_than is not None and image.created < now - selection.older_than
+        if old and not intermediate:
+            whole(image.id)
+        if selection.labels and all(f.matches(image.labels) for f in selection.labels):
+            whole(image.id)
+    if selection.keep_last is not None:
+        for image_id, names in _older_than_last(state, selection.keep_last).items():
+            for name in names:
+                tag(image_id, name)
+    return picked
+
+
+def _older_than_last(state: EngineState, keep: int) -> dict[str, list[str]]:
+    """Per repository, the tags of images older than the ``keep`` newest creation times."""
+    by_repository: dict[str, list[tuple[str, str, float]]] = {}
+    for image in state.images:
+        for name in image.tags:
+            by_repository.setdefault(_repository(name), []).append((image.id, name, image.created))
+    chosen: dict[str, list[str]] = {}
+    for entries in by_repository.values():
+        newest = sorted({created for _, _, created in entries}, reverse=True)[:keep]
+        for image_id, name, created in entries:
+            if created not in newest:
+                chosen.setdefault(image_id, []).append(name)
+    return chosen
+
+
+def _resolve(state: EngineState, reference: str) -> list[tuple[str, str]]:
+    """(image ID, tag or "" for the whole image) that a reference, glob, ID or digest names."""
+    text = reference.strip()
+    hex_part = text.removeprefix("sha256:")
+    if re.fullmatch(r"[0-9a-f]{4,64}", hex_part):
+        by_id = [(i.id, "") for i in state.images if i.id.removeprefix("sha256:").startswith(hex_part)]
+        if by_id:
+            return by_id
+    if "@" in text:
+        return []
+    if any(ch in text for ch in "*?["):
+        pattern = text if ":" in text.rsplit("/", 1)[-1] else f"{text}:*"
+        return [(i.id, t) for i in state.images for t in i.tags if fnmatch.fnmatchcase(t, pattern)]
+    name = _normalise(text)
+    return [(i.id, t) for i in state.images for t in i.tags if t == name]

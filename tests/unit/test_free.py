@@ -1,0 +1,182 @@
+"""The removal planner and its figures on small states (the engine tests prove them on real engines)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from layershare.errors import ImageNotFound, UsageError
+from layershare.formats import FreeFormat
+from layershare.model import (
+    EngineContainer,
+    EngineImage,
+    EngineInfo,
+    EngineState,
+    EngineVolume,
+    StoredUnit,
+)
+from layershare.removal import free
+from layershare.render.free import FREE_RENDERERS, render_free
+from layershare.selection import Selection, parse_duration, parse_prune, parse_until
+
+NOW = 1_800_000_000.0
+DAY = 86400.0
+
+
+def layer(key: str, size: int) -> StoredUnit:
+    return StoredUnit(f"layer:{key}", "layer", size, size + 4096, counted_with_images=True)
+
+
+def state(store: str = "graphdriver", api: str = "1.41") -> EngineState:
+    """base <- app-a, app-b (sharing an untagged middle layer); multi (two tags); used (a container)."""
+    units = {
+        u.key: u
+        for u in (
+            layer("base", 1000),
+            layer("mid", 300),
+            layer("a", 20),
+            layer("b", 30),
+            layer("multi", 50),
+            layer("used", 70),
+            StoredUnit("container:c1", "container", 5, 8192),
+            StoredUnit("volume:anon", "volume", 40, 8192),
+            StoredUnit("volume:named", "volume", 60, 8192),
+        )
+    }
+    base = ("layer:base",)
+    images = (
+        EngineImage("sha256:base", ("base:1",), NOW - 40 * DAY, holds=base),
+        EngineImage("sha256:mid", (), NOW - 2 * DAY, "sha256:base", holds=(*base, "layer:mid")),
+        EngineImage("sha256:a", ("app-a:1",), NOW - 2 * DAY, "sha256:mid", (*base, "layer:mid", "layer:a")),
+        EngineImage("sha256:b", ("app-b:1",), NOW - DAY, "sha256:mid", (*base, "layer:mid", "layer:b")),
+        EngineImage(
+            "sha256:multi", ("multi:1", "multi:latest"), NOW - DAY, "sha256:base", (*base, "layer:multi")
+        ),
+        EngineImage("sha256:used", ("used:1",), NOW, "sha256:base", (*base, "layer:used"), {"team": "x"}),
+    )
+    containers = (
+        EngineContainer("c1", "user", "sha256:used", "used:1", "exited", NOW, ("anon",), ("container:c1",)),
+    )
+    volumes = (
+        EngineVolume("anon", "local", True, ("user",)),
+        EngineVolume("named", "local", False),
+    )
+    engine = EngineInfo(
+        host="unix:///x", version="20.10", api_version=api, image_store=store, storage_driver="overlay2"
+    )  # type: ignore[arg-type]
+    return EngineState(engine, images, containers, volumes, (), units, api_version=api, disk_readable=True)
+
+
+def test_one_tag_of_two_frees_nothing_and_says_why() -> None:
+    result = free(state(), Selection(references=("multi:latest",)), NOW)
+    assert result.freed_bytes == 0
+    (multi,) = result.images
+    assert multi.removed_tags == ("multi:latest",) and not multi.removed
+    assert any("still tagged multi:1" in n for n in result.notes)
+    assert result.commands == ("docker image rm multi:latest",)
+
+
+def test_a_glob_frees_the_shared_layer_as_shared_within_the_selection() -> None:
+    result = free(state(), Selection(references=("app-*",)), NOW)
+    removed = {i.id for i in result.images if i.removed}
+    assert removed == {"sha256:a", "sha256:b", "sha256:mid"}  # the untagged parent goes with its children
+    assert result.freed_bytes == 350 and result.shared_within_selection_bytes == 300
+    by_id = {i.id: i for i in result.images}
+    assert by_id["sha256:a"].freed_bytes == 20 and by_id["sha256:b"].freed_bytes == 30
+    assert result.freed_disk_bytes == 350 + 3 * 4096
+
+
+def test_an_image_a_container_uses_is_blocked_unless_its_containers_go() -> None:
+    blocked = free(state(), Selection(references=("used:1",)), NOW)
+    assert blocked.freed_bytes == 0 and blocked.commands == ()
+    assert blocked.images[0].blocked_by == ("used by container user",)
+    both = free(state(), Selection(references=("used:1",), with_containers=True), NOW)
+    assert both.freed_bytes == 70 + 5 and both.commands == ("docker rm user", "docker image rm used:1")
+    assert [c.name for c in both.containers] == ["user"]
+
+
+def test_a_base_other_images_stand_on_is_only_untagged() -> None:
+    result = free(state(), Selection(references=("base:1",)), NOW)
+    (base,) = result.images
+    assert base.removed_tags == ("base:1",) and not base.removed and base.freed_bytes == 0
+    assert "is built on it" in base.blocked_by[0]
+
+
+def test_selectors() -> None:
+    older = free(state(), Selection(older_than=30 * DAY), NOW)
+    assert [i.id for i in older.images] == ["sha256:base"]
+    unused = free(state(), Selection(unused=True), NOW)
+    assert "sha256:used" not in {i.id for i in unused.images}
+    labelled = free(state(), Selection(labels=(parse_label("team=x"),)), NOW)
+    assert [i.id for i in labelled.images] == ["sha256:used"]
+    nothing = free(state(), Selection(labels=(parse_label("team=y"),)), NOW)
+    assert nothing.freed_bytes == 0 and nothing.notes[0].startswith("the selection matches nothing")
+
+
+def parse_label(text: str):  # type: ignore[no-untyped-def]
+    from layershare.selection import LabelFilter
+
+    return LabelFilter.parse(text)
+
+
+def test_keep_last_keeps_the_newest_per_repository() -> None:
+    s = state()
+    newer = EngineImage("sha256:multi2", ("multi:2",), NOW, "sha256:base", ("layer:base",))
+    s = EngineState(s.engine, (*s.images, newer), s.containers, s.volumes, (), s.units, disk_readable=True)
+    result = free(s, Selection(keep_last=1), NOW)
+    assert {t for i in result.images for t in i.removed_tags} == {"multi:1", "multi:latest"}
+
+
+@pytest.mark.parametrize(
+    ("api", "expected"),
+    [("1.41", {"named"}), ("1.45", set())],  # the anonymous one is in use either way
+)
+def test_volume_prune_follows_the_api_version(api: str, expected: set[str]) -> None:
+    result = free(state(api=api), Selection(prunes=(parse_prune("docker volume prune"),)), NOW)
+    assert {v.name for v in result.volumes} == expected
+    assert any(n.startswith(f"volumes: API {api}") for n in result.notes)
+
+
+def test_system_prune_takes_stopped_containers_then_what_they_freed() -> None:
+    result = free(state(), Selection(prunes=(parse_prune("docker system prune -a --volumes"),)), NOW)
+    assert [c.name for c in result.containers] == ["user"]
+    assert {v.name for v in result.volumes} == {"anon", "named"}
+    assert {i.id for i in result.images if i.removed} == {i.id for i in state().images}
+    assert result.freed_bytes == sum(u.bytes for u in state().units.values())
+    parts = sum(i.freed_bytes for i in result.images) + sum(c.freed_bytes for c in result.containers)
+    parts += sum(v.freed_bytes for v in result.volumes) + result.shared_within_selection_bytes
+    assert parts == result.freed_bytes
+
+
+def test_an_unknown_reference_and_bad_values_are_typed_errors() -> None:
+    with pytest.raises(ImageNotFound):
+        free(state(), Selection(references=("nope:1",)), NOW)
+    for bad in ("3 days", "30", "-1d"):
+        with pytest.raises(UsageError, match="duration"):
+            parse_duration(bad)
+    for bad in (
+        "docker image ls",
+        "docker image prune --filter dangling=true",
+        "docker volume prune --bogus",
+    ):
+        with pytest.raises(UsageError):
+            parse_prune(bad)
+    with pytest.raises(UsageError, match="until"):
+        parse_prune("docker system prune --volumes --filter until=24h")
+    assert parse_duration("12h") == 12 * 3600 and parse_until("90m", NOW) == NOW - 5400
+
+
+def test_every_format_renders_and_the_json_keeps_its_contract() -> None:
+    result = free(state(), Selection(references=("app-*",)), NOW)
+    assert set(FREE_RENDERERS) == set(FreeFormat)
+    for fmt in FreeFormat:
+        assert "app-a:1" in render_free(result, fmt)
+    doc = json.loads(render_free(result, FreeFormat.JSON))
+    for key in ("schema", "engine", "selection", "freed_bytes", "freed_disk_bytes",
+                "shared_within_selection_bytes", "images", "containers", "volumes",
+                "build_cache_bytes", "commands", "notes"):  # fmt: skip
+        assert key in doc
+    assert doc["schema"] == "layershare.free/v1"
+    assert set(doc["images"][0]) >= {"id", "tags", "removed_tags", "removed", "freed_bytes", "blocked_by"}
+    assert "team" not in render_free(free(state(), Selection(references=("used:1",)), NOW), FreeFormat.JSON)
