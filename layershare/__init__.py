@@ -25,14 +25,14 @@ if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
     from layershare.diskuse import DiskReport, disk_report
-    from layershare.freeing import free_space
-    from layershare.removal import FreeResult, what_if
-    from layershare.selection import Selection, plan_removal
     from layershare.formats import CheckFormat, OutputFormat, SortKey
+    from layershare.freeing import free_space
     from layershare.index import LayerIndex
     from layershare.policy.config import Policy, load_policy
     from layershare.policy.gate import CheckReport, run_check, select_for_check
+    from layershare.removal import FreeResult, what_if
     from layershare.reporting import ReportOptions, report_text
+    from layershare.selection import Selection, plan_removal
     from layershare.sources.archive import ArchiveSource
     from layershare.sources.choice import SourceChoice, open_source
     from layershare.sources.engine import EngineSource

@@ -2,13 +2,46 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
+
+
+def engine_with_state(kind: str, build: Callable[[Any], None]) -> Iterator[Any]:
+    """A private engine (``20.10-overlay2`` or ``26.1-containerd``) holding the example images and
+    what ``build(engine)`` adds; stopped afterwards. Needs root and Debian's docker.io (its 20.10 CLI
+    builds with BuildKit)."""
+    from corpus import build_corpus
+
+    from layershare.devengine import start_private_engine
+
+    if os.geteuid() != 0 or not Path("/usr/bin/docker").exists():
+        pytest.fail(
+            "these engine tests need root and Debian's docker.io (its 20.10 CLI builds with BuildKit)"
+        )
+    containerd = kind.endswith("containerd")
+    if containerd and not ENGINE_26.exists():
+        pytest.fail("Engine 26.1 is not unpacked (run .ci/engine-26.1)")
+    engine = start_private_engine(
+        dockerd=ENGINE_26 if containerd else None, containerd_store=containerd, debug=True
+    )
+    try:
+        build_corpus(engine.docker)
+        engine.containerd = containerd
+        build(engine)
+        yield engine
+    finally:
+        engine.stop()
 
 
 def layer_store(engine: Any) -> dict[str, int]:

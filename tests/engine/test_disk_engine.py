@@ -19,37 +19,21 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
-from support import IMPORT_EVERYTHING, api_calls_since, system_df
+from support import IMPORT_EVERYTHING, api_calls_since, engine_with_state, system_df
 
 from layershare.cli import ExitCode
 
 pytestmark = pytest.mark.engine
 
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
-
 
 @pytest.fixture(scope="module", params=["20.10-overlay2", "26.1-containerd"])
 def disk_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A private engine holding the example images and disk_state.py's containers, volumes and cache."""
-    from corpus import build_corpus
 
-    from layershare.devengine import start_private_engine
-
-    if os.geteuid() != 0 or not Path("/usr/bin/docker").exists():
-        pytest.fail("the disk tests need root and Debian's docker.io (its 20.10 CLI builds with BuildKit)")
-    containerd = request.param.endswith("containerd")
-    if containerd and not ENGINE_26.exists():
-        pytest.fail("Engine 26.1 is not unpacked (run .ci/engine-26.1)")
-    engine = start_private_engine(
-        dockerd=ENGINE_26 if containerd else None, containerd_store=containerd, debug=True
-    )
-    try:
-        build_corpus(engine.docker)
+    def build(engine: Any) -> None:
         engine.planted = build_disk_state(engine)["orphans"]
-        yield engine
-    finally:
-        engine.stop()
+
+    yield from engine_with_state(request.param, build)
 
 
 def disk(engine: Any, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

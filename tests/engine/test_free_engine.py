@@ -9,7 +9,6 @@ Each engine (20.10 overlay2, 26.1 with the containerd store) holds the example i
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
@@ -22,37 +21,19 @@ import docker
 import pytest
 from disk_state import build_disk_state
 from free_state import build_free_state, replenish, settle
-from support import api_calls_since, system_df
+from support import ROOT, api_calls_since, engine_with_state, system_df
 
 pytestmark = pytest.mark.engine
-
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
 
 
 @pytest.fixture(scope="module", params=["20.10-overlay2", "26.1-containerd"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
-    from corpus import build_corpus
-
-    from layershare.devengine import start_private_engine
-
-    if os.geteuid() != 0 or not Path("/usr/bin/docker").exists():
-        pytest.fail("the removal tests need root and Debian's docker.io (its 20.10 CLI builds with BuildKit)")
-    containerd = request.param.endswith("containerd")
-    if containerd and not ENGINE_26.exists():
-        pytest.fail("Engine 26.1 is not unpacked (run .ci/engine-26.1)")
-    private = start_private_engine(
-        dockerd=ENGINE_26 if containerd else None, containerd_store=containerd, debug=True
-    )
-    try:
-        build_corpus(private.docker)
+    def build(private: Any) -> None:
         build_disk_state(private)
         build_free_state(private)
         settle(private)
-        private.containerd = containerd
-        yield private
-    finally:
-        private.stop()
+
+    yield from engine_with_state(request.param, build)
 
 
 def df_total(engine: Any) -> int:

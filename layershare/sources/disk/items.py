@@ -14,6 +14,12 @@ from layershare.sources.disk.walk import Owner, WalkResult
 ANONYMOUS_LABEL = "com.docker.volume.anonymous"
 
 
+def container_name(container: Mapping[str, Any]) -> str:
+    """A container's name as ``docker ps`` shows it (``GET /containers/json`` answers ``/name``)."""
+    names = container.get("Names") or []
+    return str(names[0]).lstrip("/") if names else str(container["Id"])[:12]
+
+
 def walked_usage(walked: WalkResult | None, owner: Owner) -> Usage | None:
     """What the walk found for one owner; None when nothing was walked (the data root not readable)."""
     if walked is None:
@@ -46,7 +52,6 @@ def containers_of(
     found = []
     for c in answers["containers"]:
         cid = str(c["Id"])
-        names = c.get("Names") or []
         measured = walked_usage(walked, ("containers", f"{cid}{MEASURED}"))
         if measured is not None:
             size_rw = measured.disk_bytes if containerd_store else measured.bytes
@@ -55,7 +60,7 @@ def containers_of(
         found.append(
             ContainerDisk(
                 id=cid,
-                name=str(names[0]).lstrip("/") if names else cid[:12],
+                name=container_name(c),
                 image=str(c.get("Image") or ""),
                 image_id=str(c.get("ImageID") or ""),
                 state=str(c.get("State") or ""),

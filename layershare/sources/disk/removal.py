@@ -33,7 +33,7 @@ from layershare.model import (
     Snapshot,
     StoredUnit,
 )
-from layershare.sources.disk.items import ANONYMOUS_LABEL
+from layershare.sources.disk.items import ANONYMOUS_LABEL, container_name
 from layershare.sources.disk.source import EngineStore
 from layershare.sources.engine import EngineSource
 from layershare.sources.recording import engine_info_from
@@ -103,7 +103,6 @@ class RemovalSource:
         containers = []
         for c in containers_json:
             cid = str(c["Id"])
-            names = c.get("Names") or []
             unit = f"container:{cid}"
             units[unit] = StoredUnit(unit, "container", sizes_rw.get(cid, 0), None)
             self.paths.setdefault(unit, ())
@@ -111,7 +110,7 @@ class RemovalSource:
             containers.append(
                 EngineContainer(
                     id=cid,
-                    name=str(names[0]).lstrip("/") if names else cid[:12],
+                    name=container_name(c),
                     image_id=str(c.get("ImageID") or ""),
                     image=str(c.get("Image") or ""),
                     state=str(c.get("State") or ""),
@@ -137,7 +136,7 @@ class RemovalSource:
                     driver=str(v.get("Driver") or ""),
                     anonymous=ANONYMOUS_LABEL in labels,
                     containers=tuple(
-                        str((c.get("Names") or [""])[0]).lstrip("/")
+                        container_name(c)
                         for c in containers_json
                         if any(m.get("Name") == name for m in c.get("Mounts") or [])
                     ),
