@@ -32,6 +32,8 @@ class ImageFreed:
     freed_bytes: int
     freed_disk_bytes: int | None
     blocked_by: tuple[str, ...]
+    kept_bytes: int = 0
+    kept_by: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -146,7 +148,7 @@ def what_if(
     )
     uncertain = sum(state.units[k].disk_bytes or 0 for k in maybe) if disk_known else 0
     own = _alone(state, held, before - after, set(on_disk))
-    images = tuple(_image_freed(state, plan, own, disk_known))
+    images = tuple(_image_freed(state, plan, own, disk_known, staying, after))
     by_id = {c.id: c for c in state.containers}
     nothing = (0, 0 if disk_known else None)
     containers = tuple(
@@ -205,8 +207,33 @@ def _alone(
     return found
 
 
+def _kept(
+    state: EngineState, image_id: str, staying: pd.DataFrame, counted: set[str]
+) -> tuple[int, list[str]]:
+    """What of a removed image's units stays counted by the engine, and who keeps it."""
+    image = next(i for i in state.images if i.id == image_id)
+    keepers = staying[staying["unit"].isin(image.holds) & staying["unit"].isin(counted)]
+    if keepers.empty:
+        return 0, []
+    kinds = keepers["holder"].str.split(":", n=1).str[0]
+    why = []
+    images = keepers.loc[kinds == "image", "holder"].nunique()
+    if images:
+        why.append(f"layers kept: also used by {images} other image{'s' if images > 1 else ''}")
+    if kinds.isin(["build", "other"]).any():
+        why.append("layers kept by the build cache (or another holder)")
+    if (kinds == "container").any():
+        why.append("layers kept by a container")
+    return sum(state.units[k].bytes for k in set(keepers["unit"])), why
+
+
 def _image_freed(
-    state: EngineState, plan: Plan, own: Mapping[str, tuple[int, int | None]], disk_known: bool
+    state: EngineState,
+    plan: Plan,
+    own: Mapping[str, tuple[int, int | None]],
+    disk_known: bool,
+    staying: pd.DataFrame,
+    counted_after: set[str],
 ) -> Iterable[ImageFreed]:
     touched = set(plan.removed_images) | set(plan.removed_tags) | set(plan.blocked_by)
     for image in state.images:
@@ -214,6 +241,7 @@ def _image_freed(
             continue
         removed = image.id in plan.removed_images
         freed, disk = own.get(f"image:{image.id}", (0, 0)) if removed else (0, 0)
+        kept_bytes, kept_by = _kept(state, image.id, staying, counted_after) if removed else (0, [])
         yield ImageFreed(
             id=image.id,
             tags=image.tags,
@@ -222,6 +250,8 @@ def _image_freed(
             freed_bytes=freed,
             freed_disk_bytes=disk if disk_known else None,
             blocked_by=tuple(dict.fromkeys(plan.blocked_by.get(image.id, ()))),
+            kept_bytes=kept_bytes,
+            kept_by=tuple(kept_by),
         )
 
 

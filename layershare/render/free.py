@@ -40,6 +40,8 @@ def free_document(result: FreeResult) -> dict[str, Any]:
                 "freed_bytes": i.freed_bytes,
                 "freed_disk_bytes": i.freed_disk_bytes,
                 "blocked_by": list(i.blocked_by),
+                "kept_bytes": i.kept_bytes,
+                "kept_by": list(i.kept_by),
             }
             for i in result.images
         ],
@@ -96,6 +98,7 @@ def _image_rows(result: FreeResult) -> list[list[str]]:
             "removed" if i.removed else ("untagged" if i.removed_tags else "kept"),
             _size(i.freed_bytes),
             "; ".join(i.blocked_by) or "-",
+            f"{_size(i.kept_bytes)}: {'; '.join(i.kept_by)}" if i.kept_bytes else "-",
         ]
         for i in result.images
     ]
@@ -107,7 +110,9 @@ def _table(result: FreeResult, fmt: str) -> str:
     if result.images:
         out += [
             "",
-            tabulate(_image_rows(result), ["IMAGE", "TAGS", "RESULT", "FREES", "BLOCKED BY"], tablefmt=fmt),
+            tabulate(
+                _image_rows(result), ["IMAGE", "TAGS", "RESULT", "FREES", "BLOCKED BY", "STAYS"], tablefmt=fmt
+            ),
         ]
     if result.containers:
         rows = [[short_id(c.id), c.name, _size(c.freed_bytes)] for c in result.containers]

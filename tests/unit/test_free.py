@@ -84,6 +84,9 @@ def test_a_glob_frees_the_shared_layer_as_shared_within_the_selection() -> None:
     assert result.freed_bytes == 350 and result.shared_within_selection_bytes == 300
     by_id = {i.id: i for i in result.images}
     assert by_id["sha256:a"].freed_bytes == 20 and by_id["sha256:b"].freed_bytes == 30
+    # The base layer stays: base:1, multi and used still stand on it.
+    assert by_id["sha256:a"].kept_bytes == 1000
+    assert by_id["sha256:a"].kept_by == ("layers kept: also used by 3 other images",)
     assert result.freed_disk_bytes == 350 + 3 * 4096
 
 
