@@ -148,7 +148,7 @@ def what_if(
     )
     uncertain = sum(state.units[k].disk_bytes or 0 for k in maybe) if disk_known else 0
     own = _alone(state, held, before - after, set(on_disk))
-    images = tuple(_image_freed(state, plan, own, disk_known, staying, after))
+    images = tuple(_image_freed(state, plan, own, disk_known, _kept(state, held, plan, staying, after)))
     by_id = {c.id: c for c in state.containers}
     nothing = (0, 0 if disk_known else None)
     containers = tuple(
@@ -190,9 +190,8 @@ def _alone(
     """For each holder, what goes because of it alone: (engine bytes of the units that leave the
     totals, disk bytes of the units that leave the disk) among the units it is the only holder of."""
     # An untagged parent image the classic builder left stands for its children, not beside them.
-    hidden = {
-        f"image:{i.id}" for i in state.images if not i.tags and any(c.parent_id == i.id for c in state.images)
-    }
+    parents = {i.parent_id for i in state.images}
+    hidden = {f"image:{i.id}" for i in state.images if not i.tags and i.id in parents}
     visible = held[~held["holder"].isin(hidden) & held["unit"].isin(uncounted | on_disk)]
     counts = visible.groupby("unit")["holder"].nunique()
     only = visible[visible["unit"].map(counts) == 1]
@@ -208,23 +207,27 @@ def _alone(
 
 
 def _kept(
-    state: EngineState, image_id: str, staying: pd.DataFrame, counted: set[str]
-) -> tuple[int, list[str]]:
-    """What of a removed image's units stays counted by the engine, and who keeps it."""
-    image = next(i for i in state.images if i.id == image_id)
-    keepers = staying[staying["unit"].isin(image.holds) & staying["unit"].isin(counted)]
-    if keepers.empty:
-        return 0, []
-    kinds = keepers["holder"].str.split(":", n=1).str[0]
-    why = []
-    images = keepers.loc[kinds == "image", "holder"].nunique()
-    if images:
-        why.append(f"layers kept: also used by {images} other image{'s' if images > 1 else ''}")
-    if kinds.isin(["build", "other"]).any():
-        why.append("layers kept by the build cache (or another holder)")
-    if (kinds == "container").any():
-        why.append("layers kept by a container")
-    return sum(state.units[k].bytes for k in set(keepers["unit"])), why
+    state: EngineState, held: pd.DataFrame, plan: Plan, staying: pd.DataFrame, counted: set[str]
+) -> dict[str, tuple[int, list[str]]]:
+    """For each removed image, what of its units stays counted by the engine, and who keeps it."""
+    removed = held[held["holder"].isin({f"image:{i}" for i in plan.removed_images})]
+    keepers = staying[staying["unit"].isin(counted)]
+    pairs = removed.merge(keepers, on="unit", suffixes=("", "_keeper"))
+    if pairs.empty:
+        return {}
+    pairs["kind"] = pairs["holder_keeper"].str.split(":", n=1).str[0]
+    found: dict[str, tuple[int, list[str]]] = {}
+    for holder, group in pairs.groupby("holder"):
+        why = []
+        images = group.loc[group["kind"] == "image", "holder_keeper"].nunique()
+        if images:
+            why.append(f"layers kept: also used by {images} other image{'s' if images > 1 else ''}")
+        if group["kind"].isin(["build", "other"]).any():
+            why.append("layers kept by the build cache (or another holder)")
+        if (group["kind"] == "container").any():
+            why.append("layers kept by a container")
+        found[str(holder)[6:]] = (sum(state.units[k].bytes for k in set(group["unit"])), why)
+    return found
 
 
 def _image_freed(
@@ -232,8 +235,7 @@ def _image_freed(
     plan: Plan,
     own: Mapping[str, tuple[int, int | None]],
     disk_known: bool,
-    staying: pd.DataFrame,
-    counted_after: set[str],
+    kept: Mapping[str, tuple[int, list[str]]],
 ) -> Iterable[ImageFreed]:
     touched = set(plan.removed_images) | set(plan.removed_tags) | set(plan.blocked_by)
     for image in state.images:
@@ -241,7 +243,7 @@ def _image_freed(
             continue
         removed = image.id in plan.removed_images
         freed, disk = own.get(f"image:{image.id}", (0, 0)) if removed else (0, 0)
-        kept_bytes, kept_by = _kept(state, image.id, staying, counted_after) if removed else (0, [])
+        kept_bytes, kept_by = kept.get(image.id, (0, []))
         yield ImageFreed(
             id=image.id,
             tags=image.tags,

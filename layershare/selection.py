@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from layershare.errors import UsageError
-from layershare.model import EngineImage, EngineState
+from layershare.model import EngineContainer, EngineImage, EngineState
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
 _GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
@@ -243,17 +243,21 @@ class _Engine:
         self.containers = {c.id: c for c in state.containers}
         self.removed_containers: set[str] = set()
         self.containerd = state.engine.image_store == "containerd"
+        self.containers_of: dict[str, list[EngineContainer]] = {}
+        for c in state.containers:
+            self.containers_of.setdefault(c.image_id, []).append(c)
+        self.children_of: dict[str, set[str]] = {}
+        for image in state.images:
+            self.children_of.setdefault(image.parent_id, set()).add(image.id)
 
     # --- who uses what ---
     def users(self, image_id: str) -> list[str]:
         return sorted(
-            c.name
-            for c in self.containers.values()
-            if c.image_id == image_id and c.id not in self.removed_containers
+            c.name for c in self.containers_of.get(image_id, ()) if c.id not in self.removed_containers
         )
 
     def children(self, image_id: str) -> list[str]:
-        return sorted(i for i in self.alive if self.images[i].parent_id == image_id)
+        return sorted(i for i in self.children_of.get(image_id, ()) if i in self.alive)
 
     # --- docker image rm ---
     def remove(self, image_id: str, tags: Sequence[str] | None) -> None:
@@ -509,6 +513,7 @@ def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[s
             picked[image_id] = [*current, name]
 
     used = {c.image_id for c in state.containers}
+    parents = {i.parent_id for i in state.images}
     for reference in selection.references:
         hits = _resolve(state, reference)
         if not hits:
@@ -518,7 +523,7 @@ def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[s
         for image_id, name in hits:
             (tag(image_id, name) if name else whole(image_id))
     for image in state.images:
-        intermediate = not image.tags and any(i.parent_id == image.id for i in state.images)
+        intermediate = not image.tags and image.id in parents
         if selection.dangling and not image.tags and not intermediate:
             whole(image.id)
         if selection.unused and image.id not in used and not intermediate:

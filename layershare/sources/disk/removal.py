@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -59,13 +60,21 @@ class RemovalSource:
         version, info = engine.get_json("/version"), engine.get_json("/info")
         engine_info = engine_info_from(info, version, engine.where)
         store = EngineStore(info, self.data_root_override or engine_info.root_dir)
-        snapshot = engine.snapshot()
-        listed = engine.get_json("/images/json", all=1) or []
-        containers_json = engine.get_json("/containers/json", all=1) or []
-        volumes_json = (engine.get_json("/volumes") or {}).get("Volumes") or []
-        df: Mapping[str, Any] = {}
+        df_query: dict[str, object] | None = None
         if with_df or not store.readable:
-            df = engine.get_json("/system/df") or {}
+            # From API 1.42 the engine sizes only what is asked: not the images (known already).
+            recent = _version(engine_info.api_version) >= (1, 42)
+            df_query = {"type": ["container", "volume", "build-cache"]} if recent else {}
+        # The engine sizes containers, volumes and build cache while the images are collected.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            df_future = (
+                pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
+            )
+            snapshot = engine.snapshot()
+            listed = engine.get_json("/images/json", all=1) or []
+            containers_json = engine.get_json("/containers/json", all=1) or []
+            volumes_json = (engine.get_json("/volumes") or {}).get("Volumes") or []
+            df: Mapping[str, Any] = (df_future.result() if df_future is not None else None) or {}
         notes: list[str] = []
         units: dict[str, StoredUnit] = {}
         others: dict[str, tuple[str, ...]] = {}
@@ -554,24 +563,51 @@ def _read_int(path: Path) -> int:
 
 def cli_api_version(engine_api: str) -> str:
     """The API version the user's docker CLI would speak to this engine: ``DOCKER_API_VERSION``, else
-    the lower of the engine's and the CLI's own (``docker version``, client side only), else the engine's."""
+    the lower of the engine's and the CLI's own (``docker version``, client side only; remembered per
+    binary in the cache folder), else the engine's."""
     pinned = os.environ.get("DOCKER_API_VERSION")
     if pinned:
         return pinned
-    docker = shutil.which("docker")
-    if docker:
-        try:
-            out = subprocess.run(
-                [docker, "version", "--format", "{{.Client.APIVersion}}"],
-                capture_output=True, text=True, timeout=10, check=False,
-                env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"},
-            )  # fmt: skip
-            client = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
-        except (OSError, subprocess.SubprocessError):
-            client = ""
-        if client and _version(client) < _version(engine_api):
-            return client
+    client = _client_api_version()
+    if client and _version(client) < _version(engine_api):
+        return client
     return engine_api
+
+
+def _client_api_version() -> str:
+    docker = shutil.which("docker")
+    if not docker:
+        return ""
+    try:
+        info = os.stat(docker)
+    except OSError:
+        return ""
+    from layershare.cache import default_cache_dir
+
+    key = f"{os.path.realpath(docker)}:{info.st_size}:{info.st_mtime_ns}"
+    memo = default_cache_dir() / "docker-cli-api.json"
+    try:
+        known = json.loads(memo.read_text())
+        if isinstance(known, dict) and isinstance(known.get(key), str):
+            return str(known[key])
+    except (OSError, ValueError):
+        pass
+    try:
+        out = subprocess.run(
+            [docker, "version", "--format", "{{.Client.APIVersion}}"],
+            capture_output=True, text=True, timeout=10, check=False,
+            env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"},
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    client = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
+    if client:
+        try:
+            memo.parent.mkdir(parents=True, exist_ok=True)
+            memo.write_text(json.dumps({key: client}))
+        except OSError:
+            pass  # nothing to remember it in: ask again next time
+    return client
 
 
 def _version(text: str) -> tuple[int, ...]:

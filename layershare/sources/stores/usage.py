@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 _BLOCK = 512
@@ -17,22 +18,31 @@ class DiskUsage:
 
     def tree(self, folder: Path) -> int:
         """``du -s``: blocks of a folder and everything in it, hard links once."""
+        try:
+            top = os.lstat(folder)
+        except OSError:
+            return 0
+        total = top.st_blocks * _BLOCK
+        if not stat.S_ISDIR(top.st_mode):
+            return total
         seen: set[tuple[int, int]] = set()
-        total = 0
-        stack = [folder]
+        stack = [os.fspath(folder)]
         while stack:
-            current = stack.pop()
             try:
-                info = os.lstat(current)
+                entries = os.scandir(stack.pop())
             except OSError:
                 continue
-            if (info.st_dev, info.st_ino) in seen:
-                continue
-            seen.add((info.st_dev, info.st_ino))
-            total += info.st_blocks * _BLOCK
-            if os.path.isdir(current) and not os.path.islink(current):
-                try:
-                    stack.extend(Path(current, name) for name in os.listdir(current))
-                except OSError:
-                    continue
+            with entries:
+                for entry in entries:
+                    try:
+                        info = entry.stat(follow_symlinks=False)
+                    except OSError:
+                        continue  # vanished while walking
+                    if stat.S_ISDIR(info.st_mode):
+                        stack.append(entry.path)
+                    elif info.st_nlink > 1:
+                        if (info.st_dev, info.st_ino) in seen:
+                            continue
+                        seen.add((info.st_dev, info.st_ino))
+                    total += info.st_blocks * _BLOCK
         return total
