@@ -370,6 +370,7 @@ class EngineImage:
     parent_id: str = ""
     holds: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict, repr=False)
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -563,8 +563,10 @@ def _resolve(state: EngineState, reference: str) -> list[tuple[str, str]]:
         by_id = [(i.id, "") for i in state.images if i.id.removeprefix("sha256:").startswith(hex_part)]
         if by_id:
             return by_id
-    if "@" in text:
-        return []
+    if "@" in text:  # name@sha256:...: the whole image, as docker image rm reads a digest
+        name, _, digest = text.partition("@")
+        wanted = {text, f"{_normalise(name).rsplit(':', 1)[0]}@{digest}"}
+        return [(i.id, "") for i in state.images if wanted & set(i.digests)]
     if any(ch in text for ch in "*?["):
         pattern = text if ":" in text.rsplit("/", 1)[-1] else f"{text}:*"
         return [(i.id, t) for i in state.images for t in i.tags if fnmatch.fnmatchcase(t, pattern)]

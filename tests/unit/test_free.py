@@ -106,6 +106,20 @@ def test_a_base_other_images_stand_on_is_only_untagged() -> None:
     assert "is built on it" in base.blocked_by[0]
 
 
+def test_a_digest_names_the_whole_image() -> None:
+    s = state()
+    images = tuple(
+        EngineImage(i.id, i.tags, i.created, i.parent_id, i.holds, i.labels, ("multi@sha256:abc",))
+        if i.id == "sha256:multi"
+        else i
+        for i in s.images
+    )
+    s = EngineState(s.engine, images, s.containers, s.volumes, (), s.units, disk_readable=True)
+    result = free(s, Selection(references=("multi@sha256:abc",)), NOW)
+    assert result.images[0].removed and result.freed_bytes == 50
+    assert result.commands == ("docker image rm multi:1 multi:latest",)
+
+
 def test_selectors() -> None:
     older = free(state(), Selection(older_than=30 * DAY), NOW)
     assert [i.id for i in older.images] == ["sha256:base"]

@@ -96,7 +96,8 @@ class RemovalSource:
         if not readable:
             notes.append(
                 f"the data root {store.data_root} is not readable from here: freed_disk_bytes needs root on "
-                "the engine's host, and layers the build cache keeps are not seen"
+                "the engine's host; freed_bytes is an estimate there (layers the build cache keeps, and "
+                "which it counts, are not seen)"
             )
         state_images = tuple(
             EngineImage(
@@ -106,6 +107,7 @@ class RemovalSource:
                 parent_id=i["parent"],
                 holds=holds.get(f"image:{i['id']}", ()),
                 labels=i["labels"],
+                digests=i["digests"],
             )
             for i in images
         )
@@ -425,6 +427,7 @@ def _images(listed: list[dict[str, Any]], snapshot: Snapshot) -> list[dict[str, 
                 "created": float(entry.get("Created") or 0),
                 "parent": str(entry.get("ParentId") or ""),
                 "labels": dict(entry.get("Labels") or {}),
+                "digests": tuple(d for d in entry.get("RepoDigests") or [] if d and "<none>" not in d),
                 "known": image_id in known,
             }
         )
