@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from layershare.sources.disk.walk import Owner, Rules
+from layershare.sources.stores import buildkit as buildkit_files
 from layershare.sources.stores import containerd_meta
-from layershare.sources.stores.boltdb import BoltError, BoltFile
 
 METADATA: Owner = ("metadata", "")
 # What a data root holds besides layers, containers, logs and volumes: the engine's own records.
@@ -154,7 +154,7 @@ def graphdriver_layout(
                 rules.exact[f"{driver}/{folder}"] = ("containers", mount)
                 if name == "mount-id":  # the writable layer the engine sizes as SizeRw
                     rules.exact[f"{driver}/{folder}/diff"] = ("containers", f"{mount}{MEASURED}")
-    buildkit = _buildkit_snapshots(root / "buildkit" / "snapshots.db")
+    buildkit = list(buildkit_files.snapshots(root / "buildkit" / "snapshots.db"))
     layout.buildkit_records = len(buildkit)
     for key in buildkit:
         rules.exact.setdefault(f"{driver}/{key}", ("build_cache", key))
@@ -186,15 +186,6 @@ def _folders(folder: Path) -> list[str]:
             return [e.name for e in entries if e.is_dir(follow_symlinks=False)]
     except OSError:
         return []
-
-
-def _buildkit_snapshots(path: Path) -> list[str]:
-    """The keys of BuildKit's snapshot records: each names a graphdriver folder it keeps, if it has one."""
-    try:
-        tree = BoltFile.open(path).tree()
-    except (OSError, BoltError):
-        return []
-    return [key.decode(errors="replace") for key in tree]
 
 
 def containerd_layout(

@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,9 +34,9 @@ from layershare.model import (
 from layershare.sources.disk.items import ANONYMOUS_LABEL, container_name
 from layershare.sources.disk.source import EngineStore
 from layershare.sources.engine import EngineSource
+from layershare.sources.engine.cli_api import cli_api_version, version_tuple
 from layershare.sources.recording import engine_info_from
-from layershare.sources.stores import containerd, containerd_meta
-from layershare.sources.stores.boltdb import BoltError, BoltFile
+from layershare.sources.stores import buildkit, containerd, containerd_meta
 from layershare.sources.stores.usage import DiskUsage
 from layershare.times import now_iso, unix_time
 
@@ -63,7 +60,7 @@ class RemovalSource:
         df_query: dict[str, object] | None = None
         if with_df or not store.readable:
             # From API 1.42 the engine sizes only what is asked: not the images (known already).
-            recent = _version(engine_info.api_version) >= (1, 42)
+            recent = version_tuple(engine_info.api_version) >= (1, 42)
             df_query = {"type": ["container", "volume", "build-cache"]} if recent else {}
         # The engine sizes containers, volumes and build cache while the images are collected.
         with ThreadPoolExecutor(max_workers=1) as pool:
@@ -252,10 +249,10 @@ class RemovalSource:
             self.paths[unit] = tuple(paths)
             top = tops.get(str(c.get("ImageID") or ""), "")
             holds[unit] = chain_of(top) if top else ()
-        kept_by_buildkit = _buildkit_snapshots(root / "buildkit" / "snapshots.db") if readable else {}
+        kept_by_buildkit = buildkit.snapshots(root / "buildkit" / "snapshots.db") if readable else {}
         record_ids = {str(r.get("ID")) for r in records}
         # snapshots.db keeps entries of records BuildKit has pruned: only live records keep a layer.
-        live = _buildkit_records(root / "buildkit" / "metadata_v2.db") if readable else {}
+        live = buildkit.records(root / "buildkit" / "metadata_v2.db") if readable else {}
         for key, entry in kept_by_buildkit.items():
             if entry.get("chainid") and key in live and key not in record_ids:
                 # A record (not asked for: /system/df was not needed) that keeps this layer on disk, and
@@ -354,10 +351,10 @@ class RemovalSource:
         # BuildKit's records: one backed by a layer is "shared" (uncounted) while some image's manifest
         # lists exactly the layers of its chain, or of a record built on it; else the engine counts it
         # at its size, beside its own snapshot (BuildKit's ImageRefChecker on this store).
-        meta = _buildkit_records(
+        meta = buildkit.records(
             Path(store.data_root, "buildkit", f"containerd-{store.driver}", "metadata_v2.db")
         )
-        sharing = _sharing_keys(meta)
+        sharing = buildkit.sharing_keys(meta)
         for image in images:
             for layer_list in _manifest_layers(blob_dir, image["id"]):
                 key = f"layers:{'+'.join(layer_list)}"
@@ -450,84 +447,6 @@ def _log_paths(data_root: str, cid: str) -> tuple[str, ...]:
     return tuple(str(folder / n) for n in names if n.startswith(f"{cid}-json.log") or n == "local-logs")
 
 
-def _buildkit_snapshots(path: Path) -> dict[str, dict[str, str]]:
-    """BuildKit's snapshot records in moby's graphdriver adapter: key -> chainid / committed folder."""
-    try:
-        tree: Any = BoltFile.open(path).tree()
-    except (OSError, BoltError):
-        return {}
-    found: dict[str, dict[str, str]] = {}
-    for key, record in tree.items() if isinstance(tree, dict) else ():
-        if isinstance(record, dict):
-            found[key.decode(errors="replace")] = {
-                name.decode(errors="replace"): value.decode(errors="replace")
-                for name, value in record.items()
-                if isinstance(value, bytes)
-            }
-    return found
-
-
-@dataclass(frozen=True)
-class _Record:
-    """What BuildKit's metadata says of one cache record."""
-
-    size: int
-    chain: str
-    blob: str
-    parent: str
-
-
-def _buildkit_records(path: Path) -> dict[str, _Record]:
-    """BuildKit's live cache records (its ``metadata_v2.db``, bucket ``_main``): the size it recorded
-    (what ``/system/df`` lists), the chain ID and blob of its layer if it is one, its parent record."""
-    try:
-        tree: Any = BoltFile.open(path).tree()
-        main = tree[b"_main"]
-    except (OSError, BoltError, KeyError, TypeError):
-        return {}
-    found: dict[str, _Record] = {}
-    for key, fields in main.items() if isinstance(main, dict) else ():
-        values = []
-        for name in (b"snapshot.size", b"cache.chainID", b"cache.blob", b"cache.parent"):
-            raw = fields.get(name) if isinstance(fields, dict) else None
-            try:
-                values.append(json.loads(raw).get("value") if isinstance(raw, bytes) and raw else None)
-            except (ValueError, AttributeError):
-                values.append(None)
-        found[key.decode(errors="replace")] = _Record(
-            int(values[0] or 0), str(values[1] or ""), str(values[2] or ""), str(values[3] or "")
-        )
-    return found
-
-
-def _blob_chain(meta: dict[str, _Record], record_id: str) -> list[str]:
-    """The layer blobs of a record and the records it stands on, base first."""
-    chain: list[str] = []
-    current = record_id
-    while current in meta and len(chain) < 1000:
-        if not meta[current].blob:
-            return []
-        chain.append(meta[current].blob)
-        current = meta[current].parent
-    return chain[::-1]
-
-
-def _sharing_keys(meta: dict[str, _Record]) -> dict[str, list[str]]:
-    """Per record, the manifest layer lists that make it shared: its own chain's, and those of every
-    record built on it (BuildKit marks a shared record's parents shared)."""
-    keys: dict[str, list[str]] = {}
-    for record_id in meta:
-        chain = _blob_chain(meta, record_id)
-        if not chain:
-            continue
-        key = f"layers:{'+'.join(chain)}"
-        current = record_id
-        while current in meta and len(keys.get(current, [])) < 1000:
-            keys.setdefault(current, []).append(key)
-            current = meta[current].parent
-    return keys
-
-
 def _manifest_layers(blob_dir: Path, target: str) -> list[tuple[str, ...]]:
     """The layer digests of each manifest an image's target names (one per platform)."""
 
@@ -562,59 +481,3 @@ def _read_int(path: Path) -> int:
         return int(_read_text(path) or 0)
     except ValueError:
         return 0
-
-
-def cli_api_version(engine_api: str) -> str:
-    """The API version the user's docker CLI would speak to this engine: ``DOCKER_API_VERSION``, else
-    the lower of the engine's and the CLI's own (``docker version``, client side only; remembered per
-    binary in the cache folder), else the engine's."""
-    pinned = os.environ.get("DOCKER_API_VERSION")
-    if pinned:
-        return pinned
-    client = _client_api_version()
-    if client and _version(client) < _version(engine_api):
-        return client
-    return engine_api
-
-
-def _client_api_version() -> str:
-    docker = shutil.which("docker")
-    if not docker:
-        return ""
-    try:
-        info = os.stat(docker)
-    except OSError:
-        return ""
-    from layershare.cache import default_cache_dir
-
-    key = f"{os.path.realpath(docker)}:{info.st_size}:{info.st_mtime_ns}"
-    memo = default_cache_dir() / "docker-cli-api.json"
-    try:
-        known = json.loads(memo.read_text())
-        if isinstance(known, dict) and isinstance(known.get(key), str):
-            return str(known[key])
-    except (OSError, ValueError):
-        pass
-    try:
-        out = subprocess.run(
-            [docker, "version", "--format", "{{.Client.APIVersion}}"],
-            capture_output=True, text=True, timeout=10, check=False,
-            env={**os.environ, "DOCKER_HOST": "unix:///nonexistent"},
-        )  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        return ""
-    client = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
-    if client:
-        try:
-            memo.parent.mkdir(parents=True, exist_ok=True)
-            memo.write_text(json.dumps({key: client}))
-        except OSError:
-            pass  # nothing to remember it in: ask again next time
-    return client
-
-
-def _version(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in text.split("."))
-    except ValueError:
-        return (0,)
