@@ -81,3 +81,27 @@ IMPORT_EVERYTHING = (
     "    if not module.name.endswith('__main__'):\n"
     "        importlib.import_module(module.name)\n"
 )
+
+
+def run_unprivileged(
+    engine: Any, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``layershare ARGS`` as uid 65534, who may open the engine's socket but not read its data root.
+
+    Every layershare module is imported before dropping root (the clone may sit in a mode-700 folder).
+    """
+    folder = Path(engine.folder)
+    socket = folder / "docker.sock"
+    os.chmod(folder, 0o755)
+    os.chmod(socket, 0o666)
+    try:
+        script = (
+            "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
+            "os.setgid(65534); os.setuid(65534)\n"
+            f"sys.argv = {['layershare', *args]!r}\nlayershare.cli.main()\n"
+        )
+        full_env = {**engine.env(), "HOME": "/nonexistent", **(env or {})}
+        return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
+    finally:
+        os.chmod(socket, 0o660)
+        os.chmod(folder, 0o700)

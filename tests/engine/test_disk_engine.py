@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
-from support import IMPORT_EVERYTHING, api_calls_since, engine_with_state, system_df
+from support import api_calls_since, engine_with_state, run_unprivileged, system_df
 
 from layershare.cli import ExitCode
 
@@ -175,23 +175,7 @@ def test_it_only_reads(disk_engine: Any) -> None:
 
 def test_without_access_to_the_data_root_the_engines_figures_remain(disk_engine: Any) -> None:
     """As a user who can open the socket but not read the data root (uid 65534)."""
-    folder = Path(disk_engine.folder)
-    socket = folder / "docker.sock"
-    os.chmod(folder, 0o755)
-    os.chmod(socket, 0o666)
-    try:
-        script = (  # import everything, then drop to uid 65534
-            "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
-            "os.setgid(65534); os.setuid(65534)\n"
-            "sys.argv = ['layershare', 'disk', '--format', 'json']\nlayershare.cli.main()\n"
-        )
-        env = {**disk_engine.env(), "HOME": "/nonexistent"}
-        result = subprocess.run(
-            [sys.executable, "-c", script], env=env, capture_output=True, text=True, check=False
-        )
-    finally:
-        os.chmod(socket, 0o660)
-        os.chmod(folder, 0o700)
+    result = run_unprivileged(disk_engine, ["disk", "--format", "json"])
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     df = system_df(disk_engine)

@@ -22,7 +22,7 @@ import docker
 import pytest
 from disk_state import build_disk_state
 from free_state import build_free_state, replenish, settle
-from support import IMPORT_EVERYTHING, ROOT, api_calls_since, engine_with_state, system_df
+from support import ROOT, api_calls_since, engine_with_state, run_unprivileged, system_df
 
 pytestmark = pytest.mark.engine
 
@@ -167,24 +167,13 @@ def test_without_access_to_the_data_root(engine: Any, tmp_path: Path) -> None:
     """As a user who can open the socket but not read the data root (uid 65534): the engine's figure
     remains (exact on the graphdriver store), the disk figure is null, and a note says why."""
     as_root = free(engine, "versions:*")
-    folder, socket = Path(engine.folder), Path(engine.folder) / "docker.sock"
     cache = tmp_path / "cache"
     cache.mkdir()
     os.chmod(tmp_path, 0o777)
     os.chmod(cache, 0o777)
-    os.chmod(folder, 0o755)
-    os.chmod(socket, 0o666)
-    try:
-        script = (  # import everything, then drop to uid 65534
-            "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
-            "os.setgid(65534); os.setuid(65534)\n"
-            "sys.argv = ['layershare', 'free', '--format', 'json', 'versions:*']\nlayershare.cli.main()\n"
-        )
-        env = {**engine.env(), "HOME": "/nonexistent", "LAYERSHARE_CACHE_DIR": str(cache)}
-        result = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True)
-    finally:
-        os.chmod(socket, 0o660)
-        os.chmod(folder, 0o700)
+    result = run_unprivileged(
+        engine, ["free", "--format", "json", "versions:*"], {"LAYERSHARE_CACHE_DIR": str(cache)}
+    )
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
     assert doc["freed_disk_bytes"] is None and as_root["freed_disk_bytes"] is not None

@@ -75,7 +75,7 @@ class RemovalSource:
         notes: list[str] = []
         units: dict[str, StoredUnit] = {}
         others: dict[str, tuple[str, ...]] = {}
-        images = _images(listed, snapshot)
+        images = _images(listed)
         sizes_rw = {str(c["Id"]): int(c.get("SizeRw") or 0) for c in df.get("Containers") or []}
         volume_sizes = {
             str(v["Name"]): int((v.get("UsageData") or {}).get("Size") or 0) for v in df.get("Volumes") or []
@@ -410,9 +410,8 @@ class RemovalSource:
         return holds
 
 
-def _images(listed: list[dict[str, Any]], snapshot: Snapshot) -> list[dict[str, Any]]:
+def _images(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Every image the engine lists (intermediate ones too), with its tags, creation time and labels."""
-    known = {i.id for i in snapshot.images}
     found = []
     for entry in listed:
         image_id = str(entry.get("Id") or "")
@@ -425,7 +424,6 @@ def _images(listed: list[dict[str, Any]], snapshot: Snapshot) -> list[dict[str, 
                 "parent": str(entry.get("ParentId") or ""),
                 "labels": dict(entry.get("Labels") or {}),
                 "digests": tuple(d for d in entry.get("RepoDigests") or [] if d and "<none>" not in d),
-                "known": image_id in known,
             }
         )
     return found
