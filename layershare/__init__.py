@@ -31,13 +31,14 @@ if TYPE_CHECKING:
     from layershare.policy.config import Policy, load_policy
     from layershare.policy.gate import CheckReport, run_check, select_for_check
     from layershare.removal import FreeResult, what_if
-    from layershare.reporting import ReportOptions, report_text
+    from layershare.reporting import ReportOptions, report_page, report_text
     from layershare.selection import Selection, plan_removal
     from layershare.sources.archive import ArchiveSource
     from layershare.sources.choice import SourceChoice, open_source
     from layershare.sources.engine import EngineSource
     from layershare.sources.interface import ContentSource, Source
     from layershare.sources.recording import RecordingSource
+    from layershare.tree import SharingTree, sharing_tree
 
 
 def collect(
@@ -97,6 +98,9 @@ _HOMES = {
     "DiskReport": "layershare.diskuse",
     "disk_report": "layershare.diskuse",
     "report_text": "layershare.reporting",
+    "report_page": "layershare.reporting",
+    "SharingTree": "layershare.tree",
+    "sharing_tree": "layershare.tree",
     "Source": "layershare.sources.interface",
     "ContentSource": "layershare.sources.interface",
     "SourceChoice": "layershare.sources.choice",
@@ -135,6 +139,7 @@ __all__ = [
     "Report",
     "ReportOptions",
     "Selection",
+    "SharingTree",
     "SortKey",
     "Source",
     "SourceChoice",
@@ -152,8 +157,10 @@ __all__ = [
     "plan_removal",
     "read_archives",
     "read_disk",
+    "report_page",
     "report_text",
     "run_check",
     "select_for_check",
+    "sharing_tree",
     "what_if",
 ]

@@ -21,7 +21,7 @@ from layershare.cli_options import (
     top_option,
 )
 from layershare.errors import ImageNotFound, UsageError
-from layershare.formats import CheckFormat, FreeFormat, OutputFormat, SortKey, choices
+from layershare.formats import CheckFormat, DiskFormat, FreeFormat, OutputFormat, SortKey, TreeFormat, choices
 from layershare.sources.choice import SourceChoice
 from layershare.version import __version__
 
@@ -61,6 +61,12 @@ def cli() -> None:
     metavar="GLOB",
     help="Only images whose tag, digest or ID matches (repeatable).",
 )
+@click.option(
+    "--disk",
+    "with_disk",
+    is_flag=True,
+    help="With --format html: also the categories of 'layershare disk' (walks the data root).",
+)
 @handle_errors
 def report(
     source: SourceChoice,
@@ -69,9 +75,11 @@ def report(
     top: int,
     sort: str,
     references: tuple[str, ...],
+    with_disk: bool,
 ) -> None:
-    """Summary, images and most-shared layers: listed vs logical vs physical size."""
-    from layershare.reporting import ReportOptions, report_text
+    """Summary, images and most-shared layers: listed vs logical vs physical size. --format html writes
+    one self-contained page (redirect it to a file) with a treemap and a what-if panel."""
+    from layershare.reporting import ReportOptions, report_page, report_text
 
     options = ReportOptions(
         fmt=OutputFormat(fmt),
@@ -80,7 +88,12 @@ def report(
         sort=SortKey(sort),
         references=references,
     )
+    if with_disk and options.fmt is not OutputFormat.HTML:
+        raise UsageError("--disk goes with --format html (for the categories alone: layershare disk)")
     sources = [source_from(choice) for choice in source.for_each_host()]
+    if options.fmt is OutputFormat.HTML:
+        click.echo(report_page(sources, options, with_disk=with_disk), nl=False)
+        return
     click.echo(report_text(sources, options), nl=False)
 
 
@@ -102,6 +115,39 @@ def history(source: SourceChoice, fmt: str, image: str) -> None:
     tags = cast(list[str], index.images.at[image_id, "tags"])
     title = f"{', '.join(tags) or '<none>'} ({short_id(image_id)})"
     click.echo(render_history(image_history(index, image_id), title, image_id, OutputFormat(fmt)), nl=False)
+
+
+@cli.command()
+@source_options
+@format_option(
+    TreeFormat, "Output format: an indented text tree, layershare.tree/v1 JSON, Graphviz dot, Mermaid."
+)
+@click.option(
+    "--all",
+    "-a",
+    "include_all",
+    is_flag=True,
+    help="Also place the classic builder's intermediate images.",
+)
+@click.option(
+    "--filter",
+    "references",
+    multiple=True,
+    metavar="GLOB",
+    help="Only images whose tag, digest or ID matches (repeatable).",
+)
+@handle_errors
+def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[str, ...]) -> None:
+    """The sharing tree: every image under the images it shares layers with, with the bytes its own
+    layers add and the physical bytes of everything built on it."""
+    from layershare.analysis import build_report
+    from layershare.render.tree import render_tree
+    from layershare.tree import sharing_tree
+
+    if len(source.for_each_host()) > 1:
+        raise UsageError("tree reads one engine: give --host once")
+    report = build_report(index_from(source), include_intermediate=include_all, references=references)
+    click.echo(render_tree(sharing_tree(report), TreeFormat(fmt)), nl=False)
 
 
 @cli.command()
@@ -196,7 +242,7 @@ def _write(path: str, text: str, mode: str) -> None:
 
 @cli.command()
 @source_options
-@format_option(OutputFormat, REPORT_FORMAT_HELP)
+@format_option(DiskFormat, "Output format. json and csv give exact bytes.")
 @click.option(
     "--data-root",
     metavar="DIR",
@@ -217,7 +263,7 @@ def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> Non
     if data_root and len(choices_) > 1:
         raise UsageError("--data-root names one engine's data root: give --host once")
     reports = [disk_report(DiskSource(open_engine(c), data_root=data_root).snapshot()) for c in choices_]
-    click.echo(render_disk(reports, OutputFormat(fmt), top=top), nl=False)
+    click.echo(render_disk(reports, DiskFormat(fmt), top=top), nl=False)
 
 
 @cli.command()

@@ -18,6 +18,16 @@ class OutputFormat(str, Enum):
     JSON = "json"
     CSV = "csv"
     MARKDOWN = "markdown"
+    HTML = "html"
+
+
+class DiskFormat(str, Enum):
+    """Formats ``disk`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
 
 
 class CheckFormat(str, Enum):
@@ -36,6 +46,15 @@ class FreeFormat(str, Enum):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
+
+
+class TreeFormat(str, Enum):
+    """Formats ``tree`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    DOT = "dot"
+    MERMAID = "mermaid"
 
 
 class SortKey(str, Enum):

@@ -90,3 +90,44 @@ def _render(sources: Sequence[Source], options: ReportOptions) -> tuple[str, str
             )
         )
     return render_reports(reports, options.fmt, top=options.top), reports[-1].index.collected_at
+
+
+def report_page(
+    sources: Sequence[Source], options: ReportOptions | None = None, *, with_disk: bool = False
+) -> str:
+    """The self-contained HTML page of one or several sources (``report --format html``).
+
+    For a live engine the page also gets the removal model its "what if I remove these" panel
+    replays (read as ``layershare free`` reads the engine) and, with ``with_disk``, the categories
+    of ``layershare disk``. Never served from the cache: the build cache it weighs is not in the
+    engine's state digest.
+    """
+    from layershare.analysis import build_report
+    from layershare.diskuse import disk_report
+    from layershare.index import LayerIndex
+    from layershare.removal import image_removal_model
+    from layershare.render.html import PageSection, render_page
+    from layershare.sources.disk.removal import RemovalSource
+    from layershare.sources.disk.source import DiskSource
+    from layershare.sources.engine import EngineSource
+
+    options = options or ReportOptions(fmt=OutputFormat.HTML)
+    sections = []
+    for source in sources:
+        removal = disk = None
+        if isinstance(source, EngineSource):
+            reader = RemovalSource(source)
+            removal = image_removal_model(reader.state(with_df=False))
+            snapshot = reader.snapshot or source.snapshot()
+            if with_disk:
+                disk = disk_report(DiskSource(source).snapshot())
+        else:
+            snapshot = source.snapshot()
+        report = build_report(
+            LayerIndex.from_snapshot(snapshot),
+            include_intermediate=options.include_intermediate,
+            references=options.references,
+            sort=options.sort,
+        )
+        sections.append(PageSection(report, removal=removal, disk=disk))
+    return render_page(sections)

@@ -15,6 +15,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(ROOT / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 RECORDED = sorted(DATA.glob("corpus-engine-*.json"))
 
@@ -55,6 +56,25 @@ def _engine_26(containerd_store: bool) -> Iterator[Any]:
 def engine26() -> Iterator[Any]:
     """A private Engine 26.1 with the containerd image store, holding the example corpus."""
     yield from _engine_26(containerd_store=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """Debian's Chromium, headless, driven by Playwright (its own browser download cannot work here)."""
+    from pages import CHROMIUM, CHROMIUM_ARGS
+
+    _need(Path(CHROMIUM).exists(), "page tests need Debian's chromium (apt-get install chromium)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need(False, "page tests need Playwright for Python (pip install playwright)")
+        raise
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
 
 
 @pytest.fixture(scope="session")

@@ -1,6 +1,6 @@
 """``layershare disk`` for people and programs: table, Markdown, CSV and the ``layershare.disk/v1`` JSON.
 
-``DISK_RENDERERS`` maps every :class:`~layershare.formats.OutputFormat` to one renderer.
+``DISK_RENDERERS`` maps every :class:`~layershare.formats.DiskFormat` to one renderer.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from layershare.diskuse import DiskReport, sum_known
-from layershare.formats import OutputFormat
+from layershare.formats import DiskFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
 from layershare.render.naming import describe_engine, engine_document, shorten
@@ -270,14 +270,14 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
     return "\n\n".join(parts)
 
 
-DISK_RENDERERS: dict[OutputFormat, Callable[[Sequence[DiskReport], int], str]] = {
-    OutputFormat.TABLE: lambda reports, top: render_disk_text(reports, top=top, markdown=False),
-    OutputFormat.MARKDOWN: lambda reports, top: render_disk_text(reports, top=top, markdown=True),
-    OutputFormat.JSON: lambda reports, top: render_disk_json(reports),
-    OutputFormat.CSV: lambda reports, top: render_disk_csv(reports),
+DISK_RENDERERS: dict[DiskFormat, Callable[[Sequence[DiskReport], int], str]] = {
+    DiskFormat.TABLE: lambda reports, top: render_disk_text(reports, top=top, markdown=False),
+    DiskFormat.MARKDOWN: lambda reports, top: render_disk_text(reports, top=top, markdown=True),
+    DiskFormat.JSON: lambda reports, top: render_disk_json(reports),
+    DiskFormat.CSV: lambda reports, top: render_disk_csv(reports),
 }
 
 
-def render_disk(reports: Sequence[DiskReport], fmt: OutputFormat, *, top: int = 10) -> str:
+def render_disk(reports: Sequence[DiskReport], fmt: DiskFormat, *, top: int = 10) -> str:
     """Render one engine's disk, or several engines' with their sums."""
     return DISK_RENDERERS[fmt](reports, top)

@@ -77,11 +77,32 @@ class CsvRenderer(ReportRenderer):
         return render_history_csv(history)
 
 
+class HtmlRenderer(ReportRenderer):
+    """One self-contained page (:mod:`layershare.render.html`); from a report alone it has no what-if
+    model or disk categories: :func:`layershare.reporting.report_page` adds them for live engines."""
+
+    def report(self, report: Report, *, top: int | None) -> str:
+        from layershare.render.html import PageSection, render_page
+
+        return render_page([PageSection(report)])
+
+    def engines(self, reports: Sequence[Report], *, top: int | None) -> str:
+        from layershare.render.html import PageSection, render_page
+
+        return render_page([PageSection(r) for r in reports])
+
+    def history(self, history: pd.DataFrame, title: str, image_id: str) -> str:
+        from layershare.render.html import render_history_page
+
+        return render_history_page(history, title, image_id)
+
+
 RENDERERS: dict[OutputFormat, ReportRenderer] = {
     OutputFormat.TABLE: TextRenderer(markdown=False),
     OutputFormat.MARKDOWN: TextRenderer(markdown=True),
     OutputFormat.JSON: JsonRenderer(),
     OutputFormat.CSV: CsvRenderer(),
+    OutputFormat.HTML: HtmlRenderer(),
 }
 
 

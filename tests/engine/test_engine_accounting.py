@@ -159,6 +159,19 @@ def test_report_cli_json_matches_system_df_and_hides_secrets(graphdriver_engine:
     assert "dont-print-me" in cli(engine, "history", "--show-values", "app-one:1").stdout
 
 
+def test_tree_root_to_image_bytes_are_the_engines_size(graphdriver_engine: Any) -> None:
+    """layershare tree: the own bytes from a root down to an image add up to its SIZE; the roots' subtrees
+    to LayersSize (each stored layer once)."""
+    doc = json.loads(cli(graphdriver_engine, "tree", "--format", "json").stdout)
+    df = system_df(graphdriver_engine)
+    sizes = {i["Id"]: i["Size"] for i in df["Images"]}
+    placed = {i["id"]: node["image_bytes"] for node in doc["nodes"] for i in node["images"]}
+    assert placed == sizes
+    assert sum(doc["nodes"][r]["subtree_bytes"] for r in doc["roots"]) == df["LayersSize"]
+    owned = [c for node in doc["nodes"] for c in node["layers"]]
+    assert len(owned) == len(set(owned))  # each stored layer once
+
+
 def test_layershare_only_reads(engine: Any) -> None:
     def state() -> tuple[list[str], list[str]]:
         return (

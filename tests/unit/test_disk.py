@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from layershare.diskuse import disk_report
-from layershare.formats import OutputFormat
+from layershare.formats import DiskFormat
 from layershare.model import (
     BuildCacheDisk,
     ContainerDisk,
@@ -168,13 +168,13 @@ def test_reclaimable(
     assert report.category("containers").bytes == 100
 
 
-@pytest.mark.parametrize("fmt", list(OutputFormat))
-def test_every_format_renders_one_and_several_engines(fmt: OutputFormat) -> None:
-    assert set(DISK_RENDERERS) == set(OutputFormat)
+@pytest.mark.parametrize("fmt", list(DiskFormat))
+def test_every_format_renders_one_and_several_engines(fmt: DiskFormat) -> None:
+    assert set(DISK_RENDERERS) == set(DiskFormat)
     one = render_disk([disk_report(snapshot())], fmt)
     several = render_disk([disk_report(snapshot()), disk_report(snapshot(readable=False, kept=None))], fmt)
     assert one.endswith("\n") and len(several) > len(one)
-    if fmt is OutputFormat.JSON:
+    if fmt is DiskFormat.JSON:
         assert json.loads(one)["schema"] == "layershare.disk/v1"
         doc = json.loads(several)
         assert doc["schema"] == "layershare.disks/v1" and doc["totals"]["on_disk_bytes"] is None
@@ -199,7 +199,7 @@ def test_a_paused_container_counts_as_running() -> None:
 
 def test_the_table_reads_as_documented() -> None:
     """The headings a person reads (docs/disk.md shows them): summary first, then the items."""
-    text = render_disk([disk_report(snapshot())], OutputFormat.TABLE)
+    text = render_disk([disk_report(snapshot())], DiskFormat.TABLE)
     lines = text.splitlines()
     summary = next(line for line in lines if line.startswith("CATEGORY"))
     assert summary.split() == ["CATEGORY", "SIZE", "ON", "DISK", "RECLAIMABLE"]

@@ -17,3 +17,20 @@ def test_every_folder_of_modules_is_shipped() -> None:
         if "__pycache__" not in p.parts
     }
     assert folders <= shipped, sorted(folders - shipped)
+
+
+def test_the_page_ships_its_template_script_and_chart_library_with_its_licence(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = tmp_path.glob("layershare-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    page = {p.name for p in (ROOT / "layershare" / "render" / "page").iterdir()}
+    assert {"report.html.j2", "report.js", "report.css", "echarts.min.js", "LICENSE-echarts.txt"} <= page
+    assert {f"layershare/render/page/{name}" for name in page} <= names

@@ -49,6 +49,7 @@ class RemovalSource:
         self.data_root_override = data_root
         self.api_version = api_version
         self.paths: dict[str, tuple[str, ...]] = {}
+        self.snapshot: Snapshot | None = None  # the report's collection the last state was built on
 
     def state(self, *, with_df: bool, cli_api: bool = False) -> EngineState:
         """The engine's state; ``with_df`` asks ``/system/df`` for containers', volumes' and build sizes,
@@ -67,7 +68,7 @@ class RemovalSource:
             df_future = (
                 pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
             )
-            snapshot = engine.snapshot()
+            snapshot = self.snapshot = engine.snapshot()
             listed = engine.get_json("/images/json", all=1) or []
             containers_json = engine.get_json("/containers/json", all=1) or []
             volumes_json = (engine.get_json("/volumes") or {}).get("Volumes") or []
