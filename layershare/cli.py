@@ -14,6 +14,7 @@ from layershare.cli_options import (
     ExitCode,
     format_option,
     handle_errors,
+    images_options,
     index_from,
     progress_bar,
     source_from,
@@ -39,13 +40,7 @@ def cli() -> None:
 @cli.command()
 @source_options
 @format_option(OutputFormat, REPORT_FORMAT_HELP)
-@click.option(
-    "--all",
-    "-a",
-    "include_all",
-    is_flag=True,
-    help="Also list the classic builder's intermediate images.",
-)
+@images_options
 @top_option(20, "Rows per table (tables only).")
 @click.option(
     "--sort",
@@ -53,13 +48,6 @@ def cli() -> None:
     default="unique",
     show_default=True,
     help="Sort the images table.",
-)
-@click.option(
-    "--filter",
-    "references",
-    multiple=True,
-    metavar="GLOB",
-    help="Only images whose tag, digest or ID matches (repeatable).",
 )
 @click.option(
     "--disk",
@@ -122,20 +110,7 @@ def history(source: SourceChoice, fmt: str, image: str) -> None:
 @format_option(
     TreeFormat, "Output format: an indented text tree, layershare.tree/v1 JSON, Graphviz dot, Mermaid."
 )
-@click.option(
-    "--all",
-    "-a",
-    "include_all",
-    is_flag=True,
-    help="Also place the classic builder's intermediate images.",
-)
-@click.option(
-    "--filter",
-    "references",
-    multiple=True,
-    metavar="GLOB",
-    help="Only images whose tag, digest or ID matches (repeatable).",
-)
+@images_options
 @handle_errors
 def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[str, ...]) -> None:
     """The sharing tree: every image under the images it shares layers with, with the bytes its own

@@ -165,6 +165,24 @@ def format_option(formats: type[Enum], help_text: str) -> Callable[[F], F]:
     )
 
 
+def images_options(func: F) -> F:
+    """``--all`` and ``--filter``: which images a report or a tree covers (as ``build_report`` takes them)."""
+    func = click.option(
+        "--filter",
+        "references",
+        multiple=True,
+        metavar="GLOB",
+        help="Only images whose tag, digest or ID matches (repeatable).",
+    )(func)
+    return click.option(
+        "--all",
+        "-a",
+        "include_all",
+        is_flag=True,
+        help="Also cover the classic builder's intermediate images.",
+    )(func)
+
+
 def top_option(default: int, help_text: str) -> Callable[[F], F]:
     """The ``--top/-n`` option: how many rows a table shows (json and csv always hold every row)."""
     return click.option(

@@ -25,6 +25,7 @@ from layershare.analysis import Report
 from layershare.diskuse import DiskReport
 from layershare.removal import ImageRemovalModel
 from layershare.render.naming import describe_engine, engine_document
+from layershare.render.report_json import totals_document
 from layershare.tree import sharing_tree
 from layershare.version import __version__
 
@@ -61,17 +62,7 @@ def section_document(section: PageSection) -> dict[str, Any]:
         "title": describe_engine(index.engine),
         "engine": engine_document(index.engine),
         "collected_at": index.collected_at,
-        "totals": {
-            "images": totals.images,
-            "tags": totals.tags,
-            "layers": totals.layers,
-            "listed_bytes": totals.listed_bytes,
-            "logical_bytes": totals.logical_bytes,
-            "physical_bytes": totals.physical_bytes,
-            "saved_bytes": totals.saved_bytes,
-            "blob_bytes": totals.blob_bytes,
-            "other_bytes": totals.other_bytes,
-        },
+        "totals": totals_document(totals),
         "notes": list(index.notes) + list(section.notes),
         "layers": {
             "chain_id": list(layers.index),

@@ -7,7 +7,7 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.analysis import Report
+from layershare.analysis import Report, Totals
 from layershare.render.naming import engine_document
 from layershare.render.rows import records
 
@@ -19,27 +19,31 @@ def _text_or_none(value: object) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def totals_document(totals: Totals) -> dict[str, Any]:
+    """A report's totals as every contract writes them."""
+    return {
+        "images": totals.images,
+        "tags": totals.tags,
+        "layers": totals.layers,
+        "listed_bytes": totals.listed_bytes,
+        "logical_bytes": totals.logical_bytes,
+        "physical_bytes": totals.physical_bytes,
+        "saved_bytes": totals.saved_bytes,
+        "blob_bytes": totals.blob_bytes,
+        "other_bytes": totals.other_bytes,
+    }
+
+
 def report_document(report: Report) -> dict[str, Any]:
     """The report as plain JSON-ready data, following the documented schema."""
     engine = report.index.engine
-    totals = report.totals
     images = report.images
     layers = report.layers
     return {
         "schema": REPORT_SCHEMA,
         "collected_at": report.index.collected_at,
         "engine": engine_document(engine),
-        "totals": {
-            "images": totals.images,
-            "tags": totals.tags,
-            "layers": totals.layers,
-            "listed_bytes": totals.listed_bytes,
-            "logical_bytes": totals.logical_bytes,
-            "physical_bytes": totals.physical_bytes,
-            "saved_bytes": totals.saved_bytes,
-            "blob_bytes": totals.blob_bytes,
-            "other_bytes": totals.other_bytes,
-        },
+        "totals": totals_document(report.totals),
         "images": [
             {
                 "id": image_id,

@@ -1,0 +1,47 @@
+"""``report -H A -H B --format html``: a section per engine, each with its own totals and its own
+what-if panel (Engine 20.10 and Engine 26.1, both overlay2, holding the example images)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pages import open_page
+from support import system_df
+
+pytestmark = pytest.mark.engine
+
+
+def test_a_section_per_engine_with_its_own_totals_and_what_if(
+    engine: Any, engine26_graphdriver: Any, browser: Any, tmp_path: Path
+) -> None:
+    engines = [engine, engine26_graphdriver]
+    args = [a for e in engines for a in ("-H", e.host)]
+    result = subprocess.run(
+        [sys.executable, "-m", "layershare", "report", "--format", "html", *args],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    path = tmp_path / "hosts.html"
+    path.write_text(result.stdout)
+    page = open_page(browser, path)
+    assert page.errors == []
+    for section, private in enumerate(engines):
+        df = system_df(private)
+        assert sorted(page.image_ids(section)) == sorted(i["Id"] for i in df["Images"])
+        assert page.figure("physical_bytes", section) == df["LayersSize"]
+        tag = "app-plus:1"
+        image_id = private.docker("image", "inspect", "--format", "{{.Id}}", tag).strip()
+        free = subprocess.run(
+            [sys.executable, "-m", "layershare", "free", "--format", "json", image_id],
+            env=private.env(), capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        doc = json.loads(free.stdout)
+        removed = {i["id"] for i in doc["images"] if i["removed"]}
+        assert page.pick([image_id], section) == (doc["freed_bytes"], removed)
+    both = sum(system_df(e)["LayersSize"] for e in engines)
+    assert int(page.page.locator("[data-figure='all_physical_bytes']").get_attribute("data-bytes")) == both
