@@ -1,6 +1,6 @@
 """Wall time and peak memory of ``layershare report`` against ``docker system df -v`` and a naive SDK loop.
 
-    python benchmarks/scale.py [--sizes 100,1000,10000] [--runs 5] [--dockerd PATH]
+    python benchmarks/scale.py [--sizes 100,1000,10000] [--runs 5] [--dockerd PATH] [--user UID]
 
 Loads the seeded host of ``host_corpus.py`` into a private engine in steps
 (100, then up to 1,000, then up to 10,000 images) and at each size runs, as
@@ -16,6 +16,16 @@ whole processes, side by side, the median of ``--runs`` of:
 It prints each median wall time and peak resident memory (``ru_maxrss`` of
 the child) and the ratios the targets are stated in, and checks that the
 cold and warm reports are identical.
+
+``--user UID`` runs every measured command (``docker system df -v`` too) as that
+unprivileged user, as most people run layershare: a member of the ``docker``
+group reaches the socket but not the engine's files, so every image is read
+through the API. For that run the engine's socket is opened to everyone, the
+cache goes to a folder the user owns (``LAYERSHARE_CACHE_DIR``), and the folders
+on the way to this Python that others may not enter get the execute bit (a
+mode-700 ``/root`` holding pyenv, say); every mode is put back at the end. The
+report must then be exact all the same (no estimate), and it is checked against
+root's report of the same engine.
 """
 
 from __future__ import annotations
@@ -79,10 +89,22 @@ def measure(
     return result, out
 
 
+RUN_AS: int | None = None  # --user: the uid every measured command runs as
+
+
+def _drop() -> None:
+    assert RUN_AS is not None
+    os.setgroups([])
+    os.setgid(RUN_AS)
+    os.setuid(RUN_AS)
+
+
 def run_with_rusage(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
     start = time.perf_counter()
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        child = subprocess.Popen(args, env=env, stdout=out, stderr=err)
+        child = subprocess.Popen(
+            args, env=env, stdout=out, stderr=err, preexec_fn=_drop if RUN_AS is not None else None
+        )
         _, status, usage = os.wait4(child.pid, 0)
         wall = time.perf_counter() - start
         child.returncode = os.waitstatus_to_exitcode(status)
@@ -104,6 +126,9 @@ def bench_size(engine: PrivateEngine, n: int, runs: int, naive_runs: int, extra:
     py = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
         cache = Path(tmp) / "cache"
+        if RUN_AS is not None:
+            os.chmod(tmp, 0o777)
+            env = {**env, "HOME": tmp, "LAYERSHARE_CACHE_DIR": str(cache)}
         report = [py, "-m", "layershare", "report", "--format", "json", "--quiet"]
         df, _ = measure("docker system df -v", ["docker", "system", "df", "-v"], env, runs)
         naive, _ = measure("naive SDK loop (list + history)", [py, "-c", NAIVE], env, naive_runs)
@@ -122,6 +147,15 @@ def bench_size(engine: PrivateEngine, n: int, runs: int, naive_runs: int, extra:
         )
         if comparable(cold_out) != comparable(warm_out):
             raise SystemExit("cold and warm reports differ")
+        inexact = [i["id"] for i in json.loads(cold_out)["images"] if not i["exact"]]
+        if inexact:
+            raise SystemExit(f"{len(inexact)} images have estimated figures")
+        if RUN_AS is not None:  # the same engine read by root, from its files: the same report
+            as_root = subprocess.run(
+                [*report, "--no-cache"], env=engine.env(), capture_output=True, check=True
+            )
+            if comparable(as_root.stdout.decode()) != comparable(cold_out):
+                raise SystemExit("the API-only report differs from root's")
         analysis = Measured("layershare warm, new options (image cache only)")
         for n in range(runs):  # a --top not asked before: no stored report, every image cached
             wall, rss, out = run_with_rusage(
@@ -155,10 +189,19 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per command (median; default 5)")
     parser.add_argument("--naive-runs", type=int, default=0, help="runs of the naive loop (default: --runs)")
     parser.add_argument("--dockerd", help="another dockerd binary")
+    parser.add_argument(
+        "--user", type=int, metavar="UID", help="measure as this unprivileged uid (e.g. 65534)"
+    )
     options = parser.parse_args()
     sizes = [int(s) for s in options.sizes.split(",")]
     engine = start_private_engine(dockerd=options.dockerd)
+    opened: list[tuple[Path, int]] = []
     try:
+        if options.user is not None:
+            global RUN_AS
+            RUN_AS = options.user
+            opened = open_for(engine)
+            print(f"as uid {RUN_AS}: API only (the data root {engine.data_root} is not readable)")
         version = engine.docker("version", "-f", "{{.Server.Version}}").strip()
         print(
             f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}; Engine {version}"
@@ -201,7 +244,24 @@ def main() -> None:
                 f"growth {n0} -> {n1} images, per 1,000 more: warm +{(w1 - w0) * per:.3f} s, cold +{(c1 - c0) * per:.3f} s"
             )
     finally:
+        for path, mode in reversed(opened):
+            os.chmod(path, mode)
         engine.stop()
+
+
+def open_for(engine: PrivateEngine) -> list[tuple[Path, int]]:
+    """Let others reach the engine's socket and enter the folders on the way to this Python; the old modes."""
+    changed = []
+    socket = Path(engine.folder) / "docker.sock"
+    wanted = [(Path(engine.folder), 0o055), (socket, 0o066)]
+    for start in (Path(sys.base_prefix), Path(sys.executable).resolve().parent, ROOT):
+        wanted += [(folder, 0o001) for folder in reversed(start.parents)]
+    for path, bits in wanted:
+        mode = path.stat().st_mode & 0o7777
+        if mode & bits != bits:
+            changed.append((path, mode))
+            os.chmod(path, mode | bits)
+    return changed
 
 
 if __name__ == "__main__":

@@ -7,14 +7,16 @@ engine's layer store on disk (``image/overlay2/layerdb``).
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from support import IMPORT_EVERYTHING, api_calls_since, cli, layer_store, system_df
+from support import IMPORT_EVERYTHING, api_calls_since, cli, layer_store, run_unprivileged, system_df
 
 from layershare.analysis import build_report, find_image, image_history, image_usage
 from layershare.cli import ExitCode
@@ -235,6 +237,53 @@ def test_image_removed_while_collecting_is_skipped_with_a_note(engine: Any) -> N
     assert len(snapshot.images) > 15
 
 
+def test_api_only_report_equals_roots_byte_for_byte(graphdriver_engine: Any) -> None:
+    """A user who reaches the socket but not the data root reads every image through the API, and
+    gets root's report (from the engine's files) exactly, cold and warm, with no estimate left."""
+    engine = graphdriver_engine  # Engine 20.10 and 26.1, overlay2
+    as_root = cli(engine, "report", "--format", "json", "--no-cache")
+    assert as_root.returncode == 0, as_root.stderr
+    reports = []
+    with tempfile.TemporaryDirectory() as folder:  # one the user can reach and write
+        os.chmod(folder, 0o777)
+        cache = Path(folder) / "cache"
+        for _ in ("cold", "warm"):
+            result = run_unprivileged(
+                engine, ["report", "--format", "json"], {"LAYERSHARE_CACHE_DIR": str(cache)}
+            )
+            assert result.returncode == 0, result.stderr
+            reports.append(json.loads(result.stdout))
+        assert any(p.is_file() for p in cache.rglob("*"))  # the second run was warm
+    expected = json.loads(as_root.stdout)
+    for doc in [expected, *reports]:
+        doc.pop("collected_at")
+    assert reports[1] == reports[0]
+    api_only = reports[0]
+    assert api_only["totals"] == expected["totals"] and api_only["engine"] == expected["engine"]
+    # The example images hold two whose zero-byte layers the engine's answers leave in doubt (on
+    # purpose): there, and only there, the API-only report says it estimates; all else is root's.
+    estimated = [i for i in api_only["images"] if not i["exact"]]
+    assert len(estimated) <= 2
+    assert all("estimates" in n for n in api_only["notes"]) and expected["notes"] == []
+    roots = {i["id"]: i for i in expected["images"]}
+    for image in api_only["images"]:
+        if image["exact"]:
+            assert image == roots[image["id"]]
+        else:
+            assert image["size_bytes"] == roots[image["id"]]["size_bytes"]
+    layers = {la["chain_id"]: la for la in expected["layers"]}
+    exact = [la for la in api_only["layers"] if la["exact"]]
+    differ = [
+        {k: (v, layers[la["chain_id"]][k]) for k, v in la.items() if v != layers[la["chain_id"]][k]}
+        for la in exact
+        if la != layers[la["chain_id"]]
+    ]
+    # Which of several zero-byte entries made a zero-byte layer the API does not say either: only
+    # such a layer's instruction may differ (its bytes do not).
+    assert all(set(d) == {"created_by"} for d in differ), differ
+    assert len(differ) <= 2 and len(layers) - len(exact) <= 4  # the two doubtful images' layers
+
+
 def test_permission_denied_is_one_line_and_code_4(engine: Any, tmp_path: Path) -> None:
     """A user who may not open the socket gets exit 4 (dropping root in a child process)."""
     script = (
@@ -313,6 +362,15 @@ def test_a_tcp_host_url(tmp_path: Path) -> None:
         assert doc["engine"]["host"] == f"tcp://127.0.0.1:{port}"
         assert [i["size_bytes"] for i in doc["images"]] == [i["Size"] for i in df["Images"]]
         assert doc["totals"]["physical_bytes"] == df["LayersSize"]
+        # Plain TCP is asked by the lean client too: no SDK imported, the same answers.
+        probe = (
+            "import sys\nfrom layershare.sources.engine import EngineSource\n"
+            f"source = EngineSource('tcp://127.0.0.1:{port}', read_layer_store=False)\n"
+            "assert source._plain_api() is not None\n"
+            "print(len(source.snapshot().images), 'docker' in sys.modules)\n"
+        )
+        lean = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+        assert lean.stdout.split() == [str(len(df["Images"])), "False"]
     finally:
         private.stop()
 

@@ -107,7 +107,7 @@ def test_the_default_local_socket_is_asked_without_importing_the_docker_sdk(tmp_
     """The usual user (no DOCKER_HOST, no context) reaches the local socket by the lean client."""
     probe = (
         "import sys\nfrom layershare.sources.engine import EngineSource\n"
-        "assert EngineSource()._unix_api() is not None\nprint('docker' in sys.modules)\n"
+        "assert EngineSource()._plain_api() is not None\nprint('docker' in sys.modules)\n"
     )
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)}  # no DOCKER_HOST, no docker config
     result = subprocess.run(

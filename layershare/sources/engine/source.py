@@ -36,12 +36,14 @@ from layershare.sources.answers import (
 from layershare.sources.archive.reader import ChunkReader, read_archive
 from layershare.sources.engine.contexts import chosen_context, describe_host
 from layershare.sources.engine.local_store import LocalStore, store_readable
-from layershare.sources.engine.unix_api import NotFound, UnixAPI, local_socket
+from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
 from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
+# Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
+LOCAL_WORKERS = max(2, min(4, os.cpu_count() or 2))
 EXPORT_CHUNK = 1 << 18
 
 Progress = Callable[[int, int], None]
@@ -80,7 +82,7 @@ class EngineSource(StatefulSource, ContentSource):
         self.cache_dir = cache_dir
         self.context = context
         self._api: Any = None
-        self._unix: UnixAPI | Literal[False] | None = None
+        self._plain: PlainAPI | Literal[False] | None = None
         self._opening = threading.Lock()
         self._where: str | None = None
         self._answers: dict[str, Any] | None = None
@@ -105,8 +107,8 @@ class EngineSource(StatefulSource, ContentSource):
         if self._api is not None:
             self._api.close()
             self._api = None
-        if self._unix:
-            self._unix.close()
+        if self._plain:
+            self._plain.close()
 
     def __enter__(self) -> EngineSource:
         return self
@@ -120,6 +122,8 @@ class EngineSource(StatefulSource, ContentSource):
 
     def record(self) -> Recording:
         """Fetch the engine's answers as a recording (see :mod:`layershare.sources.answers`)."""
+        if self._plain_api() is not None:  # a socket or plain TCP: no SDK at all
+            return self._record(None)
         from layershare.sources.engine.connection import engine_errors
 
         api = self._client()
@@ -129,6 +133,15 @@ class EngineSource(StatefulSource, ContentSource):
     def _lists(self) -> dict[str, Any]:
         """The four answers every run needs fresh (asked once per source): version, info, images, containers."""
         if self._answers is None:  # asked from one thread (collect, disk)
+            local = self._plain_api()
+            if local is not None:
+                self._answers = {
+                    "version": local.get("/version"),
+                    "info": local.get("/info"),
+                    "images": local.get("/images/json", all=1),
+                    "containers": local.get("/containers/json", all=1),
+                }
+                return self._answers
             from layershare.sources.engine.connection import engine_errors
 
             api = self._client()
@@ -144,10 +157,10 @@ class EngineSource(StatefulSource, ContentSource):
     def get_json(self, path: str, **params: object) -> Any:
         """One ``GET`` answer as JSON (``/info``, ``/containers/json``, ``/system/df``...); None for a 404.
 
-        A local unix socket is asked without the Docker SDK (:mod:`~layershare.sources.engine.unix_api`),
-        every other host (tcp, TLS, ssh, a context) through it.
+        A unix socket or plain TCP is asked without the Docker SDK (:mod:`~layershare.sources.engine.plain_api`),
+        every other host (TLS, ssh, a context's) through it.
         """
-        local = self._unix_api()
+        local = self._plain_api()
         if local is not None:
             try:
                 return local.get(path, **params)
@@ -164,18 +177,19 @@ class EngineSource(StatefulSource, ContentSource):
             except docker.errors.NotFound:
                 return None
 
-    def _unix_api(self) -> UnixAPI | None:
-        """The SDK-free client when this engine is a local unix socket (not a docker context's other host)."""
+    def _plain_api(self) -> PlainAPI | None:
+        """The SDK-free client when this engine is a unix socket or plain TCP (not a docker context's
+        other host)."""
         with self._opening:
-            if self._unix is None:
-                path = local_socket(self.host)
-                if path is not None and (
+            if self._plain is None:
+                endpoint = plain_endpoint(self.host)
+                if endpoint is not None and (
                     self.host or os.environ.get("DOCKER_HOST") or not self._uses_context()
                 ):
-                    self._unix = UnixAPI(path, self.where)
+                    self._plain = PlainAPI(endpoint, self.where)
                 else:
-                    self._unix = False
-            return self._unix or None
+                    self._plain = False
+            return self._plain or None
 
     def _uses_context(self) -> bool:
         return chosen_context(self.context) is not None
@@ -270,21 +284,41 @@ class EngineSource(StatefulSource, ContentSource):
     def _fetch_missing(
         self, api: Any, missing: list[str], inspects: dict[str, Any], histories: dict[str, Any]
     ) -> list[str]:
-        """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones."""
+        """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones.
 
-        import docker.errors
-
-        def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
-            try:
-                inspect, history = self._fetch_image(api, image_id)
-                return image_id, inspect, history
-            except docker.errors.NotFound:
-                return image_id, None, None
-
+        A local socket is asked over a few persistent connections of its own (one per thread, about
+        one per core the engine shares this machine with); other hosts through the SDK's pool.
+        """
         notes: list[str] = []
         if not missing:
             return notes
-        with ThreadPoolExecutor(max_workers=self.workers) as pool:
+        local = self._plain_api()
+        if local is not None:
+
+            def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
+                try:
+                    return (
+                        image_id,
+                        local.get(f"/images/{image_id}/json"),
+                        local.get(f"/images/{image_id}/history"),
+                    )
+                except NotFound:
+                    return image_id, None, None
+
+            # A local engine shares this machine's cores; a remote one is waited on, not computed with.
+            workers = min(self.workers, LOCAL_WORKERS) if isinstance(local.endpoint, str) else self.workers
+        else:
+            import docker.errors
+
+            def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
+                try:
+                    inspect, history = self._fetch_image(api, image_id)
+                    return image_id, inspect, history
+                except docker.errors.NotFound:
+                    return image_id, None, None
+
+            workers = self.workers
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
                 if inspect is None or history is None:
                     self._skipped += 1

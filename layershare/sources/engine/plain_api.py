@@ -1,9 +1,10 @@
-"""A GET-only JSON client for an engine on a local unix socket, without the Docker SDK.
+"""A GET-only JSON client for an engine on a unix socket or plain TCP, without the Docker SDK.
 
 Importing the SDK (and ``requests``) costs about 0.15 s, and each request through it
 about a millisecond; this client is the standard library's ``http.client`` over the
 socket, one persistent connection per thread, the API version negotiated once from
-``GET /version`` as the SDK does. Only unix sockets: tcp, TLS and ssh go through the SDK.
+``GET /version`` as the SDK does. TLS (``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``) and
+ssh go through the SDK.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import os
 import socket
 import threading
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
 
@@ -41,26 +42,43 @@ class _UnixConnection(http.client.HTTPConnection):
         self.sock = sock
 
 
-def local_socket(host: str | None) -> str | None:
-    """The socket path when ``host`` (or ``DOCKER_HOST`` when None) is a local unix socket, else None."""
+def plain_endpoint(host: str | None) -> str | tuple[str, int] | None:
+    """Where ``host`` (or ``DOCKER_HOST`` when None) is reached without TLS: a unix socket's path, or
+    (address, port) of plain ``tcp://``; None for TLS, ssh and anything else (the SDK's)."""
     url = host if host is not None else os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
-    return url.removeprefix("unix://") if url.startswith("unix://") else None
+    if url.startswith("unix://"):
+        return url.removeprefix("unix://")
+    if (
+        not url.startswith("tcp://")
+        or os.environ.get("DOCKER_TLS_VERIFY")
+        or os.environ.get("DOCKER_CERT_PATH")
+    ):
+        return None
+    parsed = urlsplit(url)
+    if parsed.hostname is None or parsed.path not in ("", "/"):
+        return None
+    return parsed.hostname, parsed.port or 2375
 
 
-class UnixAPI:
-    """JSON answers of ``GET`` requests to the engine at a unix socket (``where`` names it in messages)."""
+class PlainAPI:
+    """JSON answers of ``GET`` requests to the engine at a unix socket or plain TCP endpoint
+    (:func:`plain_endpoint`; ``where`` names it in messages)."""
 
-    def __init__(self, path: str, where: str, timeout: float = 300.0) -> None:
-        self.path = path
+    def __init__(self, endpoint: str | tuple[str, int], where: str, timeout: float = 300.0) -> None:
+        self.endpoint = endpoint
         self.where = where
         self.timeout = timeout
         self._local = threading.local()
         self._version: str | None = None
 
-    def _connection(self) -> _UnixConnection:
-        connection: _UnixConnection | None = getattr(self._local, "connection", None)
+    def _connection(self) -> http.client.HTTPConnection:
+        connection: http.client.HTTPConnection | None = getattr(self._local, "connection", None)
         if connection is None:
-            connection = self._local.connection = _UnixConnection(self.path, self.timeout)
+            if isinstance(self.endpoint, str):
+                connection = _UnixConnection(self.endpoint, self.timeout)
+            else:
+                connection = http.client.HTTPConnection(*self.endpoint, timeout=self.timeout)
+            self._local.connection = connection
         return connection
 
     def _error(self, e: OSError) -> SourceError:
