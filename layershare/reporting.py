@@ -10,7 +10,6 @@ text is stored for next time (not when an image vanished mid-run).
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -73,25 +72,15 @@ def _cached_report_text(source: StatefulSource, options: ReportOptions) -> str:
     return text
 
 
-def _import_analysis() -> None:
-    import layershare.analysis
-    import layershare.render.report  # noqa: F401
-
-
 def _render(sources: Sequence[Source], options: ReportOptions) -> tuple[str, str]:
     """Collect, analyse and render; also return the (last) collection time the text holds."""
-    # pandas and the renderers load (about 0.4 s) while the first source answers.
-    loading = threading.Thread(target=_import_analysis, daemon=True)
-    loading.start()
-    snapshots = [sources[0].snapshot()]
-    loading.join()
     from layershare.analysis import build_report
     from layershare.index import LayerIndex
     from layershare.render.report import render_reports
 
     reports = []
-    for position, source in enumerate(sources):
-        index = LayerIndex.from_snapshot(snapshots[0] if position == 0 else source.snapshot())
+    for source in sources:
+        index = LayerIndex.from_snapshot(source.snapshot())
         reports.append(
             build_report(
                 index,

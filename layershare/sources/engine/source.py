@@ -43,7 +43,7 @@ from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
 # Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
-LOCAL_WORKERS = max(2, min(4, os.cpu_count() or 2))
+LOCAL_WORKERS = min(8, 2 * (os.cpu_count() or 1))
 EXPORT_CHUNK = 1 << 18
 
 Progress = Callable[[int, int], None]
