@@ -9,7 +9,6 @@ from layershare.analysis import Report
 from layershare.render.naming import describe_engine
 from layershare.render.report_json import report_document
 from layershare.render.tabular import image_frame
-from layershare.render.text import render_report_text
 from layershare.units import human_size
 
 REPORTS_SCHEMA = "layershare.reports/v1"
@@ -61,6 +60,8 @@ def render_engines_text(reports: Sequence[Report], *, top: int | None, markdown:
         disable_numparse=True,
     )
     parts = [f"{heading}Engines\n\n{table}\n"]
+    from layershare.render.text import render_report_text  # tabulate: only for tables
+
     parts += [render_report_text(r, top=top, markdown=markdown) for r in reports]
     return "\n".join(parts)
 

@@ -16,7 +16,6 @@ from layershare.formats import OutputFormat
 from layershare.render import engines
 from layershare.render.report_json import render_history_json, render_report_json
 from layershare.render.tabular import render_history_csv, render_report_csv
-from layershare.render.text import render_history_text, render_report_text
 
 
 class ReportRenderer(ABC):
@@ -42,12 +41,16 @@ class TextRenderer(ReportRenderer):
         self.markdown = markdown
 
     def report(self, report: Report, *, top: int | None) -> str:
+        from layershare.render.text import render_report_text  # tabulate: only for tables
+
         return render_report_text(report, top=top, markdown=self.markdown)
 
     def engines(self, reports: Sequence[Report], *, top: int | None) -> str:
         return engines.render_engines_text(reports, top=top, markdown=self.markdown)
 
     def history(self, history: pd.DataFrame, title: str, image_id: str) -> str:
+        from layershare.render.text import render_history_text
+
         return render_history_text(history, title, markdown=self.markdown)
 
 

@@ -135,12 +135,18 @@ class EngineSource(StatefulSource, ContentSource):
         if self._answers is None:  # asked from one thread (collect, disk)
             local = self._plain_api()
             if local is not None:
-                self._answers = {
-                    "version": local.get("/version"),
-                    "info": local.get("/info"),
-                    "images": local.get("/images/json", all=1),
-                    "containers": local.get("/containers/json", all=1),
+                asks = {
+                    "version": ("/version", {}),
+                    "info": ("/info", {}),
+                    "images": ("/images/json", {"all": 1}),
+                    "containers": ("/containers/json", {"all": 1}),
                 }
+                local.version  # noqa: B018 - negotiated once, before the four go out together
+                with ThreadPoolExecutor(max_workers=len(asks)) as pool:
+                    futures = {
+                        k: pool.submit(local.get, path, **params) for k, (path, params) in asks.items()
+                    }
+                    self._answers = {k: f.result() for k, f in futures.items()}
                 return self._answers
             from layershare.sources.engine.connection import engine_errors
 
