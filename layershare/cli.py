@@ -296,8 +296,9 @@ def free(
     """What removing images (or running a prune) would free, exactly, before you do it. Never removes
     anything: prints what would go, what blocks it, and the docker commands that would do it."""
     from layershare.freeing import free_space
+    from layershare.prune import LabelFilter, parse_duration, parse_prune
     from layershare.render.free import render_free
-    from layershare.selection import LabelFilter, Selection, parse_duration, parse_prune
+    from layershare.selection import Selection
     from layershare.sources.choice import open_engine
 
     selection = Selection(

@@ -16,9 +16,10 @@ from layershare.model import (
     EngineVolume,
     StoredUnit,
 )
+from layershare.prune import parse_duration, parse_prune, parse_until
 from layershare.removal import free
 from layershare.render.free import FREE_RENDERERS, render_free
-from layershare.selection import Selection, parse_duration, parse_prune, parse_until
+from layershare.selection import Selection
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -132,7 +133,7 @@ def test_selectors() -> None:
 
 
 def parse_label(text: str):  # type: ignore[no-untyped-def]
-    from layershare.selection import LabelFilter
+    from layershare.prune import LabelFilter
 
     return LabelFilter.parse(text)
 

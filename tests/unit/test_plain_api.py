@@ -19,12 +19,17 @@ from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoi
 def _answer(path: str) -> bytes:
     if path == "/version":
         body = json.dumps({"ApiVersion": "1.41"}).encode()
-        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+        return b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+            len(body),
+            body,
+        )
     if path.endswith("/chunked"):
         body = json.dumps({"chunked": True, "pad": "x" * 5000}).encode()
         parts = [body[:10], body[10:4000], body[4000:]]
         chunks = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in parts)
-        return b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX-Trailer: 1\r\n\r\n"
+        return (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks + b"0\r\nX-Trailer: 1\r\n\r\n"
+        )
     if path.endswith("/close"):
         return b'HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n{"closed": true}'
     if path.endswith("/missing"):

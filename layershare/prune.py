@@ -1,0 +1,160 @@
+"""What a user asks a removal to take, parsed: ``--older-than`` durations, label filters, and
+``docker … prune`` command lines (``--like``) with their ``until=`` and ``label=`` filters, read
+as the docker CLI and the engine read them. No I/O; :mod:`layershare.selection` plans with these.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from layershare.errors import UsageError
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(s|m|h|d|w)$")
+_GO_DURATION = re.compile(r"^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$")
+_GO_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+_GO_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1, "m": 60, "h": 3600}
+
+
+def parse_duration(text: str) -> float:
+    """``30d``, ``12h``, ``90m``, ``45s``, ``2w`` in seconds (``--older-than``); UsageError otherwise."""
+    found = _DURATION.match(text.strip())
+    if not found:
+        raise UsageError(f"malformed duration {text!r}: use a number and s, m, h, d or w (30d, 12h)")
+    return float(found.group(1)) * _SECONDS[found.group(2)]
+
+
+def parse_until(text: str, now: float) -> float:
+    """A prune filter's ``until=`` as the engine reads it: a Go duration before now, or a timestamp."""
+    value = text.strip()
+    if _GO_DURATION.match(value):
+        return now - sum(float(n) * _GO_SECONDS[u] for n, u in _GO_PART.findall(value))
+    if re.fullmatch(r"\d+(\.\d+)?", value):
+        return float(value)
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        raise UsageError(
+            f"malformed until filter {text!r}: docker takes a duration (24h, 90m) or a timestamp"
+        ) from None
+
+
+@dataclass(frozen=True)
+class LabelFilter:
+    """``label=KEY``, ``label=KEY=VALUE`` (and ``label!=…`` when ``negated``)."""
+
+    key: str
+    value: str | None = None
+    negated: bool = False
+
+    @classmethod
+    def parse(cls, text: str, negated: bool = False) -> LabelFilter:
+        key, sep, value = text.partition("=")
+        if not key:
+            raise UsageError(f"malformed label filter {text!r}: use KEY or KEY=VALUE")
+        return cls(key, value if sep else None, negated)
+
+    def matches(self, labels: Mapping[str, str]) -> bool:
+        present = self.key in labels and (self.value is None or labels[self.key] == self.value)
+        return present != self.negated
+
+
+@dataclass(frozen=True)
+class PruneFilters:
+    """A prune's ``--filter`` values: ``until`` (seconds since the epoch) and labels."""
+
+    until: float | None = None
+    labels: tuple[LabelFilter, ...] = ()
+
+    def matches(self, created: float, labels: Mapping[str, str]) -> bool:
+        if self.until is not None and created > self.until:
+            return False
+        return all(f.matches(labels) for f in self.labels)
+
+
+@dataclass(frozen=True)
+class PruneCommand:
+    """One ``docker … prune`` command line, parsed: what it prunes and how."""
+
+    text: str
+    containers: bool = False
+    images: bool = False
+    volumes: bool = False
+    build_cache: bool = False
+    all: bool = False
+    volumes_all: bool = False
+    filters: PruneFilters = field(default_factory=PruneFilters)
+
+
+_PRUNE_KINDS = {
+    ("image", "prune"): "images",
+    ("container", "prune"): "containers",
+    ("volume", "prune"): "volumes",
+    ("builder", "prune"): "build_cache",
+    ("buildx", "prune"): "build_cache",
+    ("system", "prune"): "system",
+}
+
+
+def parse_prune(text: str, now: float | None = None) -> PruneCommand:
+    """``docker system prune -a --volumes --filter until=24h`` and the other prune commands."""
+    now = time.time() if now is None else now
+    try:
+        words = shlex.split(text)
+    except ValueError as e:
+        raise UsageError(f"malformed --like {text!r}: {e}") from None
+    if words[:1] == ["docker"]:
+        words = words[1:]
+    kind = _PRUNE_KINDS.get(tuple(words[:2]))  # type: ignore[arg-type]
+    if kind is None:
+        raise UsageError(
+            f"--like {text!r} is not a prune command: use docker image|container|volume|builder|system prune"
+        )
+    everything = volumes = False
+    until: float | None = None
+    labels: list[LabelFilter] = []
+    rest = list(words[2:])
+    while rest:
+        word = rest.pop(0)
+        if word in ("-a", "--all"):
+            everything = True
+        elif word in ("-f", "--force"):
+            continue
+        elif word == "--volumes" and kind == "system":
+            volumes = True
+        elif word in ("--filter", "-filter") or word.startswith("--filter="):
+            value = word.split("=", 1)[1] if word.startswith("--filter=") else (rest.pop(0) if rest else "")
+            name, _, argument = value.partition("=")
+            if name == "until" and kind != "volumes":
+                until = parse_until(argument, now)
+            elif name in ("label", "label!"):
+                labels.append(LabelFilter.parse(argument, negated=name == "label!"))
+            else:
+                raise UsageError(f"--like {text!r}: the filter {value!r} is not one layershare reproduces")
+        elif word in ("-af", "-fa"):
+            everything = True
+        else:
+            raise UsageError(f"--like {text!r}: {word!r} is not an option of that command")
+    if kind == "system" and volumes and until is not None:
+        raise UsageError(f"--like {text!r}: docker refuses the until filter with --volumes")
+    filters = PruneFilters(until=until, labels=tuple(labels))
+    if kind == "system":
+        return PruneCommand(
+            text, containers=True, images=True, volumes=volumes, build_cache=True, all=everything,
+            filters=filters,
+        )  # fmt: skip
+    return PruneCommand(
+        text,
+        containers=kind == "containers",
+        images=kind == "images",
+        volumes=kind == "volumes",
+        build_cache=kind == "build_cache",
+        all=everything if kind != "volumes" else False,
+        volumes_all=everything if kind == "volumes" else False,
+        filters=filters,
+    )
