@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import sys
 import tempfile
@@ -39,6 +38,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from corpus import busybox_rootfs  # noqa: E402
 from host_corpus import write_archive  # noqa: E402
+from machine import describe_machine  # noqa: E402
 from scale import measure  # noqa: E402
 
 from layershare.devengine import PrivateEngine, start_private_engine  # noqa: E402
@@ -102,11 +102,7 @@ def main() -> None:
     options = parser.parse_args()
     engine = start_private_engine(dockerd=options.dockerd)
     try:
-        version = engine.docker("version", "--format", "{{.Server.Version}}").strip()
-        print(
-            f"machine: {platform.machine()}, {subprocess.run(['nproc'], capture_output=True, text=True).stdout.strip()} "
-            f"cores, {platform.platform()}; Python {platform.python_version()}; Engine {version}"
-        )
+        print(describe_machine(engine))
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "host.tar"

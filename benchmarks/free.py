@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -35,6 +33,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 
 from disk import build_with_cache, start_containers  # noqa: E402
 from host_corpus import write_archive  # noqa: E402
+from machine import describe_machine  # noqa: E402
 from scale import Measured, run_with_rusage  # noqa: E402
 
 from layershare.devengine import start_private_engine  # noqa: E402
@@ -51,11 +50,7 @@ def main() -> None:
     options = parser.parse_args()
     engine = start_private_engine(dockerd=options.dockerd)
     try:
-        version = engine.docker("version", "--format", "{{.Server.Version}}").strip()
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-            f"Python {platform.python_version()}; Engine {version}"
-        )
+        print(describe_machine(engine))
         start = time.perf_counter()
         with tempfile.TemporaryDirectory() as tmp:
             archive = Path(tmp) / "host.tar"

@@ -20,8 +20,6 @@ Needs root, Debian's docker.io and chromium, and Playwright for Python.
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -32,6 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
 from host_corpus import write_archive  # noqa: E402
+from machine import describe_machine  # noqa: E402
 from pages import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from scale import measure  # noqa: E402
@@ -74,11 +73,7 @@ def main() -> None:
     options = parser.parse_args()
     engine = start_private_engine(dockerd=options.dockerd)
     try:
-        version = engine.docker("version", "-f", "{{.Server.Version}}").strip()
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-            f"Python {platform.python_version()}; Engine {version}"
-        )
+        print(describe_machine(engine))
         loaded = 0
         with tempfile.TemporaryDirectory() as tmp, sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -34,7 +34,6 @@ import argparse
 import itertools
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -47,6 +46,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from host_corpus import write_archive  # noqa: E402
+from machine import describe_machine  # noqa: E402
 
 from layershare.devengine import PrivateEngine, start_private_engine  # noqa: E402
 
@@ -202,10 +202,7 @@ def main() -> None:
             RUN_AS = options.user
             opened = open_for(engine)
             print(f"as uid {RUN_AS}: API only (the data root {engine.data_root} is not readable)")
-        version = engine.docker("version", "-f", "{{.Server.Version}}").strip()
-        print(
-            f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; Python {platform.python_version()}; Engine {version}"
-        )
+        print(describe_machine(engine))
         loaded = 0
         summary = []
         for n in sizes:

@@ -1,0 +1,17 @@
+"""The line every benchmark prints first: the machine, Python and the engine measured."""
+
+from __future__ import annotations
+
+import os
+import platform
+
+from layershare.devengine import PrivateEngine
+
+
+def describe_machine(engine: PrivateEngine) -> str:
+    """``machine: x86_64, 2 cores, Linux-…; Python 3.11.7; Engine 20.10.24``."""
+    version = engine.docker("version", "--format", "{{.Server.Version}}").strip()
+    return (
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
+        f"Python {platform.python_version()}; Engine {version}"
+    )
