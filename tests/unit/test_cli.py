@@ -114,3 +114,25 @@ def test_the_default_local_socket_is_asked_without_importing_the_docker_sdk(tmp_
         [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["report", "--format", "json", "--disk"], "--disk goes with --format html"),
+        (["tree", "-H", "unix:///a.sock", "-H", "unix:///b.sock"], "tree reads one engine"),
+    ],
+)
+def test_page_and_tree_misuse_is_one_line_and_code_2(args: list[str], says: str) -> None:
+    extra = ["--recording", str(RECORDING)] if args[0] == "report" else []
+    result = run(*args, *extra)
+    assert result.returncode == ExitCode.USAGE
+    assert result.stderr.count("\n") == 1 and says in result.stderr and "Traceback" not in result.stderr
+
+
+def test_tree_and_page_from_a_recording() -> None:
+    tree = run("tree", "--recording", str(RECORDING), "--format", "json")
+    assert tree.returncode == 0 and json.loads(tree.stdout)["schema"] == "layershare.tree/v1"
+    page = run("report", "--recording", str(RECORDING), "--format", "html")
+    assert page.returncode == 0 and page.stdout.startswith("<!doctype html>")
+    assert "layershare.page/v1" in page.stdout
