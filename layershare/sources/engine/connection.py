@@ -42,8 +42,11 @@ def engine_errors(where: str) -> Iterator[None]:
         raise connection_error(where, e) from e
 
 
-def open_api(host: str | None, *, context: str | None, pool_size: int) -> tuple[Any, str]:
-    """A low-level API client speaking the engine's own API version, and the engine's name for messages.
+def open_api(
+    host: str | None, *, context: str | None, pool_size: int, api_version: str | None = None
+) -> tuple[Any, str]:
+    """A low-level API client speaking the engine's own API version (``api_version`` when already
+    known, else asked), and the engine's name for messages.
 
     ``host`` is any URL the Docker SDK accepts; None means the environment
     (``DOCKER_HOST``, ``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``), else the
@@ -75,7 +78,7 @@ def open_api(host: str | None, *, context: str | None, pool_size: int) -> tuple[
             # requests would let REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace the engine's own CA.
             api.trust_env = False
         # The SDK's version="auto", after the line above: use the version the engine speaks.
-        api._version = api.version(api_version=False)["ApiVersion"]
+        api._version = api_version or api.version(api_version=False)["ApiVersion"]
     except (docker.errors.DockerException, requests.exceptions.RequestException) as e:
         raise connection_error(where, e) from e
     return api, where

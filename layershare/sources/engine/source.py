@@ -92,9 +92,13 @@ class EngineSource(StatefulSource, ContentSource):
         """The low-level API client, opened once (threads may ask at once) and reused by every call."""
         from layershare.sources.engine.connection import open_api
 
+        plain = self._plain_api()
+        known = plain.version if plain is not None else None  # one negotiation for both clients
         with self._opening:
             if self._api is None:
-                self._api, self._where = open_api(self.host, context=self.context, pool_size=self.workers)
+                self._api, self._where = open_api(
+                    self.host, context=self.context, pool_size=self.workers, api_version=known
+                )
             return self._api
 
     @property
@@ -292,38 +296,22 @@ class EngineSource(StatefulSource, ContentSource):
     ) -> list[str]:
         """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones.
 
-        A local socket is asked over a few persistent connections of its own (one per thread, about
-        one per core the engine shares this machine with); other hosts through the SDK's pool.
+        A local engine is asked over up to two connections per core (it shares them with us), a
+        remote one over ``workers`` connections; TLS and ssh hosts through the SDK's pool.
         """
         notes: list[str] = []
         if not missing:
             return notes
         local = self._plain_api()
-        if local is not None:
+        # A local engine shares this machine's cores; a remote one is waited on, not computed with.
+        workers = self.workers
+        if local is not None and isinstance(local.endpoint, str):
+            workers = min(self.workers, LOCAL_WORKERS)
 
-            def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
-                try:
-                    return (
-                        image_id,
-                        local.get(f"/images/{image_id}/json"),
-                        local.get(f"/images/{image_id}/history"),
-                    )
-                except NotFound:
-                    return image_id, None, None
+        def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
+            found = self._fetch_image(api, image_id)
+            return (image_id, *found) if found is not None else (image_id, None, None)
 
-            # A local engine shares this machine's cores; a remote one is waited on, not computed with.
-            workers = min(self.workers, LOCAL_WORKERS) if isinstance(local.endpoint, str) else self.workers
-        else:
-            import docker.errors
-
-            def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
-                try:
-                    inspect, history = self._fetch_image(api, image_id)
-                    return image_id, inspect, history
-                except docker.errors.NotFound:
-                    return image_id, None, None
-
-            workers = self.workers
         with ThreadPoolExecutor(max_workers=workers) as pool:
             for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
                 if inspect is None or history is None:
@@ -336,9 +324,21 @@ class EngineSource(StatefulSource, ContentSource):
                     self.progress(done, len(missing))
         return notes
 
-    def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-        """The two per-image calls: inspect and history (``docker.errors.NotFound`` if gone)."""
-        return api.inspect_image(image_id), api.history(image_id)
+    def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """The two per-image calls, inspect and history (without the SDK where the engine is a plain
+        endpoint); None when the image is gone."""
+        local = self._plain_api()
+        if local is not None:
+            try:
+                return local.get(f"/images/{image_id}/json"), local.get(f"/images/{image_id}/history")
+            except NotFound:
+                return None
+        import docker.errors
+
+        try:
+            return api.inspect_image(image_id), api.history(image_id)
+        except docker.errors.NotFound:
+            return None
 
     def image_content(self, image_id: str) -> ImageContent:
         """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
