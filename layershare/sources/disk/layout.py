@@ -126,12 +126,17 @@ def _containers_and_volumes(
     )
 
 
+def is_log(cid: str, name: str) -> bool:
+    """Whether a child of a container's folder is its log: json-file logs (rotated ones too), or the
+    local driver's folder."""
+    return name.startswith(f"{cid}-json.log") or name == "local-logs"
+
+
 def _logs_of(cid: str) -> Callable[[str], Owner]:
-    """A container folder's children: its json-file logs (rotated ones too) and local-driver logs."""
-    json_log = f"{cid}-json.log"
+    """A container folder's children: its logs, else metadata."""
 
     def owner(name: str) -> Owner:
-        return ("logs", cid) if name.startswith(json_log) or name == "local-logs" else METADATA
+        return ("logs", cid) if is_log(cid, name) else METADATA
 
     return owner
 

@@ -29,6 +29,7 @@ from layershare.model import (
     StoredUnit,
 )
 from layershare.sources.disk.items import ANONYMOUS_LABEL, container_name
+from layershare.sources.disk.layout import is_log
 from layershare.sources.disk.removal_containerd import containerd_units
 from layershare.sources.disk.removal_graphdriver import graphdriver_units
 from layershare.sources.disk.source import EngineStore
@@ -222,4 +223,4 @@ def _log_paths(data_root: str, cid: str) -> tuple[str, ...]:
         names = os.listdir(folder)
     except OSError:
         return ()
-    return tuple(str(folder / n) for n in names if n.startswith(f"{cid}-json.log") or n == "local-logs")
+    return tuple(str(folder / n) for n in names if is_log(cid, n))
