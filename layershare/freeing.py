@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.model import SOFT
+from layershare.engine_state import SOFT
 from layershare.removal import FreeResult, freed_units, holdings, what_if
 from layershare.selection import Selection, plan_removal
 from layershare.sources.disk.removal import RemovalSource

@@ -17,8 +17,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from layershare.model import SOFT, EngineInfo, EngineState
-from layershare.selection import Plan, Selection, plan_removal
+from layershare.engine_rules import Plan
+from layershare.engine_state import SOFT, EngineState
+from layershare.model import EngineInfo
+from layershare.selection import Selection, plan_removal
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from layershare.analysis import Report
 from layershare.model import EngineInfo
@@ -150,7 +150,7 @@ def sharing_tree(report: Report) -> SharingTree:
             )
         )
         stack.extend((c, position, depth + 1) for c in reversed(ordered(children.get(point, []))))
-    final = tuple(TreeNode(**{**n.__dict__, "children": tuple(kids.get(i, ()))}) for i, n in enumerate(nodes))
+    final = tuple(replace(n, children=tuple(kids.get(i, ()))) for i, n in enumerate(nodes))
     tags = {str(i): tuple(t) for i, t in index.images.loc[covered, "tags"].items()}
     return SharingTree(
         engine=index.engine, collected_at=index.collected_at, nodes=final, roots=tuple(roots), tags=tags

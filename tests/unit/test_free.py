@@ -6,16 +6,10 @@ import json
 
 import pytest
 
+from layershare.engine_state import EngineContainer, EngineImage, EngineState, EngineVolume, StoredUnit
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import FreeFormat
-from layershare.model import (
-    EngineContainer,
-    EngineImage,
-    EngineInfo,
-    EngineState,
-    EngineVolume,
-    StoredUnit,
-)
+from layershare.model import EngineInfo
 from layershare.prune import parse_duration, parse_prune, parse_until
 from layershare.removal import free
 from layershare.render.free import FREE_RENDERERS, render_free

@@ -19,15 +19,15 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from layershare.model import (
+from layershare.engine_state import (
     BuildRecord,
     EngineContainer,
     EngineImage,
     EngineState,
     EngineVolume,
-    Snapshot,
     StoredUnit,
 )
+from layershare.model import Snapshot
 from layershare.sources.disk.items import ANONYMOUS_LABEL, container_name
 from layershare.sources.disk.layout import is_log
 from layershare.sources.disk.removal_containerd import containerd_units

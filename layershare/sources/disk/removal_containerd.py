@@ -8,8 +8,8 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from layershare.engine_state import SOFT, StoredUnit
 from layershare.ids import chain_ids
-from layershare.model import SOFT, StoredUnit
 from layershare.sources.disk.source import EngineStore
 from layershare.sources.stores import buildkit, containerd, containerd_meta
 from layershare.sources.stores.usage import DiskUsage

@@ -5,7 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from layershare.model import Snapshot, StoredUnit
+from layershare.engine_state import StoredUnit
+from layershare.model import Snapshot
 from layershare.sources.disk.source import EngineStore
 from layershare.sources.stores import buildkit
 

@@ -1,0 +1,299 @@
+"""The engine's rules for removing images and pruning, applied to an :class:`EngineState`.
+
+Read from moby (``daemon/images/image_delete.go`` and ``image_prune.go``, the
+containerd store's ``image_delete.go`` and ``image_prune.go``) and BuildKit's
+cache pruning, then corrected by measurement on real engines: removing a tag
+removes the image only with its last tag; an image a container uses is
+blocked; an image another image is built on (the classic builder's parent
+chain) is only untagged; an untagged parent goes with its last child (on the
+containerd store, up the chain whatever other children it has); a prune
+keeps what running containers use. No I/O; :mod:`layershare.selection` drives it.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from layershare.engine_state import EngineContainer, EngineImage, EngineState
+from layershare.prune import PruneFilters
+
+API_VOLUME_PRUNE_ANONYMOUS = (1, 42)  # from this API version, volume prune takes anonymous volumes only
+
+
+@dataclass
+class Plan:
+    """What would go, as the engine would do it, and the commands that would do it."""
+
+    removed_images: set[str] = field(default_factory=set)
+    removed_tags: dict[str, list[str]] = field(default_factory=dict)
+    blocked_by: dict[str, list[str]] = field(default_factory=dict)
+    containers: list[str] = field(default_factory=list)
+    volumes: list[str] = field(default_factory=list)
+    build_records: list[str] = field(default_factory=list)
+    commands: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    matched_nothing: bool = False
+    collects_garbage: bool = False
+
+
+def _api(version: str) -> tuple[int, int]:
+    try:
+        major, minor = (int(p) for p in version.split(".")[:2])
+    except ValueError:
+        return (0, 0)
+    return major, minor
+
+
+def repository(tag: str) -> str:
+    """``team/app:2`` -> ``team/app``."""
+    return tag.rsplit(":", 1)[0] if ":" in tag.rsplit("/", 1)[-1] else tag
+
+
+def normalise_reference(reference: str) -> str:
+    """``app`` -> ``app:latest`` (a reference without a tag names ``latest``, as docker reads it)."""
+    if "@" in reference:
+        return reference
+    return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
+
+
+class EngineRules:
+    """The engine's rules for removing images and pruning, applied to a state (mutable while planning)."""
+
+    def __init__(self, state: EngineState, plan: Plan, now: float) -> None:
+        self.state = state
+        self.plan = plan
+        self.now = now
+        self.images = {i.id: i for i in state.images}
+        self.tags = {i.id: list(i.tags) for i in state.images}
+        self.alive = set(self.images)
+        self.containers = {c.id: c for c in state.containers}
+        self.removed_containers: set[str] = set()
+        self.containerd = state.engine.image_store == "containerd"
+        self.containers_of: dict[str, list[EngineContainer]] = {}
+        for c in state.containers:
+            self.containers_of.setdefault(c.image_id, []).append(c)
+        self.children_of: dict[str, set[str]] = {}
+        for image in state.images:
+            self.children_of.setdefault(image.parent_id, set()).add(image.id)
+
+    # --- who uses what ---
+    def depth(self, image_id: str) -> int:
+        """How many parents an image stands on (children are removed before their parents)."""
+        depth, current = 0, self.images[image_id].parent_id
+        while current in self.images and depth < 1000:
+            depth, current = depth + 1, self.images[current].parent_id
+        return depth
+
+    def users(self, image_id: str) -> list[str]:
+        return sorted(
+            c.name for c in self.containers_of.get(image_id, ()) if c.id not in self.removed_containers
+        )
+
+    def children(self, image_id: str) -> list[str]:
+        return sorted(i for i in self.children_of.get(image_id, ()) if i in self.alive)
+
+    # --- docker image rm ---
+    def remove(self, image_id: str, tags: Sequence[str] | None) -> None:
+        """``docker image rm`` of some tags of an image (None: the image itself, all its tags)."""
+        current = self.tags[image_id]
+        wanted = list(current) if tags is None else [t for t in tags if t in current]
+        image = self.images[image_id]
+        users = self.users(image_id)
+        last = not [t for t in current if t not in wanted]
+        if last and users:
+            self.plan.blocked_by.setdefault(image_id, []).extend(f"used by container {n}" for n in users)
+            return
+        if wanted:
+            self.plan.removed_tags.setdefault(image_id, []).extend(wanted)
+            self.tags[image_id] = [t for t in current if t not in wanted]
+            self.plan.commands.append("docker image rm " + " ".join(shlex.quote(t) for t in wanted))
+        if not last:
+            kept = ", ".join(self.tags[image_id])
+            self.plan.notes.append(f"tag removed, image kept: {image_id[7:19]} is still tagged {kept}")
+            return
+        children = self.children(image_id)
+        if children:
+            self.plan.blocked_by.setdefault(image_id, []).extend(
+                f"image {c[7:19]} is built on it" for c in children
+            )
+            if self.containerd:
+                self._prune_parents(image)
+            if not wanted:
+                self.plan.notes.append(f"{image_id[7:19]} is kept: other images are built on it")
+            return
+        if not wanted:
+            self.plan.commands.append(f"docker image rm {image_id[7:19]}")
+        self._delete(image)
+
+    def _delete(self, image: EngineImage, cascade: bool = True) -> None:
+        self.alive.discard(image.id)
+        self.plan.removed_images.add(image.id)
+        self.plan.collects_garbage = self.containerd  # a synchronous delete runs containerd's collector
+        if cascade:
+            self._prune_parents(image)
+
+    def _prune_parents(self, image: EngineImage) -> None:
+        """moby prunes an untagged parent the deleted image leaves without children; the containerd
+        store prunes the untagged parents up the chain whatever other children they have (even when
+        the image itself stays, untagged, for its own children)."""
+        parent = image.parent_id
+        if parent not in self.alive or self.tags[parent] or self.users(parent):
+            return
+        if self.containerd or not self.children(parent):
+            self._delete(self.images[parent])
+
+    # --- prunes ---
+    def prune_containers(self, filters: PruneFilters) -> None:
+        chosen = [
+            c
+            for c in self.state.containers
+            if not c.running and c.id not in self.removed_containers and filters.matches(c.created, c.labels)
+        ]
+        self.remove_containers([c.id for c in chosen], command=None)
+
+    def remove_containers(self, ids: Iterable[str], command: str | None = "docker rm") -> None:
+        chosen = [self.containers[i] for i in ids if i not in self.removed_containers]
+        for c in chosen:
+            self.removed_containers.add(c.id)
+            self.plan.containers.append(c.id)
+        if command and chosen:
+            running = [c.name for c in chosen if c.running]
+            stopped = [c.name for c in chosen if not c.running]
+            if running:
+                self.plan.commands.append("docker rm -f " + " ".join(running))
+            if stopped:
+                self.plan.commands.append(f"{command} " + " ".join(stopped))
+
+    def prune_volumes(self, filters: PruneFilters, everything: bool) -> None:
+        api = _api(self.state.api_version)
+        anonymous_only = api >= API_VOLUME_PRUNE_ANONYMOUS and not everything
+        rule = (
+            f"volumes: API {self.state.api_version} prunes anonymous volumes only (add -a for named ones)"
+            if anonymous_only
+            else f"volumes: API {self.state.api_version} prunes every unused local volume"
+            + ("" if api < API_VOLUME_PRUNE_ANONYMOUS else " (-a)")
+        )
+        self.plan.notes.append(rule)
+        for v in self.state.volumes:
+            users = [
+                c
+                for c in self.state.containers
+                if v.name in c.volumes and c.id not in self.removed_containers
+            ]
+            if v.driver != "local" or users or (anonymous_only and not v.anonymous):
+                continue
+            if not all(f.matches(v.labels) for f in filters.labels):
+                continue
+            self.plan.volumes.append(v.name)
+
+    def prune_images(self, filters: PruneFilters, everything: bool) -> None:
+        if everything:
+            self._prune_all_images(filters)
+            return
+        for image_id in sorted(self.alive):
+            image = self.images[image_id]
+            if self.tags[image_id] or image_id not in self.alive:
+                continue
+            if self.children(image_id) and not self.containerd:
+                continue  # moby's image prune takes only the untagged images nothing is built on
+            if not filters.matches(image.created, image.labels) or self.users(image_id):
+                continue
+            # The containerd store deletes each pruned image record alone, parents untouched.
+            self._delete(image, cascade=not self.containerd)
+
+    def _prune_all_images(self, filters: PruneFilters) -> None:
+        if self.containerd:
+            self._prune_all_containerd(filters)
+            return
+        candidates = [
+            self.images[i]
+            for i in sorted(self.alive)
+            if not (not self.tags[i] and self.children(i))
+            and filters.matches(self.images[i].created, self.images[i].labels)
+        ]
+        # Children before parents: a parent's last tag removed while a child stays only untags it.
+        pending = sorted(candidates, key=lambda i: self.depth(i.id), reverse=True)
+        for image in pending:
+            if image.id not in self.alive:
+                continue
+            users = self.users(image.id)
+            tags = list(self.tags[image.id])
+            if users:
+                kept = self._tags_kept_for_containers(image, tags)
+                gone = [t for t in tags if t not in kept]
+                if gone:
+                    self.plan.removed_tags.setdefault(image.id, []).extend(gone)
+                    self.tags[image.id] = kept
+                self.plan.blocked_by.setdefault(image.id, []).extend(f"used by container {n}" for n in users)
+                continue
+            if tags:
+                self.plan.removed_tags.setdefault(image.id, []).extend(tags)
+                self.tags[image.id] = []
+            if self.children(image.id):
+                continue  # untagged; goes when its last child goes
+            self._delete(image)
+        # Parents untagged above whose children all went.
+        for image in candidates:
+            idle = not self.children(image.id) and not self.users(image.id)
+            if image.id in self.alive and not self.tags[image.id] and idle:
+                self._delete(image)
+
+    def _prune_all_containerd(self, filters: PruneFilters) -> None:
+        """The containerd store's ``image prune -a``: every image record the filters match, except the
+        names containers were created from; an image a container uses stays (as dangling if need be)."""
+        for image_id in sorted(self.alive):
+            image = self.images[image_id]
+            if not filters.matches(image.created, image.labels):
+                continue
+            tags = list(self.tags[image_id])
+            if self.users(image_id):
+                kept = self._tags_kept_for_containers(image, tags)
+                gone = [t for t in tags if t not in kept]
+                if gone:
+                    self.plan.removed_tags.setdefault(image_id, []).extend(gone)
+                    self.tags[image_id] = kept
+                self.plan.blocked_by.setdefault(image_id, []).extend(
+                    f"used by container {n}" for n in self.users(image_id)
+                )
+                continue
+            if tags:
+                self.plan.removed_tags.setdefault(image_id, []).extend(tags)
+                self.tags[image_id] = []
+            self._delete(image, cascade=False)
+
+    def _tags_kept_for_containers(self, image: EngineImage, tags: list[str]) -> list[str]:
+        """Which tags ``image prune -a`` leaves on an image containers use."""
+        if not tags:
+            return []
+        if not self.containerd:
+            # moby deletes each tag in turn; the last one left is refused (a container uses it).
+            return sorted(tags)[-1:]
+        named = {
+            normalise_reference(c.image)
+            for c in self.containers.values()
+            if c.image_id == image.id and c.id not in self.removed_containers
+        }
+        return [t for t in tags if t in named]
+
+    def prune_build_cache(self, filters: PruneFilters, everything: bool) -> None:
+        records = {r.id: r for r in self.state.build_cache}
+        removable = {
+            r.id
+            for r in records.values()
+            if not r.in_use
+            and (filters.until is None or r.last_used < filters.until)
+            and (everything or (r.type not in ("internal", "frontend") and not r.shared))
+        }
+        # A record another kept record stands on stays.
+        changed = True
+        while changed:
+            changed = False
+            for r in records.values():
+                if r.id not in removable:
+                    for parent in r.parents:
+                        if parent in removable:
+                            removable.discard(parent)
+                            changed = True
+        self.plan.build_records.extend(sorted(removable))
