@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from corpus import busybox_rootfs  # noqa: E402
-from host_corpus import write_archive  # noqa: E402
+from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from scale import measure  # noqa: E402
 
@@ -104,10 +104,7 @@ def main() -> None:
     try:
         print(describe_machine(engine))
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / "host.tar"
-            layers = write_archive(archive, seed=1, start=0, stop=options.images)
-            engine.docker("load", "-q", "-i", str(archive))
+        layers = load_host(engine, 0, options.images)
         start_containers(engine, options.containers)
         if options.build_cache:
             build_with_cache(engine)

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from disk import build_with_cache, start_containers  # noqa: E402
-from host_corpus import write_archive  # noqa: E402
+from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from scale import Measured, run_with_rusage  # noqa: E402
 
@@ -52,10 +52,7 @@ def main() -> None:
     try:
         print(describe_machine(engine))
         start = time.perf_counter()
-        with tempfile.TemporaryDirectory() as tmp:
-            archive = Path(tmp) / "host.tar"
-            write_archive(archive, seed=1, start=0, stop=options.images)
-            engine.docker("load", "-q", "-i", str(archive))
+        load_host(engine, 0, options.images)
         start_containers(engine, options.containers)
         build_with_cache(engine)
         print(

@@ -23,9 +23,11 @@ import io
 import json
 import random
 import tarfile
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DISTROS = ("alpha", "beta", "gamma", "delta")
 RUNTIMES = ("python", "node", "java", "ruby", "go", "dotnet")
@@ -208,6 +210,15 @@ def write_archive(path: Path, seed: int, start: int, stop: int) -> int:
             manifest.append({"Config": name, "RepoTags": [image.tag], "Layers": paths})
         add("manifest.json", json.dumps(manifest).encode())
     return sum(1 for w in written if w.endswith("/layer.tar"))
+
+
+def load_host(engine: Any, start: int, stop: int, seed: int = 1) -> int:
+    """``docker load`` images ``start..stop-1`` into a (private) engine; returns how many layer tars."""
+    with tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder) / "host.tar"
+        layers = write_archive(archive, seed, start, stop)
+        engine.docker("load", "-q", "-i", str(archive))
+    return layers
 
 
 def main() -> None:

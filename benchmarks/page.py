@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
-from host_corpus import write_archive  # noqa: E402
+from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from pages import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
@@ -80,11 +80,8 @@ def main() -> None:
             baseline_page = Path(tmp) / "baseline.html"
             baseline_page.write_text(BASELINE.format(charts=_asset("echarts.min.js")))
             for n in [int(s) for s in options.sizes.split(",")]:
-                archive = Path(tmp) / "host.tar"
-                write_archive(archive, seed=1, start=loaded, stop=n)
                 start = time.perf_counter()
-                engine.docker("load", "-q", "-i", str(archive))
-                archive.unlink()
+                load_host(engine, loaded, n)
                 print(f"\nloaded images {loaded}-{n - 1} in {time.perf_counter() - start:.0f}s")
                 loaded = n
                 env = engine.env()

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from host_corpus import write_archive  # noqa: E402
+from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 
 from layershare.devengine import PrivateEngine, start_private_engine  # noqa: E402
@@ -164,9 +164,7 @@ def bench_size(engine: PrivateEngine, n: int, runs: int, naive_runs: int, extra:
             analysis.add(wall, rss)
         if comparable(out) != comparable(cold_out):
             raise SystemExit("a report from the image cache differs from a cold one")
-        archive = Path(tmp) / "extra.tar"
-        write_archive(archive, seed=1, start=extra, stop=extra + 1)
-        engine.docker("load", "-q", "-i", str(archive))
+        load_host(engine, extra, extra + 1)
         added, _ = measure("layershare warm, one image added", [*report, "--cache-dir", str(cache)], env, 1)
         engine.docker("rmi", extra_tag(engine, extra))
         removed, _ = measure(
@@ -206,14 +204,11 @@ def main() -> None:
         loaded = 0
         summary = []
         for n in sizes:
-            with tempfile.TemporaryDirectory() as tmp:
-                archive = Path(tmp) / "host.tar"
-                layers = write_archive(archive, seed=1, start=loaded, stop=n)
-                start = time.perf_counter()
-                engine.docker("load", "-q", "-i", str(archive))
-                print(
-                    f"\nloaded images {loaded}-{n - 1} ({layers} layer tars) in {time.perf_counter() - start:.0f}s"
-                )
+            start = time.perf_counter()
+            layers = load_host(engine, loaded, n)
+            print(
+                f"\nloaded images {loaded}-{n - 1} ({layers} layer tars) in {time.perf_counter() - start:.0f}s"
+            )
             loaded = n
             rows = bench_size(
                 engine, n, options.runs, options.naive_runs or options.runs, extra=1_000_000 + n

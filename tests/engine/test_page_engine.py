@@ -115,16 +115,14 @@ def test_what_if_panel_shows_what_free_says(engine: Any, page: OpenPage, tags: l
 @pytest.fixture(scope="module")
 def host1000(browser: Any) -> Iterator[tuple[Any, OpenPage]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from host_corpus import write_archive
+    from host_corpus import load_host
 
     from layershare.devengine import start_private_engine
 
     engine = start_private_engine()
     try:
+        load_host(engine, 0, 1000)
         with tempfile.TemporaryDirectory() as folder:
-            archive = Path(folder) / "host.tar"
-            write_archive(archive, seed=1, start=0, stop=1000)
-            engine.docker("load", "-q", "-i", str(archive))
             tags = engine.docker("image", "ls", "--format", "{{.Repository}}:{{.Tag}}").split()
             engine.holder_tag = next(t for t in tags if "/app" in t)
             engine.docker("create", "--name", "holder", "--network", "none", engine.holder_tag, "true")
