@@ -22,7 +22,16 @@ from layershare.cli_options import (
     top_option,
 )
 from layershare.errors import ImageNotFound, UsageError
-from layershare.formats import CheckFormat, DiskFormat, FreeFormat, OutputFormat, SortKey, TreeFormat, choices
+from layershare.formats import (
+    CheckFormat,
+    DiffFormat,
+    DiskFormat,
+    FreeFormat,
+    OutputFormat,
+    SortKey,
+    TreeFormat,
+    choices,
+)
 from layershare.sources.choice import SourceChoice
 from layershare.version import __version__
 
@@ -123,6 +132,36 @@ def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[st
         raise UsageError("tree reads one engine: give --host once")
     report = build_report(index_from(source), include_intermediate=include_all, references=references)
     click.echo(render_tree(sharing_tree(report), TreeFormat(fmt)), nl=False)
+
+
+@cli.command()
+@source_options
+@format_option(
+    DiffFormat, "Output format: markdown is ready to paste in a pull request; json is layershare.diff/v1."
+)
+@top_option(20, "Rows per table (tables only).")
+@click.option(
+    "--files",
+    is_flag=True,
+    help="Also compare the files the two images hold (streams both images' layers; engines and archives).",
+)
+@click.argument("old")
+@click.argument("new")
+@handle_errors
+def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: str) -> None:
+    """What changed from OLD to NEW: two images, or two saved reports or recordings of a host.
+
+    OLD and NEW are each an image reference on the engine, or a path: a saved
+    'report --format json', a 'record' file, a docker save archive or an OCI layout
+    (told by content). An image against a host is compared with the host's image of
+    the same repository.
+    """
+    from layershare.comparison import Sides, compare
+    from layershare.render.diff import render_diff
+
+    sides = Sides(source, source_from)
+    result = compare(sides.side(old), sides.side(new), files=files)
+    click.echo(render_diff(result, DiffFormat(fmt), top=top), nl=False)
 
 
 @cli.command()

@@ -48,6 +48,14 @@ class FreeFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
+class DiffFormat(str, Enum):
+    """Formats ``diff`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
 class TreeFormat(str, Enum):
     """Formats ``tree`` can write."""
 

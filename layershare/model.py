@@ -15,6 +15,9 @@ ImageStore = Literal["graphdriver", "containerd", "archive", "unknown"]
 
 # The only labels an image keeps (``Image.labels``): other label values may hold secrets.
 OCI_LABEL_PREFIX = "org.opencontainers.image."
+# In a snapshot's notes: some images' layer chains are unknown (a saved report written before
+# images had ``chain_ids``); they compare image by image only.
+NO_CHAIN_NOTE = "no chain_ids"
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,8 @@ from layershare.sources.interface import Source, StatefulSource
 from layershare.times import now_iso
 from layershare.version import __version__
 
+# Changes whenever a report's text changes within a version (report/v1 gained images' chain_ids).
+_REPORT_REVISION = 2
 # Stands for the collection time in a stored report; replaced when it is served.
 _COLLECTED_AT = "\x00collected-at\x00"
 
@@ -36,6 +38,7 @@ class ReportOptions:
         """Everything of these options (and of layershare) that changes the text."""
         return [
             __version__,
+            _REPORT_REVISION,
             self.fmt.value,
             self.top,
             self.sort.value,

@@ -39,6 +39,7 @@ def report_document(report: Report) -> dict[str, Any]:
     engine = report.index.engine
     images = report.images
     layers = report.layers
+    chains = report.index.chains
     return {
         "schema": REPORT_SCHEMA,
         "collected_at": report.index.collected_at,
@@ -61,6 +62,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "intermediate": bool(row["intermediate"]),
                 "platforms": list(row["platforms"]),
                 "exact": not bool(row["estimated"]),
+                "chain_ids": list(chains.get(image_id, ())),
             }
             for image_id, row in zip(images.index, records(images), strict=True)
         ],

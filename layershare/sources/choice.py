@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from layershare.errors import UsageError
+from layershare.errors import SnapshotError, UsageError
 from layershare.sources.interface import Source
 
 if TYPE_CHECKING:
@@ -101,3 +101,43 @@ def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> So
         cache_dir=choice.cache_dir,
         context=choice.context,
     )
+
+
+def open_path(path: str | Path, *, show_values: bool = False) -> Source:
+    """A file or folder the user named, its kind told by its content.
+
+    A JSON file is a saved report (``layershare.report/v1``) or a recording; anything else is an
+    image archive (a ``docker save`` file, plain or compressed, or an OCI layout folder).
+    Raises :class:`layershare.errors.SnapshotError` for JSON of another kind.
+    """
+    import json
+
+    where = Path(path)
+    if where.is_file():
+        try:
+            with where.open("rb") as f:
+                head = f.read(64).lstrip()
+        except OSError as e:
+            raise SnapshotError(f"cannot read {where}: {e.strerror or e}") from e
+        if head.startswith(b"{"):
+            from layershare.sources.answers import RECORDING_SCHEMA
+            from layershare.sources.recording.report import REPORT_SCHEMA, ReportFileSource
+
+            try:
+                document = json.loads(where.read_bytes())
+            except (OSError, ValueError) as e:
+                raise SnapshotError(f"{where} is not valid JSON: {e}") from e
+            schema = document.get("schema") if isinstance(document, dict) else None
+            if schema == REPORT_SCHEMA:
+                return ReportFileSource(where, document)
+            if schema == RECORDING_SCHEMA:
+                from layershare.sources.recording import RecordingSource
+
+                return RecordingSource(where)
+            raise SnapshotError(
+                f"{where} is JSON but neither a layershare report ({REPORT_SCHEMA}) nor a recording "
+                f"(schema {schema!r})"
+            )
+    from layershare.sources.archive import ArchiveSource
+
+    return ArchiveSource([where], show_values=show_values)
