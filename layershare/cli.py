@@ -200,6 +200,15 @@ def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: s
     is_flag=True,
     help="Do not stream image contents: the wasted-bytes rules skip.",
 )
+@click.option(
+    "--baseline",
+    "baselines",
+    multiple=True,
+    metavar="[IMAGE=]REF_OR_FILE",
+    help="Compare with a baseline for max-growth and max-growth-percent: an image on the engine (e.g. "
+    "main's build, pulled or loaded first), or a saved report/recording/archive (the image of the same "
+    "repository). IMAGE= pairs it with one checked image (repeatable).",
+)
 @click.argument("images", nargs=-1, metavar="[IMAGE]...")
 @handle_errors
 def check(
@@ -210,6 +219,7 @@ def check(
     warns: tuple[str, ...],
     junit_xml: str | None,
     no_content: bool,
+    baselines: tuple[str, ...],
     images: tuple[str, ...],
 ) -> None:
     """Gate images in CI: bases, base drift and wasted bytes against a policy.
@@ -219,21 +229,30 @@ def check(
     """
     import os
 
-    from layershare.index import LayerIndex
+    from layershare.comparison import Sides, baseline_diffs
     from layershare.policy.config import load_policy
     from layershare.policy.gate import run_check, select_for_check
     from layershare.render.check import render_check, render_check_junit, render_check_markdown
     from layershare.sources.interface import ContentSource
 
     policy = load_policy(config, rules=rules, warns=warns)
-    reader = source_from(source)
-    index = LayerIndex.from_snapshot(reader.snapshot())
+    sides = Sides(source, source_from)
+    reader, index = sides.engine()
     image_ids = select_for_check(index, images)
+    diffs, reasons = baseline_diffs(sides, image_ids, baselines) if baselines else ({}, {})
     read_content = None
     if isinstance(reader, ContentSource) and not no_content:
         read_content = reader.image_content
     progress = progress_bar("reading image contents", source.quiet)
-    result = run_check(index, policy, image_ids, read_content=read_content, progress=progress)
+    result = run_check(
+        index,
+        policy,
+        image_ids,
+        read_content=read_content,
+        progress=progress,
+        baselines=diffs,
+        baseline_reasons=reasons,
+    )
     output_format = CheckFormat(fmt)
     click.echo(render_check(result, output_format), nl=False)
     if junit_xml:

@@ -122,7 +122,9 @@ def compare(old: Side, new: Side, *, files: bool = False) -> ImageDiff | HostDif
         return diff_hosts(old.host(), new.host())
     old_id = old.image_id if old.image_id is not None else counterpart(old, new)
     new_id = new.image_id if new.image_id is not None else counterpart(new, old)
-    names = tuple(normalise_reference(s.label) for s in (old, new) if not Path(s.label).exists())
+    both = set(image_row(old.index, old_id)["tags"]) & set(image_row(new.index, new_id)["tags"])
+    labels = [normalise_reference(s.label) for s in (old, new) if not Path(s.label).exists()]
+    names = (*sorted(both, key=lambda t: (t not in labels, t)), *labels)
     result = diff_images(
         image_side(old.index, old_id, old.label, names), image_side(new.index, new_id, new.label, names)
     )
@@ -177,7 +179,10 @@ def baseline_diffs(
             reasons[image_id] = "no --baseline for this image"
             continue
         checked = Side(str(image_row(index, image_id)["reference"]), sides.engine()[0], index, image_id)
-        baseline = sides.side(wanted)
+        try:
+            baseline = sides.side(wanted)
+        except ImageNotFound as e:
+            raise ImageNotFound(f"baseline missing: {e}") from None
         if baseline.image_id is None:
             try:
                 baseline = Side(wanted, baseline.source, baseline.index, counterpart(baseline, checked))

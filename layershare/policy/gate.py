@@ -16,6 +16,7 @@ import pandas as pd
 
 from layershare.analysis import image_usage
 from layershare.bases import Drift, base_drift, find_bases
+from layershare.diff import ImageDiff
 from layershare.errors import ImageNotFound, LayershareError
 from layershare.ids import chain_ids
 from layershare.index import LayerIndex
@@ -41,6 +42,7 @@ class CheckReport:
     results: tuple[Result, ...]
     notes: tuple[str, ...] = field(default=())
     instructions: Mapping[str, dict[int, str]] = field(default_factory=dict)
+    baselines: Mapping[str, ImageDiff] = field(default_factory=dict)
 
     @property
     def passed(self) -> bool:
@@ -76,8 +78,16 @@ def run_check(
     *,
     read_content: ReadContent | None = None,
     progress: Progress | None = None,
+    baselines: Mapping[str, ImageDiff] | None = None,
+    baseline_reasons: Mapping[str, str] | None = None,
 ) -> CheckReport:
-    """Check ``image_ids``; ``read_content`` streams an image's archive (None: content rules skip)."""
+    """Check ``image_ids``; ``read_content`` streams an image's archive (None: content rules skip).
+
+    ``baselines`` holds each image's diff against its baseline (``check --baseline``) and
+    ``baseline_reasons`` why an image has none; the growth rules skip without one.
+    """
+    baselines = baselines or {}
+    baseline_reasons = baseline_reasons or {}
     bases = find_bases(index)
     drift = base_drift(index, bases)
     usage = image_usage(index)
@@ -93,7 +103,14 @@ def run_check(
             waste_for(index, bases, image_id, read_content, policy.top_wasted, waste, waste_reason)
             if progress:
                 progress(done, len(image_ids))
-    facts = tuple(_facts(index, bases, drift, usage, i, waste.get(i), waste_reason.get(i)) for i in image_ids)
+    facts = tuple(
+        _with_growth(
+            _facts(index, bases, drift, usage, i, waste.get(i), waste_reason.get(i)),
+            baselines.get(i),
+            baseline_reasons.get(i),
+        )
+        for i in image_ids
+    )
     results = tuple(rule.evaluate(f) for f in facts for rule in policy.enabled)
     for d in drift:
         notes.append(f"base drift: {drift_text(d)}" + (f" ({d.note})" if d.note else ""))
@@ -107,6 +124,46 @@ def run_check(
         waste=waste,
         results=results,
         notes=tuple(notes),
+        baselines={i: d for i, d in baselines.items() if i in image_ids},
+    )
+
+
+def growth_detail(diff: ImageDiff) -> str:
+    """``app:2 424MB vs baseline app:1 212MB (sha256:…); new layers: 5 `RUN pip install …` +180MB``."""
+    old, new = diff.old, diff.new
+    text = f"{new.name} {human_size(new.size_bytes)} vs baseline {old.name} {human_size(old.size_bytes)}" + (
+        f" ({old.label})" if old.label != old.name else ""
+    )
+    grown = sorted(diff.added_layers, key=lambda layer: -layer.size_bytes)[:3]
+    if grown:
+        listed = ", ".join(
+            f"{layer.position} `{_one_line(layer.created_by or '(no instruction recorded)')}` "
+            f"+{human_size(layer.size_bytes)}"
+            for layer in grown
+        )
+        more = len(diff.added_layers) - len(grown)
+        text += f"; new layers: {listed}" + (f" and {more} more" if more > 0 else "")
+    return text
+
+
+def _one_line(text: str, width: int = 40) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 1] + "…"
+
+
+def _with_growth(facts: ImageFacts, diff: ImageDiff | None, reason: str | None) -> ImageFacts:
+    from dataclasses import replace
+
+    if diff is None:
+        return replace(facts, growth_reason=reason or "no --baseline given")
+    return replace(
+        facts,
+        baseline_reference=diff.old.name,
+        baseline_bytes=diff.old.size_bytes,
+        growth_bytes=diff.size_change_bytes,
+        growth_ratio=diff.size_change_ratio,
+        growth_reason="" if diff.size_change_ratio is not None else "the baseline image is empty",
+        growth_detail=growth_detail(diff),
     )
 
 

@@ -51,6 +51,12 @@ class ImageFacts:
     wasted_ratio: float | None = None
     efficiency: float | None = None
     waste_reason: str = "layer contents were not read"
+    baseline_reference: str | None = None
+    baseline_bytes: int | None = None
+    growth_bytes: int | None = None
+    growth_ratio: float | None = None
+    growth_reason: str = "no --baseline given"
+    growth_detail: str = ""
 
 
 Value = int | float | str | None
@@ -283,6 +289,14 @@ def _waste(attr: str) -> Measure:
     return measure
 
 
+def _growth(attr: str) -> Measure:
+    def measure(f: ImageFacts) -> tuple[float | None, str]:
+        value = getattr(f, attr)
+        return value, f.growth_reason if value is None else f.growth_detail
+
+    return measure
+
+
 def default_rules() -> list[Rule]:
     """Every rule with its default levels (README, "layershare check")."""
     mb = 1000**2
@@ -329,6 +343,20 @@ def default_rules() -> list[Rule]:
             _drift,
             "versions of the base's repository used as bases on the host",
             Levels(warn=1),
+        ),
+        ThresholdRule(
+            "max-growth",
+            Kind.SIZE,
+            "growth",
+            _growth("growth_bytes"),
+            "bytes over the baseline image (check --baseline)",
+        ),
+        ThresholdRule(
+            "max-growth-percent",
+            Kind.GROWTH,
+            "growth",
+            _growth("growth_ratio"),
+            "growth / the baseline image's size (check --baseline)",
         ),
     ]
 

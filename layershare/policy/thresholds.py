@@ -46,6 +46,7 @@ class Kind(str, Enum):
     SIZE = "size"
     RATIO = "ratio"
     COUNT = "count"
+    GROWTH = "growth"  # a ratio that may pass 100% (an image can double)
 
 
 def parse_size(text: str) -> int:
@@ -57,15 +58,17 @@ def parse_size(text: str) -> int:
     return round(float(number) * _FACTOR[(unit or "").lower()])
 
 
-def parse_ratio(text: str) -> float:
-    """``"10%"`` -> 0.1, ``"0.9"`` -> 0.9; must lie between 0 and 1 (0% and 100%)."""
+def parse_ratio(text: str, *, most: float | None = 1.0) -> float:
+    """``"10%"`` -> 0.1, ``"0.9"`` -> 0.9; must lie between 0 and ``most`` (1: 100%; None: no bound)."""
     raw = text.strip()
     try:
         value = float(raw[:-1]) / 100 if raw.endswith("%") else float(raw)
     except ValueError:
         raise ConfigError(f"{text!r} is not a ratio (examples: 10%, 0.9)") from None
-    if not 0 <= value <= 1:
-        raise ConfigError(f"{text!r} is not between 0 and 1 (0% and 100%)")
+    if most is not None and not 0 <= value <= most:
+        raise ConfigError(f"{text!r} is not between 0 and {most:g} (0% and {most * 100:g}%)")
+    if value < 0:
+        raise ConfigError(f"{text!r} is negative")
     return value
 
 
@@ -86,6 +89,8 @@ def parse_threshold(kind: Kind, value: object) -> float:
         return parse_size(text)
     if kind is Kind.RATIO:
         return parse_ratio(text)
+    if kind is Kind.GROWTH:
+        return parse_ratio(text, most=None)
     return parse_count(text)
 
 
@@ -95,4 +100,6 @@ def show_threshold(kind: Kind, value: float) -> str:
         return human_size(value)
     if kind is Kind.RATIO:
         return f"{value * 100:.1f}%"
+    if kind is Kind.GROWTH:
+        return f"{value * 100:+.1f}%"
     return str(int(value))

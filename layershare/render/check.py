@@ -109,9 +109,34 @@ def render_check_text(report: CheckReport, *, markdown: bool) -> str:
             f"{heading}Largest wasted files\n"
             + tabulate(rows, headers=["IMAGE", "PATH", "SIZE", "REMOVED", "WRITTEN BY"], tablefmt=fmt)
         )
+    if report.baselines:
+        parts.append(_growth_text(report, heading, fmt))
     if report.notes:
         parts.append(f"{heading}Notes\n" + "\n".join(f"- {n}" for n in report.notes))
     return "\n\n".join(parts) + "\n"
+
+
+def _growth_text(report: CheckReport, heading: str, fmt: str) -> str:
+    """Each checked image against its baseline: the headline and the layers only in each."""
+    from tabulate import tabulate
+
+    from layershare.render.diff import headline, signed_size
+
+    lines = [f"{heading}Growth over the baseline"]
+    for diff in report.baselines.values():
+        rows = [
+            [sign, str(layer.position), shorten(layer.created_by or "-", 60), signed_size(bytes_)]
+            for sign, layers, factor in (("+", diff.added_layers, 1), ("-", diff.removed_layers, -1))
+            for layer in layers[:10]
+            for bytes_ in [factor * layer.size_bytes]
+        ]
+        text = headline(diff, markdown=fmt == "github")
+        if rows:
+            text += "\n\n" + tabulate(
+                rows, headers=["", "LAYER", "INSTRUCTION", "BYTES"], tablefmt=fmt, disable_numparse=True
+            )
+        lines.append(text)
+    return "\n\n".join(lines)
 
 
 def _waste_json(waste: Waste | None, instructions: dict[int, str]) -> dict[str, Any] | None:
@@ -159,6 +184,28 @@ def _image_json(report: CheckReport, f: ImageFacts) -> dict[str, Any]:
         },
         "waste": _waste_json(report.waste.get(f.image_id), report.instructions.get(f.image_id, {})),
         "waste_reason": None if f.image_id in report.waste else f.waste_reason,
+        "baseline": _baseline_json(report, f),
+        "baseline_reason": None if f.image_id in report.baselines else f.growth_reason,
+    }
+
+
+def _baseline_json(report: CheckReport, f: ImageFacts) -> dict[str, Any] | None:
+    diff = report.baselines.get(f.image_id)
+    if diff is None:
+        return None
+    from layershare.render.diff import diff_document
+
+    document = diff_document(diff)
+    return {
+        "reference": diff.old.name,
+        "id": diff.old.image_id,
+        "source": diff.old.label,
+        "size_bytes": diff.old.size_bytes,
+        "growth_bytes": diff.size_change_bytes,
+        "growth_ratio": diff.size_change_ratio,
+        "common_layers": diff.common_layers,
+        "added_layers": document["added_layers"],
+        "removed_layers": document["removed_layers"],
     }
 
 
