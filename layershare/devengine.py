@@ -14,7 +14,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -28,6 +28,8 @@ class PrivateEngine:
 
     folder: Path
     process: subprocess.Popen[bytes]
+    command: list[str] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
 
     @property
     def socket(self) -> Path:
@@ -73,6 +75,20 @@ class PrivateEngine:
         """What dockerd has logged so far."""
         return (self.folder / "dockerd.log").read_text(errors="replace")
 
+    def halt(self) -> None:
+        """Stop the engine's process but keep its folder (images stay): :meth:`resume` starts it again."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def resume(self, timeout: float = 60.0) -> None:
+        """Start a halted engine again with the same options and wait until it answers."""
+        log = open(self.folder / "dockerd.log", "ab")  # noqa: SIM115 - lives as long as the engine
+        self.process = subprocess.Popen(
+            self.command, stdout=log, stderr=subprocess.STDOUT, env=self.environment, start_new_session=True
+        )
+        _wait_until_up(self, timeout)
+
     def stop(self) -> None:
         """Stop the engine and remove its folder."""
         if self.process.poll() is None:
@@ -116,8 +132,7 @@ def start_private_engine(
     config = folder / "daemon.json"
     config.write_text(json.dumps({"features": {"containerd-snapshotter": containerd_store}}))
     log = open(folder / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as the engine
-    process = subprocess.Popen(
-        [
+    command = [
             str(binary),
             "--data-root", str(folder / "root"),
             "--exec-root", str(folder / "exec"),
@@ -130,13 +145,9 @@ def start_private_engine(
             "--ip6tables=false",
             "--bridge=none",
             *(["--debug"] if debug else []),
-        ],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        env=env,
-        start_new_session=True,
-    )  # fmt: skip
-    return _wait_until_up(PrivateEngine(folder, process), timeout)
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
+    return _wait_until_up(PrivateEngine(folder, process, command, env), timeout)
 
 
 def _wait_until_up(engine: PrivateEngine, timeout: float) -> PrivateEngine:

@@ -159,3 +159,54 @@ def test_junit_xml_is_written_beside_the_main_format(tmp_path: Path) -> None:
     assert "FAILED" in result.stdout
     failures = ElementTree.parse(junit).getroot().findall(".//failure")
     assert [f.get("type") for f in failures] == ["max-base-size"]
+
+
+def test_baseline_growth_pass_fail_warn_and_missing(tmp_path: Path) -> None:
+    recording = json.loads(RECORDING.read_text())
+    sizes = {s["Id"]: s["Size"] for s in recording["images"]}
+    tags = {t: s["Id"] for s in recording["images"] for t in s.get("RepoTags") or ()}
+    growth = sizes[tags["app-plus:1"]] - sizes[tags["app-one:1"]]
+    assert growth > 10_000
+    failed = check("app-plus:1", "--baseline", "app-one:1", "--rule", "max-growth=10kB", "--no-content")
+    assert failed.returncode == ExitCode.CHECK_FAILED, failed.stderr
+    line = next(x for x in failed.stdout.splitlines() if "max-growth " in x)
+    assert f"growth={growth / 1000:.0f}kB > max-growth=10kB" in line
+    assert "2.46MB vs baseline app-one:1 2.43MB" in line and "new layers: 6 `" in line
+    passed = check("app-plus:1", "--baseline", "app-one:1", "--rule", "max-growth=1MB", "--no-content")
+    assert passed.returncode == 0, passed.stderr
+    warned = check("app-plus:1", "--baseline", "app-one:1", "--warn", "max-growth-percent=1%", "--no-content")
+    assert warned.returncode == 0 and "WARN" in warned.stdout and "growth=+1.4%" in warned.stdout
+    document = json.loads(
+        check("app-plus:1", "--baseline", "app-one:1", "--rule", "max-growth=1MB", "-f", "json").stdout
+    )
+    baseline = document["images"][0]["baseline"]
+    assert baseline["growth_bytes"] == growth and baseline["reference"] == "app-one:1"
+    assert [layer["position"] for layer in baseline["added_layers"]] == [6]
+    missing = check("app-plus:1", "--baseline", "nothere:1", "--rule", "max-growth=1MB")
+    assert missing.returncode == ExitCode.IMAGE_NOT_FOUND
+    assert (
+        missing.stderr.startswith("layershare: error: baseline missing:") and missing.stderr.count("\n") == 1
+    )
+    several = check("app-plus:1", "app-two:1", "--baseline", "app-one:1")
+    assert several.returncode == ExitCode.USAGE and "IMAGE=" in several.stderr
+
+
+def test_baseline_from_a_saved_report_pairs_by_repository(tmp_path: Path) -> None:
+    report = tmp_path / "main.json"
+    report.write_text(
+        subprocess.run(
+            [sys.executable, "-m", "layershare", "report", "--recording", str(RECORDING), "-f", "json"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+    )  # fmt: skip
+    result = check(
+        "app-plus:1", "app-two:1", "--baseline", str(report), "--rule", "max-growth=0", "-f", "json"
+    )
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    growth = [r for r in document["results"] if r["rule"] == "max-growth"]
+    assert {r["status"] for r in growth} == {"pass"} and {r["value"] for r in growth} == {0}
+    paired = check("app-plus:1", "--baseline", f"app-plus:1={report}", "--rule", "max-growth=0")
+    assert paired.returncode == 0, paired.stderr
+    summary = check("app-plus:1", "--baseline", "app-one:1", "-f", "markdown")
+    assert "## Growth over the baseline" in summary.stdout and "| +  |" in summary.stdout

@@ -75,6 +75,12 @@ FACTS = ImageFacts(
     wasted_ratio=30 / 900,
     efficiency=0.95,
     waste_reason="",
+    baseline_reference="app:0",
+    baseline_bytes=780 * MB,
+    growth_bytes=120 * MB,
+    growth_ratio=120 / 780,
+    growth_reason="",
+    growth_detail="app:1 900MB vs baseline app:0 780MB; new layers: 5 `RUN pip install` +120MB",
 )
 UNKNOWN = replace(
     FACTS,
@@ -88,6 +94,11 @@ UNKNOWN = replace(
     wasted_ratio=None,
     efficiency=None,
     waste_reason="contents not read",
+    baseline_reference=None,
+    baseline_bytes=None,
+    growth_bytes=None,
+    growth_ratio=None,
+    growth_reason="no --baseline given",
 )
 
 
@@ -113,6 +124,8 @@ THRESHOLD_CASES = [
     ("max-wasted-percent", "5%", "1%", "wasted=3.3%"),
     ("min-efficiency", "0.9", "99%", "efficiency=95.0%"),
     ("max-base-drift", "2", "1", "base-versions=2"),
+    ("max-growth", "200MB", "100MB", "growth=120MB"),
+    ("max-growth-percent", "20%", "10%", "growth=+15.4%"),
 ]
 
 
@@ -135,6 +148,25 @@ def test_threshold_rules_pass_fail_warn_mixed_off_and_skip(
         skipped = rule(key, fail=failing).evaluate(UNKNOWN)
         assert skipped.status is Status.SKIP
         assert "unknown" in skipped.message
+
+
+def test_growth_messages_carry_both_sizes_and_the_layers_that_grew() -> None:
+    result = rule("max-growth", fail="100MB").evaluate(FACTS)
+    assert result.message == (
+        "growth=120MB > max-growth=100MB (app:1 900MB vs baseline app:0 780MB; new layers: 5 "
+        "`RUN pip install` +120MB)"
+    )
+    assert (result.value, result.threshold) == (120 * MB, 100 * MB)
+    # growth may pass 100% (an image can double); other ratios stop at 100%
+    assert rule("max-growth-percent", fail="150%").levels.fail == 1.5
+    with pytest.raises(ConfigError):
+        rule("max-base-share", fail="150%")
+    with pytest.raises(ConfigError):
+        rule("max-growth-percent", fail="-5%")
+    shrunk = replace(FACTS, growth_bytes=-3 * MB, growth_ratio=-3 / 780)
+    assert rule("max-growth", fail="0").evaluate(shrunk).status is Status.PASS
+    skipped = rule("max-growth", fail="1MB").evaluate(UNKNOWN)
+    assert skipped.message == "growth unknown: no --baseline given"
 
 
 def test_failure_messages_carry_both_numbers() -> None:

@@ -1,0 +1,79 @@
+"""Prometheus metrics from the recorded corpus: the text format parses, and the values are the engine's."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from layershare.analysis import build_report
+from layershare.errors import UsageError
+from layershare.index import LayerIndex
+from layershare.metrics import report_sample
+from layershare.render.prometheus import render_metrics
+from layershare.serve import parse_listen
+from layershare.sources.recording import snapshot_from_recording
+
+
+def parsed(text: str) -> dict[str, list[Any]]:
+    return {family.name: family.samples for family in text_string_to_metric_families(text)}
+
+
+def test_values_are_the_engines_and_series_are_bounded(recording: dict[str, Any]) -> None:
+    report = build_report(LayerIndex.from_snapshot(snapshot_from_recording(recording)))
+    truth = recording["ground_truth"]["system_df"]
+    families = parsed(render_metrics([report_sample("unix:///x.sock", report, top=5, seconds=0.5)]))
+    value = {name: samples[0].value for name, samples in families.items() if len(samples) == 1}
+    assert value["layershare_up"] == 1
+    assert value["layershare_physical_bytes"] == truth["LayersSize"]
+    assert value["layershare_logical_bytes"] == sum(i["Size"] for i in truth["Images"])
+    assert value["layershare_listed_bytes"] == sum(
+        i["Size"] * max(1, len(i["RepoTags"] or [])) for i in truth["Images"]
+    )
+    assert value["layershare_images"] == len(truth["Images"])
+    by_id = {i["Id"]: i for i in truth["Images"]}
+    unique = families["layershare_image_unique_bytes"]
+    assert len(unique) == 5
+    for sample in unique:
+        image = by_id[sample.labels["image_id"]]
+        assert sample.labels["engine"] == "unix:///x.sock"
+        assert sample.value == image["Size"] - image["SharedSize"]
+        assert sample.labels["image"] in (image["RepoTags"] or []) or sample.labels["image"] in image["Id"]
+    largest = sorted((i["Size"] - i["SharedSize"] for i in truth["Images"]), reverse=True)[:5]
+    assert sorted((s.value for s in unique), reverse=True) == largest
+    for sample in families["layershare_image_size_bytes"]:
+        assert sample.value == by_id[sample.labels["image_id"]]["Size"]
+    for sample in families["layershare_image_shared_bytes"]:
+        assert sample.value == by_id[sample.labels["image_id"]]["SharedSize"]
+
+
+def test_an_unreachable_engine_writes_up_zero_atomically(tmp_path: Path) -> None:
+    out = tmp_path / "layershare.prom"
+    out.write_text("old\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "layershare", "metrics", "-H", f"unix://{tmp_path}/none.sock", "-o", str(out)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert result.returncode == 3 and result.stderr.count("\n") == 1
+    families = parsed(out.read_text())
+    assert [s.value for s in families["layershare_up"]] == [0]
+    assert families["layershare_physical_bytes"] == []
+    assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
+    refused = subprocess.run(
+        [sys.executable, "-m", "layershare", "metrics", "--recording", "x.json"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "live engine" in refused.stderr
+
+
+def test_listen_addresses() -> None:
+    assert parse_listen("127.0.0.1:9473") == ("127.0.0.1", 9473)
+    assert parse_listen("[::1]:80") == ("::1", 80)
+    assert parse_listen(":9473") == ("0.0.0.0", 9473)
+    for bad in ("9473", "host:", "host:99999", "a:b"):
+        with pytest.raises(UsageError, match="ADDRESS:PORT"):
+            parse_listen(bad)
