@@ -221,7 +221,7 @@ def prometheus(tmp_path: Path) -> Iterator[Callable[[int], int]]:
                 ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
         )
         return port
 
@@ -269,9 +269,15 @@ def test_serve_survives_the_engine_going_away_and_coming_back(tmp_path: Path) ->
     try:
         engine.docker("import", "-", "tiny:1", input_bytes=busybox_rootfs({"hello": b"hi\n"}))
         serve = start_serve(engine, port, "--disk-interval", "2")
-        up = lambda want: (
-            lambda: (m := scrape(port))["layershare_up"] and m["layershare_up"][0].value == want and m
-        )  # noqa: E731
+
+        def up(want: int) -> Callable[[], dict[str, list[Any]] | None]:
+            def check() -> dict[str, list[Any]] | None:
+                metrics = scrape(port)
+                ups = metrics["layershare_up"]
+                return metrics if ups and ups[0].value == want else None
+
+            return check
+
         first = wait_for(up(1))
         physical = first["layershare_physical_bytes"][0].value
         assert physical == system_df(engine)["LayersSize"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -77,3 +79,19 @@ def test_listen_addresses() -> None:
     for bad in ("9473", "host:", "host:99999", "a:b"):
         with pytest.raises(UsageError, match="ADDRESS:PORT"):
             parse_listen(bad)
+
+
+def test_the_examples_use_only_series_layershare_writes(recording: dict[str, Any]) -> None:
+    """The Grafana dashboard and the cron line keep working: every series they name exists."""
+    examples = Path(__file__).resolve().parents[2] / "examples" / "monitoring"
+    report = build_report(LayerIndex.from_snapshot(snapshot_from_recording(recording)))
+    written = set(parsed(render_metrics([report_sample("e", report, top=3, seconds=0.1)])))
+    written |= {"layershare_disk_bytes", "layershare_disk_allocated_bytes", "layershare_disk_collect_seconds"}
+    dashboard = json.loads((examples / "grafana-dashboard.json").read_text())
+    queries = [t["expr"] for p in dashboard["panels"] for t in p["targets"]]
+    queries.append(dashboard["templating"]["list"][0]["definition"])
+    named = {m for q in queries for m in re.findall(r"layershare_[a-z_]+", q)}
+    assert named and named <= written, named - written
+    cron = (examples / "layershare.cron").read_text()
+    line = next(x for x in cron.splitlines() if x and not x.startswith("#"))
+    assert "/layershare metrics " in line and " -o " in line
