@@ -24,6 +24,8 @@ from layershare.version import __version__ as __version__
 if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
+    from layershare.comparison import Sides, compare
+    from layershare.diff import HostDiff, ImageDiff
     from layershare.diskuse import DiskReport, disk_report
     from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.freeing import free_space
@@ -82,6 +84,18 @@ def load(recording: str | Path) -> LayerIndex:
     return LayerIndex.from_snapshot(RecordingSource(recording).snapshot())
 
 
+def diff_between(
+    old: str | Path, new: str | Path, host: str | None = None, *, files: bool = False
+) -> ImageDiff | HostDiff:
+    """What changed from ``old`` to ``new`` (``layershare diff``): image references on the engine at
+    ``host``, or paths to saved reports, recordings or archives (told by their content)."""
+    from layershare.comparison import Sides, compare
+    from layershare.sources.choice import SourceChoice, open_source
+
+    sides = Sides(SourceChoice(hosts=(host,) if host else ()), open_source)
+    return compare(sides.side(str(old)), sides.side(str(new)), files=files)
+
+
 # Each lazily loaded public name, and the module that defines it.
 _HOMES = {
     "LayerIndex": "layershare.index",
@@ -95,6 +109,10 @@ _HOMES = {
     "CheckFormat": "layershare.formats",
     "ReportOptions": "layershare.reporting",
     "default_cache_dir": "layershare.cache",
+    "Sides": "layershare.comparison",
+    "compare": "layershare.comparison",
+    "ImageDiff": "layershare.diff",
+    "HostDiff": "layershare.diff",
     "DiskReport": "layershare.diskuse",
     "disk_report": "layershare.diskuse",
     "report_text": "layershare.reporting",
@@ -132,6 +150,8 @@ __all__ = [
     "DiskReport",
     "EngineSource",
     "FreeResult",
+    "HostDiff",
+    "ImageDiff",
     "LayerIndex",
     "OutputFormat",
     "Policy",
@@ -140,13 +160,16 @@ __all__ = [
     "ReportOptions",
     "Selection",
     "SharingTree",
+    "Sides",
     "SortKey",
     "Source",
     "SourceChoice",
     "Totals",
     "build_report",
     "collect",
+    "compare",
     "default_cache_dir",
+    "diff_between",
     "disk_report",
     "find_image",
     "free_space",

@@ -107,7 +107,7 @@ def test_two_recordings_before_and_after_building_and_removing(engine: Any, tmp_
             subprocess.run(["docker", "rmi", tag], env=engine.env(), capture_output=True, check=False)
 
 
-def test_check_baseline_pass_fail_warn_and_missing(engine: Any) -> None:
+def test_check_baseline_pass_fail_warn_and_missing(engine: Any, tmp_path: Path) -> None:
     df = {i["Id"]: i["Size"] for i in system_df(engine)["Images"]}
     old, new = inspect(engine, "app-one:1"), inspect(engine, "app-plus:1")
     growth = df[new["Id"]] - df[old["Id"]]
@@ -119,8 +119,15 @@ def test_check_baseline_pass_fail_warn_and_missing(engine: Any) -> None:
     result = next(r for r in json.loads(failed.stdout)["results"] if r["rule"] == "max-growth")
     assert (result["status"], result["value"], result["threshold"]) == ("fail", growth, 10_000)
     assert "2.46MB vs baseline app-one:1 2.43MB" in result["message"]
-    warned = cli(engine, *base, "--warn", "max-growth-percent=1%", "-f", "github")
+    summary = tmp_path / "summary.md"
+    warned = subprocess.run(
+        [sys.executable, "-m", "layershare", *base, "--warn", "max-growth-percent=1%", "-f", "github"],
+        env={**engine.env(), "GITHUB_STEP_SUMMARY": str(summary)}, capture_output=True, text=True, check=False,
+    )  # fmt: skip
     assert warned.returncode == 0 and "::warning title=layershare max-growth-percent" in warned.stdout
+    markdown = summary.read_text()
+    assert "## Growth over the baseline" in markdown
+    assert "`app-plus:1` is +33kB (+1.4%) over `app-one:1`; layer 6 `" in markdown
     missing = cli(engine, "check", "app-plus:1", "--baseline", "main-build:404", "--rule", "max-growth=1MB")
     assert missing.returncode == 6
     assert missing.stderr.startswith("layershare: error: baseline missing: no image 'main-build:404'")
@@ -281,6 +288,13 @@ def test_serve_survives_the_engine_going_away_and_coming_back(tmp_path: Path) ->
         first = wait_for(up(1))
         physical = first["layershare_physical_bytes"][0].value
         assert physical == system_df(engine)["LayersSize"]
+        # Images are collected at most once per engine state: three intervals later, the same sample.
+        time.sleep(3.5)
+        assert scrape(port)["layershare_collect_seconds"] == first["layershare_collect_seconds"]
+        engine.docker("tag", "tiny:1", "tiny:2")
+        # A new state is collected again: a second tag doubles the listed bytes (one row per tag).
+        assert first["layershare_listed_bytes"][0].value == physical
+        wait_for(lambda: scrape(port)["layershare_listed_bytes"][0].value == 2 * physical)
         engine.halt()
         down = wait_for(up(0))
         assert down["layershare_physical_bytes"] == [] and serve.poll() is None

@@ -150,6 +150,13 @@ def test_ci_examples_use_only_options_that_exist(workflow: Path) -> None:
         context = cli.commands["check"].make_context("check", args)
         assert context.params["images"] == ("app:1",)
         assert context.params["junit_xml"] == "layershare-junit.xml"
+    for line in workflow.read_text().splitlines():
+        if "layershare diff" in line:
+            args = shlex.split(
+                line.split("layershare diff", 1)[1].split(">>")[0].replace("${{ github.sha }}", "1")
+            )
+            context = cli.commands["diff"].make_context("diff", args)
+            assert context.params["old"] == "app:main" and context.params["new"] == "app:1"
 
 
 def test_junit_xml_is_written_beside_the_main_format(tmp_path: Path) -> None:
