@@ -1,12 +1,12 @@
 """The command line: parse options, call the library, write text, pick the exit code.
 
-Only this module and :mod:`layershare.cli_options` write to stdout/stderr or exit.
+Only this module, :mod:`layershare.cli_over_time` (``diff``, ``metrics``, ``serve``) and
+:mod:`layershare.cli_options` write to stdout/stderr or exit.
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from typing import cast
 
 import click
@@ -22,10 +22,10 @@ from layershare.cli_options import (
     source_options,
     top_option,
 )
+from layershare.cli_over_time import diff, metrics, serve
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import (
     CheckFormat,
-    DiffFormat,
     DiskFormat,
     FreeFormat,
     OutputFormat,
@@ -138,36 +138,6 @@ def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[st
 @cli.command()
 @source_options
 @format_option(
-    DiffFormat, "Output format: markdown is ready to paste in a pull request; json is layershare.diff/v1."
-)
-@top_option(20, "Rows per table (tables only).")
-@click.option(
-    "--files",
-    is_flag=True,
-    help="Also compare the files the two images hold (streams both images' layers; engines and archives).",
-)
-@click.argument("old")
-@click.argument("new")
-@handle_errors
-def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: str) -> None:
-    """What changed from OLD to NEW: two images, or two saved reports or recordings of a host.
-
-    OLD and NEW are each an image reference on the engine, or a path: a saved
-    'report --format json', a 'record' file, a docker save archive or an OCI layout
-    (told by content). An image against a host is compared with the host's image of
-    the same repository.
-    """
-    from layershare.comparison import Sides, compare
-    from layershare.render.diff import render_diff
-
-    sides = Sides(source, source_from)
-    result = compare(sides.side(old), sides.side(new), files=files)
-    click.echo(render_diff(result, DiffFormat(fmt), top=top), nl=False)
-
-
-@cli.command()
-@source_options
-@format_option(
     CheckFormat,
     "Output format: junit for CI test reports, github for annotations (plus $GITHUB_STEP_SUMMARY).",
 )
@@ -223,7 +193,7 @@ def check(
     baselines: tuple[str, ...],
     images: tuple[str, ...],
 ) -> None:
-    """Gate images in CI: bases, base drift and wasted bytes against a policy.
+    """Gate images in CI: bases, base drift, wasted bytes and growth over a baseline, against a policy.
 
     With no IMAGE, every image on the engine is checked. Exit 0 when every
     rule passes (warnings allowed), 1 when one fails, 2 on a usage or policy error.
@@ -378,113 +348,6 @@ def free(
 
 
 @cli.command()
-@source_options
-@top_option(100, "Per-image series for this many images (largest unique bytes first).")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False),
-    help="Write the metrics to this file atomically (node_exporter's textfile collector), not stdout.",
-)
-@click.option("--no-disk", is_flag=True, help="Leave out layershare_disk_bytes (no walk of the data root).")
-@handle_errors
-def metrics(source: SourceChoice, top: int, output: str | None, no_disk: bool) -> None:
-    """Prometheus metrics of each engine (text format): physical, logical and listed bytes, per-image
-    size, shared and unique bytes, the disk's categories, layershare_up."""
-    from layershare.metrics import collect_disk, collect_images
-    from layershare.render.prometheus import render_metrics
-    from layershare.sources.choice import open_engine
-
-    samples = []
-    for choice in source.for_each_host():
-        sample = collect_images(open_engine(choice), top=top)
-        if sample.up and not no_disk:
-            categories, seconds, _why = collect_disk(open_engine(choice))
-            sample = replace(sample, disk=categories, disk_seconds=seconds)
-        samples.append(sample)
-    text = render_metrics(samples)
-    if output:
-        _write_atomically(output, text)
-    else:
-        click.echo(text, nl=False)
-    failures = [s.failure for s in samples if s.failure is not None]
-    if failures:  # the metrics say layershare_up 0; the exit code says why
-        raise failures[0]
-
-
-def _write_atomically(path: str, text: str) -> None:
-    """Write next to ``path`` and rename, so a reader never sees half a file."""
-    import os
-    import tempfile
-
-    folder = os.path.dirname(os.path.abspath(path))
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=".layershare-", suffix=".tmp", dir=folder)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from e
-
-
-@cli.command()
-@source_options
-@click.option(
-    "--listen",
-    default="127.0.0.1:9473",
-    show_default=True,
-    metavar="ADDRESS:PORT",
-    help="Where /metrics is served.",
-)
-@top_option(100, "Per-image series for this many images (largest unique bytes first).")
-@click.option(
-    "--interval",
-    type=click.FloatRange(min=1),
-    default=30,
-    show_default=True,
-    help="Seconds between reads of the images (nothing is re-read while the engine's state is unchanged).",
-)
-@click.option(
-    "--disk-interval",
-    type=click.FloatRange(min=1),
-    default=600,
-    show_default=True,
-    help="Seconds between walks of the disk (logs and writable layers grow without changing the state).",
-)
-@click.option("--no-disk", is_flag=True, help="Leave out layershare_disk_bytes (no walk of the data root).")
-@handle_errors
-def serve(
-    source: SourceChoice, listen: str, top: int, interval: float, disk_interval: float, no_disk: bool
-) -> None:
-    """Serve Prometheus metrics on /metrics, refreshed in the background (until stopped)."""
-    import signal
-    import threading
-
-    from layershare.serve import Exporter
-    from layershare.serve import serve as serve_metrics
-    from layershare.sources.choice import open_engine
-
-    choices_ = source.for_each_host()
-    for choice in choices_:
-        open_engine(choice)  # a recording or archives is refused here, before listening
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    exporter = Exporter(
-        choices_,
-        open_engine,
-        top=top,
-        interval=interval,
-        disk_interval=None if no_disk else disk_interval,
-    )
-    click.echo(f"layershare: serving http://{listen}/metrics", err=True)
-    try:
-        serve_metrics(exporter, listen, stop)
-    except KeyboardInterrupt:
-        stop.set()
-
-
-@cli.command()
 @click.option(
     "--host",
     "-H",
@@ -501,6 +364,10 @@ def record(host: str | None, show_values: bool, output: str) -> None:
 
     save_recording(EngineSource(host, show_values=show_values).record(), output)
     click.echo(f"recorded to {output}", err=True)
+
+
+for _command in (diff, metrics, serve):
+    cli.add_command(_command)
 
 
 def main() -> None:

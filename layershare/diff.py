@@ -65,8 +65,25 @@ class ImageSide:
             object.__setattr__(self, "name", self.tags[0] if self.tags else self.label)
 
 
+class LayerChanges:
+    """What both kinds of diff have: the layers only NEW has (added) and only OLD has (removed)."""
+
+    added_layers: tuple[DiffLayer, ...]
+    removed_layers: tuple[DiffLayer, ...]
+
+    @property
+    def added_bytes(self) -> int:
+        """Bytes of the layers only NEW has (on a host: the stored layers that appeared)."""
+        return sum(layer.size_bytes for layer in self.added_layers)
+
+    @property
+    def removed_bytes(self) -> int:
+        """Bytes of the layers only OLD has (on a host: the stored layers that went)."""
+        return sum(layer.size_bytes for layer in self.removed_layers)
+
+
 @dataclass(frozen=True)
-class ImageDiff:
+class ImageDiff(LayerChanges):
     """NEW against OLD: the common layers, the layers only in each, and the files when read."""
 
     old: ImageSide
@@ -86,16 +103,6 @@ class ImageDiff:
     def size_change_ratio(self) -> float | None:
         """The change over OLD's size (None when OLD is empty)."""
         return self.size_change_bytes / self.old.size_bytes if self.old.size_bytes else None
-
-    @property
-    def added_bytes(self) -> int:
-        """Bytes of the layers only NEW has."""
-        return sum(layer.size_bytes for layer in self.added_layers)
-
-    @property
-    def removed_bytes(self) -> int:
-        """Bytes of the layers only OLD has."""
-        return sum(layer.size_bytes for layer in self.removed_layers)
 
 
 def image_row(index: LayerIndex, image_id: str) -> dict[str, Any]:
@@ -219,7 +226,7 @@ TOTAL_KEYS = ("images", "tags", "layers", "listed_bytes", "logical_bytes", "phys
 
 
 @dataclass(frozen=True)
-class HostDiff:
+class HostDiff(LayerChanges):
     """Two hosts compared; ``size_change_bytes`` is the physical change."""
 
     old: HostSide
@@ -234,16 +241,6 @@ class HostDiff:
     def size_change_bytes(self) -> int:
         """NEW's physical bytes minus OLD's."""
         return self.new.totals.physical_bytes - self.old.totals.physical_bytes
-
-    @property
-    def added_bytes(self) -> int:
-        """Bytes of the stored layers that appeared."""
-        return sum(layer.size_bytes for layer in self.added_layers)
-
-    @property
-    def removed_bytes(self) -> int:
-        """Bytes of the stored layers that disappeared."""
-        return sum(layer.size_bytes for layer in self.removed_layers)
 
     def totals_change(self) -> dict[str, int]:
         """Every total, NEW minus OLD."""
