@@ -67,6 +67,28 @@ def test_an_app_on_another_app_adds_its_own_layers_and_files(
     assert document["size_change_bytes"] == df[document["new"]["id"]] - df[document["old"]["id"]]
 
 
+def test_two_saved_archives_compare_as_the_images_do(engine: Any, tmp_path: Path) -> None:
+    for tag in ("app-one:1", "app-plus:1"):
+        engine.docker("save", "-o", str(tmp_path / f"{tag.replace(':', '-')}.tar"), tag)
+    live = json.loads(cli(engine, "diff", "app-one:1", "app-plus:1", "--files", "-f", "json").stdout)
+    saved = cli(
+        engine,
+        "diff",
+        str(tmp_path / "app-one-1.tar"),
+        str(tmp_path / "app-plus-1.tar"),
+        "--files",
+        "-f",
+        "json",
+    )
+    assert saved.returncode == 0, saved.stderr
+    document = json.loads(saved.stdout)
+    for key in ("size_change_bytes", "added_bytes", "removed_bytes", "common_layers", "files"):
+        assert document[key] == live[key], key
+    assert [la["chain_id"] for la in document["added_layers"]] == [
+        la["chain_id"] for la in live["added_layers"]
+    ]
+
+
 def test_two_recordings_before_and_after_building_and_removing(engine: Any, tmp_path: Path) -> None:
     context = tmp_path / "ctx"
     context.mkdir()
