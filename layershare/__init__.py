@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
     from layershare.comparison import Sides, compare
-    from layershare.diff import HostDiff, ImageDiff
+    from layershare.diff import DiskDiff, HostDiff, ImageDiff
     from layershare.diskuse import DiskReport, disk_report
     from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.freeing import free_space
@@ -86,9 +86,9 @@ def load(recording: str | Path) -> LayerIndex:
 
 def diff_between(
     old: str | Path, new: str | Path, host: str | None = None, *, files: bool = False
-) -> ImageDiff | HostDiff:
+) -> ImageDiff | HostDiff | DiskDiff:
     """What changed from ``old`` to ``new`` (``layershare diff``): image references on the engine at
-    ``host``, or paths to saved reports, recordings or archives (told by their content)."""
+    ``host``, or paths to saved reports, recordings, archives or disks (told by their content)."""
     from layershare.comparison import Sides, compare
     from layershare.sources.choice import SourceChoice, open_source
 
@@ -113,6 +113,7 @@ _HOMES = {
     "compare": "layershare.comparison",
     "ImageDiff": "layershare.diff",
     "HostDiff": "layershare.diff",
+    "DiskDiff": "layershare.diff",
     "DiskReport": "layershare.diskuse",
     "disk_report": "layershare.diskuse",
     "report_text": "layershare.reporting",
@@ -147,6 +148,7 @@ __all__ = [
     "CheckFormat",
     "CheckReport",
     "ContentSource",
+    "DiskDiff",
     "DiskReport",
     "EngineSource",
     "FreeResult",

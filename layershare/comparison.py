@@ -15,12 +15,23 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from layershare.analysis import Totals, build_report, find_image
-from layershare.diff import HostDiff, HostSide, ImageDiff, diff_hosts, diff_images, image_row, image_side
+from layershare.diff import (
+    DiskDiff,
+    HostDiff,
+    HostSide,
+    ImageDiff,
+    diff_disks,
+    diff_hosts,
+    diff_images,
+    image_row,
+    image_side,
+)
 from layershare.engine_rules import normalise_reference, repository
 from layershare.errors import ImageNotFound, UsageError
 from layershare.filediff import diff_files
 from layershare.index import LayerIndex
-from layershare.sources.choice import SourceChoice, open_path
+from layershare.model import SavedDisk
+from layershare.sources.choice import SourceChoice, open_saved
 from layershare.sources.interface import ContentSource, Source
 
 SourceOpener = Callable[[SourceChoice], Source]
@@ -48,7 +59,7 @@ class Sides:
         self.choice = choice
         self.opener = opener
         self._engine: tuple[Source, LayerIndex] | None = None
-        self._files: dict[str, Side] = {}
+        self._files: dict[str, Side | SavedDisk] = {}
 
     def engine(self) -> tuple[Source, LayerIndex]:
         """The engine (or archives, recording) the source options name, read once."""
@@ -57,8 +68,8 @@ class Sides:
             self._engine = (source, LayerIndex.from_snapshot(source.snapshot()))
         return self._engine
 
-    def side(self, argument: str) -> Side:
-        """One argument as a side."""
+    def side(self, argument: str) -> Side | SavedDisk:
+        """One argument as a side (a saved ``layershare disk`` file as a :class:`SavedDisk`)."""
         if Path(argument).exists():
             if argument not in self._files:
                 self._files[argument] = self._file(argument)
@@ -69,11 +80,13 @@ class Sides:
             raise ImageNotFound(f"no image {argument!r} on {index.engine.host} (and no such file)")
         return Side(argument, source, index, image_id)
 
-    def _file(self, path: str) -> Side:
+    def _file(self, path: str) -> Side | SavedDisk:
         from layershare.sources.archive import ArchiveSource
         from layershare.sources.recording.report import ReportFileSource
 
-        source = open_path(path, show_values=self.choice.show_values)
+        source = open_saved(path, show_values=self.choice.show_values)
+        if isinstance(source, SavedDisk):
+            return source
         index = LayerIndex.from_snapshot(source.snapshot())
         totals = None
         if isinstance(source, ReportFileSource):
@@ -114,8 +127,16 @@ def counterpart_for(index: LayerIndex, tags: Sequence[str]) -> str | None:
     return str(same.sort_values("created", kind="stable").index[-1])
 
 
-def compare(old: Side, new: Side, *, files: bool = False) -> ImageDiff | HostDiff:
-    """Diff two sides: two images, two hosts, or an image and its counterpart on a host."""
+def compare(
+    old: Side | SavedDisk, new: Side | SavedDisk, *, files: bool = False
+) -> ImageDiff | HostDiff | DiskDiff:
+    """Diff two sides: two images, two hosts, an image and its counterpart on a host, or two saved disks."""
+    if isinstance(old, SavedDisk) or isinstance(new, SavedDisk):
+        if not (isinstance(old, SavedDisk) and isinstance(new, SavedDisk)):
+            raise UsageError("a saved 'layershare disk' file is compared with another one")
+        if files:
+            raise UsageError("--files compares two images, not two disks")
+        return diff_disks(old, new)
     if old.image_id is None and new.image_id is None:
         if files:
             raise UsageError("--files compares two images, not two hosts")
@@ -180,9 +201,12 @@ def baseline_diffs(
             continue
         checked = Side(str(image_row(index, image_id)["reference"]), sides.engine()[0], index, image_id)
         try:
-            baseline = sides.side(wanted)
+            found = sides.side(wanted)
         except ImageNotFound as e:
             raise ImageNotFound(f"baseline missing: {e}") from None
+        if isinstance(found, SavedDisk):
+            raise UsageError(f"--baseline {wanted}: a saved 'layershare disk' holds no images")
+        baseline = found
         if baseline.image_id is None:
             try:
                 baseline = Side(wanted, baseline.source, baseline.index, counterpart(baseline, checked))

@@ -328,3 +328,40 @@ class DiskSnapshot:
     volume_prune_all: bool = True
     notes: tuple[str, ...] = ()
     collected_at: str = ""
+
+
+# --- A saved disk (``layershare disk --format json``) read back, for comparisons over time ---
+
+
+@dataclass(frozen=True)
+class SavedCategory:
+    """One category of a saved disk: ``bytes`` and ``disk_bytes`` (None where unknown)."""
+
+    category: str
+    bytes: int | None
+    disk_bytes: int | None
+
+
+@dataclass(frozen=True)
+class SavedItem:
+    """An item of a saved disk: ``kind`` (container, volume, build cache, orphan), its key and bytes.
+
+    A container's bytes are its writable layer and its logs together.
+    """
+
+    kind: str
+    key: str
+    name: str
+    bytes: int | None
+
+
+@dataclass(frozen=True)
+class SavedDisk:
+    """One engine's disk at one time, as a saved ``layershare.disk/v1`` says it."""
+
+    label: str
+    engine: EngineInfo
+    collected_at: str
+    on_disk_bytes: int | None
+    categories: tuple[SavedCategory, ...]
+    items: tuple[SavedItem, ...]

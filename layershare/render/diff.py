@@ -11,7 +11,7 @@ from typing import Any
 
 from tabulate import tabulate
 
-from layershare.diff import DiffLayer, HostDiff, ImageDiff, ImageSide
+from layershare.diff import DiffLayer, DiskDiff, HostDiff, ImageDiff, ImageSide
 from layershare.filediff import FileChanges
 from layershare.formats import DiffFormat
 from layershare.ids import short_id
@@ -20,7 +20,7 @@ from layershare.render.report_json import totals_document
 from layershare.units import human_size
 
 DIFF_SCHEMA = "layershare.diff/v1"
-Diff = ImageDiff | HostDiff
+Diff = ImageDiff | HostDiff | DiskDiff
 
 
 def signed_size(size_bytes: int) -> str:
@@ -78,8 +78,58 @@ def _files_document(files: FileChanges | None) -> list[dict[str, Any]]:
     ]
 
 
+def _disk_document(diff: DiskDiff) -> dict[str, Any]:
+    sides = {
+        name: {
+            "label": side.label,
+            "engine": engine_document(side.engine),
+            "collected_at": side.collected_at,
+            "on_disk_bytes": side.on_disk_bytes,
+        }
+        for name, side in (("old", diff.old), ("new", diff.new))
+    }
+    return {
+        "schema": DIFF_SCHEMA,
+        "kind": "disk",
+        **sides,
+        "size_change_bytes": diff.size_change_bytes,
+        "added_bytes": diff.added_bytes,
+        "removed_bytes": diff.removed_bytes,
+        "categories": [
+            {
+                "category": c.category,
+                "old_bytes": c.old_bytes,
+                "new_bytes": c.new_bytes,
+                "bytes_change": c.bytes_change,
+                "old_disk_bytes": c.old_disk_bytes,
+                "new_disk_bytes": c.new_disk_bytes,
+                "disk_bytes_change": c.disk_bytes_change,
+            }
+            for c in diff.categories
+        ],
+        "items": [
+            {
+                "kind": i.kind,
+                "name": i.name,
+                "change": i.change,
+                "old_bytes": i.old_bytes,
+                "new_bytes": i.new_bytes,
+                "size_change_bytes": i.size_change_bytes,
+            }
+            for i in diff.items
+        ],
+        "common_layers": None,
+        "added_layers": [],
+        "removed_layers": [],
+        "files": [],
+        "notes": [],
+    }
+
+
 def diff_document(diff: Diff) -> dict[str, Any]:
-    """The ``layershare.diff/v1`` document (``kind`` says which: ``image`` or ``host``)."""
+    """The ``layershare.diff/v1`` document (``kind`` says which: ``image``, ``host`` or ``disk``)."""
+    if isinstance(diff, DiskDiff):
+        return _disk_document(diff)
     doc: dict[str, Any] = {"schema": DIFF_SCHEMA}
     if isinstance(diff, ImageDiff):
         doc |= {
@@ -150,7 +200,7 @@ def _layer_rows(layers: tuple[DiffLayer, ...], sign: str, top: int | None) -> li
     return rows
 
 
-def _layers_table(diff: Diff, fmt: str, top: int | None) -> str:
+def _layers_table(diff: ImageDiff | HostDiff, fmt: str, top: int | None) -> str:
     rows = _layer_rows(diff.added_layers, "+", top) + _layer_rows(diff.removed_layers, "-", top)
     if not rows:
         return (
@@ -252,9 +302,57 @@ def _host_text(diff: HostDiff, fmt: str, top: int | None) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def _maybe(value: int | None, signed: bool = False) -> str:
+    if value is None:
+        return "-"
+    return signed_size(value) if signed else human_size(value)
+
+
+def _disk_text(diff: DiskDiff, fmt: str, top: int | None) -> str:
+    heading = "### " if fmt == "github" else ""
+    change = diff.size_change_bytes
+    old_total = diff.old.on_disk_bytes
+    if change is None:
+        title = f"{heading}{diff.new.label} against {diff.old.label}: the data root was not walked on both"
+    else:
+        title = f"{heading}{diff.new.label} is {signed_size(change)}{_percent(change, old_total or 0)} on disk over {diff.old.label}"
+    rows = [
+        [c.category, _maybe(c.old_bytes), _maybe(c.new_bytes), _maybe(c.bytes_change, True),
+         _maybe(c.disk_bytes_change, True)]
+        for c in diff.categories
+    ]  # fmt: skip
+    rows.append(
+        [
+            "on disk (du)",
+            _maybe(diff.old.on_disk_bytes),
+            _maybe(diff.new.on_disk_bytes),
+            "",
+            _maybe(change, True),
+        ]
+    )
+    parts = [
+        title,
+        f"Old: {diff.old.collected_at} {describe_engine(diff.old.engine)}\n"
+        f"New: {diff.new.collected_at} {describe_engine(diff.new.engine)}",
+        tabulate(rows, headers=["Category", "Old", "New", "Change", "Change on disk"], tablefmt=fmt,
+                 disable_numparse=True),
+    ]  # fmt: skip
+    items = diff.items if top is None else diff.items[:top]
+    if items:
+        item_rows = [[i.kind, shorten(i.name, 60), i.change, signed_size(i.size_change_bytes)] for i in items]
+        parts.append(
+            tabulate(item_rows, headers=["Item", "Name", "", "Change"], tablefmt=fmt, disable_numparse=True)
+        )
+    else:
+        parts.append("No container, volume, build-cache record or orphan changed.")
+    return "\n\n".join(parts) + "\n"
+
+
 def _text(diff: Diff, fmt: str, top: int | None) -> str:
     if isinstance(diff, ImageDiff):
         return _image_text(diff, fmt, top)
+    if isinstance(diff, DiskDiff):
+        return _disk_text(diff, fmt, top)
     return _host_text(diff, fmt, top)
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from layershare.errors import SnapshotError, UsageError
+from layershare.model import SavedDisk
 from layershare.sources.interface import Source
 
 if TYPE_CHECKING:
@@ -141,3 +142,23 @@ def open_path(path: str | Path, *, show_values: bool = False) -> Source:
     from layershare.sources.archive import ArchiveSource
 
     return ArchiveSource([where], show_values=show_values)
+
+
+def open_saved(path: str | Path, *, show_values: bool = False) -> Source | SavedDisk:
+    """Like :func:`open_path`, and a saved ``layershare disk --format json`` read back as a :class:`SavedDisk`."""
+    import json
+
+    from layershare.sources.recording.disk_file import is_disk_document, saved_disk
+
+    where = Path(path)
+    if where.is_file():
+        try:
+            with where.open("rb") as f:
+                json_like = f.read(64).lstrip().startswith(b"{")
+            document = json.loads(where.read_bytes()) if json_like else None
+        except (OSError, ValueError):
+            document = None  # open_path says what is wrong with it
+        if is_disk_document(document):
+            assert isinstance(document, dict)
+            return saved_disk(where, document)
+    return open_path(where, show_values=show_values)

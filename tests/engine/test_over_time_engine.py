@@ -328,3 +328,50 @@ def test_serve_survives_the_engine_going_away_and_coming_back(tmp_path: Path) ->
         err = stop(serve) if serve is not None else ""
         engine.stop()
     assert "Traceback" not in err, err
+
+
+def test_two_saved_disks_show_what_grew(engine: Any, tmp_path: Path) -> None:
+    before = cli(engine, "disk", "-f", "json")
+    assert before.returncode == 0, before.stderr
+    (tmp_path / "before.json").write_text(before.stdout)
+    engine.docker(
+        "run", "--name", "over-time-writer", "--network", "none", "app-one:1", "sh", "-c",
+        "dd if=/dev/urandom of=/grown bs=1000 count=250 2>/dev/null; i=0; "
+        "while [ $i -lt 2000 ]; do echo a line of log; i=$((i+1)); done",
+    )  # fmt: skip
+    try:
+        after = cli(engine, "disk", "-f", "json")
+        (tmp_path / "after.json").write_text(after.stdout)
+        df = system_df(engine)
+        writer = next(c for c in df["Containers"] if "/over-time-writer" in c["Names"])
+        log_bytes = Path(inspect_container(engine, "over-time-writer")["LogPath"]).stat().st_size
+        result = cli(
+            engine, "diff", str(tmp_path / "before.json"), str(tmp_path / "after.json"), "-f", "json"
+        )
+        assert result.returncode == 0, result.stderr
+        document = json.loads(result.stdout)
+        assert document["kind"] == "disk"
+        change = {c["category"]: c for c in document["categories"]}
+        assert change["containers"]["bytes_change"] == writer["SizeRw"] >= 250_000
+        assert change["logs"]["bytes_change"] == log_bytes > 0
+        assert change["images"]["bytes_change"] == 0
+        old_total, new_total = (json.loads(x)["on_disk_bytes"] for x in (before.stdout, after.stdout))
+        assert document["size_change_bytes"] == new_total - old_total
+        assert sum(c["disk_bytes_change"] for c in change.values()) == new_total - old_total
+        added = [i for i in document["items"] if i["change"] == "added"]
+        assert [(i["kind"], i["name"], i["new_bytes"]) for i in added] == [
+            ("container", "over-time-writer", writer["SizeRw"] + log_bytes)
+        ]
+        table = cli(engine, "diff", str(tmp_path / "before.json"), str(tmp_path / "after.json"))
+        assert "containers" in table.stdout and "over-time-writer" in table.stdout
+        mixed = cli(engine, "diff", str(tmp_path / "before.json"), "app-one:1")
+        assert mixed.returncode == 2 and mixed.stderr.count("\n") == 1
+    finally:
+        subprocess.run(
+            ["docker", "rm", "-f", "over-time-writer"], env=engine.env(), capture_output=True, check=False
+        )
+
+
+def inspect_container(engine: Any, name: str) -> dict[str, Any]:
+    result: dict[str, Any] = json.loads(engine.docker("container", "inspect", name))[0]
+    return result

@@ -272,3 +272,42 @@ def test_an_image_against_a_host_takes_the_same_repository(argument: str, tmp_pa
     assert isinstance(result, ImageDiff)
     assert result.old.image_id == result.new.image_id
     assert result.size_change_bytes == 0
+
+
+def test_saved_disks_compare_by_category_and_bad_ones_are_refused(tmp_path: Path) -> None:
+    def disk(containers: int, logs: int, items: list[dict[str, Any]]) -> dict[str, Any]:
+        rows = {"images": 1000, "containers": containers, "logs": logs}
+        return {
+            "schema": "layershare.disk/v1",
+            "collected_at": "t",
+            "engine": {"host": "unix:///x.sock", "version": "20.10", "image_store": "graphdriver"},
+            "on_disk_bytes": 4096 + containers + logs,
+            "categories": [{"category": k, "bytes": v, "disk_bytes": v} for k, v in rows.items()],
+            "containers": items,
+        }
+
+    old, new = tmp_path / "old.json", tmp_path / "new.json"
+    old.write_text(
+        json.dumps(disk(100, 10, [{"id": "a" * 64, "name": "web", "size_rw_bytes": 100, "log_bytes": 10}]))
+    )
+    new.write_text(
+        json.dumps(disk(700, 50, [{"id": "a" * 64, "name": "web", "size_rw_bytes": 700, "log_bytes": 50}]))
+    )
+    result = layershare("diff", str(old), str(new), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    document = json.loads(result.stdout)
+    assert document["kind"] == "disk" and document["size_change_bytes"] == 640
+    assert {c["category"]: c["bytes_change"] for c in document["categories"]} == {
+        "images": 0,
+        "containers": 600,
+        "logs": 40,
+    }
+    assert document["added_bytes"] == 640 and document["removed_bytes"] == 0
+    assert [(i["name"], i["change"], i["size_change_bytes"]) for i in document["items"]] == [
+        ("web", "grown", 640)
+    ]
+    (tmp_path / "broken.json").write_text('{"schema": "layershare.disk/v1", "engine": {}}')
+    broken = layershare("diff", str(old), str(tmp_path / "broken.json"))
+    assert broken.returncode == 7 and "malformed" in broken.stderr and broken.stderr.count("\n") == 1
+    mixed = layershare("diff", str(old), str(RECORDING))
+    assert mixed.returncode == 2 and "another one" in mixed.stderr
