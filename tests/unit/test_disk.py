@@ -71,6 +71,29 @@ def test_the_walk_counts_what_du_counts_and_every_byte_once(tree: Path) -> None:
     assert owners[("unaccounted", "sparse")].disk_bytes < 100_000
 
 
+@pytest.mark.parametrize("workers", [2, 3])
+def test_the_walk_in_several_processes_finds_the_same_bytes(tree: Path, workers: int) -> None:
+    rules = Rules(root=("metadata", ""))
+    rules.exact["layers/a"] = ("images", "a")
+    rules.exact["layers/b"] = ("images", "b")
+    rules.children["layers"] = lambda name: ("orphans", name)
+    rules.children[""] = lambda name: ("metadata", "") if name in ("layers", "db") else ("unaccounted", name)
+    for n in range(40):  # enough folders below the rules for every process to get some
+        (tree / "layers" / "b" / f"d{n}").mkdir()
+        (tree / "layers" / "b" / f"d{n}" / "f").write_bytes(b"y" * (100 * n))
+    one = walk({str(tree): rules})
+    several = walk({str(tree): rules}, workers=workers, fewest_jobs=1)
+    assert several.roots == one.roots == {str(tree): du(tree)}
+    hard_linked = {("images", "a"), ("images", "b")}  # which of the two links counts first may differ
+    for owner, tally in one.owners.items():
+        if owner not in hard_linked:
+            assert several.owners[owner] == tally, owner
+    for measure in ("bytes", "disk_bytes"):
+        assert sum(getattr(several.owners[o], measure) for o in hard_linked) == sum(
+            getattr(one.owners[o], measure) for o in hard_linked
+        )
+
+
 def test_a_folder_that_vanishes_is_counted_not_fatal(tree: Path) -> None:
     rules = Rules(root=("metadata", ""))
     gone = tree / "layers" / "stray"

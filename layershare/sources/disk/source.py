@@ -44,6 +44,9 @@ from layershare.sources.recording import engine_info_from
 from layershare.sources.stores import containerd, graphdriver
 from layershare.times import now_iso
 
+# Processes that walk the folders no rule reaches (layers, volumes' data) at once: one per core, up to 4.
+WALKERS = min(4, os.cpu_count() or 1)
+
 
 class EngineStore:
     """What one run knows of the engine's image store, derived once: its kind, driver and folders."""
@@ -92,7 +95,7 @@ class DiskSource:
             df_future = (
                 pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
             )
-            walked = walk(layout.roots) if layout is not None else None
+            walked = walk(layout.roots, workers=WALKERS) if layout is not None else None
             df = (df_future.result() if df_future is not None else None) or {}
         containers = containers_of(df, answers, walked, store.data_root, containerd_store=store.containerd)
         return DiskSnapshot(
