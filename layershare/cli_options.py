@@ -88,7 +88,8 @@ def source_options(func: F) -> F:
         multiple=True,
         metavar="URL",
         help="Docker host URL (default: DOCKER_HOST, the docker context, or the local socket). "
-        "'report' and 'disk' take it several times: one section per engine and their sums.",
+        "'report' and 'disk' take it several times (one section per engine and their sums), 'metrics' and "
+        "'serve' too (an engine label each).",
     )
     @click.option(
         "--context",

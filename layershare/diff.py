@@ -8,7 +8,7 @@ of the other, but on another base, is still stored twice: it is said so, not cou
 ``size_change_bytes`` is NEW's size minus OLD's as the engine sizes them (``docker image ls``).
 
 Two hosts (saved reports, recordings, engines) are compared image by image and layer by layer:
-images added, removed, retagged (same image, other tags) and changed (a tag now names another
+images added, removed, retagged (same image, other tags) and grown or shrunk (a tag now names another
 image), the stored layers that appeared and disappeared, and the change of every total. Two saved
 disks (``layershare disk --format json``) are compared category by category, with the containers,
 volumes, build-cache records and orphans that came, went or grew.
@@ -198,7 +198,7 @@ class HostSide:
         return self.index.engine
 
 
-ChangeKind = Literal["added", "removed", "retagged", "changed"]
+ChangeKind = Literal["added", "removed", "retagged", "grown", "shrunk", "rebuilt"]
 
 
 @dataclass(frozen=True)
@@ -206,7 +206,8 @@ class ImageChange:
     """One image-level change between two hosts.
 
     ``added``/``removed``: an image ID on one side only; ``retagged``: the same image ID with
-    other tags; ``changed``: ``tag`` names another image now (``size_change_bytes`` NEW minus OLD).
+    other tags; ``grown``/``shrunk``/``rebuilt`` (the same size): ``tag`` names another image now
+    (``size_change_bytes`` NEW minus OLD).
     """
 
     kind: ChangeKind
@@ -315,9 +316,10 @@ def diff_hosts(old: HostSide, new: HostSide) -> HostDiff:
             was = old_by_tag.get(tag)
             if was is not None and was != image_id:
                 before, after = old_images.loc[was].to_dict(), new_images.loc[image_id].to_dict()
+                grown = int(after["size_bytes"]) - int(before["size_bytes"])
                 changes.append(
                     ImageChange(
-                        "changed",
+                        "grown" if grown > 0 else "shrunk" if grown < 0 else "rebuilt",
                         tag,
                         str(was),
                         str(image_id),
