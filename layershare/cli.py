@@ -1,7 +1,8 @@
 """The command line: parse options, call the library, write text, pick the exit code.
 
-Only this module, :mod:`layershare.cli_over_time` (``diff``, ``metrics``, ``serve``) and
-:mod:`layershare.cli_options` write to stdout/stderr or exit.
+Only this module, :mod:`layershare.cli_over_time` (``diff``, ``metrics``, ``serve``),
+:mod:`layershare.cli_fleet` (``export``, ``fleet``) and :mod:`layershare.cli_options` write to
+stdout/stderr or exit.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from typing import cast
 
 import click
 
+from layershare.cli_fleet import export, fleet
 from layershare.cli_options import (
     ExitCode,
     format_option,
@@ -366,7 +368,7 @@ def record(host: str | None, show_values: bool, output: str) -> None:
     click.echo(f"recorded to {output}", err=True)
 
 
-for _command in (diff, metrics, serve):
+for _command in (diff, metrics, serve, export, fleet):
     cli.add_command(_command)
 
 

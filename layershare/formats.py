@@ -56,6 +56,14 @@ class DiffFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
+class FleetFormat(str, Enum):
+    """Formats ``fleet`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
 class TreeFormat(str, Enum):
     """Formats ``tree`` can write."""
 

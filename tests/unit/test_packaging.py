@@ -19,7 +19,7 @@ def test_every_folder_of_modules_is_shipped() -> None:
     assert folders <= shipped, sorted(folders - shipped)
 
 
-def test_the_page_ships_its_template_script_and_chart_library_with_its_licence(tmp_path: Path) -> None:
+def test_the_wheel_ships_the_page_assets_and_the_fleet_queries(tmp_path: Path) -> None:
     import subprocess
     import sys
     import zipfile
@@ -34,3 +34,5 @@ def test_the_page_ships_its_template_script_and_chart_library_with_its_licence(t
     page = {p.name for p in (ROOT / "layershare" / "render" / "page").iterdir()}
     assert {"report.html.j2", "report.js", "report.css", "echarts.min.js", "LICENSE-echarts.txt"} <= page
     assert {f"layershare/render/page/{name}" for name in page} <= names
+    queries = {f"layershare/fleet/sql/{p.name}" for p in (ROOT / "layershare" / "fleet" / "sql").glob("*.sql")}
+    assert len(queries) == 4 and queries <= names  # the fleet's questions, read with importlib.resources

@@ -1,0 +1,72 @@
+"""The commands that look past one machine: ``export`` (one host's Parquet tables) and ``fleet``.
+
+Part of the command line (with :mod:`layershare.cli`, which adds these commands to its group,
+and :mod:`layershare.cli_options`): the only modules that write to stdout/stderr or exit.
+"""
+
+from __future__ import annotations
+
+import click
+
+from layershare.cli_options import format_option, handle_errors, index_from, source_options, top_option
+from layershare.formats import FleetFormat
+from layershare.sources.choice import SourceChoice
+
+
+@click.command()
+@source_options
+@click.option(
+    "--to",
+    "folder",
+    required=True,
+    type=click.Path(file_okay=False),
+    metavar="DIR",
+    help="The fleet's folder.",
+)
+@click.option(
+    "--host-name", metavar="NAME", help="This host's name in the fleet (default: the machine's name)."
+)
+@handle_errors
+def export(source: SourceChoice, folder: str, host_name: str | None) -> None:
+    """Write this host's images and layers as Parquet tables into a fleet folder (for 'layershare fleet')."""
+    import socket
+
+    from layershare.analysis import build_report
+    from layershare.fleet.export import write_export
+
+    if len(source.for_each_host()) > 1:
+        from layershare.errors import UsageError
+
+        raise UsageError("export writes one host: give --host once (and --host-name for each)")
+    report = build_report(index_from(source))
+    result = write_export(report, folder, host_name or socket.gethostname())
+    click.echo(
+        f"exported {result.host}: {report.totals.images} images, {report.totals.layers} layers; "
+        f"{result.images_written} image chain(s) new in {folder}, {result.images_present} already there",
+        err=True,
+    )
+
+
+@click.command()
+@format_option(FleetFormat, "Output format: json is layershare.fleet/v1 (every row).")
+@top_option(20, "Rows per table (tables only).")
+@click.option(
+    "--memory-limit",
+    default="4GB",
+    show_default=True,
+    metavar="SIZE",
+    help="DuckDB's memory limit; beyond it, it spills to --spill-dir.",
+)
+@click.option(
+    "--spill-dir", type=click.Path(file_okay=False), help="Where DuckDB spills (default: a temporary folder)."
+)
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@handle_errors
+def fleet(fmt: str, top: int, memory_limit: str, spill_dir: str | None, paths: tuple[str, ...]) -> None:
+    """Many hosts' exports together (DuckDB): hosts, layers by hosts that store them, images on most hosts,
+    what removing an image everywhere would free."""
+    from layershare.fleet.query import run_fleet
+    from layershare.render.fleet import render_fleet
+
+    result = run_fleet(paths, memory_limit=memory_limit, spill=spill_dir)
+    click.echo(render_fleet(result, FleetFormat(fmt), top=top), nl=False)

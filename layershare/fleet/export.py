@@ -1,0 +1,176 @@
+"""One host's snapshot as Parquet tables that thousands of hosts can drop into one folder or bucket.
+
+Four tables, each a folder of Parquet files (schema ``layershare.export/v1`` in every file's metadata):
+
+``hosts/<host>.parquet``        one row: the host, its engine, its totals (physical, logical, listed bytes);
+``host_image/<host>.parquet``   a row per image the host lists: namespace, ID, tags, containers, size,
+                                shared and unique bytes (as ``layershare report`` counts them there);
+``host_layer/<host>.parquet``   a row per stored layer: chain ID, bytes, allocated bytes (null: not
+                                weighed per layer), how many of the host's images use it;
+``image_layer/<image>.parquet`` an image's layer chain, base first: content-addressed by image ID, so a
+                                fleet stores each image's chain once however many hosts hold it.
+
+Every file is written under a temporary name and renamed, so a reader never sees half a file; an
+``image_layer`` file already there is left as it is (its content is fixed by the image ID).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from layershare.analysis import Report
+from layershare.errors import UsageError
+
+EXPORT_SCHEMA = "layershare.export/v1"
+SCHEMA_KEY = b"layershare.schema"
+TABLES = ("hosts", "host_image", "host_layer", "image_layer")
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    """What an export wrote: the host's files, and how many image chains were new in the folder."""
+
+    host: str
+    files: tuple[Path, ...]
+    images_written: int
+    images_present: int
+
+
+def file_name(host: str) -> str:
+    """A host name as a file name: kept when it is plain, else made plain and told apart by a hash."""
+    plain = re.sub(r"[^A-Za-z0-9._-]", "_", host).strip("._") or "host"
+    if plain == host:
+        return host
+    return f"{plain[:80]}-{hashlib.sha256(host.encode()).hexdigest()[:8]}"
+
+
+def _namespace(report: Report) -> str:
+    store = report.index.engine.image_store
+    return "moby" if store in ("graphdriver", "containerd") else store
+
+
+def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
+    """The four tables' rows for one host (``image_layer`` keyed by image inside each row)."""
+    engine = report.index.engine
+    totals = report.totals
+    images = report.images.loc[~report.images["intermediate"].to_numpy(dtype=bool)]
+    namespace = _namespace(report)
+    layer_users = report.layers["images"]
+    chains = report.index.chains
+    layer_rows: dict[str, dict[str, Any]] = {
+        str(k): {str(c): v for c, v in row.items()} for k, row in report.index.layers.to_dict("index").items()
+    }
+    return {
+        "hosts": [
+            {
+                "host": host,
+                "collected_at": report.index.collected_at,
+                "engine_host": engine.host,
+                "engine_version": engine.version,
+                "image_store": engine.image_store,
+                "images": totals.images,
+                "tags": totals.tags,
+                "layers": totals.layers,
+                "listed_bytes": totals.listed_bytes,
+                "logical_bytes": totals.logical_bytes,
+                "physical_bytes": totals.physical_bytes,
+                "blob_bytes": totals.blob_bytes,
+            }
+        ],
+        "host_image": [
+            {
+                "host": host,
+                "namespace": namespace,
+                "image_id": str(image_id),
+                "tags": [str(t) for t in row["tags"]],
+                "containers": int(row["containers"]),
+                "size_bytes": int(row["size_bytes"]),
+                "shared_bytes": int(row["shared_bytes"]),
+                "unique_bytes": int(row["unique_bytes"]),
+            }
+            for image_id, row in images.iterrows()
+        ],
+        "host_layer": [
+            {
+                "host": host,
+                "chain_id": str(chain_id),
+                "bytes": int(size),
+                "disk_bytes": None,
+                "images": int(layer_users.get(chain_id, 0)),
+            }
+            for chain_id, size in report.layers["size_bytes"].items()
+        ],
+        "image_layer": [
+            {
+                "image_id": str(image_id),
+                "position": position,
+                "chain_id": chain_id,
+                "diff_id": str(layer_rows[chain_id]["diff_id"]),
+                "size_bytes": int(layer_rows[chain_id]["size_bytes"]),
+                "created_by": str(layer_rows[chain_id]["created_by"]),
+            }
+            for image_id in images.index
+            for position, chain_id in enumerate(chains.get(image_id, ()))
+        ],
+    }
+
+
+def write_export(report: Report, folder: str | Path, host: str) -> ExportResult:
+    """Write one host's tables under ``folder`` (created if needed); :class:`UsageError` if it cannot be."""
+    try:
+        import pyarrow as pa
+    except ImportError as e:
+        raise UsageError("export needs pyarrow: pip install 'layershare[fleet]'") from e
+    root = Path(folder)
+    rows = export_rows(report, host)
+    name = file_name(host)
+    metadata = {SCHEMA_KEY: EXPORT_SCHEMA.encode()}
+    written: list[Path] = []
+    try:
+        for table in ("hosts", "host_image", "host_layer"):
+            path = root / table / f"{name}.parquet"
+            _write(pa.Table.from_pylist(rows[table], schema=_schema(pa, table)), path, metadata)
+            written.append(path)
+        by_image: dict[str, list[dict[str, Any]]] = {}
+        for row in rows["image_layer"]:
+            by_image.setdefault(row["image_id"], []).append(row)
+        new = 0
+        for image_id, chain in by_image.items():
+            path = root / "image_layer" / f"{image_id.removeprefix('sha256:')}.parquet"
+            if path.exists():
+                continue
+            _write(pa.Table.from_pylist(chain, schema=_schema(pa, "image_layer")), path, metadata)
+            written.append(path)
+            new += 1
+    except OSError as e:
+        raise UsageError(f"cannot write the export under {root}: {e.strerror or e}") from e
+    return ExportResult(host, tuple(written), new, len(by_image) - new)
+
+
+def _schema(pa: Any, table: str) -> Any:
+    text, big, listing = pa.string(), pa.int64(), pa.list_(pa.string())
+    fields = {
+        "hosts": [("host", text), ("collected_at", text), ("engine_host", text), ("engine_version", text),
+                  ("image_store", text), ("images", big), ("tags", big), ("layers", big), ("listed_bytes", big),
+                  ("logical_bytes", big), ("physical_bytes", big), ("blob_bytes", big)],
+        "host_image": [("host", text), ("namespace", text), ("image_id", text), ("tags", listing),
+                       ("containers", big), ("size_bytes", big), ("shared_bytes", big), ("unique_bytes", big)],
+        "host_layer": [("host", text), ("chain_id", text), ("bytes", big), ("disk_bytes", big), ("images", big)],
+        "image_layer": [("image_id", text), ("position", big), ("chain_id", text), ("diff_id", text),
+                        ("size_bytes", big), ("created_by", text)],
+    }[table]  # fmt: skip
+    return pa.schema(fields)
+
+
+def _write(table: Any, path: Path, metadata: dict[bytes, bytes]) -> None:
+    import pyarrow.parquet as pq
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    pq.write_table(table.replace_schema_metadata(metadata), temporary, compression="zstd")
+    os.replace(temporary, path)

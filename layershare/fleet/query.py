@@ -1,0 +1,135 @@
+"""The fleet: every exported host's tables read together by DuckDB, embedded, and the questions asked.
+
+The questions are SQL files in ``layershare/fleet/sql`` (each reads the views ``hosts``,
+``host_image``, ``host_layer`` and ``image_layer``), run with a memory limit and a folder to spill
+to, so a fleet larger than memory still answers.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from layershare.errors import SnapshotError, UsageError
+from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
+
+QUERIES = ("totals", "hosts", "layers", "images")
+
+
+@dataclass(frozen=True)
+class Fleet:
+    """The answers: ``totals`` one row; ``hosts``, ``layers``, ``images`` rows, largest first."""
+
+    engine: str
+    totals: dict[str, int]
+    hosts: list[dict[str, Any]]
+    layers: list[dict[str, Any]]
+    images: list[dict[str, Any]]
+    notes: tuple[str, ...] = ()
+
+
+def sql(name: str) -> str:
+    """One of the package's SQL files."""
+    return resources.files("layershare.fleet").joinpath("sql", f"{name}.sql").read_text(encoding="utf-8")
+
+
+def export_files(paths: Sequence[str | Path]) -> dict[str, list[str]]:
+    """Each table's Parquet files under the export folders; :class:`SnapshotError` for a folder with none."""
+    files: dict[str, list[str]] = {table: [] for table in TABLES}
+    for path in paths:
+        folder = Path(path)
+        found = {table: sorted(str(p) for p in (folder / table).glob("*.parquet")) for table in TABLES}
+        if not found["hosts"]:
+            raise SnapshotError(
+                f"no layershare exports in {folder} (no hosts/*.parquet: see layershare export)"
+            )
+        for table in TABLES:
+            files[table] += found[table]
+    return files
+
+
+def _literal(paths: Sequence[str]) -> str:
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def run_fleet(
+    paths: Sequence[str | Path], *, memory_limit: str = "4GB", spill: str | Path | None = None
+) -> Fleet:
+    """Read the exports under ``paths`` and answer every question (raises :class:`SnapshotError`)."""
+    try:
+        import duckdb
+    except ImportError as e:
+        raise UsageError("fleet needs DuckDB: pip install 'layershare[fleet]'") from e
+    files = export_files(paths)
+    with tempfile.TemporaryDirectory(prefix="layershare-fleet-") as scratch:
+        connection = duckdb.connect(":memory:")
+        try:
+            connection.execute(f"SET memory_limit = '{_checked_limit(memory_limit)}'")
+            connection.execute(
+                f"SET temp_directory = '{str(spill or scratch).replace(chr(39), chr(39) * 2)}'"
+            )
+            _check_versions(connection, [f for table in TABLES for f in files[table]])
+            for table in TABLES:
+                if files[table]:
+                    source = f"read_parquet({_literal(files[table])}, union_by_name = true)"
+                else:  # hosts with no images at all: an empty table of the right shape
+                    source = _empty(table)
+                connection.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
+            answers = {name: _rows(connection, sql(name)) for name in QUERIES}
+        except duckdb.Error as e:
+            raise SnapshotError(f"the exports cannot be read: {str(e).splitlines()[0]}") from e
+        finally:
+            connection.close()
+    return Fleet(
+        engine="duckdb",
+        totals={k: int(v or 0) for k, v in answers["totals"][0].items()},
+        hosts=answers["hosts"],
+        layers=answers["layers"],
+        images=answers["images"],
+    )
+
+
+def _checked_limit(text: str) -> str:
+    import re
+
+    if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, flags=re.IGNORECASE):
+        raise UsageError(f"--memory-limit {text!r}: expected a size such as 4GB or 512MiB")
+    return text.strip()
+
+
+def _check_versions(connection: Any, files: list[str]) -> None:
+    rows = connection.execute(
+        f"SELECT file_name, decode(value) FROM parquet_kv_metadata({_literal(files)}) WHERE decode(key) = ?",
+        [SCHEMA_KEY.decode()],
+    ).fetchall()
+    versions = {str(name): str(value) for name, value in rows}
+    for path in files:
+        version = versions.get(path)
+        if version != EXPORT_SCHEMA:
+            found = f"schema {version!r}" if version else "no layershare schema"
+            raise SnapshotError(
+                f"{path}: {found}, expected {EXPORT_SCHEMA!r} (export it again with this version)"
+            )
+
+
+def _empty(table: str) -> str:
+    columns = {
+        "host_image": "NULL::VARCHAR AS host, NULL::VARCHAR AS namespace, NULL::VARCHAR AS image_id, "
+        "NULL::VARCHAR[] AS tags, NULL::BIGINT AS containers, NULL::BIGINT AS size_bytes, "
+        "NULL::BIGINT AS shared_bytes, NULL::BIGINT AS unique_bytes",
+        "host_layer": "NULL::VARCHAR AS host, NULL::VARCHAR AS chain_id, NULL::BIGINT AS bytes, "
+        "NULL::BIGINT AS disk_bytes, NULL::BIGINT AS images",
+        "image_layer": "NULL::VARCHAR AS image_id, NULL::BIGINT AS position, NULL::VARCHAR AS chain_id, "
+        "NULL::VARCHAR AS diff_id, NULL::BIGINT AS size_bytes, NULL::VARCHAR AS created_by",
+    }[table]
+    return f"(SELECT {columns} WHERE false)"
+
+
+def _rows(connection: Any, query: str) -> list[dict[str, Any]]:
+    cursor = connection.execute(query)
+    names = [d[0] for d in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
