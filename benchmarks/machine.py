@@ -8,10 +8,12 @@ import platform
 from layershare.devengine import PrivateEngine
 
 
-def describe_machine(engine: PrivateEngine) -> str:
-    """``machine: x86_64, 2 cores, Linux-…; Python 3.11.7; Engine 20.10.24``."""
-    version = engine.docker("version", "--format", "{{.Server.Version}}").strip()
-    return (
+def describe_machine(engine: PrivateEngine | None) -> str:
+    """``machine: x86_64, 2 cores, Linux-…; Python 3.11.7; Engine 20.10.24`` (no engine: without it)."""
+    line = (
         f"machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}; "
-        f"Python {platform.python_version()}; Engine {version}"
+        f"Python {platform.python_version()}"
     )
+    if engine is None:
+        return line
+    return f"{line}; Engine {engine.docker('version', '--format', '{{.Server.Version}}').strip()}"

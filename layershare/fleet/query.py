@@ -18,6 +18,13 @@ from layershare.errors import SnapshotError, UsageError
 from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
 
 QUERIES = ("totals", "hosts", "layers", "images")
+# The columns the questions read (Parquet is read column by column: the rest is never decoded).
+COLUMNS = {
+    "hosts": "host, images, physical_bytes, logical_bytes, engine_version, image_store, collected_at",
+    "host_image": "host, image_id, tags, size_bytes, unique_bytes",
+    "host_layer": "host, chain_id, bytes",
+    "image_layer": "chain_id, created_by",
+}
 
 
 @dataclass(frozen=True)
@@ -75,7 +82,7 @@ def run_fleet(
             _check_versions(connection, [f for table in TABLES for f in files[table]])
             for table in TABLES:
                 if files[table]:
-                    source = f"read_parquet({_literal(files[table])}, union_by_name = true)"
+                    source = f"(SELECT {COLUMNS[table]} FROM read_parquet({_literal(files[table])}, union_by_name = true))"
                 else:  # hosts with no images at all: an empty table of the right shape
                     source = _empty(table)
                 connection.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
@@ -84,9 +91,17 @@ def run_fleet(
             raise SnapshotError(f"the exports cannot be read: {str(e).splitlines()[0]}") from e
         finally:
             connection.close()
+    totals = {k: int(v or 0) for k, v in answers["totals"][0].items()}
+    totals = {
+        "hosts": totals["hosts"],
+        "images": len(answers["images"]),
+        "layers": len(answers["layers"]),
+        "physical_bytes": totals["physical_bytes"],
+        "logical_bytes": totals["logical_bytes"],
+    }
     return Fleet(
         engine="duckdb",
-        totals={k: int(v or 0) for k, v in answers["totals"][0].items()},
+        totals=totals,
         hosts=answers["hosts"],
         layers=answers["layers"],
         images=answers["images"],

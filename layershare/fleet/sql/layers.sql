@@ -1,6 +1,7 @@
 -- Each stored layer: on how many hosts, its size, and its fleet-wide bytes (size x hosts).
+-- A host lists each of its layers once, so the rows of a layer are its hosts.
 WITH per_layer AS (
-    SELECT chain_id, count(DISTINCT host) AS hosts, max(bytes) AS size_bytes, sum(bytes) AS fleet_bytes
+    SELECT chain_id, count(*) AS hosts, max(bytes) AS size_bytes, sum(bytes) AS fleet_bytes
     FROM host_layer
     GROUP BY chain_id
 ),
