@@ -29,6 +29,8 @@ from layershare.errors import UsageError
 EXPORT_SCHEMA = "layershare.export/v1"
 SCHEMA_KEY = b"layershare.schema"
 TABLES = ("hosts", "host_image", "host_layer", "image_layer")
+# A report's totals that the hosts table keeps.
+HOST_TOTALS = ("images", "tags", "layers", "listed_bytes", "logical_bytes", "physical_bytes", "blob_bytes")
 
 
 @dataclass(frozen=True)
@@ -73,13 +75,7 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
                 "engine_host": engine.host,
                 "engine_version": engine.version,
                 "image_store": engine.image_store,
-                "images": totals.images,
-                "tags": totals.tags,
-                "layers": totals.layers,
-                "listed_bytes": totals.listed_bytes,
-                "logical_bytes": totals.logical_bytes,
-                "physical_bytes": totals.physical_bytes,
-                "blob_bytes": totals.blob_bytes,
+                **{key: getattr(totals, key) for key in HOST_TOTALS},
             }
         ],
         "host_image": [

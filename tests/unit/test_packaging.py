@@ -34,5 +34,7 @@ def test_the_wheel_ships_the_page_assets_and_the_fleet_queries(tmp_path: Path) -
     page = {p.name for p in (ROOT / "layershare" / "render" / "page").iterdir()}
     assert {"report.html.j2", "report.js", "report.css", "echarts.min.js", "LICENSE-echarts.txt"} <= page
     assert {f"layershare/render/page/{name}" for name in page} <= names
-    queries = {f"layershare/fleet/sql/{p.name}" for p in (ROOT / "layershare" / "fleet" / "sql").glob("*.sql")}
+    queries = {
+        f"layershare/fleet/sql/{p.name}" for p in (ROOT / "layershare" / "fleet" / "sql").glob("*.sql")
+    }
     assert len(queries) == 4 and queries <= names  # the fleet's questions, read with importlib.resources
