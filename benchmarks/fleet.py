@@ -102,6 +102,8 @@ def generate(folder: Path, hosts: int, images: int, layers: int, pool: int, seed
                 "size_bytes": [sizes[i] for i in image_rows],
                 "shared_bytes": [0] * len(image_rows),
                 "unique_bytes": [0] * len(image_rows),
+                "base": [f"base{n % BASES}:1" for n in sorted(picked)],
+                "base_repository": [f"base{n % BASES}" for n in sorted(picked)],
             },
             schema=_schema(pa, "host_image"),
         )

@@ -4,7 +4,8 @@ Four tables, each a folder of Parquet files (schema ``layershare.export/v1`` in 
 
 ``hosts/<host>.parquet``        one row: the host, its engine, its totals (physical, logical, listed bytes);
 ``host_image/<host>.parquet``   a row per image the host lists: namespace, ID, tags, containers, size,
-                                shared and unique bytes (as ``layershare report`` counts them there);
+                                shared and unique bytes (as ``layershare report`` counts them there),
+                                its base image and the base's repository (as ``check`` finds them);
 ``host_layer/<host>.parquet``   a row per stored layer: chain ID, bytes, allocated bytes (null: not
                                 weighed per layer), how many of the host's images use it;
 ``image_layer/<image>.parquet`` an image's layer chain, base first: content-addressed by image ID, so a
@@ -24,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from layershare.analysis import Report
+from layershare.bases import find_bases
 from layershare.errors import UsageError
 
 EXPORT_SCHEMA = "layershare.export/v1"
@@ -62,6 +64,9 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
     totals = report.totals
     images = report.images.loc[~report.images["intermediate"].to_numpy(dtype=bool)]
     namespace = _namespace(report)
+    bases = find_bases(report.index)
+    base_of = {str(k): v for k, v in bases["base_reference"].items() if isinstance(v, str)}
+    repository_of = {str(k): v for k, v in bases["base_repository"].items() if isinstance(v, str)}
     layer_users = report.layers["images"]
     chains = report.index.chains
     layer_rows: dict[str, dict[str, Any]] = {
@@ -88,6 +93,8 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
                 "size_bytes": int(row["size_bytes"]),
                 "shared_bytes": int(row["shared_bytes"]),
                 "unique_bytes": int(row["unique_bytes"]),
+                "base": base_of.get(str(image_id)),
+                "base_repository": repository_of.get(str(image_id)),
             }
             for image_id, row in images.iterrows()
         ],
@@ -155,7 +162,8 @@ def _schema(pa: Any, table: str) -> Any:
                   ("image_store", text), ("images", big), ("tags", big), ("layers", big), ("listed_bytes", big),
                   ("logical_bytes", big), ("physical_bytes", big), ("blob_bytes", big)],
         "host_image": [("host", text), ("namespace", text), ("image_id", text), ("tags", listing),
-                       ("containers", big), ("size_bytes", big), ("shared_bytes", big), ("unique_bytes", big)],
+                       ("containers", big), ("size_bytes", big), ("shared_bytes", big), ("unique_bytes", big),
+                       ("base", text), ("base_repository", text)],
         "host_layer": [("host", text), ("chain_id", text), ("bytes", big), ("disk_bytes", big), ("images", big)],
         "image_layer": [("image_id", text), ("position", big), ("chain_id", text), ("diff_id", text),
                         ("size_bytes", big), ("created_by", text)],

@@ -17,11 +17,11 @@ from typing import Any
 from layershare.errors import SnapshotError, UsageError
 from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
 
-QUERIES = ("totals", "hosts", "layers", "images")
+QUERIES = ("totals", "hosts", "layers", "images", "bases", "drift")
 # The columns the questions read (Parquet is read column by column: the rest is never decoded).
 COLUMNS = {
     "hosts": "host, images, physical_bytes, logical_bytes, engine_version, image_store, collected_at",
-    "host_image": "host, image_id, tags, size_bytes, unique_bytes",
+    "host_image": "host, image_id, tags, size_bytes, unique_bytes, base, base_repository",
     "host_layer": "host, chain_id, bytes",
     "image_layer": "chain_id, created_by",
 }
@@ -36,6 +36,8 @@ class Fleet:
     hosts: list[dict[str, Any]]
     layers: list[dict[str, Any]]
     images: list[dict[str, Any]]
+    bases: list[dict[str, Any]]
+    drift: list[dict[str, Any]]
     notes: tuple[str, ...] = ()
 
 
@@ -82,10 +84,13 @@ def run_fleet(
             _check_versions(connection, [f for table in TABLES for f in files[table]])
             for table in TABLES:
                 if files[table]:
-                    source = f"(SELECT {COLUMNS[table]} FROM read_parquet({_literal(files[table])}, union_by_name = true))"
+                    raw = f"read_parquet({_literal(files[table])}, union_by_name = true)"
+                    source = f"(SELECT {_columns(connection, table, raw)} FROM {raw})"
                 else:  # hosts with no images at all: an empty table of the right shape
                     source = _empty(table)
-                connection.execute(f"CREATE VIEW {table} AS SELECT * FROM {source}")
+                # host_image is asked three times (images, bases, drift): read it once, into a table.
+                kind = "TABLE" if table == "host_image" else "VIEW"
+                connection.execute(f"CREATE {kind} {table} AS SELECT * FROM {source}")
             answers = {name: _rows(connection, sql(name)) for name in QUERIES}
         except duckdb.Error as e:
             raise SnapshotError(f"the exports cannot be read: {str(e).splitlines()[0]}") from e
@@ -105,7 +110,16 @@ def run_fleet(
         hosts=answers["hosts"],
         layers=answers["layers"],
         images=answers["images"],
+        bases=answers["bases"],
+        drift=answers["drift"],
     )
+
+
+def _columns(connection: Any, table: str, raw: str) -> str:
+    """The columns the questions read; one the exports do not have yet (an older v1 export) is null."""
+    present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()}
+    wanted = [c.strip() for c in COLUMNS[table].split(",")]
+    return ", ".join(c if c in present else f"NULL::VARCHAR AS {c}" for c in wanted)
 
 
 def _checked_limit(text: str) -> str:
@@ -135,7 +149,8 @@ def _empty(table: str) -> str:
     columns = {
         "host_image": "NULL::VARCHAR AS host, NULL::VARCHAR AS namespace, NULL::VARCHAR AS image_id, "
         "NULL::VARCHAR[] AS tags, NULL::BIGINT AS containers, NULL::BIGINT AS size_bytes, "
-        "NULL::BIGINT AS shared_bytes, NULL::BIGINT AS unique_bytes",
+        "NULL::BIGINT AS shared_bytes, NULL::BIGINT AS unique_bytes, NULL::VARCHAR AS base, "
+        "NULL::VARCHAR AS base_repository",
         "host_layer": "NULL::VARCHAR AS host, NULL::VARCHAR AS chain_id, NULL::BIGINT AS bytes, "
         "NULL::BIGINT AS disk_bytes, NULL::BIGINT AS images",
         "image_layer": "NULL::VARCHAR AS image_id, NULL::BIGINT AS position, NULL::VARCHAR AS chain_id, "

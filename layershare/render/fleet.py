@@ -58,6 +58,24 @@ def fleet_document(fleet: Fleet) -> dict[str, Any]:
             }
             for i in fleet.images
         ],
+        "bases": [
+            {
+                "base": b["base"],
+                "repository": b["repository"],
+                "images": int(b["images"]),
+                "hosts": int(b["hosts"]),
+            }
+            for b in fleet.bases
+        ],
+        "drift": [
+            {
+                "repository": d["repository"],
+                "versions": list(d["versions"] or []),
+                "hosts": int(d["hosts"]),
+                "images": int(d["images"]),
+            }
+            for d in fleet.drift
+        ],
         "notes": list(fleet.notes),
     }
 
@@ -104,6 +122,19 @@ def _text(fleet: Fleet, fmt: str, top: int | None) -> str:
         + tabulate(image_rows, headers=["IMAGE", "ID", "HOSTS", "SIZE", "REMOVING IT EVERYWHERE FREES"],
                    tablefmt=fmt, disable_numparse=True)
     )  # fmt: skip
+    base_rows = [[shorten(b["base"], 40), str(b["images"]), str(b["hosts"])] for b in head(fleet.bases)]
+    parts.append(
+        f"{heading}Bases\n"
+        + tabulate(base_rows, headers=["BASE", "IMAGES", "HOSTS"], tablefmt=fmt, disable_numparse=True)
+    )
+    if fleet.drift:
+        drift_rows = [[d["repository"], ", ".join(d["versions"]), str(d["hosts"]), str(d["images"])]
+                      for d in head(fleet.drift)]  # fmt: skip
+        parts.append(
+            f"{heading}Base drift: repositories used as bases in several versions\n"
+            + tabulate(drift_rows, headers=["REPOSITORY", "VERSIONS", "HOSTS", "IMAGES"], tablefmt=fmt,
+                       disable_numparse=True)
+        )  # fmt: skip
     return "\n\n".join(parts) + "\n"
 
 

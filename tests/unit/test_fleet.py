@@ -138,3 +138,30 @@ def test_bad_exports_are_one_line_each(
     result = layershare("fleet", str(plain))
     assert result.returncode == 7 and "no layershare schema" in result.stderr
     assert layershare("fleet", str(folder), "--memory-limit", "lots").returncode == 2
+
+
+def test_bases_and_drift_across_the_fleet(fleet_folder: tuple[Path, dict[str, dict[str, Any]]]) -> None:
+    folder, _ = fleet_folder
+    fleet = json.loads(layershare("fleet", str(folder), "-f", "json").stdout)
+    bases = {b["base"]: b for b in fleet["bases"]}
+    # examples/corpus.py: legacy-app:1 is FROM runtime:2 (only on host-a); app-one:1 and app-two:1 FROM runtime:3
+    assert (bases["runtime:2"]["images"], bases["runtime:2"]["hosts"]) == (1, 1)
+    assert bases["runtime:3"]["hosts"] == 2 and bases["runtime:3"]["images"] >= 2
+    drift = {d["repository"]: d for d in fleet["drift"]}
+    assert drift["runtime"]["versions"] == ["runtime:2", "runtime:3"] and drift["runtime"]["hosts"] == 2
+    assert "Base drift" in layershare("fleet", str(folder)).stdout
+
+
+def test_an_export_without_the_newer_columns_still_reads(
+    tmp_path: Path, fleet_folder: tuple[Path, dict[str, dict[str, Any]]]
+) -> None:
+    folder, reports = fleet_folder
+    for path in (folder / "host_image").glob("*.parquet"):  # as written before host_image had base columns
+        table = pq.read_table(path)
+        older = table.drop_columns(["base", "base_repository"]).replace_schema_metadata(table.schema.metadata)
+        pq.write_table(older, path)
+    result = layershare("fleet", str(folder), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    fleet = json.loads(result.stdout)
+    assert fleet["bases"] == [] and fleet["drift"] == []
+    assert fleet["totals"]["physical_bytes"] == sum(r["totals"]["physical_bytes"] for r in reports.values())
