@@ -34,7 +34,10 @@ def test_the_wheel_ships_the_page_assets_and_the_fleet_queries(tmp_path: Path) -
     page = {p.name for p in (ROOT / "layershare" / "render" / "page").iterdir()}
     assert {"report.html.j2", "report.js", "report.css", "echarts.min.js", "LICENSE-echarts.txt"} <= page
     assert {f"layershare/render/page/{name}" for name in page} <= names
+    from layershare.fleet.query import QUERIES
+
     queries = {
         f"layershare/fleet/sql/{p.name}" for p in (ROOT / "layershare" / "fleet" / "sql").glob("*.sql")
     }
-    assert len(queries) == 4 and queries <= names  # the fleet's questions, read with importlib.resources
+    assert queries == {f"layershare/fleet/sql/{name}.sql" for name in QUERIES}  # every question, no other
+    assert queries <= names  # read with importlib.resources from the installed package
