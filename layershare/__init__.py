@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
     from layershare.comparison import Sides, compare
-    from layershare.diff import DiskDiff, HostDiff, ImageDiff
+    from layershare.diff import HostDiff, ImageDiff
+    from layershare.disk_diff import DiskDiff
     from layershare.diskuse import DiskReport, disk_report
     from layershare.formats import CheckFormat, OutputFormat, SortKey
     from layershare.freeing import free_space
@@ -113,7 +114,7 @@ _HOMES = {
     "compare": "layershare.comparison",
     "ImageDiff": "layershare.diff",
     "HostDiff": "layershare.diff",
-    "DiskDiff": "layershare.diff",
+    "DiskDiff": "layershare.disk_diff",
     "DiskReport": "layershare.diskuse",
     "disk_report": "layershare.diskuse",
     "report_text": "layershare.reporting",

@@ -16,16 +16,15 @@ from pathlib import Path
 
 from layershare.analysis import Totals, build_report, find_image
 from layershare.diff import (
-    DiskDiff,
     HostDiff,
     HostSide,
     ImageDiff,
-    diff_disks,
     diff_hosts,
     diff_images,
     image_row,
     image_side,
 )
+from layershare.disk_diff import DiskDiff, diff_disks
 from layershare.engine_rules import normalise_reference, repository
 from layershare.errors import ImageNotFound, UsageError
 from layershare.filediff import diff_files

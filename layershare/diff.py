@@ -9,9 +9,8 @@ of the other, but on another base, is still stored twice: it is said so, not cou
 
 Two hosts (saved reports, recordings, engines) are compared image by image and layer by layer:
 images added, removed, retagged (same image, other tags) and grown or shrunk (a tag now names another
-image), the stored layers that appeared and disappeared, and the change of every total. Two saved
-disks (``layershare disk --format json``) are compared category by category, with the containers,
-volumes, build-cache records and orphans that came, went or grew.
+image), the stored layers that appeared and disappeared, and the change of every total.
+(Two saved disks: :mod:`layershare.disk_diff`.)
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import pandas as pd
 from layershare.analysis import Totals, image_history
 from layershare.filediff import FileChanges
 from layershare.index import LayerIndex
-from layershare.model import NO_CHAIN_NOTE, EngineInfo, SavedDisk
+from layershare.model import NO_CHAIN_NOTE, EngineInfo
 
 
 @dataclass(frozen=True)
@@ -267,33 +266,9 @@ def diff_hosts(old: HostSide, new: HostSide) -> HostDiff:
     old_images, new_images = _listed(old.index), _listed(new.index)
     changes: list[ImageChange] = []
     for image_id in new_images.index.difference(old_images.index, sort=False):
-        row = new_images.loc[image_id]
-        changes.append(
-            ImageChange(
-                "added",
-                row["reference"],
-                None,
-                str(image_id),
-                None,
-                int(row["size_bytes"]),
-                (),
-                tuple(row["tags"]),
-            )
-        )
+        changes.append(_one_side("added", new_images.loc[image_id].to_dict(), str(image_id)))
     for image_id in old_images.index.difference(new_images.index, sort=False):
-        row = old_images.loc[image_id]
-        changes.append(
-            ImageChange(
-                "removed",
-                row["reference"],
-                str(image_id),
-                None,
-                int(row["size_bytes"]),
-                None,
-                tuple(row["tags"]),
-                (),
-            )
-        )
+        changes.append(_one_side("removed", old_images.loc[image_id].to_dict(), str(image_id)))
     for image_id in old_images.index.intersection(new_images.index, sort=False):
         before, after = old_images.loc[image_id], new_images.loc[image_id]
         if sorted(before["tags"]) != sorted(after["tags"]):
@@ -344,6 +319,14 @@ def diff_hosts(old: HostSide, new: HostSide) -> HostDiff:
     )
 
 
+def _one_side(kind: ChangeKind, row: dict[Any, Any], image_id: str) -> ImageChange:
+    """An image only NEW (``added``) or only OLD (``removed``) lists."""
+    size, tags = int(row["size_bytes"]), tuple(row["tags"])
+    if kind == "added":
+        return ImageChange(kind, row["reference"], None, image_id, None, size, (), tags)
+    return ImageChange(kind, row["reference"], image_id, None, size, None, tags, ())
+
+
 def _host_layers(layers: pd.DataFrame) -> tuple[DiffLayer, ...]:
     ordered = layers.sort_values("size_bytes", ascending=False, kind="stable")
     return tuple(
@@ -356,115 +339,3 @@ def _host_layers(layers: pd.DataFrame) -> tuple[DiffLayer, ...]:
         )
         for chain_id, row in ordered.iterrows()
     )
-
-
-# --- two saved disks ---
-
-
-@dataclass(frozen=True)
-class CategoryChange:
-    """One category of ``layershare disk`` at two times (None where a side did not know it)."""
-
-    category: str
-    old_bytes: int | None
-    new_bytes: int | None
-    old_disk_bytes: int | None
-    new_disk_bytes: int | None
-
-    @property
-    def bytes_change(self) -> int | None:
-        """NEW's bytes minus OLD's, None when either is unknown."""
-        return None if self.old_bytes is None or self.new_bytes is None else self.new_bytes - self.old_bytes
-
-    @property
-    def disk_bytes_change(self) -> int | None:
-        """NEW's allocated bytes minus OLD's, None when either is unknown."""
-        if self.old_disk_bytes is None or self.new_disk_bytes is None:
-            return None
-        return self.new_disk_bytes - self.old_disk_bytes
-
-
-@dataclass(frozen=True)
-class ItemChange:
-    """A container (writable layer and logs), volume, build-cache record or orphan that came, went or grew."""
-
-    kind: str
-    name: str
-    old_bytes: int | None
-    new_bytes: int | None
-
-    @property
-    def change(self) -> Literal["added", "removed", "grown", "shrunk"]:
-        """What happened to it."""
-        if self.old_bytes is None:
-            return "added"
-        if self.new_bytes is None:
-            return "removed"
-        return "grown" if self.new_bytes > self.old_bytes else "shrunk"
-
-    @property
-    def size_change_bytes(self) -> int:
-        """NEW's bytes minus OLD's (a missing side counts 0)."""
-        return (self.new_bytes or 0) - (self.old_bytes or 0)
-
-
-@dataclass(frozen=True)
-class DiskDiff:
-    """Two saved disks of an engine: each category's change and the items behind it."""
-
-    old: SavedDisk
-    new: SavedDisk
-    categories: tuple[CategoryChange, ...]
-    items: tuple[ItemChange, ...]
-
-    @property
-    def size_change_bytes(self) -> int | None:
-        """The change of the allocated bytes under the data root (None where a side was not walked)."""
-        if self.old.on_disk_bytes is None or self.new.on_disk_bytes is None:
-            return None
-        return self.new.on_disk_bytes - self.old.on_disk_bytes
-
-    @property
-    def added_bytes(self) -> int:
-        """The growth of the categories that grew (in their ``bytes`` measure)."""
-        return sum(max(0, c.bytes_change or 0) for c in self.categories)
-
-    @property
-    def removed_bytes(self) -> int:
-        """The shrinking of the categories that shrank (in their ``bytes`` measure)."""
-        return sum(max(0, -(c.bytes_change or 0)) for c in self.categories)
-
-
-def diff_disks(old: SavedDisk, new: SavedDisk) -> DiskDiff:
-    """Compare two saved disks category by category and item by item (items that did not change are left out)."""
-    before = {c.category: c for c in old.categories}
-    after = {c.category: c for c in new.categories}
-    categories = tuple(
-        CategoryChange(
-            name,
-            before[name].bytes if name in before else None,
-            after[name].bytes if name in after else None,
-            before[name].disk_bytes if name in before else None,
-            after[name].disk_bytes if name in after else None,
-        )
-        for name in dict.fromkeys([*before, *after])
-    )
-    old_items = {(i.kind, i.key): i for i in old.items}
-    new_items = {(i.kind, i.key): i for i in new.items}
-    items = []
-    for key in dict.fromkeys([*old_items, *new_items]):
-        was, now = old_items.get(key), new_items.get(key)
-        if was is not None and now is not None and was.bytes == now.bytes:
-            continue
-        item = now or was
-        assert item is not None
-        items.append(
-            ItemChange(
-                item.kind,
-                item.name,
-                None if was is None else (was.bytes or 0),
-                None if now is None else (now.bytes or 0),
-            )
-        )
-    items.sort(key=lambda i: (-abs(i.size_change_bytes), i.kind, i.name))
-    return DiskDiff(old=old, new=new, categories=categories, items=tuple(items))

@@ -11,7 +11,8 @@ from typing import Any
 
 from tabulate import tabulate
 
-from layershare.diff import DiffLayer, DiskDiff, HostDiff, ImageDiff, ImageSide
+from layershare.diff import DiffLayer, HostDiff, ImageDiff, ImageSide
+from layershare.disk_diff import DiskDiff
 from layershare.filediff import FileChanges
 from layershare.formats import DiffFormat
 from layershare.ids import short_id
