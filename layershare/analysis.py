@@ -38,7 +38,9 @@ class Totals:
 
     On the containerd store ``physical_bytes`` counts snapshots and content
     blobs (``blob_bytes`` of it); ``other_bytes`` is what the store holds for
-    no image (containers' writable layers, leftovers), outside the physical figure.
+    no image (containers' writable layers, leftovers), outside the physical figure;
+    ``duplicate_bytes`` what containerd keeps twice, layers unpacked in more than one
+    namespace (inside the physical figure when those namespaces are read together).
     """
 
     images: int
@@ -49,6 +51,7 @@ class Totals:
     physical_bytes: int
     blob_bytes: int = 0
     other_bytes: int = 0
+    duplicate_bytes: int = 0
 
     @property
     def saved_bytes(self) -> int:
@@ -190,6 +193,7 @@ def build_report(
         physical_bytes=int(layers["size_bytes"].sum()) + blob_bytes,
         blob_bytes=blob_bytes,
         other_bytes=index.other_bytes,
+        duplicate_bytes=index.duplicate_bytes,
     )
     return Report(
         index=index,

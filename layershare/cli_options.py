@@ -18,6 +18,7 @@ import click
 from layershare.errors import (
     ArchiveError,
     ConfigError,
+    ContainerdStoreError,
     DataRootError,
     EngineAPIError,
     EnginePermissionDenied,
@@ -59,6 +60,7 @@ _EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
     (SnapshotError, ExitCode.BAD_INPUT),
     (ArchiveError, ExitCode.BAD_INPUT),
     (DataRootError, ExitCode.BAD_INPUT),
+    (ContainerdStoreError, ExitCode.BAD_INPUT),
     (ConfigError, ExitCode.USAGE),
     (UsageError, ExitCode.USAGE),
 ]
@@ -112,6 +114,19 @@ def source_options(func: F) -> F:
         "layout folders (repeatable).",
     )
     @click.option(
+        "--containerd-root",
+        type=click.Path(file_okay=False, readable=False),  # layershare says what it cannot read
+        metavar="DIR",
+        help="Read containerd's own files instead of an engine, as root on a node: its root folder "
+        "(/var/lib/containerd on most nodes).",
+    )
+    @click.option(
+        "--namespace",
+        metavar="NAME",
+        help="With --containerd-root: the namespace to read (default k8s.io, the kubelet's; moby is "
+        "Docker's), or 'all'.",
+    )
+    @click.option(
         "--show-values",
         is_flag=True,
         help="Show ENV/LABEL/ARG values in instructions (masked by default).",
@@ -136,6 +151,8 @@ def source_options(func: F) -> F:
                 context=kwargs.pop("context"),
                 recording=kwargs.pop("recording"),
                 archives=tuple(kwargs.pop("archives")),
+                containerd_root=kwargs.pop("containerd_root"),
+                namespace=kwargs.pop("namespace"),
                 show_values=kwargs.pop("show_values"),
                 cache_dir=None if no_cache else _cache_dir(cache_dir),
                 quiet=kwargs.pop("quiet"),

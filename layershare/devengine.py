@@ -189,3 +189,86 @@ def start_private_podman(*, timeout: float = 60.0) -> PrivateEngine:
         start_new_session=True,
     )  # fmt: skip
     return _wait_until_up(PrivateEngine(folder, process), timeout)
+
+
+@dataclass
+class PrivateContainerd:
+    """A running private containerd (a Kubernetes node's runtime, without Kubernetes); ``root`` is its
+    root folder, what ``layershare --containerd-root`` reads."""
+
+    folder: Path
+    process: subprocess.Popen[bytes]
+
+    @property
+    def root(self) -> Path:
+        """containerd's root folder (``/var/lib/containerd`` on a node)."""
+        return self.folder / "root"
+
+    @property
+    def socket(self) -> Path:
+        """containerd's gRPC socket."""
+        return self.folder / "containerd.sock"
+
+    def ctr(self, namespace: str, *args: str) -> str:
+        """Run containerd's own ``ctr`` in a namespace; return stdout, raise on failure."""
+        result = subprocess.run(
+            ["ctr", "-a", str(self.socket), "-n", namespace, *args], capture_output=True, check=False
+        )
+        if result.returncode != 0:
+            raise PrivateEngineError(
+                f"ctr -n {namespace} {' '.join(args)} failed: {result.stderr.decode(errors='replace').strip()}"
+            )
+        return result.stdout.decode()
+
+    def import_archive(self, namespace: str, archive: str | Path) -> None:
+        """Load a ``docker save`` archive into a namespace and unpack it (overlayfs), as a node pulls."""
+        self.ctr(namespace, "images", "import", "--snapshotter", "overlayfs", str(archive))
+
+    def stop(self) -> None:
+        """Stop containerd and remove its folder."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        subprocess.run(["umount", "-R", str(self.root)], capture_output=True, check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def start_private_containerd(*, timeout: float = 60.0) -> PrivateContainerd:
+    """Start Debian's ``containerd`` on a private root, state folder and socket, the CRI plugin off.
+
+    Needs root and ``containerd`` (Debian: ``apt-get install containerd``).
+    """
+    binary = shutil.which("containerd")
+    if binary is None:
+        raise PrivateEngineError("no containerd on PATH (Debian: apt-get install containerd)")
+    folder = Path(tempfile.mkdtemp(prefix="layershare-containerd-"))
+    config = folder / "config.toml"
+    config.write_text(
+        "version = 2\n"
+        f'root = "{folder / "root"}"\n'
+        f'state = "{folder / "state"}"\n'
+        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        "[grpc]\n"
+        f'  address = "{folder / "containerd.sock"}"\n'
+    )
+    log = open(folder / "containerd.log", "wb")  # noqa: SIM115 - lives as long as containerd
+    process = subprocess.Popen(
+        [binary, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+    node = PrivateContainerd(folder, process)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            text = (folder / "containerd.log").read_text(errors="replace")[-2000:]
+            node.stop()
+            raise PrivateEngineError(f"containerd exited with {process.returncode}: {text}")
+        probe = subprocess.run(["ctr", "-a", str(node.socket), "version"], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return node
+        time.sleep(0.2)
+    node.stop()
+    raise PrivateEngineError(f"containerd did not answer within {timeout:.0f}s")

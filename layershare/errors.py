@@ -49,3 +49,7 @@ class ConfigError(LayershareError):
 
 class UsageError(LayershareError):
     """Options that cannot go together (``--host`` with ``--archive``, several hosts where one is read)."""
+
+
+class ContainerdStoreError(SourceError):
+    """A containerd root named with ``--containerd-root`` is missing, not a containerd root, or unreadable."""

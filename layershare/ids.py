@@ -22,5 +22,22 @@ def chain_ids(diff_ids: Sequence[str]) -> tuple[str, ...]:
 
 
 def short_id(content_id: str) -> str:
-    """``sha256:6dd2aaaa9550...`` -> ``6dd2aaaa9550``, as ``docker image ls`` shows IDs."""
-    return content_id.removeprefix("sha256:")[:12]
+    """``sha256:6dd2aaaa9550...`` -> ``6dd2aaaa9550``, as ``docker image ls`` shows IDs
+    (``k8s.io/6dd2aaaa9550`` for an ID one containerd namespace of several holds)."""
+    namespace, plain = split_namespace(content_id)
+    short = plain.removeprefix("sha256:")[:12]
+    return f"{namespace}/{short}" if namespace else short
+
+
+def qualified(namespace: str, content_id: str) -> str:
+    """``k8s.io/sha256:…``: an ID as one containerd namespace holds it, where several are read at once
+    (each namespace keeps its own image names and snapshots)."""
+    return f"{namespace}/{content_id}"
+
+
+def split_namespace(key: str) -> tuple[str, str]:
+    """``k8s.io/sha256:…`` -> (``k8s.io``, ``sha256:…``); a plain ID has the namespace ``""``."""
+    namespace, slash, content_id = key.partition("/")
+    if slash and content_id.startswith("sha256:"):
+        return namespace, content_id
+    return "", key

@@ -37,6 +37,7 @@ class LayerIndex:
     blobs: pd.DataFrame
     blob_edges: pd.DataFrame
     other_bytes: int = 0
+    duplicate_bytes: int = 0
 
     @cached_property
     def chains(self) -> pd.Series:
@@ -115,6 +116,7 @@ class LayerIndex:
             blobs=blobs,
             blob_edges=blob_edges,
             other_bytes=snapshot.other_bytes,
+            duplicate_bytes=snapshot.duplicate_bytes,
             engine=snapshot.engine,
             images=images,
             layers=layers,

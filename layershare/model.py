@@ -32,6 +32,8 @@ class EngineInfo:
     os: str = ""
     arch: str = ""
     root_dir: str = ""
+    # The containerd namespaces read, where containerd's own files were the source (``k8s.io``, ...).
+    namespaces: tuple[str, ...] = ()
 
     @property
     def shares_with_intermediates(self) -> bool:
@@ -146,7 +148,9 @@ class Snapshot:
     ``notes`` are plain sentences the report must show (estimates, parts of
     the disk a store keeps that are not counted, images skipped). ``blobs``
     are the containerd store's content blobs the images use; ``other_bytes``
-    what that store holds for no image (containers' writable layers, leftovers).
+    what that store holds for no image (containers' writable layers, leftovers);
+    ``duplicate_bytes`` what containerd keeps twice because a layer is unpacked
+    in more than one namespace (every copy of its snapshot but one).
     """
 
     engine: EngineInfo
@@ -156,6 +160,7 @@ class Snapshot:
     collected_at: str = ""
     blobs: tuple[Blob, ...] = ()
     other_bytes: int = 0
+    duplicate_bytes: int = 0
 
 
 FileKind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other"]

@@ -2,12 +2,15 @@
 
 Four tables, each a folder of Parquet files (schema ``layershare.export/v1`` in every file's metadata):
 
-``hosts/<host>.parquet``        one row: the host, its engine, its totals (physical, logical, listed bytes);
+``hosts/<host>.parquet``        one row: the host, its engine, its totals (physical, logical, listed bytes,
+                                and what containerd keeps twice for layers unpacked in several namespaces);
 ``host_image/<host>.parquet``   a row per image the host lists: namespace, ID, tags, containers, size,
                                 shared and unique bytes (as ``layershare report`` counts them there),
                                 its base image and the base's repository (as ``check`` finds them);
-``host_layer/<host>.parquet``   a row per stored layer: chain ID, bytes, allocated bytes (null: not
-                                weighed per layer), how many of the host's images use it;
+``host_layer/<host>.parquet``   a row per stored layer: chain ID, bytes (one copy), disk bytes (on
+                                the containerd store: its blob and every namespace's snapshot, as du
+                                counts them; null where a layer is not weighed on disk), how many of
+                                the host's images use it and in how many namespaces it is unpacked;
 ``image_layer/<image>.parquet`` an image's layer chain, base first: content-addressed by image ID, so a
                                 fleet stores each image's chain once however many hosts hold it.
 
@@ -24,15 +27,28 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from layershare.analysis import Report
 from layershare.bases import find_bases
 from layershare.errors import UsageError
+from layershare.ids import split_namespace
 
 EXPORT_SCHEMA = "layershare.export/v1"
 SCHEMA_KEY = b"layershare.schema"
 TABLES = ("hosts", "host_image", "host_layer", "image_layer")
 # A report's totals that the hosts table keeps.
-HOST_TOTALS = ("images", "tags", "layers", "listed_bytes", "logical_bytes", "physical_bytes", "blob_bytes")
+HOST_TOTALS = (
+    "images",
+    "tags",
+    "layers",
+    "listed_bytes",
+    "logical_bytes",
+    "physical_bytes",
+    "blob_bytes",
+    "other_bytes",
+    "duplicate_bytes",
+)
 
 
 @dataclass(frozen=True)
@@ -54,8 +70,32 @@ def file_name(host: str) -> str:
 
 
 def _namespace(report: Report) -> str:
-    store = report.index.engine.image_store
-    return "moby" if store in ("graphdriver", "containerd") else store
+    """The namespace of a host's images where their IDs do not say it (one namespace read)."""
+    engine = report.index.engine
+    if engine.namespaces:
+        return engine.namespaces[0]
+    return "moby" if engine.image_store in ("graphdriver", "containerd") else engine.image_store
+
+
+def _host_layers(report: Report, host: str) -> list[dict[str, Any]]:
+    """A row per stored layer by its chain ID: the copies several containerd namespaces keep are one
+    row, their snapshots and the one content blob weighed together in ``disk_bytes``."""
+    rows: dict[str, dict[str, Any]] = {}
+    layers = report.layers
+    for key, size, blob, users in zip(
+        layers.index, layers["size_bytes"], layers["blob_bytes"], layers["images"], strict=True
+    ):
+        _, chain_id = split_namespace(str(key))
+        row = rows.setdefault(
+            chain_id,
+            {"host": host, "chain_id": chain_id, "bytes": 0, "disk_bytes": None, "images": 0, "copies": 0},
+        )
+        row["bytes"] = max(row["bytes"], int(size))
+        row["images"] += int(users)
+        row["copies"] += 1
+        if not pd.isna(blob):  # the containerd store: the blob is stored once, each snapshot per namespace
+            row["disk_bytes"] = (row["disk_bytes"] or int(blob)) + int(size)
+    return list(rows.values())
 
 
 def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
@@ -63,11 +103,10 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
     engine = report.index.engine
     totals = report.totals
     images = report.images.loc[~report.images["intermediate"].to_numpy(dtype=bool)]
-    namespace = _namespace(report)
+    default_namespace = _namespace(report)
     bases = find_bases(report.index)
     base_of = {str(k): v for k, v in bases["base_reference"].items() if isinstance(v, str)}
     repository_of = {str(k): v for k, v in bases["base_repository"].items() if isinstance(v, str)}
-    layer_users = report.layers["images"]
     chains = report.index.chains
     layer_rows: dict[str, dict[str, Any]] = {
         str(k): {str(c): v for c, v in row.items()} for k, row in report.index.layers.to_dict("index").items()
@@ -86,8 +125,8 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
         "host_image": [
             {
                 "host": host,
-                "namespace": namespace,
-                "image_id": str(image_id),
+                "namespace": split_namespace(str(image_id))[0] or default_namespace,
+                "image_id": split_namespace(str(image_id))[1],
                 "tags": [str(t) for t in row["tags"]],
                 "containers": int(row["containers"]),
                 "size_bytes": int(row["size_bytes"]),
@@ -98,26 +137,18 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
             }
             for image_id, row in images.iterrows()
         ],
-        "host_layer": [
-            {
-                "host": host,
-                "chain_id": str(chain_id),
-                "bytes": int(size),
-                "disk_bytes": None,
-                "images": int(layer_users.get(chain_id, 0)),
-            }
-            for chain_id, size in report.layers["size_bytes"].items()
-        ],
+        "host_layer": _host_layers(report, host),
         "image_layer": [
             {
-                "image_id": str(image_id),
+                "image_id": split_namespace(str(image_id))[1],
                 "position": position,
-                "chain_id": chain_id,
+                "chain_id": split_namespace(chain_id)[1],
                 "diff_id": str(layer_rows[chain_id]["diff_id"]),
                 "size_bytes": int(layer_rows[chain_id]["size_bytes"]),
                 "created_by": str(layer_rows[chain_id]["created_by"]),
             }
-            for image_id in images.index
+            # An image several namespaces hold has one chain: written once, from its first namespace.
+            for image_id in {split_namespace(str(i))[1]: i for i in reversed(images.index)}.values()
             for position, chain_id in enumerate(chains.get(image_id, ()))
         ],
     }
@@ -160,11 +191,13 @@ def _schema(pa: Any, table: str) -> Any:
     fields = {
         "hosts": [("host", text), ("collected_at", text), ("engine_host", text), ("engine_version", text),
                   ("image_store", text), ("images", big), ("tags", big), ("layers", big), ("listed_bytes", big),
-                  ("logical_bytes", big), ("physical_bytes", big), ("blob_bytes", big)],
+                  ("logical_bytes", big), ("physical_bytes", big), ("blob_bytes", big), ("other_bytes", big),
+                  ("duplicate_bytes", big)],
         "host_image": [("host", text), ("namespace", text), ("image_id", text), ("tags", listing),
                        ("containers", big), ("size_bytes", big), ("shared_bytes", big), ("unique_bytes", big),
                        ("base", text), ("base_repository", text)],
-        "host_layer": [("host", text), ("chain_id", text), ("bytes", big), ("disk_bytes", big), ("images", big)],
+        "host_layer": [("host", text), ("chain_id", text), ("bytes", big), ("disk_bytes", big), ("images", big),
+                       ("copies", big)],
         "image_layer": [("image_id", text), ("position", big), ("chain_id", text), ("diff_id", text),
                         ("size_bytes", big), ("created_by", text)],
     }[table]  # fmt: skip

@@ -17,19 +17,23 @@ from typing import Any
 from layershare.errors import SnapshotError, UsageError
 from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
 
-QUERIES = ("totals", "hosts", "layers", "images", "bases", "drift")
+QUERIES = ("totals", "hosts", "layers", "images", "bases", "drift", "duplication")
+# What a column an older v1 export lacks reads as (else a null string).
+_MISSING = {"duplicate_bytes": "0::BIGINT", "copies": "1::BIGINT"}
 # The columns the questions read (Parquet is read column by column: the rest is never decoded).
 COLUMNS = {
-    "hosts": "host, images, physical_bytes, logical_bytes, engine_version, image_store, collected_at",
+    "hosts": "host, images, physical_bytes, logical_bytes, engine_version, image_store, collected_at, "
+    "duplicate_bytes",
     "host_image": "host, image_id, tags, size_bytes, unique_bytes, base, base_repository",
-    "host_layer": "host, chain_id, bytes",
+    "host_layer": "host, chain_id, bytes, copies",
     "image_layer": "chain_id, created_by",
 }
 
 
 @dataclass(frozen=True)
 class Fleet:
-    """The answers: ``totals`` one row; ``hosts``, ``layers``, ``images`` rows, largest first."""
+    """The answers: ``totals`` one row; ``hosts``, ``layers``, ``images`` rows, largest first;
+    ``duplication`` the hosts whose containerd namespaces unpack layers twice."""
 
     engine: str
     totals: dict[str, int]
@@ -38,6 +42,7 @@ class Fleet:
     images: list[dict[str, Any]]
     bases: list[dict[str, Any]]
     drift: list[dict[str, Any]]
+    duplication: list[dict[str, Any]]
     notes: tuple[str, ...] = ()
 
 
@@ -112,6 +117,7 @@ def run_fleet(
         images=answers["images"],
         bases=answers["bases"],
         drift=answers["drift"],
+        duplication=answers["duplication"],
     )
 
 
@@ -119,7 +125,7 @@ def _columns(connection: Any, table: str, raw: str) -> str:
     """The columns the questions read; one the exports do not have yet (an older v1 export) is null."""
     present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()}
     wanted = [c.strip() for c in COLUMNS[table].split(",")]
-    return ", ".join(c if c in present else f"NULL::VARCHAR AS {c}" for c in wanted)
+    return ", ".join(c if c in present else f"{_MISSING.get(c, 'NULL::VARCHAR')} AS {c}" for c in wanted)
 
 
 def _checked_limit(text: str) -> str:
@@ -152,7 +158,7 @@ def _empty(table: str) -> str:
         "NULL::BIGINT AS shared_bytes, NULL::BIGINT AS unique_bytes, NULL::VARCHAR AS base, "
         "NULL::VARCHAR AS base_repository",
         "host_layer": "NULL::VARCHAR AS host, NULL::VARCHAR AS chain_id, NULL::BIGINT AS bytes, "
-        "NULL::BIGINT AS disk_bytes, NULL::BIGINT AS images",
+        "NULL::BIGINT AS disk_bytes, NULL::BIGINT AS images, NULL::BIGINT AS copies",
         "image_layer": "NULL::VARCHAR AS image_id, NULL::BIGINT AS position, NULL::VARCHAR AS chain_id, "
         "NULL::VARCHAR AS diff_id, NULL::BIGINT AS size_bytes, NULL::VARCHAR AS created_by",
     }[table]

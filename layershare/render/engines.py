@@ -21,6 +21,7 @@ _TOTALS = (
     "physical_bytes",
     "blob_bytes",
     "other_bytes",
+    "duplicate_bytes",
 )
 
 

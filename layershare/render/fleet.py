@@ -35,6 +35,7 @@ def fleet_document(fleet: Fleet) -> dict[str, Any]:
                 "engine_version": h["engine_version"],
                 "image_store": h["image_store"],
                 "collected_at": h["collected_at"],
+                "duplicate_bytes": int(h["duplicate_bytes"] or 0),
             }
             for h in fleet.hosts
         ],
@@ -75,6 +76,15 @@ def fleet_document(fleet: Fleet) -> dict[str, Any]:
                 "images": int(d["images"]),
             }
             for d in fleet.drift
+        ],
+        "duplication": [
+            {
+                "host": d["host"],
+                "duplicate_bytes": int(d["duplicate_bytes"]),
+                "layers": int(d["layers"]),
+                "physical_bytes": int(d["physical_bytes"]),
+            }
+            for d in fleet.duplication
         ],
         "notes": list(fleet.notes),
     }
@@ -133,6 +143,14 @@ def _text(fleet: Fleet, fmt: str, top: int | None) -> str:
         parts.append(
             f"{heading}Base drift: repositories used as bases in several versions\n"
             + tabulate(drift_rows, headers=["REPOSITORY", "VERSIONS", "HOSTS", "IMAGES"], tablefmt=fmt,
+                       disable_numparse=True)
+        )  # fmt: skip
+    if fleet.duplication:
+        duplication_rows = [[shorten(d["host"], 40), human_size(d["duplicate_bytes"]), str(d["layers"]),
+                             human_size(d["physical_bytes"])] for d in head(fleet.duplication)]  # fmt: skip
+        parts.append(
+            f"{heading}Hosts whose containerd namespaces unpack layers twice\n"
+            + tabulate(duplication_rows, headers=["HOST", "SECOND COPIES", "LAYERS", "PHYSICAL"], tablefmt=fmt,
                        disable_numparse=True)
         )  # fmt: skip
     return "\n\n".join(parts) + "\n"

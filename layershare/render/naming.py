@@ -16,9 +16,12 @@ def shorten(text: str, width: int = _MAX_INSTRUCTION) -> str:
 
 
 def describe_engine(engine: EngineInfo) -> str:
-    """``Engine 20.10.24 (API 1.41, graphdriver, overlay2) at unix:///...``, or the archives read."""
+    """``Engine 20.10.24 (API 1.41, graphdriver, overlay2) at unix:///...``, the archives read, or the
+    containerd root and namespaces read."""
     if engine.image_store == "archive":
         return f"Image archives: {engine.host}"
+    if engine.image_store == "containerd" and not engine.api_version:  # read from containerd's own files
+        return f"containerd ({engine.storage_driver}) at {engine.host}"
     driver = f", {engine.storage_driver}" if engine.storage_driver else ""
     return (
         f"Engine {engine.version} (API {engine.api_version}, {engine.image_store}{driver}) at {engine.host}"
@@ -35,4 +38,5 @@ def engine_document(engine: EngineInfo) -> dict[str, Any]:
         "storage_driver": engine.storage_driver,
         "os": engine.os,
         "arch": engine.arch,
+        **({"namespaces": list(engine.namespaces)} if engine.namespaces else {}),
     }

@@ -31,6 +31,7 @@ def totals_document(totals: Totals) -> dict[str, Any]:
         "saved_bytes": totals.saved_bytes,
         "blob_bytes": totals.blob_bytes,
         "other_bytes": totals.other_bytes,
+        "duplicate_bytes": totals.duplicate_bytes,
     }
 
 

@@ -50,6 +50,8 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
         summary_rows.insert(5, ["  of which content blobs", human_size(t.blob_bytes)])
     if t.other_bytes:
         summary_rows.append(["Store bytes no image uses (containers, leftovers)", human_size(t.other_bytes)])
+    if t.duplicate_bytes:
+        summary_rows.append(["Layers unpacked again in another namespace", human_size(t.duplicate_bytes)])
     parts = [f"{heading}{describe_engine(engine)}", _table(summary_rows, ["", ""], markdown, {1})]
     images = report.images if top is None else report.images.head(top)
     image_rows = [

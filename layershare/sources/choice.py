@@ -21,7 +21,13 @@ if TYPE_CHECKING:
 
 Progress = Callable[[int, int], None]
 
-_FLAGS = {"hosts": "--host", "context": "--context", "recording": "--recording", "archives": "--archive"}
+_FLAGS = {
+    "hosts": "--host",
+    "context": "--context",
+    "recording": "--recording",
+    "archives": "--archive",
+    "containerd_root": "--containerd-root",
+}
 
 
 @dataclass(frozen=True)
@@ -29,16 +35,19 @@ class SourceChoice:
     """Where images are read from, and how.
 
     At most one of ``hosts`` (engine URLs), ``context`` (a docker context),
-    ``recording`` (a file of ``layershare record``) and ``archives`` (``docker
-    save`` files or OCI layout folders); none means the engine of the
-    environment. ``cache_dir`` None reads and writes no cache. ``quiet`` asks
-    for no progress display.
+    ``recording`` (a file of ``layershare record``), ``archives`` (``docker
+    save`` files or OCI layout folders) and ``containerd_root`` (containerd's
+    root folder on a node, read in ``namespace``: a name or ``all``); none means
+    the engine of the environment. ``cache_dir`` None reads and writes no cache.
+    ``quiet`` asks for no progress display.
     """
 
     hosts: tuple[str, ...] = ()
     context: str | None = None
     recording: str | None = None
     archives: tuple[str, ...] = ()
+    containerd_root: str | None = None
+    namespace: str | None = None
     show_values: bool = False
     cache_dir: Path | None = None
     quiet: bool = False
@@ -47,11 +56,13 @@ class SourceChoice:
         chosen = [name for name in _FLAGS if getattr(self, name)]
         if len(chosen) > 1:
             raise UsageError(f"{_FLAGS[chosen[0]]} and {_FLAGS[chosen[1]]} cannot be used together")
+        if self.namespace and not self.containerd_root:
+            raise UsageError("--namespace reads containerd: give --containerd-root too (/var/lib/containerd)")
 
     @property
     def reads_engine(self) -> bool:
-        """True when the choice names a live engine (not a recording or archives)."""
-        return not (self.recording or self.archives)
+        """True when the choice names a live Docker engine (not a recording, archives or containerd's files)."""
+        return not (self.recording or self.archives or self.containerd_root)
 
     def for_each_host(self) -> list[SourceChoice]:
         """One choice per ``--host`` (one with no host when none is given)."""
@@ -66,7 +77,12 @@ class SourceChoice:
 
 
 def open_engine(choice: SourceChoice, *, progress: Progress | None = None) -> EngineSource:
-    """The live engine a choice names; :class:`UsageError` for a recording or archives."""
+    """The live engine a choice names; :class:`UsageError` for a recording, archives or containerd."""
+    if choice.containerd_root:
+        raise UsageError(
+            "this command reads a live Docker engine; --containerd-root is read by report, history, tree, "
+            "check and export"
+        )
     if choice.recording or choice.archives:
         raise UsageError(
             "this command reads a live engine: --recording and --archive hold no containers, volumes or files"
@@ -91,6 +107,12 @@ def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> So
         from layershare.sources.recording import RecordingSource
 
         return RecordingSource(choice.recording)
+    if choice.containerd_root:
+        from layershare.sources.containerd import DEFAULT_NAMESPACE, ContainerdSource
+
+        return ContainerdSource(
+            choice.containerd_root, choice.namespace or DEFAULT_NAMESPACE, show_values=choice.show_values
+        )
     if len(choice.hosts) > 1:
         raise UsageError("only 'report' reads several engines: give --host once")
     from layershare.sources.engine import EngineSource

@@ -86,18 +86,18 @@ IMPORT_EVERYTHING = (
 def run_unprivileged(
     engine: Any, args: list[str], env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """``layershare ARGS`` as uid 65534, who may open the engine's socket but not read its data root.
+    """``layershare ARGS`` as uid 65534, who may open the engine's socket but not read its data root
+    (``engine`` None: no engine, for a source read from files).
 
     Every layershare module is imported before dropping root. The clone (and its .venv, whose
     libraries load some modules lazily, pandas' ``to_dict`` among them) may sit in a mode-700
     folder such as ``mktemp -d`` makes: for the call, its folders get the search bit a user's own
     install has, and lose it again afterwards.
     """
-    folder = Path(engine.folder)
-    socket = folder / "docker.sock"
     closed = [p for p in ROOT.parents if p != Path("/") and not os.stat(p).st_mode & 0o001]
-    os.chmod(folder, 0o755)
-    os.chmod(socket, 0o666)
+    if engine is not None:
+        os.chmod(engine.folder, 0o755)
+        os.chmod(Path(engine.folder) / "docker.sock", 0o666)
     modes = {p: os.stat(p).st_mode & 0o7777 for p in closed}
     for path, mode in modes.items():
         os.chmod(path, mode | 0o001)
@@ -107,10 +107,12 @@ def run_unprivileged(
             "os.setgid(65534); os.setuid(65534)\n"
             f"sys.argv = {['layershare', *args]!r}\nlayershare.cli.main()\n"
         )
-        full_env = {**engine.env(), "HOME": "/nonexistent", **(env or {})}
+        base = engine.env() if engine is not None else dict(os.environ)
+        full_env = {**base, "HOME": "/nonexistent", **(env or {})}
         return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
     finally:
         for path, mode in modes.items():
             os.chmod(path, mode)
-        os.chmod(socket, 0o660)
-        os.chmod(folder, 0o700)
+        if engine is not None:
+            os.chmod(Path(engine.folder) / "docker.sock", 0o660)
+            os.chmod(engine.folder, 0o700)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import IO, Any, Literal
 
 from layershare.errors import ArchiveError
-from layershare.model import OCI_LABEL_PREFIX, HistoryEntry, ImageContent, LayerContent
+from layershare.model import ImageContent, LayerContent
 from layershare.sources.archive.layers import (
     CHUNK,
     GZIP_MAGIC,
@@ -41,7 +41,8 @@ from layershare.sources.archive.layers import (
     sniff,
     stream_members,
 )
-from layershare.times import unix_time
+from layershare.sources.image_config import config_history, oci_labels
+from layershare.sources.image_config import diff_ids as config_diff_ids
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 
@@ -183,15 +184,14 @@ def _images(
         config = _document(documents, links, config_path)
         if not isinstance(config, Mapping):
             raise ArchiveError(f"{name}: image config {config_path} is missing or not JSON")
-        diff_ids = (config.get("rootfs") or {}).get("diff_ids")
-        if not isinstance(diff_ids, list) or not all(isinstance(d, str) for d in diff_ids):
+        diff_ids = config_diff_ids(config)
+        if diff_ids is None:
             raise ArchiveError(f"{name}: image config {config_path} has no rootfs.diff_ids")
         missing = [d for d in diff_ids if d not in layers]
         if missing:
             raise ArchiveError(f"{name}: layer {missing[0]} of {config_path} is not in the archive")
         contents = tuple(layers[d] for d in diff_ids)
-        history, layer_entries = _config_history(config, contents)
-        labels = (config.get("config") or {}).get("Labels") or {}
+        history, layer_entries = config_history(config, [layer.size_bytes for layer in contents])
         images.append(
             ImageContent(
                 config_digest="sha256:" + posixpath.basename(config_path).removesuffix(".json"),
@@ -203,37 +203,10 @@ def _images(
                 platform="/".join(str(config[k]) for k in ("os", "architecture") if config.get(k)),
                 history=history,
                 layer_entries=layer_entries,
-                labels=tuple(
-                    sorted((str(k), str(v)) for k, v in labels.items() if str(k).startswith(OCI_LABEL_PREFIX))
-                )
-                if isinstance(labels, Mapping)
-                else (),
+                labels=oci_labels(config),
             )
         )
     return images
-
-
-def _config_history(
-    config: Mapping[str, Any], layers: tuple[LayerContent, ...]
-) -> tuple[tuple[HistoryEntry, ...], tuple[int, ...]]:
-    """The configuration's history, and which entry made each layer (empty when they do not fit)."""
-    raw = config.get("history")
-    if not isinstance(raw, list) or not all(isinstance(h, Mapping) for h in raw):
-        return (), ()
-    makes_layer = [not h.get("empty_layer") for h in raw]
-    fits = sum(makes_layer) == len(layers)
-    sizes = iter(layer.size_bytes for layer in layers)
-    entries = tuple(
-        HistoryEntry(
-            created=unix_time(h.get("created")),
-            created_by=str(h.get("created_by") or ""),
-            size_bytes=next(sizes) if fits and made else 0,
-            comment=str(h.get("comment") or ""),
-        )
-        for h, made in zip(raw, makes_layer, strict=True)
-    )
-    layer_entries = tuple(i for i, made in enumerate(makes_layer) if made) if fits else ()
-    return entries, layer_entries
 
 
 def _oci_configs(

@@ -3,13 +3,16 @@
 containerd's overlayfs snapshotter records each snapshot (its key, which for
 an image layer ends in the layer's chain ID, the number of its folder under
 ``snapshots/``, its kind and parent) in a bbolt database. This module walks
-that file's B+tree of buckets; it never writes and never locks (a page seen
-mid-write is skipped by taking the newer valid meta page).
+that file's B+tree of buckets; it never writes and never locks. The file is read
+whole (a copy in memory: a running containerd holds bbolt's lock, and a reader must
+not wait on it); a meta page whose checksum does not match is one seen mid-write and
+is passed over for the other, as bbolt itself does, and :func:`read_tree` reads the
+file again when what it copied does not hold together.
 
 File format (bbolt): pages of ``page_size`` bytes; page header = id u64,
 flags u16, count u16, overflow u32; pages 0 and 1 are meta pages (magic,
 version, page size, flags, root bucket {root u64, sequence u64}, freelist,
-high-water page, txid, checksum). Branch elements: pos u32, ksize u32, pgid
+high-water page, txid, checksum: FNV-64a of the meta's first 56 bytes). Branch elements: pos u32, ksize u32, pgid
 u64. Leaf elements: flags u32 (1 = a nested bucket), pos u32, ksize u32,
 vsize u32. A bucket value is {root u64, sequence u64}; root 0 means the
 bucket's page follows inline in the value.
@@ -18,6 +21,7 @@ bucket's page follows inline in the value.
 from __future__ import annotations
 
 import struct
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -72,7 +76,9 @@ class BoltFile:
         magic, version, page_size, _ = struct.unpack_from("<IIII", self.data, offset + 16)
         if flags != _META or magic != _MAGIC or version != 2 or page_size < 512:
             return None
-        root, _seq, _free, _pgid, txid = struct.unpack_from("<QQQQQ", self.data, offset + 32)
+        root, _seq, _free, _pgid, txid, checksum = struct.unpack_from("<QQQQQQ", self.data, offset + 32)
+        if checksum != _fnv64a(self.data[offset + 16 : offset + 72]):
+            return None  # written halfway when the file was read
         return txid, page_size, root
 
     def tree(self) -> Tree:
@@ -115,6 +121,31 @@ class BoltFile:
                 yield from self._elements(child * self.page_size, self.data, depth + 1)
         else:
             raise BoltError(f"page at {offset} is neither a branch nor a leaf")
+
+
+def _fnv64a(data: bytes) -> int:
+    value = 0xCBF29CE484222325
+    for byte in data:
+        value = ((value ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
+    return value
+
+
+def read_tree(path: str | Path, *, attempts: int = 3, pause: float = 0.05) -> Tree:
+    """Every bucket of the bbolt file at ``path``, read from a copy taken in one read.
+
+    A running containerd may be writing the file while it is read: a copy that does not
+    hold together (no meta page with a valid checksum, a page out of place) is taken
+    again, up to ``attempts`` times; :class:`BoltError` if none does. ``OSError`` passes.
+    """
+    attempt = 1
+    while True:
+        try:
+            return BoltFile.open(path).tree()
+        except (BoltError, struct.error, IndexError) as e:
+            if attempt >= attempts:
+                raise BoltError(f"{path}: {e}") from e
+            attempt += 1
+            time.sleep(pause)
 
 
 def uvarint(data: bytes) -> int:

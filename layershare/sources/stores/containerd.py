@@ -80,16 +80,68 @@ def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, A
 def read_store_at(
     root: Path, snapshotter_name: str, image_ids: Iterable[str], usage: DiskUsage | None = None
 ) -> dict[str, Any]:
-    """Blobs and snapshots of the containerd store at ``root`` and which images use them.
+    """Blobs and snapshots of the containerd store at ``root`` and which of Docker's images use them.
 
     ``usage`` weighs files and folders (default: as ``du`` does on this disk).
     """
+    store = read_namespaces(root, snapshotter_name, {NAMESPACE: image_ids}, usage)
+    return {
+        "blobs": store["blobs"],
+        "images": store["images"][NAMESPACE],
+        "snapshots": store["snapshots"][NAMESPACE],
+        "other_snapshot_bytes": store["other_snapshot_bytes"],
+        "other_blob_bytes": store["other_blob_bytes"],
+    }
+
+
+def read_namespaces(
+    root: Path,
+    snapshotter_name: str,
+    image_ids: Mapping[str, Iterable[str]],
+    usage: DiskUsage | None = None,
+) -> dict[str, Any]:
+    """Blobs and snapshots of the containerd store at ``root``, for the images of each namespace named.
+
+    ``image_ids`` maps a namespace to its image IDs (the digests its image names point at). Content
+    blobs are stored once for every namespace (``blobs``); snapshots once per namespace
+    (``snapshots[namespace][chain ID]``). ``other_snapshot_bytes`` and ``other_blob_bytes`` are what
+    no image named uses (containers' writable layers, other namespaces' images, leftovers);
+    ``duplicate_snapshot_bytes`` what unpacking a layer in more than one namespace costs (every
+    copy of a layer's snapshot but the largest, over the whole store).
+    """
     usage = usage or DiskUsage()
     blob_dir = _blobs(root)
-    refs = read_content_refs(root)
     snapshotter = root / f"io.containerd.snapshotter.v1.{snapshotter_name}"
     blobs: dict[str, dict[str, Any]] = {}
-    images: dict[str, dict[str, Any]] = {}
+    images: dict[str, dict[str, dict[str, Any]]] = {}
+    for namespace, ids in image_ids.items():
+        refs = read_content_refs(root, namespace)
+        images[namespace] = {
+            image_id: found
+            for image_id in ids
+            if (found := _image_blobs(blob_dir, image_id, refs, blobs, usage)) is not None
+        }
+    snapshots, other_snapshot_bytes, duplicate = _snapshots(snapshotter, usage, set(image_ids))
+    other_blob_bytes = sum(usage.entry(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs)
+    return {
+        "blobs": blobs,
+        "images": images,
+        "snapshots": {namespace: snapshots.get(namespace, {}) for namespace in image_ids},
+        "other_snapshot_bytes": other_snapshot_bytes,
+        "other_blob_bytes": other_blob_bytes,
+        "duplicate_snapshot_bytes": duplicate,
+    }
+
+
+def _image_blobs(
+    blob_dir: Path,
+    image_id: str,
+    refs: Mapping[str, list[str]],
+    blobs: dict[str, dict[str, Any]],
+    usage: DiskUsage,
+) -> dict[str, Any] | None:
+    """The blobs one image uses (index, manifests present, configs, layers, what labels keep), each
+    weighed into ``blobs``; None where the store holds no manifest for it."""
 
     def blob(digest: str, kind: str) -> Any:
         path = blob_dir / digest.removeprefix("sha256:")
@@ -101,57 +153,46 @@ def read_store_at(
         blobs.setdefault(digest, {"size": size, "kind": kind})
         return document if kind in ("index", "manifest") else True
 
-    for image_id in image_ids:
-        used: list[str] = []
-        platforms: list[str] = []
-        layer_blobs: list[str] = []
-        top = blob(image_id, "manifest")
-        manifests: list[tuple[str, Any]] = []
-        if isinstance(top, dict) and isinstance(top.get("manifests"), list):
-            blobs[image_id]["kind"] = "index"
-            used.append(image_id)
-            for descriptor in top["manifests"]:
-                digest = str(descriptor.get("digest", ""))
-                manifest = blob(digest, "manifest")
-                if isinstance(manifest, dict):  # a platform not pulled has no manifest here
-                    platform = descriptor.get("platform") or {}
-                    platforms.append(
-                        "/".join(str(platform[k]) for k in ("os", "architecture") if k in platform)
-                    )
-                    manifests.append((digest, manifest))
-        elif isinstance(top, dict):
-            manifests.append((image_id, top))
-        for digest, manifest in manifests:
-            if manifest.get("layers") is None:
-                continue  # an attestation or another artifact, not an image
+    used: list[str] = []
+    platforms: list[str] = []
+    layer_blobs: list[str] = []
+    top = blob(image_id, "manifest")
+    manifests: list[tuple[str, Any]] = []
+    if isinstance(top, dict) and isinstance(top.get("manifests"), list):
+        blobs[image_id]["kind"] = "index"
+        used.append(image_id)
+        for descriptor in top["manifests"]:
+            digest = str(descriptor.get("digest", ""))
+            manifest = blob(digest, "manifest")
+            if isinstance(manifest, dict):  # a platform not pulled has no manifest here
+                platform = descriptor.get("platform") or {}
+                platforms.append("/".join(str(platform[k]) for k in ("os", "architecture") if k in platform))
+                manifests.append((digest, manifest))
+    elif isinstance(top, dict):
+        manifests.append((image_id, top))
+    for digest, manifest in manifests:
+        if manifest.get("layers") is None:
+            continue  # an attestation or another artifact, not an image
+        used.append(digest)
+        config = str((manifest.get("config") or {}).get("digest", ""))
+        if blob(config, "config"):
+            used.append(config)
+        for layer in manifest.get("layers") or []:
+            layer_digest = str(layer.get("digest", ""))
+            if blob(layer_digest, "layer"):
+                used.append(layer_digest)
+                layer_blobs.append(layer_digest)
+    if not manifests:
+        return None
+    # What containerd's collector keeps for the image through its labels (the classic builder's
+    # container configuration, on an image's config) goes with the image too.
+    for digest in sorted(reachable(used, refs) - set(used)):
+        if blob(digest, "kept"):
             used.append(digest)
-            config = str((manifest.get("config") or {}).get("digest", ""))
-            if blob(config, "config"):
-                used.append(config)
-            for layer in manifest.get("layers") or []:
-                layer_digest = str(layer.get("digest", ""))
-                if blob(layer_digest, "layer"):
-                    used.append(layer_digest)
-                    layer_blobs.append(layer_digest)
-        if manifests:
-            # What containerd's collector keeps for the image through its labels (the classic
-            # builder's container configuration, on an image's config) goes with the image too.
-            for digest in sorted(reachable(used, refs) - set(used)):
-                if blob(digest, "kept"):
-                    used.append(digest)
-            images[image_id] = {
-                "blobs": list(dict.fromkeys(used)),
-                "platforms": [p for p in platforms if p],
-                "layer_blobs": layer_blobs,
-            }
-    snapshots, other_snapshot_bytes = _snapshots(snapshotter, usage)
-    other_blob_bytes = sum(usage.entry(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs)
     return {
-        "blobs": blobs,
-        "images": images,
-        "snapshots": snapshots,
-        "other_snapshot_bytes": other_snapshot_bytes,
-        "other_blob_bytes": other_blob_bytes,
+        "blobs": list(dict.fromkeys(used)),
+        "platforms": [p for p in platforms if p],
+        "layer_blobs": layer_blobs,
     }
 
 
@@ -190,20 +231,29 @@ def _files(folder: Path) -> list[Path]:
         return []
 
 
-def _snapshots(snapshotter: Path, usage: DiskUsage) -> tuple[dict[str, int], int]:
-    """Disk bytes of each committed snapshot of the moby namespace by chain ID, and of every other together."""
-    by_chain: dict[str, int] = {}
+def _snapshots(
+    snapshotter: Path, usage: DiskUsage, wanted: set[str]
+) -> tuple[dict[str, dict[str, int]], int, int]:
+    """Disk bytes of each committed layer snapshot of the wanted namespaces (by namespace, then chain
+    ID), of every other snapshot together, and of the copies of layers unpacked in several namespaces."""
+    by_namespace: dict[str, dict[str, int]] = {}
+    copies: dict[str, list[int]] = {}
     other = 0
     for record in read_snapshot_records(snapshotter).values():
         try:
             size = snapshot_usage(snapshotter, record, usage)
         except OSError:
             continue
-        if record.committed and record.namespace == NAMESPACE and record.name.startswith("sha256:"):
-            by_chain[record.name] = by_chain.get(record.name, 0) + size
+        layer = record.committed and record.name.startswith("sha256:")
+        if layer:
+            copies.setdefault(record.name, []).append(size)
+        if layer and record.namespace in wanted:
+            chains = by_namespace.setdefault(record.namespace, {})
+            chains[record.name] = chains.get(record.name, 0) + size
         else:
             other += size
-    return by_chain, other
+    duplicate = sum(sum(sizes) - max(sizes) for sizes in copies.values() if len(sizes) > 1)
+    return by_namespace, other, duplicate
 
 
 def kept_snapshot_bytes(

@@ -9,11 +9,93 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
+from layershare.sources.stores.boltdb import BoltError, Tree, read_tree, uvarint, varint
 from layershare.sources.stores.usage import DiskUsage
 
-NAMESPACE = "moby"
+NAMESPACE = "moby"  # Docker's own namespace; the kubelet's is "k8s.io"
+META_DB = Path("io.containerd.metadata.v1.bolt", "meta.db")
 _VIEW, _COMMITTED = 1, 3
+
+
+def read_meta(root: Path) -> Tree:
+    """containerd's metadata (``io.containerd.metadata.v1.bolt/meta.db``), read from a copy taken in one
+    read and taken again if it was caught mid-write. Raises ``OSError`` or :class:`BoltError`."""
+    return read_tree(root / META_DB)
+
+
+def namespaces(meta: Tree) -> list[str]:
+    """The namespaces containerd's metadata holds, sorted."""
+    top = meta.get(b"v1")
+    return sorted(
+        k.decode(errors="replace")
+        for k, v in (top.items() if isinstance(top, dict) else ())
+        if isinstance(v, dict)
+    )
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One image name of a namespace and the digest it points at (a manifest or an index)."""
+
+    namespace: str
+    name: str
+    target: str
+    media_type: str
+
+
+def image_records(meta: Tree, namespace: str) -> list[ImageRecord]:
+    """Every image name of a namespace, as ``ctr -n NAMESPACE images ls`` lists them."""
+    found = []
+    for name, record in _bucket(meta, namespace, b"images").items():
+        target = record.get(b"target") if isinstance(record, dict) else None
+        digest = target.get(b"digest") if isinstance(target, dict) else None
+        if not isinstance(digest, bytes) or not isinstance(target, dict):
+            continue
+        media_type = target.get(b"mediatype")
+        found.append(
+            ImageRecord(
+                namespace=namespace,
+                name=name.decode(errors="replace"),
+                target=digest.decode(errors="replace"),
+                media_type=media_type.decode(errors="replace") if isinstance(media_type, bytes) else "",
+            )
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class ContainerRecord:
+    """One container of a namespace: the image name it was made from and its writable snapshot's key."""
+
+    namespace: str
+    id: str
+    image: str
+    snapshot_key: str
+
+
+def container_records(meta: Tree, namespace: str) -> list[ContainerRecord]:
+    """Every container containerd's metadata holds in a namespace (running or not)."""
+    found = []
+    for cid, record in _bucket(meta, namespace, b"containers").items():
+        if not isinstance(record, dict):
+            continue
+        image, key = record.get(b"image"), record.get(b"snapshotKey")
+        found.append(
+            ContainerRecord(
+                namespace=namespace,
+                id=cid.decode(errors="replace"),
+                image=image.decode(errors="replace") if isinstance(image, bytes) else "",
+                snapshot_key=key.decode(errors="replace") if isinstance(key, bytes) else "",
+            )
+        )
+    return found
+
+
+def _bucket(meta: Tree, namespace: str, name: bytes) -> Tree:
+    found: Tree | bytes = meta
+    for key in (b"v1", namespace.encode(), name):
+        found = found.get(key, b"") if isinstance(found, dict) else b""
+    return found if isinstance(found, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -45,7 +127,7 @@ class SnapshotRecord:
 def read_snapshot_records(snapshotter: Path) -> dict[str, SnapshotRecord]:
     """Every snapshot of a snapshotter (``io.containerd.snapshotter.v1.<name>``) by key; {} if unreadable."""
     try:
-        tree: Any = BoltFile.open(snapshotter / "metadata.db").tree()
+        tree: Any = read_tree(snapshotter / "metadata.db")
         records = tree[b"v1"][b"snapshots"]
     except (OSError, BoltError, KeyError, TypeError):
         return {}
@@ -96,7 +178,7 @@ def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[
     """For each content blob of a namespace, the blobs its garbage-collection labels keep
     (``containerd.io/gc.ref.content.*``): what containerd's collector follows from an image."""
     try:
-        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
+        tree: Any = read_meta(root)
         blobs = tree[b"v1"][namespace.encode()][b"content"][b"blob"]
     except (OSError, BoltError, KeyError, TypeError):
         return {}
@@ -116,7 +198,7 @@ def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[
 def recorded_blobs(root: Path, namespace: str | None = None) -> set[str]:
     """Every blob digest a namespace (default: any) of containerd's metadata has a record of."""
     try:
-        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
+        tree: Any = read_meta(root)
         namespaces = tree[b"v1"]
     except (OSError, BoltError, KeyError, TypeError):
         return set()
@@ -145,7 +227,7 @@ def reachable(start: Iterable[str], refs: Mapping[str, list[str]]) -> set[str]:
 def read_leases(root: Path) -> list[Lease]:
     """Every lease of every namespace in containerd's metadata (``io.containerd.metadata.v1.bolt``)."""
     try:
-        tree: Any = BoltFile.open(root / "io.containerd.metadata.v1.bolt" / "meta.db").tree()
+        tree: Any = read_meta(root)
         namespaces = tree[b"v1"]
     except (OSError, BoltError, KeyError, TypeError):
         return []

@@ -1,0 +1,278 @@
+"""containerd on a node, read from its files: the kubelet's images (namespace ``k8s.io``), Docker's
+(``moby``), or every namespace at once.
+
+Kubernetes nodes run containerd without dockerd. This source reads, as root on the node:
+
+- containerd's metadata (``io.containerd.metadata.v1.bolt/meta.db``): each namespace's image
+  names and the digest each points at, its containers, and the labels its collector follows;
+- the content store (``io.containerd.content.v1.content/blobs``): each image's index, manifests,
+  configuration (its layers' diff IDs and its history) and layer blobs, weighed as ``du`` does;
+- the snapshotter's metadata and folders (``io.containerd.snapshotter.v1.<name>``): each layer
+  unpacked, named after its chain ID (the same chain IDs Docker computes for the same layers).
+
+bbolt files are read from a copy taken in one read, since a running containerd holds their lock.
+Content blobs are stored once for every namespace; snapshots once per namespace, so a node running
+Docker (``moby``) and the kubelet (``k8s.io``) unpacks the layers they share twice. When several
+namespaces are read, image IDs and chain IDs are told apart by their namespace (``k8s.io/sha256:…``).
+
+An image's SIZE here is what it would hold on the node alone: its snapshots and its content blobs
+(containerd's own tools show only the blobs). Nothing here writes to the store or asks containerd.
+"""
+
+from __future__ import annotations
+
+import platform
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from layershare.errors import ContainerdStoreError, EnginePermissionDenied, UsageError
+from layershare.ids import chain_ids, qualified
+from layershare.model import Blob, EngineInfo, Image, Layer, Snapshot
+from layershare.redact import redact_created_by
+from layershare.sources.image_config import config_history, oci_labels
+from layershare.sources.image_config import diff_ids as config_diff_ids
+from layershare.sources.interface import Source
+from layershare.sources.stores.boltdb import BoltError, Tree
+from layershare.sources.stores.containerd import read_config, read_namespaces
+from layershare.sources.stores.containerd_meta import (
+    META_DB,
+    ImageRecord,
+    container_records,
+    image_records,
+    namespaces,
+    read_meta,
+)
+from layershare.times import now_iso
+
+DEFAULT_ROOT = Path("/var/lib/containerd")
+DEFAULT_NAMESPACE = "k8s.io"
+ALL_NAMESPACES = "all"
+
+
+def familiar_name(name: str) -> str:
+    """A reference as ``docker image ls`` shows it: ``docker.io/library/app:1`` -> ``app:1``."""
+    library = name.removeprefix("docker.io/library/")
+    if library != name and "/" not in library:
+        return library
+    return name.removeprefix("docker.io/")
+
+
+class ContainerdSource(Source):
+    """The images of one containerd namespace (or of all of them), read from containerd's root folder."""
+
+    def __init__(
+        self,
+        root: str | Path = DEFAULT_ROOT,
+        namespace: str = DEFAULT_NAMESPACE,
+        *,
+        show_values: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        self.namespace = namespace
+        self.show_values = show_values
+
+    def _meta(self) -> Tree:
+        path = self.root / META_DB
+        try:
+            return read_meta(self.root)
+        except PermissionError as e:
+            raise EnginePermissionDenied(
+                f"cannot read {path}: permission denied (run as root on the node)"
+            ) from e
+        except FileNotFoundError as e:
+            raise ContainerdStoreError(
+                f"{self.root} is not a containerd root: no {META_DB} (give --containerd-root)"
+            ) from e
+        except OSError as e:
+            raise ContainerdStoreError(f"cannot read {path}: {e.strerror or e}") from e
+        except BoltError as e:
+            raise ContainerdStoreError(
+                f"{path} is not a containerd metadata file layershare reads: {e}"
+            ) from e
+
+    def _readable(self, path: Path) -> None:
+        """Refuse a root whose metadata reads but whose snapshots do not (mode 711 folders, not root)."""
+        try:
+            with path.open("rb"):
+                pass
+        except FileNotFoundError:
+            return  # nothing unpacked with this snapshotter yet
+        except PermissionError as e:
+            raise EnginePermissionDenied(
+                f"cannot read {path}: permission denied (run as root on the node)"
+            ) from e
+        except OSError as e:
+            raise ContainerdStoreError(f"cannot read {path}: {e.strerror or e}") from e
+
+    def chosen_namespaces(self, meta: Tree) -> list[str]:
+        """The namespaces this source reads; :class:`UsageError` for one the root does not hold."""
+        present = namespaces(meta)
+        if self.namespace == ALL_NAMESPACES:
+            return present
+        if self.namespace not in present:
+            raise UsageError(
+                f"no namespace {self.namespace!r} in {self.root} "
+                f"(there: {', '.join(present) or 'none'}; --namespace all reads every one)"
+            )
+        return [self.namespace]
+
+    def snapshot(self) -> Snapshot:
+        """Every image of the chosen namespaces, its layers (snapshots) and blobs, as the model."""
+        meta = self._meta()
+        chosen = self.chosen_namespaces(meta)
+        several = len(chosen) > 1
+        records = {ns: image_records(meta, ns) for ns in chosen}
+        names: dict[str, dict[str, list[ImageRecord]]] = {}
+        for ns, found in records.items():
+            by_target: dict[str, list[ImageRecord]] = defaultdict(list)
+            for record in found:
+                by_target[record.target].append(record)
+            names[ns] = dict(sorted(by_target.items()))
+        snapshotter = _snapshotter(meta, chosen)
+        self._readable(self.root / f"io.containerd.snapshotter.v1.{snapshotter}" / "metadata.db")
+        store = read_namespaces(self.root, snapshotter, {ns: list(names[ns]) for ns in chosen})
+        arch = platform.machine()
+
+        def key(ns: str, content_id: str) -> str:
+            return qualified(ns, content_id) if several else content_id
+
+        layers: dict[str, Layer] = {}
+        images: list[Image] = []
+        skipped: list[str] = []
+        not_unpacked = 0
+        for ns in chosen:
+            snapshots: dict[str, int] = store["snapshots"][ns]
+            containers = _containers_by_target(meta, ns, records[ns])
+            for target, refs in names[ns].items():
+                objects = store["images"][ns].get(target)
+                config = read_config(self.root, target, arch) if objects else None
+                diffs = config_diff_ids(config) if config else None
+                if objects is None or config is None or diffs is None:
+                    skipped.append(f"{ns}/{refs[0].name}")
+                    continue
+                chain = chain_ids(diffs)
+                sizes = [snapshots.get(c, 0) for c in chain]
+                not_unpacked += sum(1 for c in chain if c not in snapshots)
+                history, layer_entries = config_history(config, sizes)
+                history = tuple(
+                    h if self.show_values else h._replace(created_by=redact_created_by(h.created_by))
+                    for h in history
+                )
+                layer_blobs: list[str] = objects["layer_blobs"]
+                for k, chain_id in enumerate(chain):
+                    entry = history[layer_entries[k]] if layer_entries else None
+                    blob = store["blobs"].get(layer_blobs[k]) if k < len(layer_blobs) else None
+                    layers.setdefault(
+                        key(ns, chain_id),
+                        Layer(
+                            chain_id=key(ns, chain_id),
+                            diff_id=diffs[k],
+                            parent_chain_id=key(ns, chain[k - 1]) if k else None,
+                            size_bytes=sizes[k],
+                            created_by=entry.created_by if entry else "",
+                            comment=entry.comment if entry else "",
+                            created_by_exact=entry is not None,
+                            blob_bytes=int(blob["size"]) if blob else None,
+                        ),
+                    )
+                references = [familiar_name(r.name) for r in refs]
+                images.append(
+                    Image(
+                        id=key(ns, target),
+                        tags=tuple(sorted(r for r in references if "@" not in r)),
+                        digests=tuple(sorted(r for r in references if "@" in r)),
+                        created=str(config.get("created") or ""),
+                        size_bytes=sum(sizes) + sum(int(store["blobs"][d]["size"]) for d in objects["blobs"]),
+                        diff_ids=tuple(diffs),
+                        chain_ids=tuple(key(ns, c) for c in chain),
+                        history=history,
+                        containers=containers.get(target, 0),
+                        labels=oci_labels(config),
+                        blob_digests=tuple(objects["blobs"]),
+                        platforms=tuple(objects["platforms"]),
+                    )
+                )
+        used = dict.fromkeys(d for image in images for d in image.blob_digests)
+        blobs: dict[str, Any] = store["blobs"]
+        other_bytes = (
+            int(store["other_snapshot_bytes"])
+            + int(store["other_blob_bytes"])
+            + sum(int(b["size"]) for d, b in blobs.items() if d not in used)
+            + sum(
+                size
+                for ns in chosen
+                for chain_id, size in store["snapshots"][ns].items()
+                if key(ns, chain_id) not in layers
+            )
+        )
+        return Snapshot(
+            engine=EngineInfo(
+                host=f"{self.root} ({'namespaces ' + ', '.join(chosen) if several else 'namespace ' + chosen[0]})",
+                version="",
+                api_version="",
+                image_store="containerd",
+                storage_driver=snapshotter,
+                os="linux",
+                arch=arch,
+                root_dir=str(self.root),
+                namespaces=tuple(chosen),
+            ),
+            images=tuple(images),
+            layers=tuple(layers.values()),
+            notes=tuple(
+                self._notes(meta, chosen, skipped, not_unpacked, int(store["duplicate_snapshot_bytes"]))
+            ),
+            collected_at=now_iso(),
+            blobs=tuple(
+                Blob(digest=d, size_bytes=int(blobs[d]["size"]), kind=blobs[d]["kind"]) for d in used
+            ),
+            other_bytes=other_bytes,
+            duplicate_bytes=int(store["duplicate_snapshot_bytes"]),
+        )
+
+    def _notes(
+        self, meta: Tree, chosen: list[str], skipped: list[str], not_unpacked: int, duplicate: int
+    ) -> list[str]:
+        notes = [
+            "containerd: each layer is kept twice, as its content blob and unpacked as a snapshot; physical "
+            "bytes count every blob and snapshot once, as du counts them on disk; an image's size is its "
+            "snapshots and blobs as if it stood alone"
+        ]
+        others = [ns for ns in namespaces(meta) if ns not in chosen and image_records(meta, ns)]
+        if others:
+            notes.append(
+                f"namespaces not read here: {', '.join(others)} (their images share this root's content "
+                "blobs; --namespace all reads every namespace)"
+            )
+        if duplicate:
+            notes.append(
+                "layers unpacked in more than one namespace (each namespace keeps its own snapshots): "
+                f"{duplicate:,} bytes on disk are second copies"
+            )
+        if not_unpacked:
+            notes.append(
+                f"{not_unpacked} layer(s) are not unpacked in their namespace: only their blobs count"
+            )
+        for name in skipped:
+            notes.append(f"image {name}: its manifest or configuration is not in the content store; skipped")
+        return notes
+
+
+def _snapshotter(meta: Tree, chosen: list[str]) -> str:
+    """The snapshotter the chosen namespaces' snapshots are recorded under (overlayfs unless another
+    holds more of them)."""
+    counts: Counter[str] = Counter()
+    top = meta.get(b"v1")
+    for ns in chosen:
+        bucket = top.get(ns.encode()) if isinstance(top, dict) else None
+        snapshots = bucket.get(b"snapshots") if isinstance(bucket, dict) else None
+        for name, keys in snapshots.items() if isinstance(snapshots, dict) else ():
+            counts[name.decode(errors="replace")] += len(keys) if isinstance(keys, dict) else 0
+    return max(counts, key=lambda name: (counts[name], name == "overlayfs")) if counts else "overlayfs"
+
+
+def _containers_by_target(meta: Tree, namespace: str, records: list[ImageRecord]) -> Counter[str]:
+    """How many of a namespace's containers were made from each image (by the digest its name points at)."""
+    target_of = {r.name: r.target for r in records}
+    return Counter(target_of[c.image] for c in container_records(meta, namespace) if c.image in target_of)

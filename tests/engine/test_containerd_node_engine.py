@@ -1,0 +1,230 @@
+"""containerd without dockerd, as on a Kubernetes node: a private Debian containerd (CRI plugin off)
+holding images imported with its own ``ctr`` from ``docker save`` archives of the 20.10 engine, in the
+kubelet's namespace ``k8s.io`` and some again in Docker's ``moby``.
+
+Ground truth comes from outside layershare: ``ctr images ls`` for what each namespace holds, the
+Docker engine's ``docker image inspect`` for each image's layers, ``du`` and ``stat`` for the disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import cli, run_unprivileged
+
+pytestmark = pytest.mark.engine
+
+K8S = ("app-one:1", "app-two:1", "app-plus:1", "runtime:3", "distro-a:1", "fat-app:1")
+MOBY_AGAIN = ("app-one:1",)  # every layer already unpacked in k8s.io: its moby snapshots are second copies
+MOBY_ONLY = ("distro-b:1",)
+
+
+def du(*paths: Path) -> int:
+    """What ``du`` counts, in bytes (blocks, hard links once), for these folders together."""
+    out = subprocess.run(
+        ["du", "-s", "-c", "--block-size=1", *map(str, paths)], capture_output=True, text=True, check=True
+    )
+    return int(out.stdout.splitlines()[-1].split()[0])
+
+
+def chains(diff_ids: list[str]) -> list[str]:
+    out: list[str] = []
+    for d in diff_ids:
+        out.append(d if not out else "sha256:" + hashlib.sha256(f"{out[-1]} {d}".encode()).hexdigest())
+    return out
+
+
+class Node:
+    """The private containerd and what was measured while loading it."""
+
+    def __init__(self, containerd: Any, engine: Any, measured: dict[str, int]) -> None:
+        self.containerd = containerd
+        self.engine = engine
+        self.measured = measured
+
+    @property
+    def root(self) -> Path:
+        return Path(self.containerd.root)
+
+    @property
+    def blobs(self) -> Path:
+        return self.root / "io.containerd.content.v1.content" / "blobs"
+
+    @property
+    def snapshots(self) -> Path:
+        return self.root / "io.containerd.snapshotter.v1.overlayfs" / "snapshots"
+
+    def layershare(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "layershare", *args, "--containerd-root", str(self.root)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    def report(self, *args: str) -> dict[str, Any]:
+        done = self.layershare("report", "-f", "json", *args)
+        assert done.returncode == 0, done.stderr
+        result: dict[str, Any] = json.loads(done.stdout)
+        return result
+
+    def listed(self, namespace: str) -> dict[str, str]:
+        """``ctr -n NAMESPACE images ls``: reference -> the digest it points at."""
+        lines = self.containerd.ctr(namespace, "images", "ls").splitlines()[1:]
+        return {line.split()[0]: line.split()[2] for line in lines if line.strip()}
+
+
+@pytest.fixture(scope="module")
+def node(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    from layershare.devengine import start_private_containerd
+
+    if shutil.which("containerd") is None or shutil.which("ctr") is None:
+        pytest.fail("these tests need Debian's containerd (apt-get install containerd)")
+    archives = tmp_path_factory.mktemp("archives")
+    for name, images in (("k8s", K8S), ("again", MOBY_AGAIN), ("only", MOBY_ONLY)):
+        engine.docker("save", "-o", str(archives / f"{name}.tar"), *images)
+    containerd = start_private_containerd()
+    try:
+        box = Node(containerd, engine, {})
+        containerd.import_archive("k8s.io", archives / "k8s.tar")
+        # A container the kubelet made (not started): its writable snapshot is the store's, no image's.
+        containerd.ctr("k8s.io", "containers", "create", "docker.io/library/app-two:1", "web-1")
+        box.measured["blobs_before"] = du(box.blobs)
+        box.measured["snapshots_before"] = du(box.snapshots)
+        containerd.import_archive("moby", archives / "again.tar")
+        box.measured["blobs_after"] = du(box.blobs)
+        box.measured["snapshots_after"] = du(box.snapshots)
+        containerd.import_archive("moby", archives / "only.tar")
+        yield box
+    finally:
+        containerd.stop()
+
+
+def test_the_kubelet_namespace_is_the_default_and_chains_are_dockers(node: Node) -> None:
+    report = node.report()
+    assert report["engine"]["namespaces"] == ["k8s.io"]
+    listed = node.listed("k8s.io")
+    assert {i["id"] for i in report["images"]} == set(listed.values())
+    assert sorted(t for i in report["images"] for t in i["tags"]) == sorted(
+        ref.removeprefix("docker.io/library/") for ref in listed
+    )
+    for image in report["images"]:
+        inspect = json.loads(node.engine.docker("image", "inspect", image["tags"][0]))[0]
+        assert image["chain_ids"] == chains(inspect["RootFS"]["Layers"])
+        # an image's size: its layers' snapshots and its blobs, as if it stood alone
+        assert image["size_bytes"] == image["stored_bytes"]
+        assert image["size_bytes"] == image["shared_bytes"] + image["unique_bytes"]
+    containers = {t: i["containers"] for i in report["images"] for t in i["tags"]}
+    assert containers["app-two:1"] == 1 and sum(containers.values()) == 1
+
+
+def test_sizes_add_up_to_the_disk_and_duplicates_are_the_second_namespace(node: Node) -> None:
+    # Content blobs are stored once across namespaces: importing images k8s.io holds into moby
+    # added no blob; the snapshots it unpacked again are all second copies.
+    assert node.measured["blobs_after"] == node.measured["blobs_before"]
+    second_copies = node.measured["snapshots_after"] - node.measured["snapshots_before"]
+    assert second_copies > 2_000_000
+    report = node.report("--namespace", "all")
+    totals = report["totals"]
+    assert report["engine"]["namespaces"] == ["k8s.io", "moby"]
+    assert totals["duplicate_bytes"] == second_copies
+    on_disk = du(node.blobs, node.snapshots)
+    print(f"du {on_disk}, physical {totals['physical_bytes']}, other {totals['other_bytes']}")
+    assert abs(totals["physical_bytes"] + totals["other_bytes"] - on_disk) <= 0.02 * on_disk
+    assert 0 < totals["other_bytes"] < 0.02 * on_disk  # the container's writable snapshot
+    # Physical: every blob and snapshot once; each image's bytes are its unique ones or shared ones.
+    layer_bytes = sum(la["size_bytes"] for la in report["layers"])
+    assert totals["physical_bytes"] == layer_bytes + totals["blob_bytes"]
+    moby_again = next(i for i in report["images"] if i["id"].startswith("moby/") and "app-one:1" in i["tags"])
+    # Removing Docker's copy of app-one frees its snapshots only: its blobs stay for k8s.io's copy.
+    assert moby_again["unique_bytes"] == second_copies
+    assert moby_again["shared_bytes"] == moby_again["blob_bytes"]
+    assert len(report["images"]) == len(node.listed("k8s.io")) + len(node.listed("moby"))
+    shown = node.layershare("report", "--namespace", "all")
+    assert "Layers unpacked again in another namespace" in shown.stdout
+
+
+def test_history_and_check_read_the_node(node: Node) -> None:
+    history = node.layershare("history", "app-plus:1", "-f", "json")
+    assert history.returncode == 0, history.stderr
+    layers = json.loads(history.stdout)["layers"]
+    inspect = json.loads(node.engine.docker("image", "inspect", "app-plus:1"))[0]
+    assert [la["chain_id"] for la in layers] == chains(inspect["RootFS"]["Layers"])
+    assert "BUILD_SECRET=***" in json.dumps(layers)  # build args masked as everywhere
+    check = node.layershare("check", "--rule", "max-unique-size=5MB", "-f", "json")
+    assert check.returncode == 1, check.stderr
+    results = json.loads(check.stdout)["results"]
+    failed = [r["image"] for r in results if r["status"] == "fail"]
+    assert failed == ["fat-app:1"]  # its snapshot and blob, each about 5MB, are its own
+
+
+def test_exports_of_an_engine_and_a_node_add_up(node: Node, tmp_path: Path) -> None:
+    folder = tmp_path / "fleet"
+    done = node.layershare("export", "--namespace", "all", "--to", str(folder), "--host-name", "node-1")
+    assert done.returncode == 0, done.stderr
+    done = cli(node.engine, "export", "--to", str(folder), "--host-name", "builder")
+    assert done.returncode == 0, done.stderr
+    reports = {
+        "node-1": node.report("--namespace", "all"),
+        "builder": json.loads(cli(node.engine, "report", "-f", "json").stdout),
+    }
+    result = cli(node.engine, "fleet", str(folder), "-f", "json")
+    assert result.returncode == 0, result.stderr
+    fleet = json.loads(result.stdout)
+    for key in ("physical_bytes", "logical_bytes"):
+        assert fleet["totals"][key] == sum(r["totals"][key] for r in reports.values())
+    stored: dict[str, set[str]] = {}
+    for host, report in reports.items():
+        for layer in report["layers"]:
+            stored.setdefault(
+                layer["chain_id"].split("/", 1)[-1] if "/sha256:" in layer["chain_id"] else layer["chain_id"],
+                set(),
+            ).add(host)
+    assert {la["chain_id"]: la["hosts"] for la in fleet["layers"]} == {c: len(h) for c, h in stored.items()}
+    assert any(len(h) == 2 for h in stored.values())  # the same layers on the engine and the node
+    assert fleet["duplication"] == [
+        {
+            "host": "node-1",
+            "duplicate_bytes": reports["node-1"]["totals"]["duplicate_bytes"],
+            "layers": 6,
+            "physical_bytes": reports["node-1"]["totals"]["physical_bytes"],
+        }
+    ]
+
+
+def test_what_the_node_source_refuses(node: Node, tmp_path: Path) -> None:
+    def one_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+        assert done.returncode == code, done.stderr
+        assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
+        return done.stderr
+
+    assert "--containerd-root" in one_line(node.layershare("free", "app-one:1"), 2)
+    assert "no namespace 'nosuch'" in one_line(node.layershare("report", "--namespace", "nosuch"), 2)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    done = subprocess.run(
+        [sys.executable, "-m", "layershare", "report", "--containerd-root", str(empty)],
+        capture_output=True,
+        text=True,
+    )
+    assert "not a containerd root" in one_line(done, 7)
+    # As a user who may read containerd's metadata (mode 711 folders, as containerd makes them) but
+    # not its snapshots: permission denied and exit 4, not a report of layers that seem not unpacked.
+    folder = node.root.parent
+    os.chmod(folder, 0o711)
+    os.chmod(node.root, 0o711)
+    try:
+        done = run_unprivileged(None, ["report", "--containerd-root", str(node.root)])
+    finally:
+        os.chmod(node.root, 0o700)
+        os.chmod(folder, 0o700)
+    assert "permission denied" in one_line(done, 4)
