@@ -38,6 +38,7 @@ if TYPE_CHECKING:
     from layershare.selection import Selection, plan_removal
     from layershare.sources.archive import ArchiveSource
     from layershare.sources.choice import SourceChoice, open_source
+    from layershare.sources.containerd import ContainerdSource
     from layershare.sources.engine import EngineSource
     from layershare.sources.interface import ContentSource, Source
     from layershare.sources.recording import RecordingSource
@@ -128,6 +129,7 @@ _HOMES = {
     "EngineSource": "layershare.sources.engine",
     "ArchiveSource": "layershare.sources.archive",
     "RecordingSource": "layershare.sources.recording",
+    "ContainerdSource": "layershare.sources.containerd",
     "Policy": "layershare.policy.config",
     "load_policy": "layershare.policy.config",
     "CheckReport": "layershare.policy.gate",
@@ -151,6 +153,7 @@ __all__ = [
     "ContentSource",
     "DiskDiff",
     "DiskReport",
+    "ContainerdSource",
     "EngineSource",
     "FreeResult",
     "HostDiff",

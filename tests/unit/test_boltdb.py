@@ -29,3 +29,58 @@ def test_what_is_not_bbolt_is_refused() -> None:
             BoltFile(data)
     with pytest.raises(BoltError):
         uvarint(b"\x80\x80")
+
+
+def _recorded_meta() -> bytes:
+    import gzip
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "data" / "containerd-store-26.1"
+    return gzip.decompress((folder / "io.containerd.metadata.v1.bolt" / "meta.db.gz").read_bytes())
+
+
+def test_a_meta_page_caught_mid_write_is_passed_over() -> None:
+    """bbolt writes the meta pages in turn; one whose checksum does not match was read mid-write."""
+    import struct
+
+    data = bytearray(_recorded_meta())
+    page_size = struct.unpack_from("<I", data, 24)[0]
+    whole = BoltFile(bytes(data))
+    txids = [struct.unpack_from("<Q", data, offset + 64)[0] for offset in (0, page_size)]
+    newer = (0, page_size)[txids.index(max(txids))]
+    older = (0, page_size)[txids.index(min(txids))]
+    data[newer + 64] ^= 0xFF  # the newer meta's txid torn: its checksum no longer matches
+    torn = BoltFile(bytes(data))
+    assert torn.root == struct.unpack_from("<Q", data, older + 32)[0]
+    assert torn.tree().keys() == whole.tree().keys()
+    data[older + 20] ^= 0xFF  # both torn: nothing to trust
+    with pytest.raises(BoltError):
+        BoltFile(bytes(data))
+
+
+def test_read_tree_takes_the_file_again_until_it_holds_together(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from layershare.sources.stores import boltdb
+
+    path = Path(str(tmp_path)) / "meta.db"
+    good = _recorded_meta()
+    reads = []
+
+    class Flaky(BoltFile):
+        @classmethod
+        def open(cls, where: str | Path) -> BoltFile:
+            reads.append(where)
+            return BoltFile(b"\0" * 8192 if len(reads) < 3 else good)
+
+    path.write_bytes(good)
+    original = boltdb.BoltFile
+    boltdb.BoltFile = Flaky  # type: ignore[misc]
+    try:
+        assert boltdb.read_tree(path, pause=0) == BoltFile(good).tree()
+        assert len(reads) == 3
+        reads.clear()
+        with pytest.raises(BoltError):
+            boltdb.read_tree(path, attempts=2, pause=0)
+    finally:
+        boltdb.BoltFile = original  # type: ignore[misc]

@@ -165,3 +165,27 @@ def test_an_export_without_the_newer_columns_still_reads(
     fleet = json.loads(result.stdout)
     assert fleet["bases"] == [] and fleet["drift"] == []
     assert fleet["totals"]["physical_bytes"] == sum(r["totals"]["physical_bytes"] for r in reports.values())
+
+
+@pytest.mark.parametrize(
+    "manifest",
+    sorted((Path(__file__).resolve().parents[2] / "examples" / "fleet").glob("daemonset*.yaml")),
+    ids=lambda p: p.name,
+)
+def test_daemonset_examples_run_an_export_that_parses(manifest: Path) -> None:
+    import re
+    import shlex
+
+    from layershare.cli import cli
+
+    text = manifest.read_text()
+    command = " ".join(re.search(r"layershare export (--quiet[^;]*);", text, flags=re.DOTALL)[1].split())  # type: ignore[index]
+    context = cli.commands["export"].make_context("export", shlex.split(command.replace('"$NODE_NAME"', "n")))
+    assert context.params["folder"] == "/fleet" and context.params["host_name"] == "n"
+    params = context.params
+    if params["containerd_root"]:  # what it reads is mounted read-only from the node's containerd root
+        assert params["namespace"] == "all"
+        assert f"mountPath: {params['containerd_root']}, readOnly: true" in text
+        assert "hostPath: {path: /var/lib/containerd, type: Directory}" in text
+    else:
+        assert params["hosts"] == ("unix:///var/run/docker.sock",)

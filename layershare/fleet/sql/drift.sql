@@ -1,7 +1,7 @@
 -- Drift across the fleet: repositories whose images serve as bases in more than one version.
 SELECT
     base_repository AS repository,
-    list_sort(list_distinct(list(base))) AS versions,
+    array_sort(array_distinct(array_agg(base))) AS versions,
     count(DISTINCT host) AS hosts,
     count(DISTINCT image_id) AS images
 FROM host_image

@@ -60,9 +60,13 @@ class BoltFile:
         first = self._meta_at(0)
         if first is not None:
             candidates.append(first)
-            second = self._meta_at(first[1])
+        # The second meta page is one page in; a torn first page still names the page size.
+        raw_size = struct.unpack_from("<I", self.data, 24)[0] if len(self.data) >= 28 else 0
+        for page_size in dict.fromkeys([first[1] if first else raw_size, 4096]):
+            second = self._meta_at(page_size) if page_size >= 512 else None
             if second is not None:
                 candidates.append(second)
+                break
         if not candidates:
             raise BoltError("no valid bbolt meta page")
         _, page_size, root = max(candidates)
