@@ -79,7 +79,9 @@ def generate(folder: Path, hosts: int, images: int, layers: int, pool: int, seed
                     meta
                 )
                 pq.write_table(table, folder / "image_layer" / f"{image_id[7:]}.parquet")
-        physical = sum(size_of[c] for c in stored)
+        # Every fifth host is a node whose Docker and kubelet namespaces both unpack the base layers.
+        doubled = {c for c in stored if h % 5 == 0 and c in base_chains[0]}
+        physical = sum(size_of[c] * (2 if c in doubled else 1) for c in stored)
         physical_total += physical
         sizes = {
             image_rows[i]: sum(size_of[c] for c in pool_images[n][1]) for i, n in enumerate(sorted(picked))
@@ -88,7 +90,8 @@ def generate(folder: Path, hosts: int, images: int, layers: int, pool: int, seed
         host_table = pa.Table.from_pylist(
             [{"host": host, "collected_at": "", "engine_host": "", "engine_version": "26.1", "image_store":
               "graphdriver", "images": images, "tags": images, "layers": len(stored), "listed_bytes": logical,
-              "logical_bytes": logical, "physical_bytes": physical, "blob_bytes": 0}],
+              "logical_bytes": logical, "physical_bytes": physical, "blob_bytes": 0, "other_bytes": 0,
+              "duplicate_bytes": sum(size_of[c] for c in doubled)}],
             schema=_schema(pa, "hosts"),
         )  # fmt: skip
         pq.write_table(host_table.replace_schema_metadata(meta), folder / "hosts" / f"{host}.parquet")
@@ -116,6 +119,7 @@ def generate(folder: Path, hosts: int, images: int, layers: int, pool: int, seed
                 "bytes": [size_of[c] for c in chains],
                 "disk_bytes": pa.nulls(len(chains), pa.int64()),
                 "images": [stored[c] for c in chains],
+                "copies": [2 if c in doubled else 1 for c in chains],
             },
             schema=_schema(pa, "host_layer"),
         )

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from layershare.cli_options import format_option, handle_errors, index_from, source_options, top_option
+from layershare.errors import UsageError
 from layershare.formats import FleetFormat
 from layershare.sources.choice import SourceChoice
 
@@ -55,18 +56,49 @@ def export(source: SourceChoice, folder: str, host_name: str | None) -> None:
     default="4GB",
     show_default=True,
     metavar="SIZE",
-    help="DuckDB's memory limit; beyond it, it spills to --spill-dir.",
+    help="The engine's memory limit (Spark: the driver's, in local mode); beyond it, DuckDB spills to "
+    "--spill-dir.",
 )
 @click.option(
-    "--spill-dir", type=click.Path(file_okay=False), help="Where DuckDB spills (default: a temporary folder)."
+    "--spill-dir",
+    type=click.Path(file_okay=False),
+    help="Where DuckDB spills, or Spark keeps its scratch files (default: a temporary folder).",
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["duckdb", "spark"]),
+    default="duckdb",
+    show_default=True,
+    help="Who runs the questions: DuckDB, embedded, or Spark SQL (pip install 'layershare[spark]'; Java).",
+)
+@click.option(
+    "--spark-master",
+    metavar="URL",
+    help="With --engine spark: the cluster to run on (spark://HOST:7077, yarn, ...; default: local, every core).",
 )
 @click.argument("paths", nargs=-1, required=True, metavar="PATH...")
 @handle_errors
-def fleet(fmt: str, top: int, memory_limit: str, spill_dir: str | None, paths: tuple[str, ...]) -> None:
-    """Many hosts' exports together (DuckDB): hosts, layers by hosts that store them, images on most hosts,
-    what removing an image everywhere would free."""
-    from layershare.fleet.query import run_fleet
+def fleet(
+    fmt: str,
+    top: int,
+    memory_limit: str,
+    spill_dir: str | None,
+    engine: str,
+    spark_master: str | None,
+    paths: tuple[str, ...],
+) -> None:
+    """Many hosts' exports together (DuckDB, or Spark): hosts, layers by hosts that store them, images on
+    most hosts, what removing an image everywhere would free."""
     from layershare.render.fleet import render_fleet
 
-    result = run_fleet(paths, memory_limit=memory_limit, spill=spill_dir)
+    if spark_master and engine != "spark":
+        raise UsageError("--spark-master goes with --engine spark")
+    if engine == "spark":
+        from layershare.fleet.spark import run_fleet_spark
+
+        result = run_fleet_spark(paths, master=spark_master, memory_limit=memory_limit, spill=spill_dir)
+    else:
+        from layershare.fleet.query import run_fleet
+
+        result = run_fleet(paths, memory_limit=memory_limit, spill=spill_dir)
     click.echo(render_fleet(result, FleetFormat(fmt), top=top), nl=False)

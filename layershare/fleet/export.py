@@ -186,6 +186,13 @@ def write_export(report: Report, folder: str | Path, host: str) -> ExportResult:
     return ExportResult(host, tuple(written), new, len(by_image) - new)
 
 
+def table_schema(table: str) -> Any:
+    """One table's pyarrow schema, as every export writes it."""
+    import pyarrow as pa
+
+    return _schema(pa, table)
+
+
 def _schema(pa: Any, table: str) -> Any:
     text, big, listing = pa.string(), pa.int64(), pa.list_(pa.string())
     fields = {

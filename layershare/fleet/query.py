@@ -2,7 +2,8 @@
 
 The questions are SQL files in ``layershare/fleet/sql`` (each reads the views ``hosts``,
 ``host_image``, ``host_layer`` and ``image_layer``), run with a memory limit and a folder to spill
-to, so a fleet larger than memory still answers.
+to, so a fleet larger than memory still answers. They are written in the SQL DuckDB and Spark SQL
+share, so :mod:`layershare.fleet.spark` runs the same files on Spark.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from layershare.errors import SnapshotError, UsageError
 from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
 
 QUERIES = ("totals", "hosts", "layers", "images", "bases", "drift", "duplication")
-# What a column an older v1 export lacks reads as (else a null string).
-_MISSING = {"duplicate_bytes": "0::BIGINT", "copies": "1::BIGINT"}
+# What a column an older v1 export lacks reads as (else a null string), in SQL both engines read.
+_MISSING = {"duplicate_bytes": "CAST(0 AS BIGINT)", "copies": "CAST(1 AS BIGINT)"}
 # The columns the questions read (Parquet is read column by column: the rest is never decoded).
 COLUMNS = {
     "hosts": "host, images, physical_bytes, logical_bytes, engine_version, image_store, collected_at, "
@@ -82,7 +83,7 @@ def run_fleet(
     with tempfile.TemporaryDirectory(prefix="layershare-fleet-") as scratch:
         connection = duckdb.connect(":memory:")
         try:
-            connection.execute(f"SET memory_limit = '{_checked_limit(memory_limit)}'")
+            connection.execute(f"SET memory_limit = '{checked_limit(memory_limit)}'")
             connection.execute(
                 f"SET temp_directory = '{str(spill or scratch).replace(chr(39), chr(39) * 2)}'"
             )
@@ -101,17 +102,21 @@ def run_fleet(
             raise SnapshotError(f"the exports cannot be read: {str(e).splitlines()[0]}") from e
         finally:
             connection.close()
+    return fleet_from_answers("duckdb", answers)
+
+
+def fleet_from_answers(engine: str, answers: dict[str, list[dict[str, Any]]]) -> Fleet:
+    """The answers of every question (by its name in :data:`QUERIES`) as a :class:`Fleet`."""
     totals = {k: int(v or 0) for k, v in answers["totals"][0].items()}
-    totals = {
-        "hosts": totals["hosts"],
-        "images": len(answers["images"]),
-        "layers": len(answers["layers"]),
-        "physical_bytes": totals["physical_bytes"],
-        "logical_bytes": totals["logical_bytes"],
-    }
     return Fleet(
-        engine="duckdb",
-        totals=totals,
+        engine=engine,
+        totals={
+            "hosts": totals["hosts"],
+            "images": len(answers["images"]),
+            "layers": len(answers["layers"]),
+            "physical_bytes": totals["physical_bytes"],
+            "logical_bytes": totals["logical_bytes"],
+        },
         hosts=answers["hosts"],
         layers=answers["layers"],
         images=answers["images"],
@@ -121,14 +126,22 @@ def run_fleet(
     )
 
 
-def _columns(connection: Any, table: str, raw: str) -> str:
-    """The columns the questions read; one the exports do not have yet (an older v1 export) is null."""
-    present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()}
+def projection(table: str, present: set[str]) -> str:
+    """The columns the questions read from a table, as SQL; one the exports do not have yet (an older
+    v1 export) reads as its default, in SQL DuckDB and Spark both read."""
     wanted = [c.strip() for c in COLUMNS[table].split(",")]
-    return ", ".join(c if c in present else f"{_MISSING.get(c, 'NULL::VARCHAR')} AS {c}" for c in wanted)
+    return ", ".join(
+        c if c in present else f"{_MISSING.get(c, 'CAST(NULL AS STRING)')} AS {c}" for c in wanted
+    )
 
 
-def _checked_limit(text: str) -> str:
+def _columns(connection: Any, table: str, raw: str) -> str:
+    present = {row[0] for row in connection.execute(f"DESCRIBE SELECT * FROM {raw}").fetchall()}
+    return projection(table, present)
+
+
+def checked_limit(text: str) -> str:
+    """A memory limit as DuckDB reads it (``4GB``, ``512MiB``); :class:`UsageError` otherwise."""
     import re
 
     if not re.fullmatch(r"\s*\d+(\.\d+)?\s*(B|KB|MB|GB|TB|KiB|MiB|GiB|TiB)\s*", text, flags=re.IGNORECASE):

@@ -18,6 +18,7 @@ from layershare.render.naming import shorten
 from layershare.units import human_size
 
 FLEET_SCHEMA = "layershare.fleet/v1"
+_ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark SQL"}
 
 
 def fleet_document(fleet: Fleet) -> dict[str, Any]:
@@ -101,7 +102,7 @@ def _text(fleet: Fleet, fmt: str, top: int | None) -> str:
         ["Logical size (each host's images once, summed)", human_size(t["logical_bytes"])],
     ]
     parts = [
-        f"{heading}Fleet of {t['hosts']} host(s) (DuckDB)",
+        f"{heading}Fleet of {t['hosts']} host(s) ({_ENGINE_NAMES.get(fleet.engine, fleet.engine)})",
         tabulate(rows, tablefmt=fmt, disable_numparse=True),
     ]
 
