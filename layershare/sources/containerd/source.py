@@ -26,15 +26,21 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from layershare.errors import ContainerdStoreError, EnginePermissionDenied, UsageError
-from layershare.ids import chain_ids, qualified
-from layershare.model import Blob, EngineInfo, Image, Layer, Snapshot
+from layershare.errors import (
+    ArchiveError,
+    ContainerdStoreError,
+    EnginePermissionDenied,
+    ImageNotFound,
+    UsageError,
+)
+from layershare.ids import chain_ids, qualified, short_id, split_namespace
+from layershare.model import Blob, EngineInfo, Image, ImageContent, Layer, Snapshot
 from layershare.redact import redact_created_by
 from layershare.sources.image_config import config_history, oci_labels
 from layershare.sources.image_config import diff_ids as config_diff_ids
-from layershare.sources.interface import Source
+from layershare.sources.interface import ContentSource, Source
 from layershare.sources.stores.boltdb import BoltError, Tree
-from layershare.sources.stores.containerd import read_config, read_namespaces
+from layershare.sources.stores.containerd import blob_path, read_config, read_manifest, read_namespaces
 from layershare.sources.stores.containerd_meta import (
     META_DB,
     ImageRecord,
@@ -58,7 +64,7 @@ def familiar_name(name: str) -> str:
     return name.removeprefix("docker.io/")
 
 
-class ContainerdSource(Source):
+class ContainerdSource(Source, ContentSource):
     """The images of one containerd namespace (or of all of them), read from containerd's root folder."""
 
     def __init__(
@@ -229,6 +235,53 @@ class ContainerdSource(Source):
             ),
             other_bytes=other_bytes,
             duplicate_bytes=int(store["duplicate_snapshot_bytes"]),
+        )
+
+    def image_content(self, image_id: str) -> ImageContent:
+        """One image's layers and files, streamed from its layer blobs in the content store (nothing is
+        unpacked); each layer's diff ID is checked against the image's configuration."""
+        from layershare.sources.archive.layers import read_layer, sniff
+
+        _, target = split_namespace(image_id)
+        arch = platform.machine()
+        manifest = read_manifest(self.root, target, arch)
+        config = read_config(self.root, target, arch)
+        diffs = config_diff_ids(config) if config else None
+        if manifest is None or config is None or diffs is None:
+            raise ImageNotFound(f"image {short_id(image_id)} is not in the content store of {self.root}")
+        descriptors = list(manifest.get("layers") or [])
+        if len(descriptors) != len(diffs):
+            raise ArchiveError(
+                f"image {short_id(image_id)}: its manifest lists {len(descriptors)} layers, its configuration "
+                f"{len(diffs)}"
+            )
+        layers = []
+        for k, descriptor in enumerate(descriptors):
+            where = f"layer {k} of image {short_id(image_id)}"
+            try:
+                with blob_path(self.root, str(descriptor.get("digest", ""))).open("rb") as blob:
+                    kind = sniff(blob.read(8))
+                    blob.seek(0)
+                    layer = read_layer(blob, "tar" if kind not in ("gzip", "zstd") else kind, where)
+            except FileNotFoundError as e:
+                raise ImageNotFound(f"{where}: its blob is no longer in the content store") from e
+            except OSError as e:
+                raise ArchiveError(f"{where}: cannot read its blob ({e.strerror or e})") from e
+            if layer.diff_id != diffs[k]:
+                raise ArchiveError(f"{where}: its blob unpacks to {layer.diff_id}, not {diffs[k]}")
+            layers.append(layer)
+        history, layer_entries = config_history(config, [layer.size_bytes for layer in layers])
+        return ImageContent(
+            config_digest=image_id,
+            tags=(),
+            diff_ids=tuple(diffs),
+            layers=tuple(layers),
+            layout="oci",
+            created=str(config.get("created") or ""),
+            platform="/".join(str(config[k]) for k in ("os", "architecture") if config.get(k)),
+            history=history,
+            layer_entries=layer_entries,
+            labels=oci_labels(config),
         )
 
     def _notes(

@@ -199,29 +199,42 @@ def _image_blobs(
 _ARCH = {"x86_64": "amd64", "aarch64": "arm64"}
 
 
-def read_config(root: Path, image_id: str, architecture: str) -> dict[str, Any] | None:
-    """The image configuration of an image ID (a manifest's, or an index's platform that is present,
-    this engine's own architecture first); None where the store does not hold it."""
-    blob_dir = _blobs(root)
-
-    def document(digest: str) -> Any:
-        try:
-            return json.loads((blob_dir / str(digest).removeprefix("sha256:")).read_bytes())
-        except (OSError, ValueError):
-            return None
-
-    top = document(image_id)
+def read_manifest(root: Path, image_id: str, architecture: str) -> dict[str, Any] | None:
+    """The image manifest of an image ID (itself, or an index's platform that is present, this engine's
+    own architecture first); None where the store does not hold it."""
+    top = _document(root, image_id)
     manifest = top
     if isinstance(top, dict) and isinstance(top.get("manifests"), list):
         arch = _ARCH.get(architecture, architecture)
         ordered = sorted(
             top["manifests"], key=lambda d: (d.get("platform") or {}).get("architecture") != arch
         )
-        manifest = next((m for d in ordered if isinstance(m := document(d.get("digest", "")), dict)), None)
+        manifest = next(
+            (m for d in ordered if isinstance(m := _document(root, d.get("digest", "")), dict)), None
+        )
     if not isinstance(manifest, dict) or not isinstance(manifest.get("config"), dict):
         return None
-    config = document(manifest["config"].get("digest", ""))
+    return manifest
+
+
+def read_config(root: Path, image_id: str, architecture: str) -> dict[str, Any] | None:
+    """The image configuration of an image ID (see :func:`read_manifest`); None where the store does not
+    hold it."""
+    manifest = read_manifest(root, image_id, architecture)
+    config = _document(root, manifest["config"].get("digest", "")) if manifest else None
     return config if isinstance(config, dict) else None
+
+
+def blob_path(root: Path, digest: str) -> Path:
+    """Where the content store keeps a blob."""
+    return _blobs(root) / str(digest).removeprefix("sha256:")
+
+
+def _document(root: Path, digest: str) -> Any:
+    try:
+        return json.loads(blob_path(root, digest).read_bytes())
+    except (OSError, ValueError):
+        return None
 
 
 def _files(folder: Path) -> list[Path]:
