@@ -32,6 +32,20 @@ _SORT_COLUMNS = {
 }
 
 
+# The totals that add up across hosts (each host's disk is its own), as reports and exports sum them.
+SUMMED_TOTALS = (
+    "images",
+    "tags",
+    "layers",
+    "listed_bytes",
+    "logical_bytes",
+    "physical_bytes",
+    "blob_bytes",
+    "other_bytes",
+    "duplicate_bytes",
+)
+
+
 @dataclass(frozen=True)
 class Totals:
     """Host-level figures for the images a report covers.

@@ -91,15 +91,21 @@ class PrivateEngine:
 
     def stop(self) -> None:
         """Stop the engine and remove its folder."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        subprocess.run(["umount", "-R", str(self.folder / "root")], capture_output=True, check=False)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _stop(self.process, self.folder)
+
+
+def _stop(process: subprocess.Popen[bytes], folder: Path) -> None:
+    """Stop a private daemon (SIGTERM, then SIGKILL after 30 s), unmount what it left under its
+    ``root`` folder and remove its folder."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    subprocess.run(["umount", "-R", str(folder / "root")], capture_output=True, check=False)
+    shutil.rmtree(folder, ignore_errors=True)
 
 
 def start_private_engine(
@@ -226,15 +232,7 @@ class PrivateContainerd:
 
     def stop(self) -> None:
         """Stop containerd and remove its folder."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        subprocess.run(["umount", "-R", str(self.root)], capture_output=True, check=False)
-        shutil.rmtree(self.folder, ignore_errors=True)
+        _stop(self.process, self.folder)
 
 
 def start_private_containerd(*, timeout: float = 60.0) -> PrivateContainerd:

@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.analysis import Report
+from layershare.analysis import SUMMED_TOTALS, Report
 from layershare.bases import find_bases
 from layershare.errors import UsageError
 from layershare.ids import split_namespace
@@ -38,17 +38,7 @@ EXPORT_SCHEMA = "layershare.export/v1"
 SCHEMA_KEY = b"layershare.schema"
 TABLES = ("hosts", "host_image", "host_layer", "image_layer")
 # A report's totals that the hosts table keeps.
-HOST_TOTALS = (
-    "images",
-    "tags",
-    "layers",
-    "listed_bytes",
-    "logical_bytes",
-    "physical_bytes",
-    "blob_bytes",
-    "other_bytes",
-    "duplicate_bytes",
-)
+HOST_TOTALS = SUMMED_TOTALS
 
 
 @dataclass(frozen=True)

@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from layershare.analysis import Report
+from layershare.analysis import SUMMED_TOTALS, Report
 from layershare.render.naming import describe_engine
 from layershare.render.report_json import report_document
 from layershare.render.tabular import image_frame
 from layershare.units import human_size
 
 REPORTS_SCHEMA = "layershare.reports/v1"
-_TOTALS = (
-    "images",
-    "tags",
-    "layers",
-    "listed_bytes",
-    "logical_bytes",
-    "physical_bytes",
-    "blob_bytes",
-    "other_bytes",
-    "duplicate_bytes",
-)
+_TOTALS = SUMMED_TOTALS
 
 
 def _sum(reports: Sequence[Report], name: str) -> int:

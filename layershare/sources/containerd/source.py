@@ -82,16 +82,12 @@ class ContainerdSource(Source, ContentSource):
         path = self.root / META_DB
         try:
             return read_meta(self.root)
-        except PermissionError as e:
-            raise EnginePermissionDenied(
-                f"cannot read {path}: permission denied (run as root on the node)"
-            ) from e
         except FileNotFoundError as e:
             raise ContainerdStoreError(
                 f"{self.root} is not a containerd root: no {META_DB} (give --containerd-root)"
             ) from e
         except OSError as e:
-            raise ContainerdStoreError(f"cannot read {path}: {e.strerror or e}") from e
+            raise _unreadable(path, e) from e
         except BoltError as e:
             raise ContainerdStoreError(
                 f"{path} is not a containerd metadata file layershare reads: {e}"
@@ -104,12 +100,8 @@ class ContainerdSource(Source, ContentSource):
                 pass
         except FileNotFoundError:
             return  # nothing unpacked with this snapshotter yet
-        except PermissionError as e:
-            raise EnginePermissionDenied(
-                f"cannot read {path}: permission denied (run as root on the node)"
-            ) from e
         except OSError as e:
-            raise ContainerdStoreError(f"cannot read {path}: {e.strerror or e}") from e
+            raise _unreadable(path, e) from e
 
     def chosen_namespaces(self, meta: Tree) -> list[str]:
         """The namespaces this source reads; :class:`UsageError` for one the root does not hold."""
@@ -310,6 +302,13 @@ class ContainerdSource(Source, ContentSource):
         for name in skipped:
             notes.append(f"image {name}: its manifest or configuration is not in the content store; skipped")
         return notes
+
+
+def _unreadable(path: Path, error: OSError) -> EnginePermissionDenied | ContainerdStoreError:
+    """The error to raise for a file of containerd's that cannot be read."""
+    if isinstance(error, PermissionError):
+        return EnginePermissionDenied(f"cannot read {path}: permission denied (run as root on the node)")
+    return ContainerdStoreError(f"cannot read {path}: {error.strerror or error}")
 
 
 def _snapshotter(meta: Tree, chosen: list[str]) -> str:
