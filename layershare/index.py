@@ -7,7 +7,8 @@
 ``edges``   one row per (image, layer): ``image_id``, ``chain_id``, ``position``
             (0 = the base layer).
 ``blobs``   containerd store only: one row per content blob (index ``digest``):
-            ``size_bytes``, ``kind``, ``images`` (listed images using it).
+            ``size_bytes``, ``kind``, ``images`` (listed images using it, and images of
+            containerd namespaces not read that use it too).
 ``blob_edges``  one row per (image, blob): ``image_id``, ``digest``.
 """
 
@@ -111,7 +112,8 @@ class LayerIndex:
         ).set_index("digest")
         blob_listed = blob_edges["image_id"].map(~images["intermediate"]).astype(bool)
         blob_users = blob_edges.loc[blob_listed].groupby("digest").size()
-        blobs["images"] = blob_users.reindex(blobs.index, fill_value=0).astype("int64")
+        elsewhere = pd.Series([b.users_elsewhere for b in snapshot.blobs], index=blobs.index, dtype="int64")
+        blobs["images"] = blob_users.reindex(blobs.index, fill_value=0).astype("int64") + elsewhere
         return cls(
             blobs=blobs,
             blob_edges=blob_edges,

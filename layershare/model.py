@@ -134,11 +134,14 @@ class Blob:
 
     ``kept`` is a blob containerd keeps for an image through a garbage-collection label
     (the classic builder's container configuration); it goes when the image goes.
+    ``users_elsewhere`` counts images outside the snapshot that use it too (those of
+    containerd namespaces not read): removing the snapshot's images does not free it.
     """
 
     digest: str
     size_bytes: int
     kind: Literal["index", "manifest", "config", "layer", "kept"]
+    users_elsewhere: int = 0
 
 
 @dataclass(frozen=True)

@@ -123,6 +123,11 @@ def test_the_kubelet_namespace_is_the_default_and_chains_are_dockers(node: Node)
         # an image's size: its layers' snapshots and its blobs, as if it stood alone
         assert image["size_bytes"] == image["stored_bytes"]
         assert image["size_bytes"] == image["shared_bytes"] + image["unique_bytes"]
+    by_tag = {t: i for i in report["images"] for t in i["tags"]}
+    # app-one:1 is in moby too, which uses the same blobs: removing k8s.io's copy frees none of them
+    # (and app-plus:1 stands on all its snapshots). fat-app:1 is k8s.io's alone.
+    assert by_tag["app-one:1"]["unique_bytes"] == 0 and by_tag["app-one:1"]["blob_bytes"] > 2_000_000
+    assert by_tag["fat-app:1"]["unique_bytes"] == by_tag["fat-app:1"]["size_bytes"] > 9_000_000
     containers = {t: i["containers"] for i in report["images"] for t in i["tags"]}
     assert containers["app-two:1"] == 1 and sum(containers.values()) == 1
 

@@ -120,7 +120,9 @@ class ContainerdSource(Source, ContentSource):
         meta = self._meta()
         chosen = self.chosen_namespaces(meta)
         several = len(chosen) > 1
-        records = {ns: image_records(meta, ns) for ns in chosen}
+        # Every namespace's images are read: the blobs those of namespaces not chosen use are not
+        # freed by removing the chosen ones (content is stored once for every namespace).
+        records = {ns: image_records(meta, ns) for ns in namespaces(meta)}
         names: dict[str, dict[str, list[ImageRecord]]] = {}
         for ns, found in records.items():
             by_target: dict[str, list[ImageRecord]] = defaultdict(list)
@@ -129,7 +131,14 @@ class ContainerdSource(Source, ContentSource):
             names[ns] = dict(sorted(by_target.items()))
         snapshotter = _snapshotter(meta, chosen)
         self._readable(self.root / f"io.containerd.snapshotter.v1.{snapshotter}" / "metadata.db")
-        store = read_namespaces(self.root, snapshotter, {ns: list(names[ns]) for ns in chosen})
+        store = read_namespaces(self.root, snapshotter, {ns: list(names[ns]) for ns in names})
+        elsewhere = Counter(
+            d
+            for ns in names
+            if ns not in chosen
+            for objects in store["images"][ns].values()
+            for d in objects["blobs"]
+        )
         arch = platform.machine()
 
         def key(ns: str, content_id: str) -> str:
@@ -199,9 +208,9 @@ class ContainerdSource(Source, ContentSource):
             + sum(int(b["size"]) for d, b in blobs.items() if d not in used)
             + sum(
                 size
-                for ns in chosen
+                for ns in names
                 for chain_id, size in store["snapshots"][ns].items()
-                if key(ns, chain_id) not in layers
+                if ns not in chosen or key(ns, chain_id) not in layers
             )
         )
         return Snapshot(
@@ -223,7 +232,13 @@ class ContainerdSource(Source, ContentSource):
             ),
             collected_at=now_iso(),
             blobs=tuple(
-                Blob(digest=d, size_bytes=int(blobs[d]["size"]), kind=blobs[d]["kind"]) for d in used
+                Blob(
+                    digest=d,
+                    size_bytes=int(blobs[d]["size"]),
+                    kind=blobs[d]["kind"],
+                    users_elsewhere=elsewhere.get(d, 0),
+                )
+                for d in used
             ),
             other_bytes=other_bytes,
             duplicate_bytes=int(store["duplicate_snapshot_bytes"]),
@@ -287,8 +302,9 @@ class ContainerdSource(Source, ContentSource):
         others = [ns for ns in namespaces(meta) if ns not in chosen and image_records(meta, ns)]
         if others:
             notes.append(
-                f"namespaces not read here: {', '.join(others)} (their images share this root's content "
-                "blobs; --namespace all reads every namespace)"
+                f"namespaces not read here: {', '.join(others)} (--namespace all reads every namespace); "
+                "a blob their images use too counts as shared, since removing this namespace's images "
+                "would not free it"
             )
         if duplicate:
             notes.append(
