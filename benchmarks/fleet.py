@@ -91,7 +91,7 @@ def generate(folder: Path, hosts: int, images: int, layers: int, pool: int, seed
             [{"host": host, "collected_at": "", "engine_host": "", "engine_version": "26.1", "image_store":
               "graphdriver", "images": images, "tags": images, "layers": len(stored), "listed_bytes": logical,
               "logical_bytes": logical, "physical_bytes": physical, "blob_bytes": 0, "other_bytes": 0,
-              "duplicate_bytes": sum(size_of[c] for c in doubled)}],
+              "duplicate_bytes": sum(size_of[c] for c in doubled), "duplicate_layers": len(doubled)}],
             schema=_schema(pa, "hosts"),
         )  # fmt: skip
         pq.write_table(host_table.replace_schema_metadata(meta), folder / "hosts" / f"{host}.parquet")

@@ -3,7 +3,8 @@
 Four tables, each a folder of Parquet files (schema ``layershare.export/v1`` in every file's metadata):
 
 ``hosts/<host>.parquet``        one row: the host, its engine, its totals (physical, logical, listed bytes,
-                                and what containerd keeps twice for layers unpacked in several namespaces);
+                                and what containerd keeps twice for layers unpacked in several namespaces,
+                                with how many layers that is);
 ``host_image/<host>.parquet``   a row per image the host lists: namespace, ID, tags, containers, size,
                                 shared and unique bytes (as ``layershare report`` counts them there),
                                 its base image and the base's repository (as ``check`` finds them);
@@ -98,6 +99,7 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
     base_of = {str(k): v for k, v in bases["base_reference"].items() if isinstance(v, str)}
     repository_of = {str(k): v for k, v in bases["base_repository"].items() if isinstance(v, str)}
     chains = report.index.chains
+    layer_rows_by_chain = _host_layers(report, host)
     layer_rows: dict[str, dict[str, Any]] = {
         str(k): {str(c): v for c, v in row.items()} for k, row in report.index.layers.to_dict("index").items()
     }
@@ -110,6 +112,7 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
                 "engine_version": engine.version,
                 "image_store": engine.image_store,
                 **{key: getattr(totals, key) for key in HOST_TOTALS},
+                "duplicate_layers": sum(1 for row in layer_rows_by_chain if row["copies"] > 1),
             }
         ],
         "host_image": [
@@ -127,7 +130,7 @@ def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:
             }
             for image_id, row in images.iterrows()
         ],
-        "host_layer": _host_layers(report, host),
+        "host_layer": layer_rows_by_chain,
         "image_layer": [
             {
                 "image_id": split_namespace(str(image_id))[1],
@@ -189,7 +192,7 @@ def _schema(pa: Any, table: str) -> Any:
         "hosts": [("host", text), ("collected_at", text), ("engine_host", text), ("engine_version", text),
                   ("image_store", text), ("images", big), ("tags", big), ("layers", big), ("listed_bytes", big),
                   ("logical_bytes", big), ("physical_bytes", big), ("blob_bytes", big), ("other_bytes", big),
-                  ("duplicate_bytes", big)],
+                  ("duplicate_bytes", big), ("duplicate_layers", big)],
         "host_image": [("host", text), ("namespace", text), ("image_id", text), ("tags", listing),
                        ("containers", big), ("size_bytes", big), ("shared_bytes", big), ("unique_bytes", big),
                        ("base", text), ("base_repository", text)],

@@ -20,13 +20,13 @@ from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
 
 QUERIES = ("totals", "hosts", "layers", "images", "bases", "drift", "duplication")
 # What a column an older v1 export lacks reads as (else a null string), in SQL both engines read.
-_MISSING = {"duplicate_bytes": "CAST(0 AS BIGINT)", "copies": "CAST(1 AS BIGINT)"}
+_MISSING = {"duplicate_bytes": "CAST(0 AS BIGINT)", "duplicate_layers": "CAST(0 AS BIGINT)"}
 # The columns the questions read (Parquet is read column by column: the rest is never decoded).
 COLUMNS = {
     "hosts": "host, images, physical_bytes, logical_bytes, engine_version, image_store, collected_at, "
-    "duplicate_bytes",
+    "duplicate_bytes, duplicate_layers",
     "host_image": "host, image_id, tags, size_bytes, unique_bytes, base, base_repository",
-    "host_layer": "host, chain_id, bytes, copies",
+    "host_layer": "host, chain_id, bytes",
     "image_layer": "chain_id, created_by",
 }
 
@@ -94,8 +94,8 @@ def run_fleet(
                     source = f"(SELECT {_columns(connection, table, raw)} FROM {raw})"
                 else:  # hosts with no images at all: an empty table of the right shape
                     source = _empty(table)
-                # host_image is asked three times (images, bases, drift): read it once, into a table.
-                kind = "TABLE" if table == "host_image" else "VIEW"
+                # hosts and host_image are asked three times each: read them once, into tables.
+                kind = "TABLE" if table in ("hosts", "host_image") else "VIEW"
                 connection.execute(f"CREATE {kind} {table} AS SELECT * FROM {source}")
             answers = {name: _rows(connection, sql(name)) for name in QUERIES}
         except duckdb.Error as e:
