@@ -160,7 +160,9 @@ def _text(fleet: Fleet, fmt: str, top: int | None) -> str:
 FLEET_RENDERERS: dict[FleetFormat, Callable[[Fleet, int | None], str]] = {
     FleetFormat.TABLE: lambda f, top: _text(f, "simple", top),
     FleetFormat.MARKDOWN: lambda f, top: _text(f, "github", top),
-    FleetFormat.JSON: lambda f, top: json.dumps(fleet_document(f), default=str) + "\n",  # one line: fast at any size
+    FleetFormat.JSON: lambda f, top: (
+        json.dumps(fleet_document(f), default=str) + "\n"
+    ),  # one line: fast at any size
 }
 
 
