@@ -265,10 +265,22 @@ def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> Non
     from layershare.sources.choice import open_engine
     from layershare.sources.disk.source import DiskSource
 
-    choices_ = source.for_each_host()
-    if data_root and len(choices_) > 1:
-        raise UsageError("--data-root names one engine's data root: give --host once")
-    reports = [disk_report(DiskSource(open_engine(c), data_root=data_root).snapshot()) for c in choices_]
+    if source.containerd_root:  # containerd on a node: its root is what is walked
+        from layershare.sources.containerd import ContainerdSource
+        from layershare.sources.containerd.disk import NodeDiskSource
+
+        if data_root:
+            raise UsageError(
+                "--data-root names a Docker engine's data root; --containerd-root is read as given"
+            )
+        node = source_from(source)
+        assert isinstance(node, ContainerdSource)
+        reports = [disk_report(NodeDiskSource(node).snapshot())]
+    else:
+        choices_ = source.for_each_host()
+        if data_root and len(choices_) > 1:
+            raise UsageError("--data-root names one engine's data root: give --host once")
+        reports = [disk_report(DiskSource(open_engine(c), data_root=data_root).snapshot()) for c in choices_]
     click.echo(render_disk(reports, DiskFormat(fmt), top=top), nl=False)
 
 

@@ -80,6 +80,8 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
         "metadata": None,
         "unaccounted": None,
     }
+    if not snapshot.prune_rules:
+        reclaimable = dict.fromkeys(CATEGORIES, None)
     rows = []
     for category in CATEGORIES:
         found = walked.get(category, Usage()) if walked is not None else None

@@ -334,6 +334,8 @@ class DiskSnapshot:
     walked: Mapping[Category, Usage] | None = None
     kept_layers_bytes: int | None = None
     volume_prune_all: bool = True
+    # False where docker's prune rules do not apply (containerd on a node): nothing is said reclaimable.
+    prune_rules: bool = True
     notes: tuple[str, ...] = ()
     collected_at: str = ""
 

@@ -36,6 +36,16 @@ _ORPHAN_ADVICE = (
     "start the engine."
 )
 
+_NODE_ORPHAN_ADVICE = (
+    "Orphans are never touched by layershare. containerd's garbage collector removes a blob or snapshot "
+    "nothing references when it next runs; check again later before removing anything by hand."
+)
+_NODE_RECLAIMABLE = (
+    "RECLAIMABLE is not said for containerd without dockerd: containerd is not asked which containers run, "
+    "and on a node the kubelet's image garbage collection decides what goes (CONTAINERS counts each "
+    "container's writable snapshot as containerd sizes it)"
+)
+
 
 def _size(value: int | None) -> str:
     return "-" if value is None else human_size(value)
@@ -253,6 +263,12 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
     for title, headers, rows_, right in sections:
         parts.append(f"{heading}{title}\n\n" + _table(rows_, headers, markdown, right))
     notes = list(snap.notes)
+    if not snap.prune_rules:  # containerd on a node
+        if snap.orphans:
+            notes.append(_NODE_ORPHAN_ADVICE)
+        notes.append(_NODE_RECLAIMABLE)
+        parts.append(f"{heading}Notes\n" + "\n".join(f"- {n}" for n in notes))
+        return "\n\n".join(parts)
     if snap.orphans:
         notes.append(_ORPHAN_ADVICE)
     if snap.engine.image_store == "containerd":

@@ -80,7 +80,7 @@ def open_engine(choice: SourceChoice, *, progress: Progress | None = None) -> En
     """The live engine a choice names; :class:`UsageError` for a recording, archives or containerd."""
     if choice.containerd_root:
         raise UsageError(
-            "this command reads a live Docker engine; --containerd-root is read by report, history, tree, diff, "
+            "this command reads a live Docker engine; --containerd-root is read by report, history, tree, diff, disk, "
             "check and export"
         )
     if choice.recording or choice.archives:

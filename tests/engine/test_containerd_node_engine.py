@@ -261,3 +261,28 @@ def test_what_the_node_source_refuses(node: Node, tmp_path: Path) -> None:
         os.chmod(node.root, 0o700)
         os.chmod(folder, 0o700)
     assert "permission denied" in one_line(done, 4)
+
+
+def test_disk_attributes_every_byte_of_the_root(node: Node) -> None:
+    """``disk --containerd-root``: one walk of the whole root; its categories add up to ``du`` of it."""
+    done = node.layershare("disk", "--namespace", "all", "-f", "json")
+    assert done.returncode == 0, done.stderr
+    every = json.loads(done.stdout)
+    on_disk = du(node.root)
+    assert every["on_disk_bytes"] == on_disk
+    categories = {c["category"]: c for c in every["categories"]}
+    assert sum(c["disk_bytes"] for c in categories.values()) == on_disk
+    assert categories["images"]["bytes"] == node.report("--namespace", "all")["totals"]["physical_bytes"]
+    assert categories["unaccounted"]["disk_bytes"] == 0  # every namespace read
+    assert all(c["reclaimable_bytes"] is None for c in categories.values())  # no prune rules on a node
+    [web] = every["containers"]
+    assert (web["name"], web["image"]) == ("web-1", "app-two:1")
+    assert categories["containers"]["disk_bytes"] > 0  # its writable snapshot's folders
+    # The kubelet's namespace alone: Docker's snapshots (and the blobs only it records) are unaccounted
+    # here, named after their namespace, and the total is still the root's.
+    k8s = json.loads(node.layershare("disk", "-f", "json").stdout)
+    assert k8s["on_disk_bytes"] == on_disk
+    unaccounted = {c["category"]: c for c in k8s["categories"]}["unaccounted"]["disk_bytes"]
+    assert unaccounted >= node.measured["snapshots_after"] - node.measured["snapshots_before"]
+    table = node.layershare("disk")
+    assert table.returncode == 0 and "RECLAIMABLE is not said for containerd" in table.stdout

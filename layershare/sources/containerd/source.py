@@ -103,6 +103,29 @@ class ContainerdSource(Source, ContentSource):
         except OSError as e:
             raise _unreadable(path, e) from e
 
+    def engine_info(self, chosen: list[str], snapshotter: str) -> EngineInfo:
+        """What the model says of the source: containerd's root, its snapshotter, the namespaces read."""
+        read = f"namespaces {', '.join(chosen)}" if len(chosen) > 1 else f"namespace {chosen[0]}"
+        return EngineInfo(
+            host=f"{self.root} ({read})",
+            version="",
+            api_version="",
+            image_store="containerd",
+            storage_driver=snapshotter,
+            os="linux",
+            arch=platform.machine(),
+            root_dir=str(self.root),
+            namespaces=tuple(chosen),
+        )
+
+    def opened(self) -> tuple[Tree, list[str], str]:
+        """containerd's metadata, the namespaces read and their snapshotter (refused where unreadable)."""
+        meta = self._meta()
+        chosen = self.chosen_namespaces(meta)
+        snapshotter = snapshotter_of(meta, chosen)
+        self._readable(self.root / f"io.containerd.snapshotter.v1.{snapshotter}" / "metadata.db")
+        return meta, chosen, snapshotter
+
     def chosen_namespaces(self, meta: Tree) -> list[str]:
         """The namespaces this source reads; :class:`UsageError` for one the root does not hold."""
         present = namespaces(meta)
@@ -117,8 +140,7 @@ class ContainerdSource(Source, ContentSource):
 
     def snapshot(self) -> Snapshot:
         """Every image of the chosen namespaces, its layers (snapshots) and blobs, as the model."""
-        meta = self._meta()
-        chosen = self.chosen_namespaces(meta)
+        meta, chosen, snapshotter = self.opened()
         several = len(chosen) > 1
         # Every namespace's images are read: the blobs those of namespaces not chosen use are not
         # freed by removing the chosen ones (content is stored once for every namespace).
@@ -129,8 +151,6 @@ class ContainerdSource(Source, ContentSource):
             for record in found:
                 by_target[record.target].append(record)
             names[ns] = dict(sorted(by_target.items()))
-        snapshotter = _snapshotter(meta, chosen)
-        self._readable(self.root / f"io.containerd.snapshotter.v1.{snapshotter}" / "metadata.db")
         store = read_namespaces(self.root, snapshotter, {ns: list(names[ns]) for ns in names})
         elsewhere = Counter(
             d
@@ -150,7 +170,7 @@ class ContainerdSource(Source, ContentSource):
         not_unpacked = 0
         for ns in chosen:
             snapshots: dict[str, int] = store["snapshots"][ns]
-            containers = _containers_by_target(meta, ns, records[ns])
+            containers = containers_by_target(meta, ns, records[ns])
             for target, refs in names[ns].items():
                 objects = store["images"][ns].get(target)
                 config = read_config(self.root, target, arch) if objects else None
@@ -214,17 +234,7 @@ class ContainerdSource(Source, ContentSource):
             )
         )
         return Snapshot(
-            engine=EngineInfo(
-                host=f"{self.root} ({'namespaces ' + ', '.join(chosen) if several else 'namespace ' + chosen[0]})",
-                version="",
-                api_version="",
-                image_store="containerd",
-                storage_driver=snapshotter,
-                os="linux",
-                arch=arch,
-                root_dir=str(self.root),
-                namespaces=tuple(chosen),
-            ),
+            engine=self.engine_info(chosen, snapshotter),
             images=tuple(images),
             layers=tuple(layers.values()),
             notes=tuple(
@@ -327,7 +337,7 @@ def _unreadable(path: Path, error: OSError) -> EnginePermissionDenied | Containe
     return ContainerdStoreError(f"cannot read {path}: {error.strerror or error}")
 
 
-def _snapshotter(meta: Tree, chosen: list[str]) -> str:
+def snapshotter_of(meta: Tree, chosen: list[str]) -> str:
     """The snapshotter the chosen namespaces' snapshots are recorded under (overlayfs unless another
     holds more of them)."""
     counts: Counter[str] = Counter()
@@ -340,7 +350,7 @@ def _snapshotter(meta: Tree, chosen: list[str]) -> str:
     return max(counts, key=lambda name: (counts[name], name == "overlayfs")) if counts else "overlayfs"
 
 
-def _containers_by_target(meta: Tree, namespace: str, records: list[ImageRecord]) -> Counter[str]:
+def containers_by_target(meta: Tree, namespace: str, records: list[ImageRecord]) -> Counter[str]:
     """How many of a namespace's containers were made from each image (by the digest its name points at)."""
     target_of = {r.name: r.target for r in records}
     return Counter(target_of[c.image] for c in container_records(meta, namespace) if c.image in target_of)

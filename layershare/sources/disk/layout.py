@@ -288,3 +288,75 @@ def _snapshot_owners(
         for name in lease.snapshots:
             claim(by_name.get(name), ("build_cache", lease.id))
     return owners
+
+
+@dataclass(frozen=True)
+class NamespaceUse:
+    """What one containerd namespace's images and containers use: the blobs its images' manifests name,
+    its images' chain IDs, and its containers' snapshot keys."""
+
+    image_blobs: tuple[str, ...]
+    image_chains: frozenset[str]
+    container_keys: frozenset[str]
+
+
+def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse]) -> Layout:
+    """The rules of a containerd root on a node (``/var/lib/containerd``), for the namespaces in ``uses``.
+
+    Snapshots go to the images and containers of their namespace; another namespace's are unaccounted
+    here (named after it); a snapshot or blob nothing uses is an orphan; the rest of the root (the
+    metadata bbolt files, ingests, the runtimes' folders) is containerd's metadata.
+    """
+    layout = Layout()
+    rules = Rules(root=METADATA)
+    store = Path(root)
+    folder = f"io.containerd.snapshotter.v1.{snapshotter}/snapshots"
+    records = containerd_meta.read_snapshot_records(store / f"io.containerd.snapshotter.v1.{snapshotter}")
+    leases = containerd_meta.read_leases(store)
+    owners: dict[str, Owner] = {}
+    for namespace, use in uses.items():
+        found = _snapshot_owners(records, leases, set(use.image_chains), set(use.container_keys), namespace)
+        for key, claimed in found.items():  # a lease on a node holds a pull or an import under way
+            owners[key] = (
+                ("unaccounted", f"containerd lease {claimed[1]}") if claimed[0] == "build_cache" else claimed
+            )
+    for key, record in records.items():
+        owner: Owner
+        if key in owners:
+            owner = owners[key]
+        elif record.namespace not in uses:
+            owner = ("unaccounted", f"containerd namespace {record.namespace}")
+        else:
+            why = f"{record.name}: no image or container of namespace {record.namespace} uses it"
+            owner = layout.orphan(root, f"{folder}/{record.number}", "snapshot", why)
+        rules.exact[f"{folder}/{record.number}"] = owner
+        if (
+            owner[0] == "containers" and record.name == owner[1]
+        ):  # the writable snapshot, as containerd sizes it
+            rules.exact[f"{folder}/{record.number}/fs"] = ("containers", f"{owner[1]}{MEASURED}")
+    rules.children[folder] = layout.orphans_under(
+        root, folder, "snapshot folder", lambda _: "no snapshot record names it"
+    )
+    for namespace, use in uses.items():
+        refs = containerd_meta.read_content_refs(store, namespace)
+        for digest in containerd_meta.reachable(use.image_blobs, refs):
+            rules.exact[f"{CONTENT}/{digest.removeprefix('sha256:')}"] = ("images", "")
+    for namespace in sorted(set(containerd_meta.namespaces(containerd_meta.read_meta(store))) - set(uses)):
+        for digest in containerd_meta.recorded_blobs(store, namespace):
+            rules.exact.setdefault(
+                f"{CONTENT}/{digest.removeprefix('sha256:')}",
+                ("unaccounted", f"containerd namespace {namespace}"),
+            )
+    for lease in leases:
+        for digest in lease.content:
+            rules.exact.setdefault(
+                f"{CONTENT}/{digest.removeprefix('sha256:')}", ("unaccounted", f"containerd lease {lease.id}")
+            )
+    rules.children[CONTENT] = layout.orphans_under(
+        root,
+        CONTENT,
+        "content blob",
+        lambda _: "no image of the namespaces read uses it (garbage containerd collects)",
+    )
+    layout.roots[root] = rules
+    return layout

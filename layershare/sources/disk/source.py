@@ -38,14 +38,11 @@ from layershare.sources.disk.items import (
     walk_notes,
 )
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
-from layershare.sources.disk.walk import walk
+from layershare.sources.disk.walk import WALKERS, walk
 from layershare.sources.engine import EngineSource
 from layershare.sources.recording import engine_info_from
 from layershare.sources.stores import containerd, graphdriver
 from layershare.times import now_iso
-
-# Processes that walk the folders no rule reaches (layers, volumes' data) at once: one per core, up to 4.
-WALKERS = min(4, os.cpu_count() or 1)
 
 
 class EngineStore:

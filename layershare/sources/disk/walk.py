@@ -29,6 +29,9 @@ from layershare.model import Category
 Owner = tuple[Category, str]  # a category and an item in it ("" for the category as a whole)
 Naming = Callable[[str], Owner]  # a folder's child name -> its owner
 
+# Processes that walk the folders no rule reaches (layers, volumes' data) at once: one per core, up to 4.
+WALKERS = min(4, os.cpu_count() or 1)
+
 
 @dataclass
 class Rules:
