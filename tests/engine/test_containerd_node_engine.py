@@ -200,15 +200,18 @@ def test_layer_contents_stream_from_the_nodes_blobs(node: Node) -> None:
     ]
 
 
-def test_exports_of_an_engine_and_a_node_add_up(node: Node, tmp_path: Path) -> None:
+def test_exports_of_engines_and_a_node_add_up(node: Node, engine26: Any, tmp_path: Path) -> None:
+    """Engine 20.10 (overlay2), Engine 26.1 (containerd store) and the node export into one folder."""
     folder = tmp_path / "fleet"
     done = node.layershare("export", "--namespace", "all", "--to", str(folder), "--host-name", "node-1")
     assert done.returncode == 0, done.stderr
-    done = cli(node.engine, "export", "--to", str(folder), "--host-name", "builder")
-    assert done.returncode == 0, done.stderr
+    for name, private in (("builder", node.engine), ("desktop", engine26)):
+        done = cli(private, "export", "--to", str(folder), "--host-name", name)
+        assert done.returncode == 0, done.stderr
     reports = {
         "node-1": node.report("--namespace", "all"),
         "builder": json.loads(cli(node.engine, "report", "-f", "json").stdout),
+        "desktop": json.loads(cli(engine26, "report", "-f", "json").stdout),
     }
     result = cli(node.engine, "fleet", str(folder), "-f", "json")
     assert result.returncode == 0, result.stderr
@@ -223,7 +226,8 @@ def test_exports_of_an_engine_and_a_node_add_up(node: Node, tmp_path: Path) -> N
                 set(),
             ).add(host)
     assert {la["chain_id"]: la["hosts"] for la in fleet["layers"]} == {c: len(h) for c, h in stored.items()}
-    assert any(len(h) == 2 for h in stored.values())  # the same layers on the engine and the node
+    assert any(len(h) == 3 for h in stored.values())  # the same layers on both engines and the node
+    assert fleet["totals"]["hosts"] == 3
     assert fleet["duplication"] == [
         {
             "host": "node-1",
