@@ -23,6 +23,9 @@ from __future__ import annotations
 
 import platform
 from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -103,6 +106,60 @@ class ContainerdSource(Source, ContentSource):
         except OSError as e:
             raise _unreadable(path, e) from e
 
+    def _image(
+        self,
+        store: Mapping[str, Any],
+        ns: str,
+        target: str,
+        refs: list[ImageRecord],
+        key: Callable[[str], str],
+    ) -> tuple[Image, list[Layer], int] | None:
+        """One image of a namespace, its layers (snapshots, keyed by ``key``) and how many of them are not
+        unpacked; None where its manifest or configuration is not in the content store."""
+        objects = store["images"][ns].get(target)
+        config = read_config(self.root, target, platform.machine()) if objects else None
+        diffs = config_diff_ids(config) if config else None
+        if objects is None or config is None or diffs is None:
+            return None
+        snapshots: Mapping[str, int] = store["snapshots"][ns]
+        chain = chain_ids(diffs)
+        sizes = [snapshots.get(c, 0) for c in chain]
+        history, layer_entries = config_history(config, sizes)
+        if not self.show_values:
+            history = tuple(h._replace(created_by=redact_created_by(h.created_by)) for h in history)
+        layer_blobs: list[str] = objects["layer_blobs"]
+        layers = []
+        for k, chain_id in enumerate(chain):
+            entry = history[layer_entries[k]] if layer_entries else None
+            blob = store["blobs"].get(layer_blobs[k]) if k < len(layer_blobs) else None
+            layers.append(
+                Layer(
+                    chain_id=key(chain_id),
+                    diff_id=diffs[k],
+                    parent_chain_id=key(chain[k - 1]) if k else None,
+                    size_bytes=sizes[k],
+                    created_by=entry.created_by if entry else "",
+                    comment=entry.comment if entry else "",
+                    created_by_exact=entry is not None,
+                    blob_bytes=int(blob["size"]) if blob else None,
+                )
+            )
+        references = [familiar_name(r.name) for r in refs]
+        image = Image(
+            id=key(target),
+            tags=tuple(sorted(r for r in references if "@" not in r)),
+            digests=tuple(sorted(r for r in references if "@" in r)),
+            created=str(config.get("created") or ""),
+            size_bytes=sum(sizes) + sum(int(store["blobs"][d]["size"]) for d in objects["blobs"]),
+            diff_ids=tuple(diffs),
+            chain_ids=tuple(key(c) for c in chain),
+            history=history,
+            labels=oci_labels(config),
+            blob_digests=tuple(objects["blobs"]),
+            platforms=tuple(objects["platforms"]),
+        )
+        return image, layers, sum(1 for c in chain if c not in snapshots)
+
     def engine_info(self, chosen: list[str], snapshotter: str) -> EngineInfo:
         """What the model says of the source: containerd's root, its snapshotter, the namespaces read."""
         read = f"namespaces {', '.join(chosen)}" if len(chosen) > 1 else f"namespace {chosen[0]}"
@@ -159,7 +216,6 @@ class ContainerdSource(Source, ContentSource):
             for objects in store["images"][ns].values()
             for d in objects["blobs"]
         )
-        arch = platform.machine()
 
         def key(ns: str, content_id: str) -> str:
             return qualified(ns, content_id) if several else content_id
@@ -169,57 +225,17 @@ class ContainerdSource(Source, ContentSource):
         skipped: list[str] = []
         not_unpacked = 0
         for ns in chosen:
-            snapshots: dict[str, int] = store["snapshots"][ns]
             containers = containers_by_target(meta, ns, records[ns])
             for target, refs in names[ns].items():
-                objects = store["images"][ns].get(target)
-                config = read_config(self.root, target, arch) if objects else None
-                diffs = config_diff_ids(config) if config else None
-                if objects is None or config is None or diffs is None:
+                read = self._image(store, ns, target, refs, partial(key, ns))
+                if read is None:
                     skipped.append(f"{ns}/{refs[0].name}")
                     continue
-                chain = chain_ids(diffs)
-                sizes = [snapshots.get(c, 0) for c in chain]
-                not_unpacked += sum(1 for c in chain if c not in snapshots)
-                history, layer_entries = config_history(config, sizes)
-                history = tuple(
-                    h if self.show_values else h._replace(created_by=redact_created_by(h.created_by))
-                    for h in history
-                )
-                layer_blobs: list[str] = objects["layer_blobs"]
-                for k, chain_id in enumerate(chain):
-                    entry = history[layer_entries[k]] if layer_entries else None
-                    blob = store["blobs"].get(layer_blobs[k]) if k < len(layer_blobs) else None
-                    layers.setdefault(
-                        key(ns, chain_id),
-                        Layer(
-                            chain_id=key(ns, chain_id),
-                            diff_id=diffs[k],
-                            parent_chain_id=key(ns, chain[k - 1]) if k else None,
-                            size_bytes=sizes[k],
-                            created_by=entry.created_by if entry else "",
-                            comment=entry.comment if entry else "",
-                            created_by_exact=entry is not None,
-                            blob_bytes=int(blob["size"]) if blob else None,
-                        ),
-                    )
-                references = [familiar_name(r.name) for r in refs]
-                images.append(
-                    Image(
-                        id=key(ns, target),
-                        tags=tuple(sorted(r for r in references if "@" not in r)),
-                        digests=tuple(sorted(r for r in references if "@" in r)),
-                        created=str(config.get("created") or ""),
-                        size_bytes=sum(sizes) + sum(int(store["blobs"][d]["size"]) for d in objects["blobs"]),
-                        diff_ids=tuple(diffs),
-                        chain_ids=tuple(key(ns, c) for c in chain),
-                        history=history,
-                        containers=containers.get(target, 0),
-                        labels=oci_labels(config),
-                        blob_digests=tuple(objects["blobs"]),
-                        platforms=tuple(objects["platforms"]),
-                    )
-                )
+                image, image_layers, missing = read
+                images.append(replace(image, containers=containers.get(target, 0)))
+                for layer in image_layers:
+                    layers.setdefault(layer.chain_id, layer)
+                not_unpacked += missing
         used = dict.fromkeys(d for image in images for d in image.blob_digests)
         blobs: dict[str, Any] = store["blobs"]
         other_bytes = (
