@@ -20,9 +20,18 @@ from itertools import chain as concat
 
 import pandas as pd
 
-from layershare.model import EngineInfo, Snapshot
+from layershare.ids import split_namespace
+from layershare.model import EngineInfo, Image, Snapshot
 
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
+
+
+def _reference(image: Image) -> str:
+    """What tables and pictures call an image: its references, and its containerd namespace where the
+    snapshot holds several (the same tag can be in two)."""
+    namespace, _ = split_namespace(image.id)
+    names = ", ".join(image.references)
+    return f"{names} ({namespace})" if namespace else names
 
 
 @dataclass(frozen=True)
@@ -58,7 +67,7 @@ class LayerIndex:
                 "image_id": [i.id for i in imgs],
                 "tags": [list(i.tags) for i in imgs],
                 "digests": [list(i.digests) for i in imgs],
-                "reference": [", ".join(i.references) for i in imgs],
+                "reference": [_reference(i) for i in imgs],
                 "created": [i.created for i in imgs],
                 "size_bytes": pd.array([i.size_bytes for i in imgs], dtype="int64"),
                 "layers": pd.array([len(i.chain_ids) for i in imgs], dtype="int64"),

@@ -49,7 +49,7 @@ def test_recorded_corpus_page_offline_every_image_and_the_engines_totals(
     assert opened.figure("physical_bytes") == df["LayersSize"]
     assert opened.figure("logical_bytes") == sum(i["Size"] for i in df["Images"])
     text = opened.page.locator("[data-section='0'] .whatif").inner_text()
-    assert "Needs a live engine" in text  # a recording holds no removal model: said, not guessed
+    assert "Needs a live Docker engine" in text  # a recording holds no removal model: said, not guessed
     opened.page.screenshot(path=str(tmp_path / "recorded.png"))
     assert (tmp_path / "recorded.png").stat().st_size > 10_000
 

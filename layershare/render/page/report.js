@@ -225,7 +225,7 @@
     const panel = el("aside", { class: "whatif", "aria-label": "What if I remove these" });
     panel.append(el("h3", null, "What if I remove these?"));
     if (!R) {
-      panel.append(el("p", { class: "muted" }, "Needs a live engine: this report was read from archives or a recording."));
+      panel.append(el("p", { class: "muted" }, "Needs a live Docker engine: this report was read from archives, a recording or containerd's own files."));
       return { panel, update: () => {} };
     }
     panel.append(el("p", { class: "muted" }, "Tick images in the table. The figure is what layershare free says for them: the engine's own totals before minus after (containers are not removed: an image a container uses is blocked)."));
