@@ -95,8 +95,8 @@ class PrivateEngine:
 
 
 def _stop(process: subprocess.Popen[bytes], folder: Path) -> None:
-    """Stop a private daemon (SIGTERM, then SIGKILL after 30 s), unmount what it left under its
-    ``root`` folder and remove its folder."""
+    """Stop a private daemon (SIGTERM, then SIGKILL after 30 s), unmount what it left mounted under its
+    folder (podman leaves ``root/overlay``, which is not ``root`` itself) and remove its folder."""
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
         try:
@@ -104,7 +104,13 @@ def _stop(process: subprocess.Popen[bytes], folder: Path) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
-    subprocess.run(["umount", "-R", str(folder / "root")], capture_output=True, check=False)
+    inside = f"{folder}/"
+    try:
+        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()]
+    except OSError:
+        mounts = []
+    for point in sorted((m for m in mounts if m.startswith(inside)), key=len, reverse=True):  # deepest first
+        subprocess.run(["umount", "-l", point], capture_output=True, check=False)
     shutil.rmtree(folder, ignore_errors=True)
 
 
