@@ -11,20 +11,16 @@ what a prune would reclaim: on a node the kubelet's image garbage collection dec
 
 from __future__ import annotations
 
-import platform
 from dataclasses import replace
-from pathlib import Path
 
 from layershare.analysis import build_report
-from layershare.ids import chain_ids, qualified
+from layershare.ids import qualified, split_namespace
 from layershare.index import LayerIndex
 from layershare.model import ContainerDisk, DiskRoot, DiskSnapshot
 from layershare.sources.containerd.source import ContainerdSource, familiar_name
 from layershare.sources.disk.items import categories_of, orphans_of, walk_notes, walked_usage
 from layershare.sources.disk.layout import MEASURED, NamespaceUse, node_layout
 from layershare.sources.disk.walk import WALKERS, walk
-from layershare.sources.image_config import diff_ids
-from layershare.sources.stores.containerd import read_config, read_namespaces
 from layershare.sources.stores.containerd_meta import container_records, image_records
 from layershare.times import now_iso
 
@@ -39,54 +35,51 @@ class NodeDiskSource:
         """Walk the root once and return the model (raises what :class:`ContainerdSource` raises)."""
         source = self.source
         meta, chosen, snapshotter = source.opened()
-        root = Path(source.root)
-        arch = platform.machine()
-        targets = {ns: sorted({r.target for r in image_records(meta, ns)}) for ns in chosen}
-        store = read_namespaces(root, snapshotter, targets)
+        images = source.snapshot_of(meta, chosen, snapshotter)
+        root = str(source.root)
         several = len(chosen) > 1
-        uses: dict[str, NamespaceUse] = {}
-        containers: list[ContainerDisk] = []
-        keys: list[str] = []
+        blobs: dict[str, set[str]] = {ns: set() for ns in chosen}
+        chains: dict[str, set[str]] = {ns: set() for ns in chosen}
+        for image in images.images:  # what each namespace's images use, from the one reading
+            ns = split_namespace(image.id)[0] or chosen[0]
+            blobs[ns].update(image.blob_digests)
+            chains[ns].update(split_namespace(c)[1] for c in image.chain_ids)
+        containers: list[tuple[str, ContainerDisk, str]] = []  # (namespace, container, its snapshot's key)
         for ns in chosen:
-            chains: set[str] = set()
-            for target in targets[ns]:
-                config = read_config(root, target, arch)
-                found = diff_ids(config) if config else None
-                chains.update(chain_ids(found or []))
             records = container_records(meta, ns)
-            uses[ns] = NamespaceUse(
-                image_blobs=tuple(d for objects in store["images"][ns].values() for d in objects["blobs"]),
-                image_chains=frozenset(chains),
-                container_keys=frozenset(c.snapshot_key for c in records if c.snapshot_key),
-            )
             target_of = {r.name: r.target for r in image_records(meta, ns)}
             for c in records:
                 target = target_of.get(c.image, "")
-                keys.append(c.snapshot_key)
-                containers.append(
-                    ContainerDisk(
-                        id=qualified(ns, c.id) if several else c.id,
-                        name=c.id,
-                        image=familiar_name(c.image),
-                        image_id=(qualified(ns, target) if several else target) if target else "",
-                        state="unknown",
-                        size_rw_bytes=0,
-                    )
+                container = ContainerDisk(
+                    id=qualified(ns, c.id) if several else c.id,
+                    name=c.id,
+                    image=familiar_name(c.image),
+                    image_id=(qualified(ns, target) if several else target) if target else "",
+                    state="unknown",
+                    size_rw_bytes=0,
                 )
-        layout = node_layout(str(root), snapshotter, uses)
+                containers.append((ns, container, c.snapshot_key))
+        uses = {
+            ns: NamespaceUse(
+                image_blobs=tuple(sorted(blobs[ns])),
+                image_chains=frozenset(chains[ns]),
+                container_keys=frozenset(key for where, _, key in containers if where == ns and key),
+            )
+            for ns in chosen
+        }
+        layout = node_layout(root, snapshotter, uses, meta)
         walked = walk(layout.roots, workers=WALKERS)
         sized = []
-        for container, key in zip(containers, keys, strict=True):
+        for _, container, key in containers:
             measured = walked_usage(walked, ("containers", f"{key}{MEASURED}"))
             whole = walked_usage(walked, ("containers", key))
             sized.append(replace(container, size_rw_bytes=measured.disk_bytes if measured else 0, disk=whole))
-        images = build_report(LayerIndex.from_snapshot(source.snapshot())).totals
         return DiskSnapshot(
-            engine=source.engine_info(chosen, snapshotter),
-            data_root=str(root),
+            engine=images.engine,
+            data_root=root,
             data_root_readable=True,
-            roots=(DiskRoot(str(root), walked.roots.get(str(root))),),
-            layers_bytes=images.physical_bytes,
+            roots=(DiskRoot(root, walked.roots.get(root)),),
+            layers_bytes=build_report(LayerIndex.from_snapshot(images)).totals.physical_bytes,
             containers=tuple(sized),
             volumes=(),
             build_cache=(),

@@ -197,7 +197,10 @@ class ContainerdSource(Source, ContentSource):
 
     def snapshot(self) -> Snapshot:
         """Every image of the chosen namespaces, its layers (snapshots) and blobs, as the model."""
-        meta, chosen, snapshotter = self.opened()
+        return self.snapshot_of(*self.opened())
+
+    def snapshot_of(self, meta: Tree, chosen: list[str], snapshotter: str) -> Snapshot:
+        """The model from what :meth:`opened` read (``disk`` reads the metadata once for both)."""
         several = len(chosen) > 1
         # Every namespace's images are read: the blobs those of namespaces not chosen use are not
         # freed by removing the chosen ones (content is stored once for every namespace).
@@ -208,7 +211,7 @@ class ContainerdSource(Source, ContentSource):
             for record in found:
                 by_target[record.target].append(record)
             names[ns] = dict(sorted(by_target.items()))
-        store = read_namespaces(self.root, snapshotter, {ns: list(names[ns]) for ns in names})
+        store = read_namespaces(self.root, snapshotter, {ns: list(names[ns]) for ns in names}, meta=meta)
         elsewhere = Counter(
             d
             for ns in names

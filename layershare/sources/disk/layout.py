@@ -26,6 +26,7 @@ from pathlib import Path
 from layershare.sources.disk.walk import Owner, Rules
 from layershare.sources.stores import buildkit as buildkit_files
 from layershare.sources.stores import containerd_meta
+from layershare.sources.stores.boltdb import Tree
 
 METADATA: Owner = ("metadata", "")
 # What a data root holds besides layers, containers, logs and volumes: the engine's own records.
@@ -300,19 +301,20 @@ class NamespaceUse:
     container_keys: frozenset[str]
 
 
-def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse]) -> Layout:
+def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse], meta: Tree) -> Layout:
     """The rules of a containerd root on a node (``/var/lib/containerd``), for the namespaces in ``uses``.
 
     Snapshots go to the images and containers of their namespace; another namespace's are unaccounted
     here (named after it); a snapshot or blob nothing uses is an orphan; the rest of the root (the
-    metadata bbolt files, ingests, the runtimes' folders) is containerd's metadata.
+    metadata bbolt files, ingests, the runtimes' folders) is containerd's metadata. ``meta`` is
+    containerd's metadata, read once by the caller.
     """
     layout = Layout()
     rules = Rules(root=METADATA)
     store = Path(root)
     folder = f"io.containerd.snapshotter.v1.{snapshotter}/snapshots"
     records = containerd_meta.read_snapshot_records(store / f"io.containerd.snapshotter.v1.{snapshotter}")
-    leases = containerd_meta.read_leases(store)
+    leases = containerd_meta.read_leases(store, meta=meta)
     owners: dict[str, Owner] = {}
     for namespace, use in uses.items():
         found = _snapshot_owners(records, leases, set(use.image_chains), set(use.container_keys), namespace)
@@ -338,11 +340,11 @@ def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse]) -
         root, folder, "snapshot folder", lambda _: "no snapshot record names it"
     )
     for namespace, use in uses.items():
-        refs = containerd_meta.read_content_refs(store, namespace)
+        refs = containerd_meta.read_content_refs(store, namespace, meta=meta)
         for digest in containerd_meta.reachable(use.image_blobs, refs):
             rules.exact[f"{CONTENT}/{digest.removeprefix('sha256:')}"] = ("images", "")
-    for namespace in sorted(set(containerd_meta.namespaces(containerd_meta.read_meta(store))) - set(uses)):
-        for digest in containerd_meta.recorded_blobs(store, namespace):
+    for namespace in sorted(set(containerd_meta.namespaces(meta)) - set(uses)):
+        for digest in containerd_meta.recorded_blobs(store, namespace, meta=meta):
             rules.exact.setdefault(
                 f"{CONTENT}/{digest.removeprefix('sha256:')}",
                 ("unaccounted", f"containerd namespace {namespace}"),

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from layershare.ids import chain_ids
+from layershare.sources.stores.boltdb import Tree
 from layershare.sources.stores.containerd_meta import (
     NAMESPACE,
     reachable,
@@ -99,6 +100,7 @@ def read_namespaces(
     snapshotter_name: str,
     image_ids: Mapping[str, Iterable[str]],
     usage: DiskUsage | None = None,
+    meta: Tree | None = None,
 ) -> dict[str, Any]:
     """Blobs and snapshots of the containerd store at ``root``, for the images of each namespace named.
 
@@ -107,7 +109,8 @@ def read_namespaces(
     (``snapshots[namespace][chain ID]``). ``other_snapshot_bytes`` and ``other_blob_bytes`` are what
     no image named uses (containers' writable layers, other namespaces' images, leftovers);
     ``duplicate_snapshot_bytes`` what unpacking a layer in more than one namespace costs (every
-    copy of a layer's snapshot but the largest, over the whole store).
+    copy of a layer's snapshot but the largest, over the whole store). ``meta``: containerd's metadata
+    where the caller has read it already.
     """
     usage = usage or DiskUsage()
     blob_dir = _blobs(root)
@@ -115,7 +118,7 @@ def read_namespaces(
     blobs: dict[str, dict[str, Any]] = {}
     images: dict[str, dict[str, dict[str, Any]]] = {}
     for namespace, ids in image_ids.items():
-        refs = read_content_refs(root, namespace)
+        refs = read_content_refs(root, namespace, meta=meta)
         images[namespace] = {
             image_id: found
             for image_id in ids

@@ -37,10 +37,8 @@ def namespaces(meta: Tree) -> list[str]:
 class ImageRecord:
     """One image name of a namespace and the digest it points at (a manifest or an index)."""
 
-    namespace: str
     name: str
     target: str
-    media_type: str
 
 
 def image_records(meta: Tree, namespace: str) -> list[ImageRecord]:
@@ -49,17 +47,10 @@ def image_records(meta: Tree, namespace: str) -> list[ImageRecord]:
     for name, record in _bucket(meta, namespace, b"images").items():
         target = record.get(b"target") if isinstance(record, dict) else None
         digest = target.get(b"digest") if isinstance(target, dict) else None
-        if not isinstance(digest, bytes) or not isinstance(target, dict):
-            continue
-        media_type = target.get(b"mediatype")
-        found.append(
-            ImageRecord(
-                namespace=namespace,
-                name=name.decode(errors="replace"),
-                target=digest.decode(errors="replace"),
-                media_type=media_type.decode(errors="replace") if isinstance(media_type, bytes) else "",
+        if isinstance(digest, bytes):
+            found.append(
+                ImageRecord(name=name.decode(errors="replace"), target=digest.decode(errors="replace"))
             )
-        )
     return found
 
 
@@ -67,7 +58,6 @@ def image_records(meta: Tree, namespace: str) -> list[ImageRecord]:
 class ContainerRecord:
     """One container of a namespace: the image name it was made from and its writable snapshot's key."""
 
-    namespace: str
     id: str
     image: str
     snapshot_key: str
@@ -82,7 +72,6 @@ def container_records(meta: Tree, namespace: str) -> list[ContainerRecord]:
         image, key = record.get(b"image"), record.get(b"snapshotKey")
         found.append(
             ContainerRecord(
-                namespace=namespace,
                 id=cid.decode(errors="replace"),
                 image=image.decode(errors="replace") if isinstance(image, bytes) else "",
                 snapshot_key=key.decode(errors="replace") if isinstance(key, bytes) else "",
@@ -174,13 +163,28 @@ class Lease:
 GC_CONTENT_REF = "containerd.io/gc.ref.content."
 
 
-def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[str]]:
+def _namespace_buckets(root: Path, meta: Tree | None) -> Tree:
+    """Every namespace's bucket of containerd's metadata: ``meta`` where the caller has read it
+    already, else read from ``root``; {} where it cannot be read."""
+    if meta is None:
+        try:
+            meta = read_meta(root)
+        except (OSError, BoltError):
+            return {}
+    top = meta.get(b"v1")
+    return top if isinstance(top, dict) else {}
+
+
+def read_content_refs(
+    root: Path, namespace: str = NAMESPACE, *, meta: Tree | None = None
+) -> dict[str, list[str]]:
     """For each content blob of a namespace, the blobs its garbage-collection labels keep
-    (``containerd.io/gc.ref.content.*``): what containerd's collector follows from an image."""
+    (``containerd.io/gc.ref.content.*``): what containerd's collector follows from an image.
+    ``meta``: containerd's metadata where already read (else it is read from ``root``)."""
     try:
-        tree: Any = read_meta(root)
-        blobs = tree[b"v1"][namespace.encode()][b"content"][b"blob"]
-    except (OSError, BoltError, KeyError, TypeError):
+        tree: Any = _namespace_buckets(root, meta)
+        blobs = tree[namespace.encode()][b"content"][b"blob"]
+    except (KeyError, TypeError):
         return {}
     refs: dict[str, list[str]] = {}
     for digest, record in blobs.items() if isinstance(blobs, dict) else ():
@@ -195,15 +199,10 @@ def read_content_refs(root: Path, namespace: str = NAMESPACE) -> dict[str, list[
     return refs
 
 
-def recorded_blobs(root: Path, namespace: str | None = None) -> set[str]:
+def recorded_blobs(root: Path, namespace: str | None = None, *, meta: Tree | None = None) -> set[str]:
     """Every blob digest a namespace (default: any) of containerd's metadata has a record of."""
-    try:
-        tree: Any = read_meta(root)
-        namespaces = tree[b"v1"]
-    except (OSError, BoltError, KeyError, TypeError):
-        return set()
     found: set[str] = set()
-    for name, bucket in namespaces.items() if isinstance(namespaces, dict) else ():
+    for name, bucket in _namespace_buckets(root, meta).items():
         if namespace is not None and name != namespace.encode():
             continue
         content = bucket.get(b"content") if isinstance(bucket, dict) else None
@@ -224,15 +223,10 @@ def reachable(start: Iterable[str], refs: Mapping[str, list[str]]) -> set[str]:
     return found
 
 
-def read_leases(root: Path) -> list[Lease]:
+def read_leases(root: Path, *, meta: Tree | None = None) -> list[Lease]:
     """Every lease of every namespace in containerd's metadata (``io.containerd.metadata.v1.bolt``)."""
-    try:
-        tree: Any = read_meta(root)
-        namespaces = tree[b"v1"]
-    except (OSError, BoltError, KeyError, TypeError):
-        return []
     leases = []
-    for namespace, bucket in namespaces.items() if isinstance(namespaces, dict) else ():
+    for namespace, bucket in _namespace_buckets(root, meta).items():
         held = bucket.get(b"leases") if isinstance(bucket, dict) else None
         for lease_id, lease in held.items() if isinstance(held, dict) else ():
             if not isinstance(lease, dict):
