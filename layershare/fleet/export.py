@@ -71,22 +71,30 @@ def _namespace(report: Report) -> str:
 def _host_layers(report: Report, host: str) -> list[dict[str, Any]]:
     """A row per stored layer by its chain ID: the copies several containerd namespaces keep are one
     row, their snapshots and the one content blob weighed together in ``disk_bytes``."""
-    rows: dict[str, dict[str, Any]] = {}
     layers = report.layers
-    for key, size, blob, users in zip(
-        layers.index, layers["size_bytes"], layers["blob_bytes"], layers["images"], strict=True
-    ):
-        _, chain_id = split_namespace(str(key))
-        row = rows.setdefault(
-            chain_id,
-            {"host": host, "chain_id": chain_id, "bytes": 0, "disk_bytes": None, "images": 0, "copies": 0},
+    frame = pd.DataFrame(
+        {
+            "chain_id": [split_namespace(str(key))[1] for key in layers.index],
+            "size": layers["size_bytes"].to_numpy(),
+            "blob": layers["blob_bytes"].to_numpy(),
+            "images": layers["images"].to_numpy(),
+        }
+    )
+    rows = frame.groupby("chain_id", sort=False).agg(
+        bytes=("size", "max"),
+        snapshots=("size", "sum"),
+        blob=("blob", "first"),  # the containerd store: stored once, each snapshot once per namespace
+        images=("images", "sum"),
+        copies=("size", "size"),
+    )
+    disk = (rows["blob"] + rows["snapshots"]).astype("Int64")  # null where no blob: not weighed on disk
+    return [
+        {"host": host, "chain_id": str(chain_id), "bytes": int(size), "disk_bytes": None if pd.isna(d) else int(d),
+         "images": int(users), "copies": int(copies)}
+        for chain_id, size, d, users, copies in zip(
+            rows.index, rows["bytes"], disk, rows["images"], rows["copies"], strict=True
         )
-        row["bytes"] = max(row["bytes"], int(size))
-        row["images"] += int(users)
-        row["copies"] += 1
-        if not pd.isna(blob):  # the containerd store: the blob is stored once, each snapshot per namespace
-            row["disk_bytes"] = (row["disk_bytes"] or int(blob)) + int(size)
-    return list(rows.values())
+    ]  # fmt: skip
 
 
 def export_rows(report: Report, host: str) -> dict[str, list[dict[str, Any]]]:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from layershare.errors import SnapshotError, UsageError
-from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES
+from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES, table_schema
 
 QUERIES = ("totals", "hosts", "layers", "images", "bases", "drift", "duplication")
 # What a column an older v1 export lacks reads as (else a null string), in SQL both engines read.
@@ -156,25 +156,26 @@ def _check_versions(connection: Any, files: list[str]) -> None:
     ).fetchall()
     versions = {str(name): str(value) for name, value in rows}
     for path in files:
-        version = versions.get(path)
-        if version != EXPORT_SCHEMA:
-            found = f"schema {version!r}" if version else "no layershare schema"
-            raise SnapshotError(
-                f"{path}: {found}, expected {EXPORT_SCHEMA!r} (export it again with this version)"
-            )
+        check_version(path, versions.get(path))
+
+
+def check_version(path: str, version: str | None) -> None:
+    """Refuse a file whose layershare schema (from its Parquet metadata) is not ``layershare.export/v1``."""
+    if version != EXPORT_SCHEMA:
+        found = f"schema {version!r}" if version else "no layershare schema"
+        raise SnapshotError(
+            f"{path}: {found}, expected {EXPORT_SCHEMA!r} (export it again with this version)"
+        )
+
+
+_DUCKDB_TYPES = {"string": "VARCHAR", "int64": "BIGINT", "list<item: string>": "VARCHAR[]"}
 
 
 def _empty(table: str) -> str:
-    columns = {
-        "host_image": "NULL::VARCHAR AS host, NULL::VARCHAR AS namespace, NULL::VARCHAR AS image_id, "
-        "NULL::VARCHAR[] AS tags, NULL::BIGINT AS containers, NULL::BIGINT AS size_bytes, "
-        "NULL::BIGINT AS shared_bytes, NULL::BIGINT AS unique_bytes, NULL::VARCHAR AS base, "
-        "NULL::VARCHAR AS base_repository",
-        "host_layer": "NULL::VARCHAR AS host, NULL::VARCHAR AS chain_id, NULL::BIGINT AS bytes, "
-        "NULL::BIGINT AS disk_bytes, NULL::BIGINT AS images, NULL::BIGINT AS copies",
-        "image_layer": "NULL::VARCHAR AS image_id, NULL::BIGINT AS position, NULL::VARCHAR AS chain_id, "
-        "NULL::VARCHAR AS diff_id, NULL::BIGINT AS size_bytes, NULL::VARCHAR AS created_by",
-    }[table]
+    """An empty table of the shape every export writes (from its one schema)."""
+    columns = ", ".join(
+        f"CAST(NULL AS {_DUCKDB_TYPES[str(field.type)]}) AS {field.name}" for field in table_schema(table)
+    )
     return f"(SELECT {columns} WHERE false)"
 
 

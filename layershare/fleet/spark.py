@@ -21,10 +21,11 @@ from pathlib import Path
 from typing import Any
 
 from layershare.errors import SnapshotError, UsageError
-from layershare.fleet.export import EXPORT_SCHEMA, SCHEMA_KEY, TABLES, table_schema
+from layershare.fleet.export import SCHEMA_KEY, TABLES, table_schema
 from layershare.fleet.query import (
     QUERIES,
     Fleet,
+    check_version,
     checked_limit,
     export_files,
     fleet_from_answers,
@@ -125,12 +126,8 @@ def check_versions(files: Any) -> None:
             metadata = pq.read_schema(path).metadata or {}
         except (OSError, pa.ArrowException) as e:
             raise SnapshotError(f"{path}: not a readable Parquet file ({_first_line(e)})") from e
-        version = metadata.get(SCHEMA_KEY, b"").decode(errors="replace")
-        if version != EXPORT_SCHEMA:
-            found = f"schema {version!r}" if version else "no layershare schema"
-            raise SnapshotError(
-                f"{path}: {found}, expected {EXPORT_SCHEMA!r} (export it again with this version)"
-            )
+        version = metadata.get(SCHEMA_KEY)
+        check_version(path, version.decode(errors="replace") if version is not None else None)
 
 
 def _ddl(table: str) -> str:

@@ -228,6 +228,21 @@ def test_exports_of_engines_and_a_node_add_up(node: Node, engine26: Any, tmp_pat
     assert {la["chain_id"]: la["hosts"] for la in fleet["layers"]} == {c: len(h) for c, h in stored.items()}
     assert any(len(h) == 3 for h in stored.values())  # the same layers on both engines and the node
     assert fleet["totals"]["hosts"] == 3
+    # host_layer.disk_bytes: the layer's blob (its file, as du counts it) and each namespace's snapshot
+    import pyarrow.parquet as pq
+
+    blob_of: dict[str, int] = {}
+    for namespace in ("k8s.io", "moby"):
+        for digest in node.listed(namespace).values():
+            manifest = json.loads((node.blobs / "sha256" / digest.removeprefix("sha256:")).read_bytes())
+            config = json.loads((node.blobs / "sha256" / manifest["config"]["digest"][7:]).read_bytes())
+            for chain_id, layer in zip(chains(config["rootfs"]["diff_ids"]), manifest["layers"], strict=True):
+                blob_of[chain_id] = os.stat(node.blobs / "sha256" / layer["digest"][7:]).st_blocks * 512
+    rows = pq.read_table(folder / "host_layer" / "node-1.parquet").to_pylist()
+    assert {r["chain_id"] for r in rows} == set(blob_of)
+    for row in rows:
+        assert row["disk_bytes"] == blob_of[row["chain_id"]] + row["bytes"] * row["copies"], row
+    assert sum(r["copies"] - 1 for r in rows) == 6  # app-one's six layers, unpacked again in moby
     assert fleet["duplication"] == [
         {
             "host": "node-1",
