@@ -37,11 +37,10 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "examples"))
 
 from corpus import busybox_rootfs  # noqa: E402
+from devengine import PrivateEngine, start_private_engine  # noqa: E402
 from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from scale import measure  # noqa: E402
-
-from layershare.devengine import PrivateEngine, start_private_engine  # noqa: E402
 
 WRITE = (
     "i=0; while [ $i -lt 20 ]; do dd if=/dev/urandom of=/data$i.bin bs=1000 count=10 2>/dev/null; "

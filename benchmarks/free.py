@@ -31,12 +31,11 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 sys.path.insert(0, str(ROOT / "examples"))
 
+from devengine import start_private_engine  # noqa: E402
 from disk import build_with_cache, start_containers  # noqa: E402
 from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from scale import Measured, run_with_rusage  # noqa: E402
-
-from layershare.devengine import start_private_engine  # noqa: E402
 
 
 def main() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 
-from layershare.devengine import PrivateEngine
+from devengine import PrivateEngine
 
 
 def describe_machine(engine: PrivateEngine | None) -> str:

@@ -29,13 +29,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "benchmarks"), str(ROOT / "tests")]
 
+from devengine import start_private_engine  # noqa: E402
 from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
 from pages import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
 from scale import measure  # noqa: E402
 
-from layershare.devengine import start_private_engine  # noqa: E402
 from layershare.render.html import _asset  # noqa: E402
 
 BASELINE = """<!doctype html><html><head><meta charset="utf-8"></head><body>

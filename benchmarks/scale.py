@@ -45,10 +45,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from devengine import PrivateEngine, start_private_engine  # noqa: E402
 from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
-
-from layershare.devengine import PrivateEngine, start_private_engine  # noqa: E402
 
 NAIVE = (
     "import docker, os\n"

@@ -34,7 +34,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from layershare.devengine import start_private_engine  # noqa: E402
+from devengine import start_private_engine  # noqa: E402
 
 TARGET_BYTES = 100 * 1000**2
 

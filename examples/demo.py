@@ -47,8 +47,7 @@ def main() -> int:
         )
         return 3
     from corpus import build_corpus
-
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     print(
         "demo: no engine reachable; starting a private throwaway engine with the example images",

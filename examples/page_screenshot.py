@@ -17,10 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "examples"), str(ROOT / "tests")]
 
 from corpus import build_corpus  # noqa: E402
+from devengine import start_private_engine  # noqa: E402
 from pages import CHROMIUM, CHROMIUM_ARGS, open_page  # noqa: E402
 from playwright.sync_api import sync_playwright  # noqa: E402
-
-from layershare.devengine import start_private_engine  # noqa: E402
 
 PICKED = ["app-one:1", "app-plus:1"]
 

@@ -22,27 +22,27 @@ from layershare.exports import lazy_names
 from layershare.version import __version__ as __version__
 
 if TYPE_CHECKING:
-    from layershare.analysis import Report, Totals, build_report, find_image, image_history
     from layershare.cache import default_cache_dir
-    from layershare.comparison import Sides, compare
-    from layershare.diff import HostDiff, ImageDiff
-    from layershare.disk_diff import DiskDiff
-    from layershare.diskuse import DiskReport, disk_report
+    from layershare.diff.images import HostDiff, ImageDiff
+    from layershare.diff.sides import Sides, compare
+    from layershare.disk.categories import DiskReport, disk_report
+    from layershare.disk.saved_diff import DiskDiff
     from layershare.formats import CheckFormat, OutputFormat, SortKey
-    from layershare.freeing import free_space
-    from layershare.index import LayerIndex
+    from layershare.free.selection import Selection, plan_removal
+    from layershare.free.space import free_space
+    from layershare.free.whatif import FreeResult, what_if
     from layershare.policy.config import Policy, load_policy
     from layershare.policy.gate import CheckReport, run_check, select_for_check
-    from layershare.removal import FreeResult, what_if
-    from layershare.reporting import ReportOptions, report_page, report_text
-    from layershare.selection import Selection, plan_removal
+    from layershare.report.analysis import Report, Totals, build_report, find_image, image_history
+    from layershare.report.compose import ReportOptions, report_page, report_text
+    from layershare.report.index import LayerIndex
+    from layershare.report.tree import SharingTree, sharing_tree
     from layershare.sources.archive import ArchiveSource
     from layershare.sources.choice import SourceChoice, open_source
     from layershare.sources.containerd import ContainerdSource
     from layershare.sources.engine import EngineSource
     from layershare.sources.interface import ContentSource, Source
     from layershare.sources.recording import RecordingSource
-    from layershare.tree import SharingTree, sharing_tree
 
 
 def collect(
@@ -52,7 +52,7 @@ def collect(
 
     ``cache_dir`` keeps what never changes per image ID between calls (see README, "Speed").
     """
-    from layershare.index import LayerIndex
+    from layershare.report.index import LayerIndex
     from layershare.sources.engine import EngineSource
 
     source = EngineSource(host, show_values=show_values, cache_dir=Path(cache_dir) if cache_dir else None)
@@ -62,7 +62,7 @@ def collect(
 
 def read_archives(*paths: str | Path, show_values: bool = False) -> LayerIndex:
     """Index the images of ``docker save`` archives or OCI layout folders, no engine needed."""
-    from layershare.index import LayerIndex
+    from layershare.report.index import LayerIndex
     from layershare.sources.archive import ArchiveSource
 
     return LayerIndex.from_snapshot(ArchiveSource(paths, show_values=show_values).snapshot())
@@ -70,7 +70,7 @@ def read_archives(*paths: str | Path, show_values: bool = False) -> LayerIndex:
 
 def read_disk(host: str | None = None, *, data_root: str | None = None) -> DiskReport:
     """Where every byte under a live engine's data root went (``layershare disk``), by category."""
-    from layershare.diskuse import disk_report
+    from layershare.disk.categories import disk_report
     from layershare.sources.disk.source import DiskSource
     from layershare.sources.engine import EngineSource
 
@@ -80,7 +80,7 @@ def read_disk(host: str | None = None, *, data_root: str | None = None) -> DiskR
 
 def load(recording: str | Path) -> LayerIndex:
     """Index a recording file written by ``layershare record``."""
-    from layershare.index import LayerIndex
+    from layershare.report.index import LayerIndex
     from layershare.sources.recording import RecordingSource
 
     return LayerIndex.from_snapshot(RecordingSource(recording).snapshot())
@@ -91,7 +91,7 @@ def diff_between(
 ) -> ImageDiff | HostDiff | DiskDiff:
     """What changed from ``old`` to ``new`` (``layershare diff``): image references on the engine at
     ``host``, or paths to saved reports, recordings, archives or disks (told by their content)."""
-    from layershare.comparison import Sides, compare
+    from layershare.diff.sides import Sides, compare
     from layershare.sources.choice import SourceChoice, open_source
 
     sides = Sides(SourceChoice(hosts=(host,) if host else ()), open_source)
@@ -100,28 +100,28 @@ def diff_between(
 
 # Each lazily loaded public name, and the module that defines it.
 _HOMES = {
-    "LayerIndex": "layershare.index",
-    "Report": "layershare.analysis",
-    "Totals": "layershare.analysis",
-    "build_report": "layershare.analysis",
-    "find_image": "layershare.analysis",
-    "image_history": "layershare.analysis",
+    "LayerIndex": "layershare.report.index",
+    "Report": "layershare.report.analysis",
+    "Totals": "layershare.report.analysis",
+    "build_report": "layershare.report.analysis",
+    "find_image": "layershare.report.analysis",
+    "image_history": "layershare.report.analysis",
     "SortKey": "layershare.formats",
     "OutputFormat": "layershare.formats",
     "CheckFormat": "layershare.formats",
-    "ReportOptions": "layershare.reporting",
+    "ReportOptions": "layershare.report.compose",
     "default_cache_dir": "layershare.cache",
-    "Sides": "layershare.comparison",
-    "compare": "layershare.comparison",
-    "ImageDiff": "layershare.diff",
-    "HostDiff": "layershare.diff",
-    "DiskDiff": "layershare.disk_diff",
-    "DiskReport": "layershare.diskuse",
-    "disk_report": "layershare.diskuse",
-    "report_text": "layershare.reporting",
-    "report_page": "layershare.reporting",
-    "SharingTree": "layershare.tree",
-    "sharing_tree": "layershare.tree",
+    "Sides": "layershare.diff.sides",
+    "compare": "layershare.diff.sides",
+    "ImageDiff": "layershare.diff.images",
+    "HostDiff": "layershare.diff.images",
+    "DiskDiff": "layershare.disk.saved_diff",
+    "DiskReport": "layershare.disk.categories",
+    "disk_report": "layershare.disk.categories",
+    "report_text": "layershare.report.compose",
+    "report_page": "layershare.report.compose",
+    "SharingTree": "layershare.report.tree",
+    "sharing_tree": "layershare.report.tree",
     "Source": "layershare.sources.interface",
     "ContentSource": "layershare.sources.interface",
     "SourceChoice": "layershare.sources.choice",
@@ -135,11 +135,11 @@ _HOMES = {
     "CheckReport": "layershare.policy.gate",
     "run_check": "layershare.policy.gate",
     "select_for_check": "layershare.policy.gate",
-    "free_space": "layershare.freeing",
-    "FreeResult": "layershare.removal",
-    "what_if": "layershare.removal",
-    "Selection": "layershare.selection",
-    "plan_removal": "layershare.selection",
+    "free_space": "layershare.free.space",
+    "FreeResult": "layershare.free.whatif",
+    "what_if": "layershare.free.whatif",
+    "Selection": "layershare.free.selection",
+    "plan_removal": "layershare.free.selection",
 }
 
 

@@ -1,7 +1,7 @@
 """Typed errors: every failure layershare knows how to explain to a person.
 
 Only the CLI turns these into one line on stderr and an exit code
-(see :class:`layershare.cli_options.ExitCode`).
+(see :class:`layershare.cli.options.ExitCode`).
 """
 
 from __future__ import annotations

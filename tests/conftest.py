@@ -39,8 +39,7 @@ def _need(condition: bool, why: str) -> None:
 
 def _engine_26(containerd_store: bool) -> Iterator[Any]:
     from corpus import build_corpus
-
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     _need(os.geteuid() == 0, "engine tests need root")
     _need(ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
@@ -87,8 +86,7 @@ def engine26_graphdriver() -> Iterator[Any]:
 def podman() -> Iterator[Any]:
     """Podman's Docker-compatible API on a private root, holding the BuildKit-style example images."""
     from corpus import buildkit_images, write_load_archive
-
-    from layershare.devengine import start_private_podman
+    from devengine import start_private_podman
 
     _need(shutil.which("podman") is not None and os.geteuid() == 0, "podman tests need root and podman")
     private = start_private_podman()
@@ -111,8 +109,7 @@ def graphdriver_engine(request: pytest.FixtureRequest) -> Any:
 def engine() -> Iterator[Any]:
     """A private dockerd (debug log on) holding the example corpus; stopped afterwards."""
     from corpus import build_corpus
-
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     _need(
         shutil.which("dockerd") is not None and os.geteuid() == 0,

@@ -28,8 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import docker
 from corpus import build_corpus
-
-from layershare.devengine import PrivateEngine, start_private_engine
+from devengine import PrivateEngine, start_private_engine
 
 ROOT = Path(__file__).resolve().parents[1]
 ENGINE = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"

@@ -18,8 +18,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
 
 import docker
 from corpus import build_corpus
+from devengine import PrivateEngine, start_private_engine
 
-from layershare.devengine import PrivateEngine, start_private_engine
 from layershare.sources.engine import EngineSource
 
 

@@ -30,10 +30,10 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.analysis import SUMMED_TOTALS, Report
-from layershare.bases import find_bases
 from layershare.errors import UsageError
 from layershare.ids import split_namespace
+from layershare.report.analysis import SUMMED_TOTALS, Report
+from layershare.report.bases import find_bases
 
 EXPORT_SCHEMA = "layershare.export/v1"
 SCHEMA_KEY = b"layershare.schema"

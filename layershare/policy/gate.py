@@ -1,8 +1,8 @@
 """The check itself: gather each image's facts, evaluate every enabled rule, collect the results.
 
 Facts come from the index (sizes, layers, unique bytes), from
-:mod:`layershare.bases` (base, drift) and, when a content rule is enabled and
-a source can stream image archives, from :mod:`layershare.waste`.
+:mod:`layershare.report.bases` (base, drift) and, when a content rule is enabled and
+a source can stream image archives, from :mod:`layershare.policy.waste`.
 """
 
 from __future__ import annotations
@@ -14,17 +14,17 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.analysis import image_usage
-from layershare.bases import Drift, base_drift, find_bases
-from layershare.diff import ImageDiff
+from layershare.diff.images import ImageDiff
 from layershare.errors import ImageNotFound, LayershareError
 from layershare.ids import chain_ids
-from layershare.index import LayerIndex
 from layershare.model import EngineInfo, ImageContent
 from layershare.policy.config import Policy
 from layershare.policy.rules import CONTENT_RULES, ImageFacts, Result, Status
+from layershare.policy.waste import Waste, analyse_waste
+from layershare.report.analysis import image_usage
+from layershare.report.bases import Drift, base_drift, find_bases
+from layershare.report.index import LayerIndex
 from layershare.units import human_size
-from layershare.waste import Waste, analyse_waste
 
 ReadContent = Callable[[str], ImageContent]
 Progress = Callable[[int, int], None]
@@ -56,7 +56,7 @@ class CheckReport:
 
 def select_for_check(index: LayerIndex, references: Sequence[str]) -> list[str]:
     """Image IDs to check: those named (tag, ID or digest), else every listed image."""
-    from layershare.analysis import find_image
+    from layershare.report.analysis import find_image
 
     if not references:
         images = index.images

@@ -11,9 +11,9 @@ from layershare.formats import CheckFormat
 from layershare.ids import short_id
 from layershare.policy.gate import CheckReport
 from layershare.policy.rules import ImageFacts, Result, Status
+from layershare.policy.waste import Waste
 from layershare.render.naming import shorten
 from layershare.units import human_size
-from layershare.waste import Waste
 
 CHECK_SCHEMA = "layershare.check/v1"
 _ORDER = {Status.FAIL: 0, Status.WARN: 1, Status.SKIP: 2, Status.PASS: 3}

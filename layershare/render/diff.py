@@ -11,9 +11,9 @@ from typing import Any
 
 from tabulate import tabulate
 
-from layershare.diff import DiffLayer, HostDiff, ImageDiff, ImageSide
-from layershare.disk_diff import DiskDiff
-from layershare.filediff import FileChanges
+from layershare.diff.files import FileChanges
+from layershare.diff.images import DiffLayer, HostDiff, ImageDiff, ImageSide
+from layershare.disk.saved_diff import DiskDiff
 from layershare.formats import DiffFormat
 from layershare.ids import short_id
 from layershare.render.naming import describe_engine, engine_document, shorten

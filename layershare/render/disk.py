@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from layershare.diskuse import DiskReport, sum_known
+from layershare.disk.categories import DiskReport, sum_known
 from layershare.formats import DiskFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage

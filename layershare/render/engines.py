@@ -5,10 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from layershare.analysis import SUMMED_TOTALS, Report
 from layershare.render.naming import describe_engine
 from layershare.render.report_json import report_document
 from layershare.render.tabular import image_frame
+from layershare.report.analysis import SUMMED_TOTALS, Report
 from layershare.units import human_size
 
 REPORTS_SCHEMA = "layershare.reports/v1"

@@ -12,8 +12,8 @@ from typing import Any
 from tabulate import tabulate
 
 from layershare.formats import FreeFormat
+from layershare.free.whatif import FreeResult
 from layershare.ids import short_id
-from layershare.removal import FreeResult
 from layershare.render.naming import describe_engine, engine_document
 from layershare.units import human_size
 

@@ -4,7 +4,7 @@ The page holds the summary, a treemap of where the physical bytes are (the
 sharing tree: roots, the images built on them, their own layers, each stored
 layer drawn once), the images table with each image's layers, and a "what if
 I remove these" panel that replays ``layershare free IMAGE…`` in the page from
-an embedded :class:`~layershare.removal.ImageRemovalModel`. Data goes in as
+an embedded :class:`~layershare.free.page_model.ImageRemovalModel`. Data goes in as
 JSON escaped for a ``<script>`` element; the page's script shows every string
 as text. The charting library (Apache ECharts) ships inside the package, with
 its licence.
@@ -21,12 +21,12 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.analysis import Report
-from layershare.diskuse import DiskReport
-from layershare.removal import ImageRemovalModel
+from layershare.disk.categories import DiskReport
+from layershare.free.page_model import ImageRemovalModel
 from layershare.render.naming import describe_engine, engine_document
 from layershare.render.report_json import totals_document
-from layershare.tree import sharing_tree
+from layershare.report.analysis import Report
+from layershare.report.tree import sharing_tree
 from layershare.version import __version__
 
 PAGE_SCHEMA = "layershare.page/v1"

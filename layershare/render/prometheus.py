@@ -12,7 +12,7 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from layershare.metrics import EngineSample
+from layershare.metrics.samples import EngineSample
 
 _TOTALS = (
     ("layershare_physical_bytes", "physical_bytes", "Bytes the images store, each layer (and blob) once."),

@@ -11,11 +11,11 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from layershare.analysis import Report
 from layershare.formats import OutputFormat
 from layershare.render import engines
 from layershare.render.report_json import render_history_json, render_report_json
 from layershare.render.tabular import render_history_csv, render_report_csv
+from layershare.report.analysis import Report
 
 
 class ReportRenderer(ABC):
@@ -82,7 +82,7 @@ class CsvRenderer(ReportRenderer):
 
 class HtmlRenderer(ReportRenderer):
     """One self-contained page (:mod:`layershare.render.html`); from a report alone it has no what-if
-    model or disk categories: :func:`layershare.reporting.report_page` adds them for live engines."""
+    model or disk categories: :func:`layershare.report.compose.report_page` adds them for live engines."""
 
     def report(self, report: Report, *, top: int | None) -> str:
         from layershare.render.html import PageSection, render_page

@@ -7,9 +7,9 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.analysis import Report, Totals
 from layershare.render.naming import engine_document
 from layershare.render.rows import records
+from layershare.report.analysis import Report, Totals
 
 REPORT_SCHEMA = "layershare.report/v1"
 

@@ -6,7 +6,7 @@ import io
 
 import pandas as pd
 
-from layershare.analysis import Report
+from layershare.report.analysis import Report
 
 IMAGE_COLUMNS = [
     "id",

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import pandas as pd
 from tabulate import tabulate
 
-from layershare.analysis import Report
 from layershare.ids import short_id
 from layershare.render.naming import describe_engine, shorten
 from layershare.render.rows import records
+from layershare.report.analysis import Report
 from layershare.units import human_size
 
 

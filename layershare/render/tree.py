@@ -12,7 +12,7 @@ from typing import Any
 from layershare.formats import TreeFormat
 from layershare.ids import short_id
 from layershare.render.naming import describe_engine, engine_document
-from layershare.tree import SharingTree, TreeNode
+from layershare.report.tree import SharingTree, TreeNode
 from layershare.units import human_size
 
 TREE_SCHEMA = "layershare.tree/v1"

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from layershare.errors import SnapshotError, UsageError
 from layershare.model import SavedDisk
-from layershare.sources.interface import Source
+from layershare.sources.interface import DiskReader, Source
 
 if TYPE_CHECKING:
     from layershare.sources.engine import EngineSource
@@ -92,6 +92,28 @@ def open_engine(choice: SourceChoice, *, progress: Progress | None = None) -> En
     source = open_source(choice, progress=progress)
     assert isinstance(source, EngineSource)
     return source
+
+
+def open_disk(choice: SourceChoice, *, data_root: str | None = None) -> list[DiskReader]:
+    """The disk reader of each root a choice names: a node's containerd root, else each live engine
+    (``data_root``: one engine's data root as seen from here, proved before it is walked)."""
+    if choice.containerd_root:  # containerd on a node: its root is what is walked
+        if data_root:
+            raise UsageError(
+                "--data-root names a Docker engine's data root; --containerd-root is read as given"
+            )
+        from layershare.sources.containerd import ContainerdSource
+        from layershare.sources.containerd.disk import NodeDiskSource
+
+        node = open_source(choice)
+        assert isinstance(node, ContainerdSource)
+        return [NodeDiskSource(node)]
+    each = choice.for_each_host()
+    if data_root and len(each) > 1:
+        raise UsageError("--data-root names one engine's data root: give --host once")
+    from layershare.sources.disk.source import DiskSource
+
+    return [DiskSource(open_engine(c), data_root=data_root) for c in each]
 
 
 def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> Source:

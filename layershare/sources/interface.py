@@ -1,11 +1,11 @@
-"""The interfaces every source implements: images as the model, image contents, cheap state."""
+"""The interfaces sources implement: images as the model, image contents, cheap state, a disk."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
-from layershare.model import ImageContent, Snapshot
+from layershare.model import DiskSnapshot, ImageContent, Snapshot
 
 if TYPE_CHECKING:
     from layershare.cache import ReportCache
@@ -53,3 +53,14 @@ class StatefulSource(Source):
     @abstractmethod
     def complete(self) -> bool:
         """False when the last snapshot skipped something (it is then not worth storing)."""
+
+
+class DiskReader(ABC):
+    """Something that can say where the bytes under an engine's (or a node's) root went."""
+
+    @abstractmethod
+    def snapshot(self) -> DiskSnapshot:
+        """Read once and return the disk as the model.
+
+        Raises a :class:`layershare.errors.LayershareError` subclass on failure.
+        """

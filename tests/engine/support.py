@@ -22,8 +22,7 @@ def engine_with_state(kind: str, build: Callable[[Any], None]) -> Iterator[Any]:
     what ``build(engine)`` adds; stopped afterwards. Needs root and Debian's docker.io (its 20.10 CLI
     builds with BuildKit)."""
     from corpus import build_corpus
-
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     if os.geteuid() != 0 or not Path("/usr/bin/docker").exists():
         pytest.fail(

@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from support import api_calls_since
 
-from layershare.analysis import build_report
 from layershare.cache import ImageCache
-from layershare.index import LayerIndex
 from layershare.render.report_json import report_document
+from layershare.report.analysis import build_report
+from layershare.report.index import LayerIndex
 from layershare.sources.engine import EngineSource
 
 pytestmark = pytest.mark.engine

@@ -17,10 +17,10 @@ from support import api_calls_since, cli, layer_store
 
 from layershare.cli import ExitCode
 from layershare.errors import ImageNotFound
-from layershare.index import LayerIndex
 from layershare.model import ImageContent
 from layershare.policy.config import load_policy
 from layershare.policy.gate import run_check, select_for_check
+from layershare.report.index import LayerIndex
 from layershare.sources.archive import read_archive
 from layershare.sources.engine import EngineSource
 
@@ -126,7 +126,7 @@ def test_an_oci_layout_archive_from_engine_26_with_the_containerd_store(
         (tag,) = content.tags
         by_tag[tag.rsplit("/", 1)[-1]] = content
         assert list(content.diff_ids) == api.inspect_image(tag)["RootFS"]["Layers"]
-    from layershare.waste import analyse_waste
+    from layershare.policy.waste import analyse_waste
 
     assert analyse_waste(by_tag["overwrite:1"], 1).wasted_bytes == 220_000
     assert analyse_waste(by_tag["trim-app:1"], 1).wasted_bytes == B_TXT

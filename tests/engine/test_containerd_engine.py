@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from support import cli, system_df
 
-from layershare.analysis import build_report
-from layershare.index import LayerIndex
+from layershare.report.analysis import build_report
+from layershare.report.index import LayerIndex
 from layershare.sources.engine import EngineSource
 
 pytestmark = pytest.mark.engine

@@ -86,7 +86,7 @@ class Node:
 
 @pytest.fixture(scope="module")
 def node(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
-    from layershare.devengine import start_private_containerd
+    from devengine import start_private_containerd
 
     if shutil.which("containerd") is None or shutil.which("ctr") is None:
         pytest.fail("these tests need Debian's containerd (apt-get install containerd)")

@@ -18,9 +18,9 @@ import docker
 import pytest
 from support import IMPORT_EVERYTHING, api_calls_since, cli, layer_store, run_unprivileged, system_df
 
-from layershare.analysis import build_report, find_image, image_history, image_usage
 from layershare.cli import ExitCode
-from layershare.index import LayerIndex
+from layershare.report.analysis import build_report, find_image, image_history, image_usage
+from layershare.report.index import LayerIndex
 from layershare.sources.engine import EngineSource
 
 pytestmark = pytest.mark.engine
@@ -345,7 +345,7 @@ def test_docker_contexts_are_honoured(engine: Any, tmp_path: Path) -> None:
 def test_a_tcp_host_url(tmp_path: Path) -> None:
     import socket
 
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -378,7 +378,7 @@ def test_a_tcp_host_url(tmp_path: Path) -> None:
 def test_a_tcp_host_with_tls(tmp_path: Path) -> None:
     import socket
 
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     certs = tmp_path / "certs"
     certs.mkdir()

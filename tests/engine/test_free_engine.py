@@ -314,8 +314,8 @@ def test_the_engine_is_only_read_and_bad_input_is_one_line(engine: Any) -> None:
 
 def test_the_library_answers_the_same(engine: Any) -> None:
     from layershare import EngineSource
-    from layershare.freeing import free_space
-    from layershare.selection import Selection
+    from layershare.free.selection import Selection
+    from layershare.free.space import free_space
 
     replenish(engine, 99)
     with EngineSource(engine.host) as source:

@@ -21,8 +21,8 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from support import cli, layer_store, system_df
 
-from layershare.comparison import Sides, compare
-from layershare.diff import ImageDiff
+from layershare.diff.images import ImageDiff
+from layershare.diff.sides import Sides, compare
 from layershare.sources.choice import SourceChoice, open_source
 
 pytestmark = pytest.mark.engine
@@ -289,8 +289,7 @@ def test_prometheus_scrapes_serve(engine: Any, prometheus: Callable[[int], int])
 
 def test_serve_survives_the_engine_going_away_and_coming_back(tmp_path: Path) -> None:
     from corpus import busybox_rootfs
-
-    from layershare.devengine import start_private_engine
+    from devengine import start_private_engine
 
     engine = start_private_engine()
     port = free_port()

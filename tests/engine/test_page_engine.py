@@ -115,9 +115,8 @@ def test_what_if_panel_shows_what_free_says(engine: Any, page: OpenPage, tags: l
 @pytest.fixture(scope="module")
 def host1000(browser: Any) -> Iterator[tuple[Any, OpenPage]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    from devengine import start_private_engine
     from host_corpus import load_host
-
-    from layershare.devengine import start_private_engine
 
     engine = start_private_engine()
     try:

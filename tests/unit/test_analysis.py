@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from layershare.analysis import SortKey, build_report, find_image, image_history, image_usage
-from layershare.index import LayerIndex
+from layershare.report.analysis import SortKey, build_report, find_image, image_history, image_usage
+from layershare.report.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 
 

@@ -7,8 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from layershare.bases import NO_BASE, base_drift, find_bases, repository
-from layershare.index import LayerIndex
+from layershare.report.bases import NO_BASE, base_drift, find_bases, repository
+from layershare.report.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 
 

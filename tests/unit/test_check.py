@@ -13,10 +13,10 @@ from xml.etree import ElementTree
 import pytest
 
 from layershare.cli import ExitCode
-from layershare.index import LayerIndex
 from layershare.policy.config import load_policy
 from layershare.policy.gate import run_check, select_for_check
 from layershare.render.check import CHECK_SCHEMA, CheckFormat, render_check
+from layershare.report.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 
 DATA = Path(__file__).resolve().parents[1] / "data"

@@ -66,7 +66,7 @@ def test_the_progress_bar_shows_only_on_a_terminal_and_not_when_quiet(
     import io
     import time
 
-    from layershare.cli_options import progress_bar
+    from layershare.cli.options import progress_bar
 
     class Terminal(io.StringIO):
         def isatty(self) -> bool:

@@ -14,15 +14,15 @@ from typing import Any
 
 import pytest
 
-from layershare.analysis import build_report
-from layershare.comparison import Side, Sides, compare
-from layershare.diff import HostDiff, ImageDiff, diff_hosts, diff_images, image_side
-from layershare.filediff import diff_files
+from layershare.diff.files import diff_files
+from layershare.diff.images import HostDiff, ImageDiff, diff_hosts, diff_images, image_side
+from layershare.diff.sides import Side, Sides, compare
 from layershare.formats import DiffFormat
-from layershare.index import LayerIndex
 from layershare.model import FileEntry, ImageContent, LayerContent
 from layershare.render.diff import DIFF_RENDERERS, DIFF_SCHEMA, render_diff
 from layershare.render.report_json import render_report_json
+from layershare.report.analysis import build_report
+from layershare.report.index import LayerIndex
 from layershare.sources.choice import SourceChoice, open_path
 from layershare.sources.recording import RecordingSource, snapshot_from_recording
 from layershare.sources.recording.report import ReportFileSource

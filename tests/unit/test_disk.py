@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from layershare.diskuse import disk_report
+from layershare.disk.categories import disk_report
 from layershare.formats import DiskFormat
 from layershare.model import (
-    BuildCacheDisk,
-    ContainerDisk,
+    BuildRecord,
+    Container,
     DiskRoot,
     DiskSnapshot,
+    EngineImage,
     EngineInfo,
+    EngineState,
     Orphan,
+    StoredUnit,
     Usage,
-    VolumeDisk,
+    Volume,
 )
 from layershare.render.disk import DISK_RENDERERS, render_disk
 from layershare.sources.disk.walk import Rules, walk
@@ -118,72 +122,128 @@ ENGINE = EngineInfo(
 )
 
 
-def snapshot(*, api: str = "1.45", kept: int | None = 300, readable: bool = True) -> DiskSnapshot:
+def holdings(
+    engine: EngineInfo,
+    containers: tuple[Container, ...],
+    volumes: tuple[Volume, ...],
+    records: tuple[BuildRecord, ...],
+) -> EngineState:
+    """What the engine holds behind :func:`snapshot`: image a (300 B, used by the running container)
+    and image b (700 B, unused) on a base layer of neither; each container, volume and record its unit."""
+    units = {
+        "layer:a": StoredUnit("layer:a", "layer", 300, None, counted_with_images=True),
+        "layer:b": StoredUnit("layer:b", "layer", 700, None, counted_with_images=True),
+    }
+    units.update(
+        {
+            f"container:{c.id}": StoredUnit(f"container:{c.id}", "container", c.size_rw_bytes, None)
+            for c in containers
+        }
+    )
+    units.update(
+        {f"volume:{v.name}": StoredUnit(f"volume:{v.name}", "volume", v.bytes or 0, None) for v in volumes}
+    )
+    units.update(
+        {
+            f"build:{r.id}": StoredUnit(f"build:{r.id}", "build_cache", 0 if r.shared else r.bytes, None)
+            for r in records
+        }
+    )
+    return EngineState(
+        engine=engine,
+        images=(
+            EngineImage("sha256:a", ("app:1",), 0, holds=("layer:a",)),
+            EngineImage("sha256:b", ("other:1",), 0, holds=("layer:b",)),
+        ),
+        containers=tuple(replace(c, holds=(f"container:{c.id}",)) for c in containers),
+        volumes=volumes,
+        build_cache=tuple(replace(r, holds=(f"build:{r.id}",)) for r in records),
+        units=units,
+        api_version=engine.api_version,
+        disk_readable=engine.root_dir != "",
+    )
+
+
+def snapshot(
+    *,
+    api: str = "1.45",
+    readable: bool = True,
+    more_containers: tuple[Container, ...] = (),
+    more_volumes: tuple[Volume, ...] = (),
+) -> DiskSnapshot:
     walked = (
         {"logs": Usage(700, 8192), "metadata": Usage(50, 4096), "orphans": Usage(90, 4096)}
         if readable
         else None
     )
+    engine = EngineInfo(
+        **{**ENGINE.__dict__, "api_version": api, "root_dir": "/var/lib/docker" if readable else ""}
+    )
+    containers = (
+        Container(
+            "r" * 64,
+            "running",
+            "app:1",
+            "sha256:a",
+            "running",
+            size_rw_bytes=40,
+            volumes=("used",),
+            log=Usage(300, 4096) if readable else None,
+        ),
+        Container(
+            "s" * 64,
+            "stopped",
+            "app:1",
+            "sha256:a",
+            "exited",
+            size_rw_bytes=60,
+            volumes=("named",),
+            log=Usage(400, 4096) if readable else None,
+        ),
+        *more_containers,
+    )
+    volumes = (
+        Volume("used", "local", 11, containers=("running",)),
+        Volume("named", "local", 22, containers=("stopped",)),
+        Volume("anon", "local", 33, anonymous=True),
+        *more_volumes,
+    )
+    records = (
+        BuildRecord("c1", "exec.cachemount", 500, False, False, "", "cached mount"),
+        BuildRecord("c2", "regular", 7, True, False, "", "a layer"),
+        BuildRecord("c3", "source.local", 9, False, True, "", "in use"),
+    )
     return DiskSnapshot(
-        engine=EngineInfo(**{**ENGINE.__dict__, "api_version": api}),
+        engine=engine,
         data_root="/var/lib/docker",
         data_root_readable=readable,
         roots=(DiskRoot("/var/lib/docker", 16384 if readable else None),),
         layers_bytes=1000,
-        containers=(
-            ContainerDisk(
-                "r" * 64,
-                "running",
-                "app:1",
-                "sha256:a",
-                "running",
-                40,
-                log=Usage(300, 4096) if readable else None,
-            ),
-            ContainerDisk(
-                "s" * 64,
-                "stopped",
-                "app:1",
-                "sha256:a",
-                "exited",
-                60,
-                log=Usage(400, 4096) if readable else None,
-            ),
-        ),
-        volumes=(
-            VolumeDisk("used", "local", 11, containers=("running",)),
-            VolumeDisk("named", "local", 22, containers=("stopped",)),
-            VolumeDisk("anon", "local", 33, anonymous=True),
-        ),
-        build_cache=(
-            BuildCacheDisk("c1", "exec.cachemount", 500, False, False, "", "cached mount"),
-            BuildCacheDisk("c2", "regular", 7, True, False, "", "a layer"),
-            BuildCacheDisk("c3", "source.local", 9, False, True, "", "in use"),
-        ),
+        containers=containers,
+        volumes=volumes,
+        build_cache=records,
         orphans=(Orphan("/var/lib/docker", "overlay2/x", "layer folder", "nothing", Usage(90, 4096)),)
         if readable
         else (),
         walked=walked,
-        kept_layers_bytes=kept,
         volume_prune_all=api < "1.42",
+        holdings=holdings(engine, containers, volumes, records),
     )
 
 
 @pytest.mark.parametrize(
-    ("case", "api", "kept", "readable", "expected"),
+    ("case", "api", "readable", "expected"),
     [
-        ("API 1.45: anonymous volumes only", "1.45", 300, True,
+        ("API 1.45: anonymous volumes only", "1.45", True,
          {"images": 700, "containers": 60, "logs": 400, "volumes": 33, "build_cache": 500, "orphans": 90}),
-        ("API 1.41: every unused volume", "1.41", 300, True,
+        ("API 1.41: every unused volume", "1.41", True,
          {"images": 700, "containers": 60, "logs": 400, "volumes": 55, "build_cache": 500, "orphans": 90}),
-        ("not readable: what the files say is unknown", "1.45", None, False,
+        ("not readable: what the files say is unknown", "1.45", False,
          {"images": None, "containers": 60, "logs": None, "volumes": 33, "build_cache": 500, "orphans": None}),
     ],
 )  # fmt: skip
-def test_reclaimable(
-    case: str, api: str, kept: int | None, readable: bool, expected: dict[str, int | None]
-) -> None:
-    report = disk_report(snapshot(api=api, kept=kept, readable=readable))
+def test_reclaimable(case: str, api: str, readable: bool, expected: dict[str, int | None]) -> None:
+    report = disk_report(snapshot(api=api, readable=readable))
     for name, value in expected.items():
         assert report.category(name).reclaimable_bytes == value, (case, name)  # type: ignore[arg-type]
     assert report.category("metadata").reclaimable_bytes is None
@@ -195,7 +255,7 @@ def test_reclaimable(
 def test_every_format_renders_one_and_several_engines(fmt: DiskFormat) -> None:
     assert set(DISK_RENDERERS) == set(DiskFormat)
     one = render_disk([disk_report(snapshot())], fmt)
-    several = render_disk([disk_report(snapshot()), disk_report(snapshot(readable=False, kept=None))], fmt)
+    several = render_disk([disk_report(snapshot()), disk_report(snapshot(readable=False))], fmt)
     assert one.endswith("\n") and len(several) > len(one)
     if fmt is DiskFormat.JSON:
         assert json.loads(one)["schema"] == "layershare.disk/v1"
@@ -207,14 +267,12 @@ def test_every_format_renders_one_and_several_engines(fmt: DiskFormat) -> None:
 
 def test_a_paused_container_counts_as_running() -> None:
     """docker container prune removes only stopped containers; a paused one keeps its layer and volumes."""
-    base = snapshot()
-    paused = ContainerDisk("p" * 64, "paused", "app:1", "sha256:a", "paused", 5000, log=Usage(10, 4096))
-    volume = VolumeDisk("anon-of-paused", "local", 77, containers=("paused",), anonymous=True)
-    report = disk_report(
-        DiskSnapshot(
-            **{**base.__dict__, "containers": (*base.containers, paused), "volumes": (*base.volumes, volume)}
-        )
-    )
+    paused = Container(
+        "p" * 64, "paused", "app:1", "sha256:a", "paused", size_rw_bytes=5000, volumes=("anon-of-paused",),
+        log=Usage(10, 4096),
+    )  # fmt: skip
+    volume = Volume("anon-of-paused", "local", 77, containers=("paused",), anonymous=True)
+    report = disk_report(snapshot(more_containers=(paused,), more_volumes=(volume,)))
     assert report.category("containers").reclaimable_bytes == 60
     assert report.category("logs").reclaimable_bytes == 400
     assert report.category("volumes").reclaimable_bytes == 33

@@ -6,14 +6,13 @@ import json
 
 import pytest
 
-from layershare.engine_state import EngineContainer, EngineImage, EngineState, EngineVolume, StoredUnit
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import FreeFormat
-from layershare.model import EngineInfo
-from layershare.prune import parse_duration, parse_prune, parse_until
-from layershare.removal import free
+from layershare.free.prune import parse_duration, parse_prune, parse_until
+from layershare.free.selection import Selection
+from layershare.free.whatif import free
+from layershare.model import Container, EngineImage, EngineInfo, EngineState, StoredUnit, Volume
 from layershare.render.free import FREE_RENDERERS, render_free
-from layershare.selection import Selection
 
 NOW = 1_800_000_000.0
 DAY = 86400.0
@@ -51,11 +50,13 @@ def state(store: str = "graphdriver", api: str = "1.41") -> EngineState:
         EngineImage("sha256:used", ("used:1",), NOW, "sha256:base", (*base, "layer:used"), {"team": "x"}),
     )
     containers = (
-        EngineContainer("c1", "user", "sha256:used", "used:1", "exited", NOW, ("anon",), ("container:c1",)),
+        Container(
+            "c1", "user", "used:1", "sha256:used", "exited", NOW, volumes=("anon",), holds=("container:c1",)
+        ),
     )
     volumes = (
-        EngineVolume("anon", "local", True, ("user",)),
-        EngineVolume("named", "local", False),
+        Volume("anon", "local", anonymous=True, containers=("user",)),
+        Volume("named", "local"),
     )
     engine = EngineInfo(
         host="unix:///x", version="20.10", api_version=api, image_store=store, storage_driver="overlay2"
@@ -127,7 +128,7 @@ def test_selectors() -> None:
 
 
 def parse_label(text: str):  # type: ignore[no-untyped-def]
-    from layershare.prune import LabelFilter
+    from layershare.free.prune import LabelFilter
 
     return LabelFilter.parse(text)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from layershare.history import EntryKind, HistoryMismatch, classify, map_history
 from layershare.model import HistoryEntry
+from layershare.sources.history import EntryKind, HistoryMismatch, classify, map_history
 from layershare.sources.recording import snapshot_from_recording
 
 

@@ -12,12 +12,12 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from layershare.analysis import build_report
 from layershare.errors import UsageError
-from layershare.index import LayerIndex
-from layershare.metrics import report_sample
+from layershare.metrics.samples import report_sample
+from layershare.metrics.serve import parse_listen
 from layershare.render.prometheus import render_metrics
-from layershare.serve import parse_listen
+from layershare.report.analysis import build_report
+from layershare.report.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from layershare.analysis import build_report, find_image, image_history
-from layershare.index import LayerIndex
 from layershare.redact import redact_created_by
 from layershare.render import OutputFormat, render_history, render_report, render_reports
+from layershare.report.analysis import build_report, find_image, image_history
+from layershare.report.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 from layershare.units import human_size
 
@@ -136,7 +136,7 @@ def test_several_engines_add_up(recording: dict[str, Any]) -> None:
 
 
 def test_each_format_has_one_renderer_and_the_cli_offers_exactly_those() -> None:
-    from layershare.cli import check, history, report
+    from layershare.cli.main import check, history, report
     from layershare.formats import CheckFormat, SortKey
     from layershare.render import RENDERERS
     from layershare.render.check import CHECK_RENDERERS

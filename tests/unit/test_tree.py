@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from layershare.analysis import build_report
 from layershare.formats import TreeFormat
-from layershare.index import LayerIndex
 from layershare.render.tree import TREE_RENDERERS, render_tree, tree_document
+from layershare.report.analysis import build_report
+from layershare.report.index import LayerIndex
+from layershare.report.tree import SharingTree, sharing_tree
 from layershare.sources.recording import snapshot_from_recording
-from layershare.tree import SharingTree, sharing_tree
 
 
 def tree_of(recording: dict[str, Any], **options: Any) -> SharingTree:

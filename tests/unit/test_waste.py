@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from layershare.model import FileEntry, ImageContent, LayerContent
-from layershare.waste import analyse_waste
+from layershare.policy.waste import analyse_waste
 
 
 def image(*layers: list[FileEntry]) -> ImageContent:

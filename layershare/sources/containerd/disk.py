@@ -13,19 +13,18 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.analysis import build_report
 from layershare.ids import qualified, split_namespace
-from layershare.index import LayerIndex
-from layershare.model import ContainerDisk, DiskRoot, DiskSnapshot
+from layershare.model import Container, DiskRoot, DiskSnapshot, Snapshot
 from layershare.sources.containerd.source import ContainerdSource, familiar_name
 from layershare.sources.disk.items import categories_of, orphans_of, walk_notes, walked_usage
 from layershare.sources.disk.layout import MEASURED, NamespaceUse, node_layout
 from layershare.sources.disk.walk import WALKERS, walk
+from layershare.sources.interface import DiskReader
 from layershare.sources.stores.containerd_meta import container_records, image_records
 from layershare.times import now_iso
 
 
-class NodeDiskSource:
+class NodeDiskSource(DiskReader):
     """The disk under a containerd root, for the namespaces a :class:`ContainerdSource` reads."""
 
     def __init__(self, source: ContainerdSource) -> None:
@@ -44,13 +43,13 @@ class NodeDiskSource:
             ns = split_namespace(image.id)[0] or chosen[0]
             blobs[ns].update(image.blob_digests)
             chains[ns].update(split_namespace(c)[1] for c in image.chain_ids)
-        containers: list[tuple[str, ContainerDisk, str]] = []  # (namespace, container, its snapshot's key)
+        containers: list[tuple[str, Container, str]] = []  # (namespace, container, its snapshot's key)
         for ns in chosen:
             records = container_records(meta, ns)
             target_of = {r.name: r.target for r in image_records(meta, ns)}
             for c in records:
                 target = target_of.get(c.image, "")
-                container = ContainerDisk(
+                container = Container(
                     id=qualified(ns, c.id) if several else c.id,
                     name=c.id,
                     image=familiar_name(c.image),
@@ -79,14 +78,22 @@ class NodeDiskSource:
             data_root=root,
             data_root_readable=True,
             roots=(DiskRoot(root, walked.roots.get(root)),),
-            layers_bytes=build_report(LayerIndex.from_snapshot(images)).totals.physical_bytes,
+            layers_bytes=_stored_bytes(images),
             containers=tuple(sized),
             volumes=(),
             build_cache=(),
             orphans=orphans_of(layout, walked),
             walked=categories_of(walked),
-            kept_layers_bytes=None,
             prune_rules=False,
             notes=tuple(walk_notes(walked, layout)),
             collected_at=now_iso(),
         )
+
+
+def _stored_bytes(images: Snapshot) -> int:
+    """Every snapshot and blob the listed images use, each once: the report's physical bytes."""
+    listed = [i for i in images.images if not i.intermediate]
+    chains = {c for i in listed for c in i.chain_ids}
+    digests = {d for i in listed for d in i.blob_digests}
+    layers = sum(layer.size_bytes for layer in images.layers if layer.chain_id in chains)
+    return layers + sum(b.size_bytes for b in images.blobs if b.digest in digests)

@@ -1,23 +1,14 @@
-"""The disk model's items from the engine's answers and the walk: containers, volumes, build cache, orphans."""
+"""The disk model's items sized by the walk: containers, volumes, orphans, and each category's total."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-from layershare.model import BuildCacheDisk, Category, ContainerDisk, Orphan, Usage, VolumeDisk
-from layershare.redact import redact_created_by
+from layershare.model import Category, Container, Orphan, Usage, Volume
 from layershare.sources.disk.layout import MEASURED, Layout
 from layershare.sources.disk.walk import Owner, WalkResult
-
-ANONYMOUS_LABEL = "com.docker.volume.anonymous"
-
-
-def container_name(container: Mapping[str, Any]) -> str:
-    """A container's name as ``docker ps`` shows it (``GET /containers/json`` answers ``/name``)."""
-    names = container.get("Names") or []
-    return str(names[0]).lstrip("/") if names else str(container["Id"])[:12]
 
 
 def walked_usage(walked: WalkResult | None, owner: Owner) -> Usage | None:
@@ -38,36 +29,24 @@ def _log_path(data_root: str, cid: str) -> str | None:
 
 
 def containers_of(
-    df: Mapping[str, Any],
-    answers: Mapping[str, Any],
-    walked: WalkResult | None,
-    data_root: str,
-    *,
-    containerd_store: bool,
-) -> tuple[ContainerDisk, ...]:
-    """Every container; ``size_rw_bytes`` measured by the walk as the engine measures it where the files
-    were read (moby's directory size of the writable layer; on the containerd store the snapshot's
-    block usage), else the engine's ``SizeRw`` (which it omits when 0)."""
-    sized = {str(c["Id"]): c for c in df.get("Containers") or []}
+    containers: Iterable[Container], walked: WalkResult | None, data_root: str, *, containerd_store: bool
+) -> tuple[Container, ...]:
+    """Every container sized on disk, largest first. Where the files were read, ``size_rw_bytes`` is
+    measured by the walk as the engine measures it (moby's directory size of the writable layer; on
+    the containerd store the snapshot's block usage), else it stays the engine's ``SizeRw``."""
     found = []
-    for c in answers["containers"]:
-        cid = str(c["Id"])
-        measured = walked_usage(walked, ("containers", f"{cid}{MEASURED}"))
+    for c in containers:
+        measured = walked_usage(walked, ("containers", f"{c.id}{MEASURED}"))
+        size_rw = c.size_rw_bytes
         if measured is not None:
             size_rw = measured.disk_bytes if containerd_store else measured.bytes
-        else:
-            size_rw = int(sized.get(cid, {}).get("SizeRw") or 0)
         found.append(
-            ContainerDisk(
-                id=cid,
-                name=container_name(c),
-                image=str(c.get("Image") or ""),
-                image_id=str(c.get("ImageID") or ""),
-                state=str(c.get("State") or ""),
+            replace(
+                c,
                 size_rw_bytes=size_rw,
-                disk=_combined(walked, ("containers", cid), ("containers", f"{cid}{MEASURED}")),
-                log=walked_usage(walked, ("logs", cid)),
-                log_path=_log_path(data_root, cid) if walked is not None else None,
+                disk=_combined(walked, ("containers", c.id), ("containers", f"{c.id}{MEASURED}")),
+                log=walked_usage(walked, ("logs", c.id)),
+                log_path=_log_path(data_root, c.id) if walked is not None else None,
             )
         )
     return tuple(sorted(found, key=lambda c: (-c.size_rw_bytes, c.name)))
@@ -81,60 +60,20 @@ def _combined(walked: WalkResult | None, *owners: Owner) -> Usage | None:
     return Usage(sum(p.bytes for p in parts if p), sum(p.disk_bytes for p in parts if p))
 
 
-def volumes_of(
-    df: Mapping[str, Any],
-    containers: Iterable[Mapping[str, Any]],
-    listed: Iterable[Mapping[str, Any]],
-    walked: WalkResult | None,
-) -> tuple[VolumeDisk, ...]:
-    """Every volume, with the containers that mount it; a local volume's ``bytes`` measured by the walk
-    as the engine measures it (moby's directory size of its ``_data``) where the files were read."""
-    users: dict[str, list[str]] = {}
-    for c in containers:
-        name = str((c.get("Names") or [c["Id"][:12]])[0]).lstrip("/")
-        for mount in c.get("Mounts") or []:
-            if mount.get("Type") == "volume" and mount.get("Name"):
-                users.setdefault(str(mount["Name"]), []).append(name)
-    engine_sizes = {str(v["Name"]): (v.get("UsageData") or {}).get("Size") for v in df.get("Volumes") or []}
+def volumes_of(volumes: Iterable[Volume], walked: WalkResult | None) -> tuple[Volume, ...]:
+    """Every volume sized on disk, largest first; a local volume's ``bytes`` measured by the walk as
+    the engine measures it (moby's directory size of its ``_data``) where the files were read."""
     found = []
-    for v in listed:
-        name = str(v["Name"])
-        measured = (
-            walked_usage(walked, ("volumes", f"{name}{MEASURED}")) if v.get("Driver") == "local" else None
-        )
-        size = measured.bytes if measured is not None else engine_sizes.get(name)
+    for v in volumes:
+        measured = walked_usage(walked, ("volumes", f"{v.name}{MEASURED}")) if v.driver == "local" else None
         found.append(
-            VolumeDisk(
-                name=name,
-                driver=str(v.get("Driver") or ""),
-                bytes=int(size) if isinstance(size, int) and size >= 0 else None,
-                containers=tuple(sorted(users.get(name, []))),
-                anonymous=ANONYMOUS_LABEL in (v.get("Labels") or {}),
-                disk=_combined(walked, ("volumes", name), ("volumes", f"{name}{MEASURED}")),
+            replace(
+                v,
+                bytes=measured.bytes if measured is not None else v.bytes,
+                disk=_combined(walked, ("volumes", v.name), ("volumes", f"{v.name}{MEASURED}")),
             )
         )
     return tuple(sorted(found, key=lambda v: (-(v.bytes or 0), v.name)))
-
-
-def build_cache_of(df: Mapping[str, Any], *, show_values: bool) -> tuple[BuildCacheDisk, ...]:
-    records = [
-        BuildCacheDisk(
-            id=str(r.get("ID") or ""),
-            type=str(r.get("Type") or ""),
-            bytes=int(r.get("Size") or 0),
-            shared=bool(r.get("Shared")),
-            in_use=bool(r.get("InUse")),
-            last_used=str(r.get("LastUsedAt") or ""),
-            description=_shown(str(r.get("Description") or ""), show_values),
-        )
-        for r in df.get("BuildCache") or []
-    ]
-    return tuple(sorted(records, key=lambda r: (-r.bytes, r.id)))
-
-
-def _shown(description: str, show_values: bool) -> str:
-    """A build-cache description names the RUN command it came from: values masked, as in history."""
-    return description if show_values else redact_created_by(description)
 
 
 def orphans_of(layout: Layout | None, walked: WalkResult | None) -> tuple[Orphan, ...]:

@@ -19,66 +19,42 @@ a remote engine's path may exist here and belong to another engine.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from layershare.errors import DataRootError
 from layershare.ids import chain_ids
-from layershare.model import ContainerDisk, DiskRoot, DiskSnapshot
-from layershare.sources.answers import is_containerd_store
-from layershare.sources.disk.items import (
-    build_cache_of,
-    categories_of,
-    containers_of,
-    orphans_of,
-    volumes_of,
-    walk_notes,
-)
+from layershare.model import Container, DiskRoot, DiskSnapshot, EngineState, Volume
+from layershare.sources.disk.items import categories_of, containers_of, orphans_of, volumes_of, walk_notes
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
 from layershare.sources.disk.walk import WALKERS, walk
 from layershare.sources.engine import EngineSource
-from layershare.sources.recording import engine_info_from
+from layershare.sources.holdings.reader import HoldingsReader
+from layershare.sources.holdings.store import EngineStore
+from layershare.sources.interface import DiskReader
 from layershare.sources.stores import containerd, graphdriver
 from layershare.times import now_iso
 
 
-class EngineStore:
-    """What one run knows of the engine's image store, derived once: its kind, driver and folders."""
-
-    def __init__(self, info: Mapping[str, Any], data_root: str) -> None:
-        self.info = info
-        self.data_root = data_root
-        self.containerd = is_containerd_store(info)
-        self.driver = str(info.get("Driver") or ("overlayfs" if self.containerd else "overlay2"))
-        self.architecture = str(info.get("Architecture") or "")
-        self.readable = bool(data_root) and os.access(data_root, os.R_OK | os.X_OK)
-        self.containerd_root = (
-            containerd.find_store_near(data_root) if self.containerd and data_root else None
-        )
-        # GET /info as if it named this data root: what the graphdriver store's readers take.
-        self.graph_info = {**info, "DockerRootDir": data_root}
-
-
-class DiskSource:
+class DiskSource(DiskReader):
     """One engine's disk. ``data_root`` overrides the engine's ``DockerRootDir`` (proved, or refused)."""
 
     def __init__(self, engine: EngineSource, *, data_root: str | None = None) -> None:
         self.engine = engine
+        self.reader = HoldingsReader(engine, data_root=data_root)
         self.data_root_override = data_root
 
     def snapshot(self) -> DiskSnapshot:
-        """Ask the engine, walk what is readable, and return the model."""
+        """Ask the engine once, walk what is readable, and return the model with the engine's holdings
+        (what ``disk``'s reclaimable column plans on, as ``layershare free`` does)."""
         engine = self.engine
-        answers = {"version": engine.get_json("/version"), "info": engine.get_json("/info")}
-        engine_info = engine_info_from(answers["info"], answers["version"], engine.where)
-        store = EngineStore(answers["info"], self.data_root_override or engine_info.root_dir)
-        answers["containers"] = engine.get_json("/containers/json", all=1) or []
-        volumes = (engine.get_json("/volumes") or {}).get("Volumes") or []
-        layout, why_not = self._layout(store, answers["containers"], volumes)
-        below_142 = _api_below(engine_info.api_version, (1, 42))
+        answers = self.reader.answers()
+        store = answers.store
+        layout, why_not = self._layout(store, answers.containers, answers.volumes, answers.images)
+        below_142 = not answers.api_at_least_142
         # As root, the walk sizes containers' writable layers and volumes as the engine does, so the
         # engine is asked only for what it alone knows: its build cache (from API 1.42 without walking
         # anything else; below, only when BuildKit has records at all). Without the files: everything.
@@ -88,15 +64,21 @@ class DiskSource:
                 df_query = {"type": ["build-cache"]}
             elif not layout.buildkit_records and not store.containerd:
                 df_query = None
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             df_future = (
                 pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
             )
+            images_future = pool.submit(engine.snapshot)
             walked = walk(layout.roots, workers=WALKERS) if layout is not None else None
             df = (df_future.result() if df_future is not None else None) or {}
-        containers = containers_of(df, answers, walked, store.data_root, containerd_store=store.containerd)
+            images = self.reader.snapshot = images_future.result()
+        state = self.reader.state_from(answers, df, images, readable=layout is not None)
+        containers = containers_of(
+            state.containers, walked, store.data_root, containerd_store=store.containerd
+        )
+        volumes = volumes_of(state.volumes, walked)
         return DiskSnapshot(
-            engine=engine_info,
+            engine=answers.engine,
             data_root=store.data_root,
             data_root_readable=walked is not None,
             roots=tuple(
@@ -106,18 +88,22 @@ class DiskSource:
             # LayersSize: the engine's answer where its files are not readable, else from its files.
             layers_bytes=int(df.get("LayersSize") or 0) if walked is None else _stored_layers_bytes(store),
             containers=containers,
-            volumes=volumes_of(df, answers["containers"], volumes, walked),
-            build_cache=build_cache_of(df, show_values=engine.show_values),
+            volumes=volumes,
+            build_cache=tuple(sorted(state.build_cache, key=lambda r: (-r.bytes, r.id))),
             orphans=orphans_of(layout, walked),
             walked=categories_of(walked) if walked else None,
-            kept_layers_bytes=_kept_layers(store, containers),
             volume_prune_all=below_142,
             notes=tuple(([why_not] if why_not else []) + walk_notes(walked, layout)),
             collected_at=now_iso(),
+            holdings=_sized(state, containers, volumes),
         )
 
     def _layout(
-        self, store: EngineStore, containers: list[dict[str, Any]], volumes: list[dict[str, Any]]
+        self,
+        store: EngineStore,
+        containers: list[dict[str, Any]],
+        volumes: list[dict[str, Any]],
+        listed_images: list[dict[str, Any]],
     ) -> tuple[Layout | None, str]:
         """The rules to walk by, or None and why the data root is not walked."""
         if not store.readable:
@@ -126,7 +112,7 @@ class DiskSource:
                 "logs, metadata and orphans need root on the engine's host"
             )
         # Only the containerd store's layout needs image IDs (which blobs and snapshots images use).
-        images = list(self.engine.get_json("/images/json", all=1) or []) if store.containerd else []
+        images = listed_images if store.containerd else []
         proof = self._prove(store, containers, images)
         if proof:
             if self.data_root_override:
@@ -199,6 +185,21 @@ class DiskSource:
         return ""
 
 
+def _sized(state: EngineState, containers: Iterable[Container], volumes: Iterable[Volume]) -> EngineState:
+    """The state with each container's writable layer and each volume weighed as the disk measured them
+    (the engine's own measure, read from its files), so that a plan on it adds up to the disk's rows."""
+    units = dict(state.units)
+    for c in containers:
+        key = f"container:{c.id}"
+        if key in units:
+            units[key] = replace(units[key], bytes=c.size_rw_bytes)
+    for v in volumes:
+        key = f"volume:{v.name}"
+        if key in units:
+            units[key] = replace(units[key], bytes=v.bytes or 0)
+    return replace(state, units=units)
+
+
 def _stored_layers_bytes(store: EngineStore) -> int:
     """``LayersSize`` from the engine's files: every stored layer's recorded size (graphdriver), every
     snapshot's usage (containerd). Tests hold it against the engine's own ``/system/df``."""
@@ -210,38 +211,3 @@ def _stored_layers_bytes(store: EngineStore) -> int:
     if found is None:
         raise DataRootError(f"the layer store under {store.data_root} could not be read")
     return found
-
-
-def _kept_layers(store: EngineStore, containers: Iterable[ContainerDisk]) -> int | None:
-    """The part of ``LayersSize`` that stays after ``docker system prune -a``: the layers of images
-    running containers use (on the containerd store, also those containers' own snapshots)."""
-    running = [c for c in containers if c.running]
-    if not running:
-        return 0
-    image_ids = {c.image_id for c in running}
-    if store.containerd:
-        if store.containerd_root is None:
-            return None
-        return containerd.kept_snapshot_bytes(
-            store.containerd_root, store.driver, image_ids, {c.id for c in running}, store.architecture
-        )
-    imagedb = graphdriver.imagedb(store.graph_info)
-    if imagedb is None:
-        return None
-    chains: set[str] = set()
-    for image_id in image_ids:
-        try:
-            config = graphdriver.read_image_config(imagedb, image_id)
-        except (OSError, ValueError):
-            return None
-        chains.update(chain_ids(list(config["rootfs"]["diff_ids"])))
-    sizes = graphdriver.read_layer_sizes(store.graph_info, chains)
-    return sum(sizes.values()) if len(sizes) == len(chains) else None
-
-
-def _api_below(version: str, bound: tuple[int, int]) -> bool:
-    try:
-        major, minor = (int(p) for p in version.split(".")[:2])
-    except ValueError:
-        return False
-    return (major, minor) < bound

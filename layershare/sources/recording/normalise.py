@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 from layershare.errors import SnapshotError
-from layershare.history import HistoryMismatch, LayerAssignment, map_history
 from layershare.ids import chain_ids, short_id
 from layershare.model import (
     OCI_LABEL_PREFIX,
@@ -27,6 +26,7 @@ from layershare.model import (
     Snapshot,
 )
 from layershare.sources.answers import RECORDING_SCHEMA, is_containerd_store
+from layershare.sources.history import HistoryMismatch, LayerAssignment, map_history
 
 _NONE_TAG = "<none>:<none>"
 _NONE_DIGEST = "<none>@<none>"

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.engine_state import SOFT
-from layershare.removal import FreeResult, freed_units, holdings, what_if
-from layershare.selection import Selection, plan_removal
-from layershare.sources.disk.removal import RemovalSource
+from layershare.free.selection import Selection, plan_removal
+from layershare.free.whatif import FreeResult, freed_units, holdings, what_if
+from layershare.model import SOFT
 from layershare.sources.engine import EngineSource
+from layershare.sources.holdings.reader import HoldingsReader
 
 
 def needs_df(selection: Selection) -> bool:
@@ -31,7 +31,7 @@ def free_space(
     now: float | None = None,
 ) -> FreeResult:
     """What removing ``selection`` from a live engine would free, exactly, and how to do it."""
-    source = RemovalSource(engine, data_root=data_root, api_version=api_version)
+    source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
     state = source.state(with_df=needs_df(selection), cli_api=any(p.volumes for p in selection.prunes))
     plan = plan_removal(state, selection, now)
     held = holdings(state)

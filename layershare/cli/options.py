@@ -33,7 +33,7 @@ from layershare.sources.choice import SourceChoice, open_source
 from layershare.sources.interface import Source
 
 if TYPE_CHECKING:
-    from layershare.index import LayerIndex
+    from layershare.report.index import LayerIndex
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -215,7 +215,7 @@ def source_from(choice: SourceChoice) -> Source:
 
 def index_from(choice: SourceChoice) -> LayerIndex:
     """The index of the one source the options name."""
-    from layershare.index import LayerIndex
+    from layershare.report.index import LayerIndex
 
     return LayerIndex.from_snapshot(source_from(choice).snapshot())
 

@@ -1,6 +1,6 @@
-"""The model a removal is planned on (``layershare free``): an engine's images, containers, volumes
-and build cache, and the stored units each holds. Plain, frozen, typed data like :mod:`layershare.model`;
-no pandas, no I/O.
+"""What an engine holds: its images, containers, volumes and build cache, and the stored units each
+keeps. Read once from the engine's answers (:mod:`layershare.sources.holdings`); ``layershare disk``
+sizes these items on disk, ``layershare free`` plans a removal on them. No pandas, no I/O.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from layershare.model import EngineInfo
+from layershare.model.images import EngineInfo
 
 
 @dataclass(frozen=True)
@@ -56,46 +56,71 @@ class EngineImage:
 
 
 @dataclass(frozen=True)
-class EngineContainer:
-    """A container: its image, state, the volumes it mounts, and the units it keeps (its writable layer)."""
+class Usage:
+    """Bytes found on disk: ``bytes`` the files' sizes (not folders'), ``disk_bytes`` allocated
+    blocks as ``du`` counts them (folders included, each inode once)."""
+
+    bytes: int = 0
+    disk_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class Container:
+    """A container: its image, state, the volumes it mounts, its writable layer and logs.
+
+    ``size_rw_bytes`` is its writable layer as the engine sizes it (``SizeRw``; 0 where the engine
+    omits it); ``holds`` the stored units it keeps (its writable layer, on the containerd store its
+    snapshots); ``disk`` its writable and init layers on disk and ``log`` its log files (None where
+    the data root is not readable). ``labels`` match ``--filter label=`` and are never printed.
+    """
 
     id: str
     name: str
-    image_id: str
     image: str
+    image_id: str
     state: str
-    created: float
+    created: float = 0.0
+    size_rw_bytes: int = 0
     volumes: tuple[str, ...] = ()
     holds: tuple[str, ...] = ()
     labels: Mapping[str, str] = field(default_factory=dict, repr=False)
+    disk: Usage | None = None
+    log: Usage | None = None
+    log_path: str | None = None
 
     @property
     def running(self) -> bool:
-        """Running as a prune counts it (paused and restarting too)."""
+        """Running as the engine counts it (paused and restarting too): a prune keeps it and what it uses."""
         return self.state in ("running", "paused", "restarting")
 
 
 @dataclass(frozen=True)
-class EngineVolume:
-    """A volume: its unit, whether it is anonymous, who mounts it."""
+class Volume:
+    """A volume: ``bytes`` is the engine's ``UsageData.Size`` (None when it does not say), with the
+    containers that mount it and whether it is anonymous."""
 
     name: str
     driver: str
-    anonymous: bool
+    bytes: int | None = None
     containers: tuple[str, ...] = ()
+    anonymous: bool = False
     labels: Mapping[str, str] = field(default_factory=dict, repr=False)
+    disk: Usage | None = None
 
 
 @dataclass(frozen=True)
 class BuildRecord:
-    """A build-cache record as a prune sees it: the units it keeps and the records it stands on."""
+    """A BuildKit cache record as the engine lists it (``docker system df -v``), the units it keeps
+    and the records it stands on. ``last_used`` and ``created`` are the engine's timestamps."""
 
     id: str
     type: str
     bytes: int
     shared: bool
     in_use: bool
-    last_used: float
+    last_used: str = ""
+    description: str = ""
+    created: str = ""
     parents: tuple[str, ...] = ()
     holds: tuple[str, ...] = ()
 
@@ -118,8 +143,8 @@ class EngineState:
 
     engine: EngineInfo
     images: tuple[EngineImage, ...]
-    containers: tuple[EngineContainer, ...]
-    volumes: tuple[EngineVolume, ...]
+    containers: tuple[Container, ...]
+    volumes: tuple[Volume, ...]
     build_cache: tuple[BuildRecord, ...]
     units: Mapping[str, StoredUnit]
     others: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

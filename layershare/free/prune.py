@@ -1,6 +1,6 @@
 """What a user asks a removal to take, parsed: ``--older-than`` durations, label filters, and
 ``docker … prune`` command lines (``--like``) with their ``until=`` and ``label=`` filters, read
-as the docker CLI and the engine read them. No I/O; :mod:`layershare.selection` plans with these.
+as the docker CLI and the engine read them. No I/O; :mod:`layershare.free.selection` plans with these.
 """
 
 from __future__ import annotations

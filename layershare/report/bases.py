@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from layershare.index import LayerIndex
+from layershare.report.index import LayerIndex
 
 NO_BASE = (
     "no other tagged image's layers are a prefix of its layers, "

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from layershare.engine_state import SOFT, StoredUnit
 from layershare.ids import chain_ids
-from layershare.sources.disk.source import EngineStore
+from layershare.model.holdings import SOFT, StoredUnit
+from layershare.sources.holdings.store import EngineStore
 from layershare.sources.stores import buildkit, containerd, containerd_meta
 from layershare.sources.stores.usage import DiskUsage
 

@@ -7,7 +7,7 @@ removes the image only with its last tag; an image a container uses is
 blocked; an image another image is built on (the classic builder's parent
 chain) is only untagged; an untagged parent goes with its last child (on the
 containerd store, up the chain whatever other children it has); a prune
-keeps what running containers use. No I/O; :mod:`layershare.selection` drives it.
+keeps what running containers use. No I/O; :mod:`layershare.free.selection` drives it.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from layershare.engine_state import EngineContainer, EngineImage, EngineState
-from layershare.prune import PruneFilters
+from layershare.free.prune import PruneFilters
+from layershare.model import Container, EngineImage, EngineState
+from layershare.times import unix_time
 
 API_VOLUME_PRUNE_ANONYMOUS = (1, 42)  # from this API version, volume prune takes anonymous volumes only
 
@@ -71,7 +72,7 @@ class EngineRules:
         self.containers = {c.id: c for c in state.containers}
         self.removed_containers: set[str] = set()
         self.containerd = state.engine.image_store == "containerd"
-        self.containers_of: dict[str, list[EngineContainer]] = {}
+        self.containers_of: dict[str, list[Container]] = {}
         for c in state.containers:
             self.containers_of.setdefault(c.image_id, []).append(c)
         self.children_of: dict[str, set[str]] = {}
@@ -283,7 +284,7 @@ class EngineRules:
             r.id
             for r in records.values()
             if not r.in_use
-            and (filters.until is None or r.last_used < filters.until)
+            and (filters.until is None or unix_time(r.last_used or r.created) < filters.until)
             and (everything or (r.type not in ("internal", "frontend") and not r.shared))
         }
         # A record another kept record stands on stays.

@@ -1,14 +1,14 @@
 """The commands that look past one machine: ``export`` (one host's Parquet tables) and ``fleet``.
 
 Part of the command line (with :mod:`layershare.cli`, which adds these commands to its group,
-and :mod:`layershare.cli_options`): the only modules that write to stdout/stderr or exit.
+and :mod:`layershare.cli.options`): the only modules that write to stdout/stderr or exit.
 """
 
 from __future__ import annotations
 
 import click
 
-from layershare.cli_options import format_option, handle_errors, index_from, source_options, top_option
+from layershare.cli.options import format_option, handle_errors, index_from, source_options, top_option
 from layershare.errors import UsageError
 from layershare.formats import FleetFormat
 from layershare.sources.choice import SourceChoice
@@ -32,8 +32,8 @@ def export(source: SourceChoice, folder: str, host_name: str | None) -> None:
     """Write this host's images and layers as Parquet tables into a fleet folder (for 'layershare fleet')."""
     import socket
 
-    from layershare.analysis import build_report
     from layershare.fleet.export import write_export
+    from layershare.report.analysis import build_report
 
     if len(source.for_each_host()) > 1:
         from layershare.errors import UsageError

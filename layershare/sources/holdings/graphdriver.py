@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from layershare.engine_state import StoredUnit
 from layershare.model import Snapshot
-from layershare.sources.disk.source import EngineStore
+from layershare.model.holdings import StoredUnit
+from layershare.sources.holdings.store import EngineStore
 from layershare.sources.stores import buildkit
 
 

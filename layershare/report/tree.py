@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 
-from layershare.analysis import Report
 from layershare.model import EngineInfo
+from layershare.report.analysis import Report
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ of the other, but on another base, is still stored twice: it is said so, not cou
 Two hosts (saved reports, recordings, engines) are compared image by image and layer by layer:
 images added, removed, retagged (same image, other tags) and grown or shrunk (a tag now names another
 image), the stored layers that appeared and disappeared, and the change of every total.
-(Two saved disks: :mod:`layershare.disk_diff`.)
+(Two saved disks: :mod:`layershare.disk.saved_diff`.)
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from layershare.analysis import Totals, image_history
-from layershare.filediff import FileChanges
-from layershare.index import LayerIndex
+from layershare.diff.files import FileChanges
 from layershare.model import NO_CHAIN_NOTE, EngineInfo
+from layershare.report.analysis import Totals, image_history
+from layershare.report.index import LayerIndex
 
 
 @dataclass(frozen=True)

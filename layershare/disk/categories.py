@@ -7,11 +7,12 @@ prints as "Build cache usage") and the files' sizes elsewhere (logs,
 metadata, orphans, what is left). ``disk_bytes`` is what one walk of the data
 root found allocated, each inode once: the categories add up to the walk's
 total exactly. ``reclaimable_bytes`` is what ``docker system prune -a
---volumes`` would take, in the ``bytes`` measure: stopped containers and their
-logs, the layers no running container's image keeps, unused volumes
-(anonymous ones only from API 1.42, as the engine prunes), and the build
-cache not in use; orphans only by hand, with the engine stopped; metadata and
-unaccounted never.
+--volumes`` would take, in the ``bytes`` measure, planned on the engine's
+holdings by the same planner as ``layershare free --like "docker system prune
+-a --volumes"`` (:mod:`layershare.free`): images, containers, volumes and build
+cache by the kind of stored unit that leaves the engine's totals; the logs of
+the containers it removes; orphans only by hand, with the engine stopped;
+metadata and unaccounted never.
 """
 
 from __future__ import annotations
@@ -58,10 +59,6 @@ def sum_known(values: Sequence[int | None]) -> int | None:
 def disk_report(snapshot: DiskSnapshot) -> DiskReport:
     """Categories and what a prune would reclaim, from one engine's disk snapshot."""
     walked = snapshot.walked
-    stopped = [c for c in snapshot.containers if not c.running]
-    running = {c.name for c in snapshot.containers if c.running}
-    unused = [v for v in snapshot.volumes if v.driver == "local" and not running.intersection(v.containers)]
-    prunable = [v for v in unused if snapshot.volume_prune_all or v.anonymous]
     unshared = [r for r in snapshot.build_cache if not r.shared]
     engine_bytes: dict[Category, int | None] = {
         "images": snapshot.layers_bytes,
@@ -69,19 +66,7 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
         "volumes": sum_known([v.bytes for v in snapshot.volumes]),
         "build_cache": sum(r.bytes for r in unshared),
     }
-    kept = snapshot.kept_layers_bytes
-    reclaimable: dict[Category, int | None] = {
-        "images": None if kept is None else snapshot.layers_bytes - kept,
-        "containers": sum(c.size_rw_bytes for c in stopped),
-        "logs": None if walked is None else sum_known([c.log.bytes if c.log else None for c in stopped]),
-        "volumes": sum_known([v.bytes for v in prunable]),
-        "build_cache": sum(r.bytes for r in unshared if not r.in_use),
-        "orphans": None if walked is None else sum(o.usage.bytes for o in snapshot.orphans),
-        "metadata": None,
-        "unaccounted": None,
-    }
-    if not snapshot.prune_rules:
-        reclaimable = dict.fromkeys(CATEGORIES, None)
+    reclaimable = _reclaimable(snapshot)
     rows = []
     for category in CATEGORIES:
         found = walked.get(category, Usage()) if walked is not None else None
@@ -94,3 +79,40 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
             )
         )
     return DiskReport(snapshot=snapshot, categories=tuple(rows))
+
+
+def _reclaimable(snapshot: DiskSnapshot) -> dict[Category, int | None]:
+    """What ``docker system prune -a --volumes`` takes from each category (None: unknown from here)."""
+    unknown: dict[Category, int | None] = dict.fromkeys(CATEGORIES, None)
+    state = snapshot.holdings
+    if not snapshot.prune_rules or state is None:
+        return unknown
+    from layershare.free.prune import parse_prune
+    from layershare.free.selection import Selection, plan_removal
+    from layershare.free.whatif import freed_by_category
+
+    plan = plan_removal(state, Selection(prunes=(parse_prune(SYSTEM_PRUNE),)))
+    freed = freed_by_category(state, plan)
+    removed = set(plan.containers)
+    gone = [c for c in snapshot.containers if c.id in removed]
+    pruned_volumes = set(plan.volumes)
+    walked = snapshot.walked
+    return {
+        **unknown,
+        # A layer's size is known only from the engine's files: without them the engine's LayersSize
+        # stands, and what a prune takes of it is not known from here when something runs.
+        "images": freed["images"] if state.disk_readable else _images_unread(snapshot),
+        "containers": freed["containers"],
+        "logs": None if walked is None else sum_known([c.log.bytes if c.log else None for c in gone]),
+        "volumes": sum_known([v.bytes for v in snapshot.volumes if v.name in pruned_volumes]),
+        "build_cache": freed["build_cache"],
+        "orphans": None if walked is None else sum(o.usage.bytes for o in snapshot.orphans),
+    }
+
+
+def _images_unread(snapshot: DiskSnapshot) -> int | None:
+    """Without the engine's files: all of ``LayersSize`` when no container runs, else unknown."""
+    return snapshot.layers_bytes if not any(c.running for c in snapshot.containers) else None
+
+
+SYSTEM_PRUNE = "docker system prune -a --volumes"

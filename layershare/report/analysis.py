@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from layershare.formats import SortKey
-from layershare.index import LayerIndex
+from layershare.report.index import LayerIndex
 
 _SORT_COLUMNS = {
     SortKey.UNIQUE: "unique_bytes",

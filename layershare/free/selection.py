@@ -1,7 +1,7 @@
 """What a removal takes: references, globs, selectors and ``docker … prune`` commands turned into a
-plan, in the order the engine would take them (its rules: :mod:`layershare.engine_rules`).
+plan, in the order the engine would take them (its rules: :mod:`layershare.free.rules`).
 
-No I/O: everything is decided on an :class:`~layershare.engine_state.EngineState`.
+No I/O: everything is decided on an :class:`~layershare.model.holdings.EngineState`.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from layershare.engine_rules import EngineRules, Plan, normalise_reference, repository
-from layershare.engine_state import EngineState
-from layershare.prune import LabelFilter, PruneCommand
+from layershare.free.prune import LabelFilter, PruneCommand
+from layershare.free.rules import EngineRules, Plan, normalise_reference, repository
+from layershare.model.holdings import EngineState
 
 
 @dataclass(frozen=True)

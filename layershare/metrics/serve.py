@@ -17,10 +17,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from layershare.errors import UsageError
-from layershare.metrics import EngineSample, collect_disk, collect_images
+from layershare.metrics.samples import EngineSample, collect_disk, collect_images
 
 if TYPE_CHECKING:
-    from layershare.diskuse import CategoryUsage
+    from layershare.disk.categories import CategoryUsage
     from layershare.sources.choice import SourceChoice
     from layershare.sources.engine import EngineSource
 

@@ -77,9 +77,9 @@ def _cached_report_text(source: StatefulSource, options: ReportOptions) -> str:
 
 def _render(sources: Sequence[Source], options: ReportOptions) -> tuple[str, str]:
     """Collect, analyse and render; also return the (last) collection time the text holds."""
-    from layershare.analysis import build_report
-    from layershare.index import LayerIndex
     from layershare.render.report import render_reports
+    from layershare.report.analysis import build_report
+    from layershare.report.index import LayerIndex
 
     reports = []
     for source in sources:
@@ -105,25 +105,30 @@ def report_page(
     of ``layershare disk``. Never served from the cache: the build cache it weighs is not in the
     engine's state digest.
     """
-    from layershare.analysis import build_report
-    from layershare.diskuse import disk_report
-    from layershare.index import LayerIndex
-    from layershare.removal import image_removal_model
+    from layershare.disk.categories import disk_report
+    from layershare.free.page_model import image_removal_model
     from layershare.render.html import PageSection, render_page
-    from layershare.sources.disk.removal import RemovalSource
+    from layershare.report.analysis import build_report
+    from layershare.report.index import LayerIndex
     from layershare.sources.disk.source import DiskSource
     from layershare.sources.engine import EngineSource
+    from layershare.sources.holdings.reader import HoldingsReader
 
     options = options or ReportOptions(fmt=OutputFormat.HTML)
     sections = []
     for source in sources:
         removal = disk = None
         if isinstance(source, EngineSource):
-            reader = RemovalSource(source)
-            removal = image_removal_model(reader.state(with_df=False))
-            snapshot = reader.snapshot or source.snapshot()
+            # One reading of the engine: the disk's, whose holdings the removal model is made of.
             if with_disk:
-                disk = disk_report(DiskSource(source).snapshot())
+                disk_source = DiskSource(source)
+                disk = disk_report(disk_source.snapshot())
+                state, snapshot = disk.snapshot.holdings, disk_source.reader.snapshot
+            else:
+                reader = HoldingsReader(source)
+                state, snapshot = reader.state(with_df=False), reader.snapshot
+            removal = image_removal_model(state) if state is not None else None
+            snapshot = snapshot or source.snapshot()
         else:
             snapshot = source.snapshot()
         report = build_report(

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from layershare.engine_rules import Plan
-from layershare.engine_state import SOFT, EngineState
+from layershare.free.rules import Plan
+from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineInfo
-from layershare.selection import Selection, plan_removal
+from layershare.model.holdings import SOFT, EngineState
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,31 @@ def counted_units(state: EngineState, held: pd.DataFrame) -> set[str]:
             continue
         counted.add(key)
     return counted
+
+
+# Which of the engine's totals a stored unit counts in (disk's categories).
+KIND_CATEGORY = {
+    "layer": "images",
+    "snapshot": "images",
+    "blob": "images",
+    "container": "containers",
+    "volume": "volumes",
+    "build_cache": "build_cache",
+}
+
+
+def freed_by_category(state: EngineState, plan: Plan, held: pd.DataFrame | None = None) -> dict[str, int]:
+    """How much each of the engine's totals drops by when ``plan`` is carried out (its ``freed_bytes``
+    split by the kind of unit that leaves the count: images, containers, volumes, build cache)."""
+    held = holdings(state) if held is None else held
+    staying = held[~held["holder"].isin(removed_holders(plan))]
+    before, after = counted_units(state, held), counted_units(state, staying)
+    found = dict.fromkeys(dict.fromkeys(KIND_CATEGORY.values()), 0)
+    for key in before:
+        found[KIND_CATEGORY[state.units[key].kind]] += state.units[key].bytes
+    for key in after:
+        found[KIND_CATEGORY[state.units[key].kind]] -= state.units[key].bytes
+    return found
 
 
 def what_if(
@@ -262,60 +287,3 @@ def _image_freed(
 def free(state: EngineState, selection: Selection, now: float | None = None) -> FreeResult:
     """What removing ``selection`` from an engine would free (nothing is removed)."""
     return what_if(state, plan_removal(state, selection, now), selection.describe())
-
-
-@dataclass(frozen=True)
-class ImageRemovalModel:
-    """An engine's state reduced to what removing whole images by ID needs, as plain lists, so a page
-    can replay ``layershare free IMAGE…`` (without ``--with-containers``) for any pick of images.
-
-    Positions index :attr:`image_ids` and the units. A unit counts in the engine's totals while it is
-    held (by an image, or by a holder an image removal never takes: ``unit_kept``; or by
-    containerd's pending garbage, ``unit_garbage``, swept once any image is deleted), unless it is
-    counted only with images (``unit_with_images``) and no image holds it, or an image holds one of
-    its ``unit_uncounted_under`` (a build-cache record the engine then calls shared).
-    """
-
-    containerd: bool
-    image_ids: list[str]
-    image_tagged: list[bool]
-    image_parent: list[int]
-    image_users: list[list[str]]
-    image_holds: list[list[int]]
-    unit_bytes: list[int]
-    unit_with_images: list[bool]
-    unit_uncounted_under: list[list[int]]
-    unit_kept: list[bool]
-    unit_garbage: list[bool]
-    notes: list[str]
-
-
-def image_removal_model(state: EngineState) -> ImageRemovalModel:
-    """The :class:`ImageRemovalModel` of a state (the rules :func:`plan_removal` and :func:`what_if` apply)."""
-    keys = sorted(state.units)
-    position = {key: i for i, key in enumerate(keys)}
-    held = holdings(state)
-    kinds = held["holder"].str.split(":", n=1).str[0]
-    kept = set(held.loc[(kinds != "image") & (held["holder"] != GARBAGE), "unit"])
-    garbage = set(held.loc[held["holder"] == GARBAGE, "unit"])
-    images = list(state.images)
-    by_id = {image.id: i for i, image in enumerate(images)}
-    users: dict[str, list[str]] = {}
-    for container in state.containers:
-        users.setdefault(container.image_id, []).append(container.name)
-    return ImageRemovalModel(
-        containerd=state.engine.image_store == "containerd",
-        image_ids=[i.id for i in images],
-        image_tagged=[bool(i.tags) for i in images],
-        image_parent=[by_id.get(i.parent_id, -1) for i in images],
-        image_users=[sorted(users.get(i.id, [])) for i in images],
-        image_holds=[sorted({position[k] for k in i.holds if k in position}) for i in images],
-        unit_bytes=[state.units[k].bytes for k in keys],
-        unit_with_images=[state.units[k].counted_with_images for k in keys],
-        unit_uncounted_under=[
-            [position[u] for u in state.units[k].uncounted_under if u in position] for k in keys
-        ],
-        unit_kept=[k in kept for k in keys],
-        unit_garbage=[k in garbage for k in keys],
-        notes=list(state.notes),
-    )

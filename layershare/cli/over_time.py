@@ -1,7 +1,7 @@
 """The commands that follow engines over time: ``diff``, ``metrics`` and ``serve``.
 
 Part of the command line (with :mod:`layershare.cli`, which adds these commands to its group,
-and :mod:`layershare.cli_options`): the only modules that write to stdout/stderr or exit.
+and :mod:`layershare.cli.options`): the only modules that write to stdout/stderr or exit.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import click
 
-from layershare.cli_options import format_option, handle_errors, source_from, source_options, top_option
+from layershare.cli.options import format_option, handle_errors, source_from, source_options, top_option
 from layershare.errors import UsageError
 from layershare.formats import DiffFormat
 from layershare.sources.choice import SourceChoice
@@ -38,7 +38,7 @@ def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: s
     (told by content). An image against a host is compared with the host's image of
     the same repository.
     """
-    from layershare.comparison import Sides, compare
+    from layershare.diff.sides import Sides, compare
     from layershare.render.diff import render_diff
 
     sides = Sides(source, source_from)
@@ -60,7 +60,7 @@ def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: s
 def metrics(source: SourceChoice, top: int, output: str | None, no_disk: bool) -> None:
     """Prometheus metrics of each engine (text format): physical, logical and listed bytes, per-image
     size, shared and unique bytes, the disk's categories, layershare_up."""
-    from layershare.metrics import collect_disk, collect_images
+    from layershare.metrics.samples import collect_disk, collect_images
     from layershare.render.prometheus import render_metrics
     from layershare.sources.choice import open_engine
 
@@ -130,8 +130,8 @@ def serve(
     import signal
     import threading
 
-    from layershare.serve import Exporter
-    from layershare.serve import serve as serve_metrics
+    from layershare.metrics.serve import Exporter
+    from layershare.metrics.serve import serve as serve_metrics
     from layershare.sources.choice import open_engine
 
     choices_ = source.for_each_host()

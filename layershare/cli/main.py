@@ -1,9 +1,5 @@
-"""The command line: parse options, call the library, write text, pick the exit code.
-
-Only this module, :mod:`layershare.cli_over_time` (``diff``, ``metrics``, ``serve``),
-:mod:`layershare.cli_fleet` (``export``, ``fleet``) and :mod:`layershare.cli_options` write to
-stdout/stderr or exit.
-"""
+"""The command group and the commands that read images: report, history, tree, check, disk, free,
+record (with :mod:`layershare.cli.over_time` and :mod:`layershare.cli.fleet` added to the group)."""
 
 from __future__ import annotations
 
@@ -12,8 +8,8 @@ from typing import cast
 
 import click
 
-from layershare.cli_fleet import export, fleet
-from layershare.cli_options import (
+from layershare.cli.fleet import export, fleet
+from layershare.cli.options import (
     ExitCode,
     format_option,
     handle_errors,
@@ -24,7 +20,7 @@ from layershare.cli_options import (
     source_options,
     top_option,
 )
-from layershare.cli_over_time import diff, metrics, serve
+from layershare.cli.over_time import diff, metrics, serve
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import (
     CheckFormat,
@@ -39,8 +35,6 @@ from layershare.sources.choice import SourceChoice
 from layershare.version import __version__
 
 REPORT_FORMAT_HELP = "Output format. json and csv give exact bytes."
-
-__all__ = ["ExitCode", "cli", "main"]
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -79,7 +73,7 @@ def report(
 ) -> None:
     """Summary, images and most-shared layers: listed vs logical vs physical size. --format html writes
     one self-contained page (redirect it to a file) with a treemap and a what-if panel."""
-    from layershare.reporting import ReportOptions, report_page, report_text
+    from layershare.report.compose import ReportOptions, report_page, report_text
 
     options = ReportOptions(
         fmt=OutputFormat(fmt),
@@ -104,9 +98,9 @@ def report(
 @handle_errors
 def history(source: SourceChoice, fmt: str, image: str) -> None:
     """One image's layers, oldest first, with size, chain ID and sharing."""
-    from layershare.analysis import find_image, image_history
     from layershare.ids import short_id
     from layershare.render.report import render_history
+    from layershare.report.analysis import find_image, image_history
 
     index = index_from(source)
     image_id = find_image(index, image)
@@ -127,9 +121,9 @@ def history(source: SourceChoice, fmt: str, image: str) -> None:
 def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[str, ...]) -> None:
     """The sharing tree: every image under the images it shares layers with, with the bytes its own
     layers add and the physical bytes of everything built on it."""
-    from layershare.analysis import build_report
     from layershare.render.tree import render_tree
-    from layershare.tree import sharing_tree
+    from layershare.report.analysis import build_report
+    from layershare.report.tree import sharing_tree
 
     if len(source.for_each_host()) > 1:
         raise UsageError("tree reads one engine: give --host once")
@@ -202,7 +196,7 @@ def check(
     """
     import os
 
-    from layershare.comparison import Sides, baseline_diffs
+    from layershare.diff.sides import Sides, baseline_diffs
     from layershare.policy.config import load_policy
     from layershare.policy.gate import run_check, select_for_check
     from layershare.render.check import render_check, render_check_junit, render_check_markdown
@@ -260,27 +254,11 @@ def _write(path: str, text: str, mode: str) -> None:
 def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> None:
     """Where every byte under the engine's data root went: images, containers, logs, volumes,
     build cache, metadata and orphans, and what a prune would reclaim."""
-    from layershare.diskuse import disk_report
+    from layershare.disk.categories import disk_report
     from layershare.render.disk import render_disk
-    from layershare.sources.choice import open_engine
-    from layershare.sources.disk.source import DiskSource
+    from layershare.sources.choice import open_disk
 
-    if source.containerd_root:  # containerd on a node: its root is what is walked
-        from layershare.sources.containerd import ContainerdSource
-        from layershare.sources.containerd.disk import NodeDiskSource
-
-        if data_root:
-            raise UsageError(
-                "--data-root names a Docker engine's data root; --containerd-root is read as given"
-            )
-        node = source_from(source)
-        assert isinstance(node, ContainerdSource)
-        reports = [disk_report(NodeDiskSource(node).snapshot())]
-    else:
-        choices_ = source.for_each_host()
-        if data_root and len(choices_) > 1:
-            raise UsageError("--data-root names one engine's data root: give --host once")
-        reports = [disk_report(DiskSource(open_engine(c), data_root=data_root).snapshot()) for c in choices_]
+    reports = [disk_report(reader.snapshot()) for reader in open_disk(source, data_root=data_root)]
     click.echo(render_disk(reports, DiskFormat(fmt), top=top), nl=False)
 
 
@@ -338,10 +316,10 @@ def free(
 ) -> None:
     """What removing images (or running a prune) would free, exactly, before you do it. Never removes
     anything: prints what would go, what blocks it, and the docker commands that would do it."""
-    from layershare.freeing import free_space
-    from layershare.prune import LabelFilter, parse_duration, parse_prune
+    from layershare.free.prune import LabelFilter, parse_duration, parse_prune
+    from layershare.free.selection import Selection
+    from layershare.free.space import free_space
     from layershare.render.free import render_free
-    from layershare.selection import Selection
     from layershare.sources.choice import open_engine
 
     selection = Selection(

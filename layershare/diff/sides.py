@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from layershare.analysis import Totals, build_report, find_image
-from layershare.diff import (
+from layershare.diff.files import diff_files
+from layershare.diff.images import (
     HostDiff,
     HostSide,
     ImageDiff,
@@ -24,12 +24,12 @@ from layershare.diff import (
     image_row,
     image_side,
 )
-from layershare.disk_diff import DiskDiff, diff_disks
-from layershare.engine_rules import normalise_reference, repository
+from layershare.disk.saved_diff import DiskDiff, diff_disks
 from layershare.errors import ImageNotFound, UsageError
-from layershare.filediff import diff_files
-from layershare.index import LayerIndex
+from layershare.free.rules import normalise_reference, repository
 from layershare.model import SavedDisk
+from layershare.report.analysis import Totals, build_report, find_image
+from layershare.report.index import LayerIndex
 from layershare.sources.choice import SourceChoice, open_saved
 from layershare.sources.interface import ContentSource, Source
 

@@ -4,7 +4,7 @@ One :class:`EngineSample` per engine: whether it answered, the report's totals, 
 the most unique bytes (``top``, so the number of series stays bounded however many images a
 host holds), and the categories of ``layershare disk`` when they were walked. Collecting is
 here; turning samples into Prometheus' text format is :mod:`layershare.render.prometheus`;
-the service that refreshes them in the background is :mod:`layershare.serve`.
+the service that refreshes them in the background is :mod:`layershare.metrics.serve`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from layershare.errors import LayershareError
 from layershare.ids import short_id
 
 if TYPE_CHECKING:
-    from layershare.analysis import Report, Totals
-    from layershare.diskuse import CategoryUsage
+    from layershare.disk.categories import CategoryUsage
+    from layershare.report.analysis import Report, Totals
     from layershare.sources.engine import EngineSource
 
 
@@ -79,8 +79,8 @@ def collect_images(source: EngineSource, *, top: int, last: EngineSample | None 
 
     An engine that cannot be read gives a sample with ``up`` False and the reason.
     """
-    from layershare.analysis import build_report
-    from layershare.index import LayerIndex
+    from layershare.report.analysis import build_report
+    from layershare.report.index import LayerIndex
 
     label = source.where
     started = time.perf_counter()
@@ -98,7 +98,7 @@ def collect_images(source: EngineSource, *, top: int, last: EngineSample | None 
 
 def collect_disk(source: EngineSource) -> tuple[tuple[CategoryUsage, ...] | None, float, str]:
     """One engine's disk categories (as ``layershare disk``), the seconds it took, and why not when None."""
-    from layershare.diskuse import disk_report
+    from layershare.disk.categories import disk_report
     from layershare.sources.disk.source import DiskSource
 
     started = time.perf_counter()

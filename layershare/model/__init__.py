@@ -1,0 +1,77 @@
+"""The model: plain, frozen, typed data that every source produces; no pandas, no I/O.
+
+- :mod:`~layershare.model.images`: what an engine (or a file) says of its images and layers;
+- :mod:`~layershare.model.holdings`: an engine's containers, volumes, build cache and the stored
+  units each of them and each image holds (what ``disk`` and ``free`` read);
+- :mod:`~layershare.model.disk`: where the bytes under a data root went, and a saved disk.
+
+Every name is importable from ``layershare.model`` itself.
+"""
+
+from layershare.model.disk import (
+    CATEGORIES,
+    Category,
+    DiskRoot,
+    DiskSnapshot,
+    Orphan,
+    SavedCategory,
+    SavedDisk,
+    SavedItem,
+)
+from layershare.model.holdings import (
+    SOFT,
+    BuildRecord,
+    Container,
+    EngineImage,
+    EngineState,
+    StoredUnit,
+    Usage,
+    Volume,
+)
+from layershare.model.images import (
+    NO_CHAIN_NOTE,
+    OCI_LABEL_PREFIX,
+    Blob,
+    EngineInfo,
+    FileEntry,
+    FileKind,
+    HistoryEntry,
+    Image,
+    ImageContent,
+    ImageStore,
+    Layer,
+    LayerContent,
+    Snapshot,
+)
+
+__all__ = [
+    "CATEGORIES",
+    "NO_CHAIN_NOTE",
+    "OCI_LABEL_PREFIX",
+    "SOFT",
+    "Blob",
+    "BuildRecord",
+    "Category",
+    "Container",
+    "DiskRoot",
+    "DiskSnapshot",
+    "EngineImage",
+    "EngineInfo",
+    "EngineState",
+    "FileEntry",
+    "FileKind",
+    "HistoryEntry",
+    "Image",
+    "ImageContent",
+    "ImageStore",
+    "Layer",
+    "LayerContent",
+    "Orphan",
+    "SavedCategory",
+    "SavedDisk",
+    "SavedItem",
+    "Snapshot",
+    "StoredUnit",
+    "Usage",
+    "Volume",
+]

@@ -1,0 +1,211 @@
+"""A live engine's holdings: who holds every layer, snapshot, blob, writable layer, volume and
+build-cache record, and what each weighs in the engine's measure and on disk.
+
+The engine's answers (``/version``, ``/info``, containers, volumes, the image list) are read once
+into :class:`EngineAnswers`; ``layershare free`` and ``layershare disk`` (and the page) build their
+:class:`~layershare.model.EngineState` from that one reading. Images and their layers come from the
+report's own collection (its cache included). As root on the engine's host the image store's files
+say the rest: on the graphdriver store, the layers BuildKit keeps (its ``snapshots.db``) and the
+containers' writable layers; on the containerd store, every snapshot and blob with what keeps it
+(image records through content labels, containers' snapshots, leases), as containerd's collector
+walks them. ``GET /system/df`` is asked only for what the caller needs sized.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from layershare.model import EngineImage, EngineInfo, EngineState, Snapshot, StoredUnit
+from layershare.sources.disk.layout import is_log
+from layershare.sources.engine import EngineSource
+from layershare.sources.engine.cli_api import cli_api_version, version_tuple
+from layershare.sources.holdings.containerd import containerd_units
+from layershare.sources.holdings.graphdriver import graphdriver_units
+from layershare.sources.holdings.items import build_records_from, containers_from, volumes_from
+from layershare.sources.holdings.store import EngineStore
+from layershare.sources.recording import engine_info_from
+from layershare.sources.stores.usage import DiskUsage
+from layershare.times import now_iso
+
+
+@dataclass(frozen=True)
+class EngineAnswers:
+    """One reading of what the engine says of itself, its containers, volumes and images."""
+
+    engine: EngineInfo
+    store: EngineStore
+    containers: list[dict[str, Any]]
+    volumes: list[dict[str, Any]]
+    images: list[dict[str, Any]]
+
+    @property
+    def api_at_least_142(self) -> bool:
+        """From API 1.42 ``/system/df`` sizes only the types asked for."""
+        return version_tuple(self.engine.api_version) >= (1, 42)
+
+
+class HoldingsReader:
+    """Reads what one live engine holds, for ``layershare free`` and ``layershare disk`` (never changes it)."""
+
+    def __init__(self, engine: EngineSource, *, data_root: str | None = None, api_version: str | None = None):
+        self.engine = engine
+        self.data_root_override = data_root
+        self.api_version = api_version
+        self.paths: dict[str, tuple[str, ...]] = {}
+        self.snapshot: Snapshot | None = None  # the report's collection the last state was built on
+
+    def answers(self) -> EngineAnswers:
+        """The engine's own answers, read once: version, info, containers, volumes, images."""
+        engine = self.engine
+        version, info = engine.get_json("/version"), engine.get_json("/info")
+        engine_info = engine_info_from(info, version, engine.where)
+        return EngineAnswers(
+            engine=engine_info,
+            store=EngineStore(info, self.data_root_override or engine_info.root_dir),
+            containers=list(engine.get_json("/containers/json", all=1) or []),
+            volumes=list((engine.get_json("/volumes") or {}).get("Volumes") or []),
+            images=list(engine.get_json("/images/json", all=1) or []),
+        )
+
+    def state(self, *, with_df: bool, cli_api: bool = False) -> EngineState:
+        """The engine's state; ``with_df`` asks ``/system/df`` for containers', volumes' and build sizes,
+        ``cli_api`` finds the API version the user's docker CLI speaks (what ``volume prune`` takes)."""
+        answers = self.answers()
+        df_query: dict[str, object] | None = None
+        if with_df or not answers.store.readable:
+            # From API 1.42 the engine sizes only what is asked: not the images (known already).
+            df_query = {"type": ["container", "volume", "build-cache"]} if answers.api_at_least_142 else {}
+        # The engine sizes containers, volumes and build cache while the images are collected.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            df_future = (
+                pool.submit(self.engine.get_json, "/system/df", **df_query) if df_query is not None else None
+            )
+            self.snapshot = self.engine.snapshot()
+            df: Mapping[str, Any] = (df_future.result() if df_future is not None else None) or {}
+        return self.state_from(answers, df, self.snapshot, cli_api=cli_api)
+
+    def state_from(
+        self,
+        answers: EngineAnswers,
+        df: Mapping[str, Any],
+        snapshot: Snapshot,
+        *,
+        cli_api: bool = False,
+        readable: bool = True,
+    ) -> EngineState:
+        """The state from one reading of the engine's answers, its ``/system/df`` and its images
+        (``readable`` False: the data root here is not to be read, e.g. not proved to be this engine's)."""
+        store = answers.store
+        notes: list[str] = []
+        units: dict[str, StoredUnit] = {}
+        others: dict[str, tuple[str, ...]] = {}
+        images = _images(answers.images)
+        records = list(df.get("BuildCache") or [])
+        readable = readable and store.readable
+        if readable and store.containerd and store.containerd_root is None:
+            readable = False
+        if readable and store.containerd:
+            holds = containerd_units(store, images, answers.containers, records, units, others, self.paths)
+        else:
+            holds = graphdriver_units(
+                store, snapshot, answers.containers, records, units, others, self.paths, readable
+            )
+        if not readable:
+            notes.append(
+                f"the data root {store.data_root} is not readable from here: freed_disk_bytes needs root on "
+                "the engine's host; freed_bytes is an estimate there (layers the build cache keeps, and "
+                "which it counts, are not seen)"
+            )
+        state_images = tuple(
+            EngineImage(
+                id=i["id"],
+                tags=i["tags"],
+                created=i["created"],
+                parent_id=i["parent"],
+                holds=holds.get(f"image:{i['id']}", ()),
+                labels=i["labels"],
+                digests=i["digests"],
+            )
+            for i in images
+        )
+        containers = []
+        for c in containers_from(answers.containers, df):
+            unit = f"container:{c.id}"
+            units[unit] = StoredUnit(unit, "container", c.size_rw_bytes, None)
+            self.paths.setdefault(unit, ())
+            self.paths[unit] += _log_paths(store.data_root, c.id) if readable else ()
+            containers.append(replace(c, holds=(unit, *holds.get(unit, ()))))
+        volumes = volumes_from(answers.volumes, containers, df)
+        for v in volumes:
+            unit = f"volume:{v.name}"
+            units[unit] = StoredUnit(unit, "volume", v.bytes or 0, None)
+            if readable and v.driver == "local":
+                self.paths[unit] = (str(Path(store.data_root, "volumes", v.name)),)
+        build = tuple(
+            replace(r, holds=holds.get(f"build:{r.id}", ()))
+            for r in build_records_from(df, show_values=self.engine.show_values)
+        )
+        if store.containerd and records:
+            notes.append(
+                "on the containerd store the engine sizes a build-cache record with its blobs and "
+                "snapshots; the build cache's share of freed_bytes is an estimate there"
+            )
+        engine_info = answers.engine
+        return EngineState(
+            engine=engine_info,
+            images=state_images,
+            containers=tuple(containers),
+            volumes=volumes,
+            build_cache=build,
+            units=units,
+            others=others,
+            api_version=self.api_version
+            or (cli_api_version(engine_info.api_version) if cli_api else engine_info.api_version),
+            disk_readable=readable,
+            notes=tuple(notes),
+            collected_at=now_iso(),
+        )
+
+    def disk_bytes(self, keys: Iterable[str]) -> dict[str, int]:
+        """Allocated bytes of each unit's files and folders (hard links once), as ``du`` counts them."""
+        usage = DiskUsage()
+        found = {}
+        for key in keys:
+            total = 0
+            for path in self.paths.get(key, ()):
+                total += usage.tree(Path(path)) if os.path.lexists(path) else 0
+            found[key] = total
+        return found
+
+
+def _images(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every image the engine lists (intermediate ones too), with its tags, creation time and labels."""
+    found = []
+    for entry in listed:
+        image_id = str(entry.get("Id") or "")
+        tags = tuple(t for t in entry.get("RepoTags") or [] if t and t != "<none>:<none>")
+        found.append(
+            {
+                "id": image_id,
+                "tags": tags,
+                "created": float(entry.get("Created") or 0),
+                "parent": str(entry.get("ParentId") or ""),
+                "labels": dict(entry.get("Labels") or {}),
+                "digests": tuple(d for d in entry.get("RepoDigests") or [] if d and "<none>" not in d),
+            }
+        )
+    return found
+
+
+def _log_paths(data_root: str, cid: str) -> tuple[str, ...]:
+    folder = Path(data_root, "containers", cid)
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return ()
+    return tuple(str(folder / n) for n in names if is_log(cid, n))
