@@ -22,8 +22,9 @@ lint: setup
 test: lint
 	$(BIN)/python -m pytest -q
 
+# The inner loop: library and CLI, no engine, no JVM, no browser (about 10 s on 2 cores).
 unit: setup
-	$(BIN)/python -m pytest -q tests/unit
+	$(BIN)/python -m pytest -q tests/unit -m "not slow and not browser"
 
 # Re-record the unit tests' corpus from a fresh private engine (root, dockerd).
 record: setup

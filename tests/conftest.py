@@ -13,11 +13,19 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-DATA = Path(__file__).resolve().parent / "data"
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-RECORDED = sorted(DATA.glob("corpus-engine-*.json"))
+from support import ENGINE_26, RECORDINGS, need  # noqa: E402
+
+RECORDED = RECORDINGS
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """A test that opens the browser is marked ``browser``: ``make unit`` leaves it to ``make test``."""
+    for item in items:
+        if "browser" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(params=RECORDED, ids=[p.stem for p in RECORDED])
@@ -27,22 +35,12 @@ def recording(request: pytest.FixtureRequest) -> dict[str, Any]:
     return data
 
 
-ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
-
-
-def _need(condition: bool, why: str) -> None:
-    if not condition:
-        if os.environ.get("CI"):
-            pytest.fail(why)
-        pytest.skip(why)
-
-
 def _engine_26(containerd_store: bool) -> Iterator[Any]:
     from corpus import build_corpus
     from devengine import start_private_engine
 
-    _need(os.geteuid() == 0, "engine tests need root")
-    _need(ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
+    need(os.geteuid() == 0, "engine tests need root")
+    need(ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
     private = start_private_engine(dockerd=ENGINE_26, containerd_store=containerd_store, debug=True)
     try:
         build_corpus(private.docker)
@@ -62,11 +60,11 @@ def browser() -> Iterator[Any]:
     """Debian's Chromium, headless, driven by Playwright (its own browser download cannot work here)."""
     from pages import CHROMIUM, CHROMIUM_ARGS
 
-    _need(Path(CHROMIUM).exists(), "page tests need Debian's chromium (apt-get install chromium)")
+    need(Path(CHROMIUM).exists(), "page tests need Debian's chromium (apt-get install chromium)")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
-        _need(False, "page tests need Playwright for Python (pip install playwright)")
+        need(False, "page tests need Playwright for Python (pip install playwright)")
         raise
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
@@ -88,7 +86,7 @@ def podman() -> Iterator[Any]:
     from corpus import buildkit_images, write_load_archive
     from devengine import start_private_podman
 
-    _need(shutil.which("podman") is not None and os.geteuid() == 0, "podman tests need root and podman")
+    need(shutil.which("podman") is not None and os.geteuid() == 0, "podman tests need root and podman")
     private = start_private_podman()
     try:
         archive = private.folder / "buildkit.tar"
@@ -111,7 +109,7 @@ def engine() -> Iterator[Any]:
     from corpus import build_corpus
     from devengine import start_private_engine
 
-    _need(
+    need(
         shutil.which("dockerd") is not None and os.geteuid() == 0,
         "engine tests need root and dockerd (apt-get install docker.io)",
     )

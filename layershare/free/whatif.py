@@ -92,7 +92,7 @@ def holdings(state: EngineState) -> pd.DataFrame:
         add(f"build:{record.id}", record.holds)
     for name, keys in state.others.items():
         add(f"other:{name}", keys)
-    frame = pd.DataFrame({"holder": holders, "unit": units}).drop_duplicates()
+    frame = pd.DataFrame({"holder": holders, "unit": units}, dtype=object).drop_duplicates()
     return frame[frame["unit"].isin(list(state.units))]
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 import gzip
 import io
 import json
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import zstandard
-from support import layer_store, system_df
+from engines import layer_store, system_df
+from support import cli as in_process
 
 from layershare.cli import ExitCode
 
@@ -22,10 +21,7 @@ pytestmark = pytest.mark.engine
 TAGS = ["app-one:1", "app-two:1", "overwrite:1", "trim-app:1", "bk-app:1", "bk-ambiguous:1", "fat-app:1"]
 
 
-def layershare(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args], capture_output=True, text=True, check=False, env=env
-    )
+layershare = in_process
 
 
 def archive_report(*paths: Path) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import api_calls_since
+from engines import api_calls_since
 
 from layershare.cache import ImageCache
 from layershare.render.report_json import report_document

@@ -13,7 +13,7 @@ from typing import Any
 import docker
 import pytest
 from corpus import BASES
-from support import api_calls_since, cli, layer_store
+from engines import api_calls_since, cli, layer_store
 
 from layershare.cli import ExitCode
 from layershare.errors import ImageNotFound

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import cli, system_df
+from engines import cli, system_df
 
 from layershare.report.analysis import build_report
 from layershare.report.index import LayerIndex

@@ -19,7 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import cli, run_unprivileged
+from engines import cli, run_unprivileged
+from support import Ran
+from support import cli as in_process
 
 pytestmark = pytest.mark.engine
 
@@ -64,13 +66,8 @@ class Node:
     def snapshots(self) -> Path:
         return self.root / "io.containerd.snapshotter.v1.overlayfs" / "snapshots"
 
-    def layershare(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "layershare", *args, "--containerd-root", str(self.root)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+    def layershare(self, *args: str) -> Ran:
+        return in_process(*args, "--containerd-root", str(self.root))
 
     def report(self, *args: str) -> dict[str, Any]:
         done = self.layershare("report", "-f", "json", *args)
@@ -254,7 +251,7 @@ def test_exports_of_engines_and_a_node_add_up(node: Node, engine26: Any, tmp_pat
 
 
 def test_what_the_node_source_refuses(node: Node, tmp_path: Path) -> None:
-    def one_line(done: subprocess.CompletedProcess[str], code: int) -> str:
+    def one_line(done: Ran | subprocess.CompletedProcess[str], code: int) -> str:
         assert done.returncode == code, done.stderr
         assert "Traceback" not in done.stderr and len(done.stderr.strip().splitlines()) == 1
         return done.stderr

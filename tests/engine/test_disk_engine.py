@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,7 +18,9 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
-from support import api_calls_since, engine_with_state, run_unprivileged, system_df
+from engines import api_calls_since, engine_with_state, run_unprivileged, system_df
+from support import Ran
+from support import cli as in_process
 
 from layershare.cli import ExitCode
 
@@ -36,14 +37,8 @@ def disk_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     yield from engine_with_state(request.param, build)
 
 
-def disk(engine: Any, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", "disk", *args],
-        env=env or engine.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+def disk(engine: Any, *args: str, env: dict[str, str] | None = None) -> Ran:
+    return in_process("disk", *args, env=env or engine.env())
 
 
 def disk_json(engine: Any) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import docker
 import pytest
-from support import IMPORT_EVERYTHING, api_calls_since, cli, layer_store, run_unprivileged, system_df
+from engines import IMPORT_EVERYTHING, api_calls_since, cli, layer_store, run_unprivileged, system_df
 
 from layershare.cli import ExitCode
 from layershare.report.analysis import build_report, find_image, image_history, image_usage

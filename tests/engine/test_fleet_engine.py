@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import cli, system_df
+from engines import cli, system_df
 
 pytestmark = pytest.mark.engine
 

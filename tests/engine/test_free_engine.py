@@ -12,7 +12,6 @@ import json
 import os
 import shlex
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,8 +20,8 @@ from typing import Any
 import docker
 import pytest
 from disk_state import build_disk_state
+from engines import ROOT, api_calls_since, cli, engine_with_state, run_unprivileged, system_df
 from free_state import build_free_state, replenish, settle
-from support import ROOT, api_calls_since, engine_with_state, run_unprivileged, system_df
 
 pytestmark = pytest.mark.engine
 
@@ -86,13 +85,7 @@ def quiet(engine: Any) -> tuple[int, int]:
 
 
 def free(engine: Any, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    result = subprocess.run(
-        [sys.executable, "-m", "layershare", "free", "--format", "json", *args],
-        env={**engine.env(), **(env or {})},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = cli(engine, "free", "--format", "json", *args, env=env)
     assert result.returncode == 0, result.stderr
     doc: dict[str, Any] = json.loads(result.stdout)
     assert doc["schema"] == "layershare.free/v1"
@@ -304,10 +297,7 @@ def test_the_engine_is_only_read_and_bad_input_is_one_line(engine: Any) -> None:
         (["--like", "docker image ls"], 2),
         (["--recording", str(ROOT / "tests" / "data" / "corpus-engine-20.10.json")], 2),
     ):
-        result = subprocess.run(
-            [sys.executable, "-m", "layershare", "free", *args],
-            env=engine.env(), capture_output=True, text=True, check=False,
-        )  # fmt: skip
+        result = cli(engine, "free", *args)
         assert result.returncode == code, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
 

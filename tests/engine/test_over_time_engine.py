@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from engines import cli, layer_store, system_df
 from prometheus_client.parser import text_string_to_metric_families
-from support import cli, layer_store, system_df
 
 from layershare.diff.images import ImageDiff
 from layershare.diff.sides import Sides, compare

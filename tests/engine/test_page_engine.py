@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator
@@ -19,9 +18,9 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
+from engines import ROOT, api_calls_since, cli, engine_with_state, system_df
 from free_state import build_free_state, replenish, settle
 from pages import OpenPage, open_page
-from support import ROOT, api_calls_since, engine_with_state, system_df
 
 pytestmark = pytest.mark.engine
 
@@ -42,13 +41,7 @@ PICKS = [
 
 
 def layershare(engine: Any, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "layershare", *args],
-        env=engine.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = cli(engine, *args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

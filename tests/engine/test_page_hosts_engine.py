@@ -4,14 +4,13 @@ what-if panel (Engine 20.10 and Engine 26.1, both overlay2, holding the example 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from engines import cli, system_df
 from pages import open_page
-from support import system_df
+from support import cli as in_process
 
 pytestmark = pytest.mark.engine
 
@@ -21,10 +20,7 @@ def test_a_section_per_engine_with_its_own_totals_and_what_if(
 ) -> None:
     engines = [engine, engine26_graphdriver]
     args = [a for e in engines for a in ("-H", e.host)]
-    result = subprocess.run(
-        [sys.executable, "-m", "layershare", "report", "--format", "html", *args],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = in_process("report", "--format", "html", *args)
     assert result.returncode == 0, result.stderr
     path = tmp_path / "hosts.html"
     path.write_text(result.stdout)
@@ -36,10 +32,7 @@ def test_a_section_per_engine_with_its_own_totals_and_what_if(
         assert page.figure("physical_bytes", section) == df["LayersSize"]
         tag = "app-plus:1"
         image_id = private.docker("image", "inspect", "--format", "{{.Id}}", tag).strip()
-        free = subprocess.run(
-            [sys.executable, "-m", "layershare", "free", "--format", "json", image_id],
-            env=private.env(), capture_output=True, text=True, check=True,
-        )  # fmt: skip
+        free = cli(private, "free", "--format", "json", image_id)
         doc = json.loads(free.stdout)
         removed = {i["id"] for i in doc["images"] if i["removed"]}
         assert page.pick([image_id], section) == (doc["freed_bytes"], removed)

@@ -7,7 +7,7 @@ from typing import Any
 
 import docker
 import pytest
-from support import cli
+from engines import cli
 
 pytestmark = pytest.mark.engine
 

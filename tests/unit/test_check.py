@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+from support import RECORDING, Ran, cli
 
 from layershare.cli import ExitCode
 from layershare.policy.config import load_policy
@@ -19,21 +18,9 @@ from layershare.render.check import CHECK_SCHEMA, CheckFormat, render_check
 from layershare.report.index import LayerIndex
 from layershare.sources.recording import snapshot_from_recording
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
 
-
-def check(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", "check", "--recording", str(RECORDING), *args],
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env=env,
-        check=False,
-    )
+def check(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Ran:
+    return cli("check", "--recording", str(RECORDING), *args, cwd=cwd, env=env)
 
 
 def report_for(recording: dict[str, Any], *rules: str) -> Any:
@@ -200,12 +187,7 @@ def test_baseline_growth_pass_fail_warn_and_missing(tmp_path: Path) -> None:
 
 def test_baseline_from_a_saved_report_pairs_by_repository(tmp_path: Path) -> None:
     report = tmp_path / "main.json"
-    report.write_text(
-        subprocess.run(
-            [sys.executable, "-m", "layershare", "report", "--recording", str(RECORDING), "-f", "json"],
-            capture_output=True, text=True, check=True,
-        ).stdout
-    )  # fmt: skip
+    report.write_text(cli("report", "--recording", str(RECORDING), "-f", "json").stdout)
     result = check(
         "app-plus:1", "app-two:1", "--baseline", str(report), "--rule", "max-growth=0", "-f", "json"
     )

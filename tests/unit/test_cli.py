@@ -8,21 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import RECORDING, cli, layershare
 
 from layershare.cli import ExitCode
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
-
-
-def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
+run = cli
 
 
 def test_report_from_recording() -> None:
@@ -136,3 +126,21 @@ def test_tree_and_page_from_a_recording() -> None:
     page = run("report", "--recording", str(RECORDING), "--format", "html")
     assert page.returncode == 0 and page.stdout.startswith("<!doctype html>")
     assert "layershare.page/v1" in page.stdout
+
+
+@pytest.mark.parametrize(
+    ("args", "code"),
+    [
+        (["history", "--recording", str(RECORDING), "no-such:1"], ExitCode.IMAGE_NOT_FOUND),
+        (["report", "--recording", "/nonexistent/recording.json"], ExitCode.BAD_INPUT),
+        (["report", "--format", "xml"], ExitCode.USAGE),
+        (["report", "-H", "unix:///nonexistent/docker.sock"], ExitCode.ENGINE_UNREACHABLE),
+    ],
+)
+def test_exit_codes_through_python_m(args: list[str], code: ExitCode) -> None:
+    """What only a process proves: ``python -m layershare`` exits with the documented code, one line."""
+    result = layershare(*args)
+    assert result.returncode == code, result.stderr
+    assert "Traceback" not in result.stderr
+    if code != ExitCode.USAGE:  # click's own usage message is its usage and a line of why
+        assert result.stderr.count("\n") == 1 and result.stderr.startswith("layershare: error:")

@@ -7,12 +7,11 @@ import copy
 import hashlib
 import itertools
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
+from support import cli
 
 from layershare.diff.files import diff_files
 from layershare.diff.images import HostDiff, ImageDiff, diff_hosts, diff_images, image_side
@@ -229,10 +228,7 @@ def test_every_format_renders(recording: dict[str, Any]) -> None:
     assert markdown.startswith("### `app-plus:1` is +33kB (+1.4%) over `app-one:1`; layer 6 `")
 
 
-def layershare(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args], capture_output=True, text=True, check=False, cwd=cwd
-    )
+layershare = cli
 
 
 def test_cli_diffs_saved_files_and_refuses_bad_ones(tmp_path: Path) -> None:

@@ -6,23 +6,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from support import RECORDING, cli
 
-DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
-
-
-def layershare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args], capture_output=True, text=True, check=False
-    )
+layershare = cli
 
 
 def chain(diff_ids: list[str]) -> list[str]:
@@ -176,11 +168,13 @@ def test_daemonset_examples_run_an_export_that_parses(manifest: Path) -> None:
     import re
     import shlex
 
-    from layershare.cli import cli
+    from layershare.cli import cli as group
 
     text = manifest.read_text()
     command = " ".join(re.search(r"layershare export (--quiet[^;]*);", text, flags=re.DOTALL)[1].split())  # type: ignore[index]
-    context = cli.commands["export"].make_context("export", shlex.split(command.replace('"$NODE_NAME"', "n")))
+    context = group.commands["export"].make_context(
+        "export", shlex.split(command.replace('"$NODE_NAME"', "n"))
+    )
     assert context.params["folder"] == "/fleet" and context.params["host_name"] == "n"
     params = context.params
     if params["containerd_root"]:  # what it reads is mounted read-only from the node's containerd root

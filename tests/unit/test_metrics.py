@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
+from support import cli
 
 from layershare.errors import UsageError
 from layershare.metrics.samples import report_sample
@@ -56,19 +55,13 @@ def test_values_are_the_engines_and_series_are_bounded(recording: dict[str, Any]
 def test_an_unreachable_engine_writes_up_zero_atomically(tmp_path: Path) -> None:
     out = tmp_path / "layershare.prom"
     out.write_text("old\n")
-    result = subprocess.run(
-        [sys.executable, "-m", "layershare", "metrics", "-H", f"unix://{tmp_path}/none.sock", "-o", str(out)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    result = cli("metrics", "-H", f"unix://{tmp_path}/none.sock", "-o", str(out))
     assert result.returncode == 3 and result.stderr.count("\n") == 1
     families = parsed(out.read_text())
     assert [s.value for s in families["layershare_up"]] == [0]
     assert families["layershare_physical_bytes"] == []
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left behind
-    refused = subprocess.run(
-        [sys.executable, "-m", "layershare", "metrics", "--recording", "x.json"],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    refused = cli("metrics", "--recording", "x.json")
     assert refused.returncode == 2 and "live engine" in refused.stderr
 
 

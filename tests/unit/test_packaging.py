@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from setuptools import find_packages
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -19,6 +20,7 @@ def test_every_folder_of_modules_is_shipped() -> None:
     assert folders <= shipped, sorted(folders - shipped)
 
 
+@pytest.mark.slow
 def test_the_wheel_ships_the_page_assets_and_the_fleet_queries(tmp_path: Path) -> None:
     import subprocess
     import sys

@@ -4,13 +4,12 @@ markup in instructions shown as text. (The what-if panel against ``free`` is in 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from corpus import ArchiveImage, busybox_rootfs, write_load_archive
 from pages import open_page
+from support import cli
 
 from layershare.render.html import script_json
 
@@ -21,9 +20,7 @@ MARKUP = [
 
 
 def layershare(*args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, "-m", "layershare", *args], capture_output=True, text=True, check=False
-    )
+    result = cli(*args)
     assert result.returncode == 0, result.stderr
     return result.stdout
 

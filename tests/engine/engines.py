@@ -1,4 +1,5 @@
-"""What the engine tests share: the engine's own accounting, the CLI as a user runs it, its debug log."""
+"""What the engine tests share: the one engine launcher, the engine's own accounting, its debug log,
+the CLI against an engine (in this process) and as another user (a process that drops root)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import docker
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
+from support import ENGINE_26, ROOT, Ran, need
+from support import cli as in_process
 
 
 def engine_with_state(kind: str, build: Callable[[Any], None]) -> Iterator[Any]:
@@ -24,13 +23,12 @@ def engine_with_state(kind: str, build: Callable[[Any], None]) -> Iterator[Any]:
     from corpus import build_corpus
     from devengine import start_private_engine
 
-    if os.geteuid() != 0 or not Path("/usr/bin/docker").exists():
-        pytest.fail(
-            "these engine tests need root and Debian's docker.io (its 20.10 CLI builds with BuildKit)"
-        )
+    need(
+        os.geteuid() == 0 and Path("/usr/bin/docker").exists(),
+        "these engine tests need root and Debian's docker.io (its 20.10 CLI builds with BuildKit)",
+    )
     containerd = kind.endswith("containerd")
-    if containerd and not ENGINE_26.exists():
-        pytest.fail("Engine 26.1 is not unpacked (run .ci/engine-26.1)")
+    need(not containerd or ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
     engine = start_private_engine(
         dockerd=ENGINE_26 if containerd else None, containerd_store=containerd, debug=True
     )
@@ -55,16 +53,9 @@ def system_df(engine: Any) -> dict[str, Any]:
     return result
 
 
-def cli(engine: Any, *args: str, cwd: str | Path | None = None) -> subprocess.CompletedProcess[str]:
-    """``layershare ARGS`` against the engine, as a separate process."""
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args],
-        env=engine.env(),
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=cwd,
-    )
+def cli(engine: Any, *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None) -> Ran:
+    """``layershare ARGS`` against the engine, in this process (:func:`support.cli`); ``env`` on top."""
+    return in_process(*args, env={**engine.env(), **(env or {})}, cwd=cwd)
 
 
 def api_calls_since(engine: Any, mark: int) -> list[tuple[str, str]]:

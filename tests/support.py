@@ -1,0 +1,74 @@
+"""What every tier of the tests shares: the one skip-or-fail rule, the one way to run layershare as a
+process, and where the repository's files are."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "tests" / "data"
+RECORDINGS = sorted(DATA.glob("corpus-engine-*.json"))
+RECORDING = RECORDINGS[0]
+ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
+
+
+def need(condition: bool, why: str) -> None:
+    """The suite's one rule for what a test needs from the machine: without it the test skips with
+    one line that says why, except in CI (``CI`` set), where it fails."""
+    if not condition:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+
+
+def layershare(
+    *args: str, env: dict[str, str] | None = None, cwd: str | Path | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``python -m layershare ARGS`` as a separate process: for what only a process proves (exit codes
+    through the interpreter, other users, packaging). Everything else runs in-process (``cli`` below)."""
+    return subprocess.run(
+        [sys.executable, "-m", "layershare", *args],
+        env=env,
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+@dataclass(frozen=True)
+class Ran:
+    """What a run of the command line left: the same names as a finished process has."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def cli(
+    *args: str, env: dict[str, str] | None = None, cwd: str | Path | None = None, stdin: str | None = None
+) -> Ran:
+    """``layershare ARGS`` in this process, through click's test runner: ``env`` is laid over the
+    environment for the call, ``cwd`` is the working folder during it. An exception the command does
+    not turn into one line and an exit code fails the test with its traceback."""
+    from click.testing import CliRunner
+
+    from layershare.cli import cli as group
+
+    previous = Path.cwd()
+    if cwd is not None:
+        os.chdir(cwd)
+    try:
+        result = CliRunner().invoke(
+            group, list(args), env=env, input=stdin, prog_name="layershare", catch_exceptions=False
+        )
+    finally:
+        os.chdir(previous)
+    return Ran(result.exit_code, result.stdout, result.stderr)
