@@ -34,9 +34,9 @@ if TYPE_CHECKING:
     from layershare.policy.config import Policy, load_policy
     from layershare.policy.gate import CheckReport, run_check, select_for_check
     from layershare.report.analysis import Report, Totals, build_report, find_image, image_history
-    from layershare.report.compose import ReportOptions, report_page, report_text
     from layershare.report.index import LayerIndex
     from layershare.report.tree import SharingTree, sharing_tree
+    from layershare.reporting import ReportOptions, report_page, report_text
     from layershare.sources.archive import ArchiveSource
     from layershare.sources.choice import SourceChoice, open_source
     from layershare.sources.containerd import ContainerdSource
@@ -109,7 +109,7 @@ _HOMES = {
     "SortKey": "layershare.formats",
     "OutputFormat": "layershare.formats",
     "CheckFormat": "layershare.formats",
-    "ReportOptions": "layershare.report.compose",
+    "ReportOptions": "layershare.reporting",
     "default_cache_dir": "layershare.cache",
     "Sides": "layershare.diff.sides",
     "compare": "layershare.diff.sides",
@@ -118,8 +118,8 @@ _HOMES = {
     "DiskDiff": "layershare.disk.saved_diff",
     "DiskReport": "layershare.disk.categories",
     "disk_report": "layershare.disk.categories",
-    "report_text": "layershare.report.compose",
-    "report_page": "layershare.report.compose",
+    "report_text": "layershare.reporting",
+    "report_page": "layershare.reporting",
     "SharingTree": "layershare.report.tree",
     "sharing_tree": "layershare.report.tree",
     "Source": "layershare.sources.interface",

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "tests" / "data"
 RECORDINGS = sorted(DATA.glob("corpus-engine-*.json"))
 RECORDING = RECORDINGS[0]
+CONTAINERD_STORE = DATA / "containerd-store-26.1"  # a recorded containerd image store
 ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
 
 

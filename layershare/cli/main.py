@@ -73,7 +73,7 @@ def report(
 ) -> None:
     """Summary, images and most-shared layers: listed vs logical vs physical size. --format html writes
     one self-contained page (redirect it to a file) with a treemap and a what-if panel."""
-    from layershare.report.compose import ReportOptions, report_page, report_text
+    from layershare.reporting import ReportOptions, report_page, report_text
 
     options = ReportOptions(
         fmt=OutputFormat(fmt),

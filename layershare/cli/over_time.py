@@ -130,8 +130,8 @@ def serve(
     import signal
     import threading
 
-    from layershare.metrics.serve import Exporter
-    from layershare.metrics.serve import serve as serve_metrics
+    from layershare.serve import Exporter
+    from layershare.serve import serve as serve_metrics
     from layershare.sources.choice import open_engine
 
     choices_ = source.for_each_host()

@@ -26,7 +26,7 @@ from layershare.diff.images import (
 )
 from layershare.disk.saved_diff import DiskDiff, diff_disks
 from layershare.errors import ImageNotFound, UsageError
-from layershare.free.rules import normalise_reference, repository
+from layershare.free.engine_rules import normalise_reference, repository
 from layershare.model import SavedDisk
 from layershare.report.analysis import Totals, build_report, find_image
 from layershare.report.index import LayerIndex

@@ -1,5 +1,5 @@
 """What a removal takes: references, globs, selectors and ``docker … prune`` commands turned into a
-plan, in the order the engine would take them (its rules: :mod:`layershare.free.rules`).
+plan, in the order the engine would take them (its rules: :mod:`layershare.free.engine_rules`).
 
 No I/O: everything is decided on an :class:`~layershare.model.holdings.EngineState`.
 """
@@ -11,8 +11,8 @@ import re
 import time
 from dataclasses import dataclass
 
+from layershare.free.engine_rules import EngineRules, Plan, normalise_reference, repository
 from layershare.free.prune import LabelFilter, PruneCommand
-from layershare.free.rules import EngineRules, Plan, normalise_reference, repository
 from layershare.model.holdings import EngineState
 
 

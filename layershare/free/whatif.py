@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from layershare.free.rules import Plan
+from layershare.free.engine_rules import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineInfo
 from layershare.model.holdings import SOFT, EngineState

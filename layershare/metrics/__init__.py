@@ -1,2 +1,2 @@
-"""``layershare metrics`` and ``serve``: Prometheus samples of the report and the disk (``samples``)
-and the background refresh behind ``/metrics`` (``serve``)."""
+"""``layershare metrics`` and ``serve``: Prometheus samples of the report and the disk (``samples``;
+the background refresh behind ``/metrics`` is :mod:`layershare.serve`)."""

@@ -4,7 +4,7 @@ One :class:`EngineSample` per engine: whether it answered, the report's totals, 
 the most unique bytes (``top``, so the number of series stays bounded however many images a
 host holds), and the categories of ``layershare disk`` when they were walked. Collecting is
 here; turning samples into Prometheus' text format is :mod:`layershare.render.prometheus`;
-the service that refreshes them in the background is :mod:`layershare.metrics.serve`.
+the service that refreshes them in the background is :mod:`layershare.serve`.
 """
 
 from __future__ import annotations

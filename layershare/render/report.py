@@ -82,7 +82,7 @@ class CsvRenderer(ReportRenderer):
 
 class HtmlRenderer(ReportRenderer):
     """One self-contained page (:mod:`layershare.render.html`); from a report alone it has no what-if
-    model or disk categories: :func:`layershare.report.compose.report_page` adds them for live engines."""
+    model or disk categories: :func:`layershare.reporting.report_page` adds them for live engines."""
 
     def report(self, report: Report, *, top: int | None) -> str:
         from layershare.render.html import PageSection, render_page

@@ -17,6 +17,7 @@ from layershare.model import SavedDisk
 from layershare.sources.interface import DiskReader, Source
 
 if TYPE_CHECKING:
+    from layershare.sources.containerd import ContainerdSource
     from layershare.sources.engine import EngineSource
 
 Progress = Callable[[int, int], None]
@@ -102,12 +103,9 @@ def open_disk(choice: SourceChoice, *, data_root: str | None = None) -> list[Dis
             raise UsageError(
                 "--data-root names a Docker engine's data root; --containerd-root is read as given"
             )
-        from layershare.sources.containerd import ContainerdSource
         from layershare.sources.containerd.disk import NodeDiskSource
 
-        node = open_source(choice)
-        assert isinstance(node, ContainerdSource)
-        return [NodeDiskSource(node)]
+        return [NodeDiskSource(_containerd_source(choice))]
     each = choice.for_each_host()
     if data_root and len(each) > 1:
         raise UsageError("--data-root names one engine's data root: give --host once")
@@ -130,11 +128,7 @@ def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> So
 
         return RecordingSource(choice.recording)
     if choice.containerd_root:
-        from layershare.sources.containerd import DEFAULT_NAMESPACE, ContainerdSource
-
-        return ContainerdSource(
-            choice.containerd_root, choice.namespace or DEFAULT_NAMESPACE, show_values=choice.show_values
-        )
+        return _containerd_source(choice)
     if len(choice.hosts) > 1:
         raise UsageError("only 'report' reads several engines: give --host once")
     from layershare.sources.engine import EngineSource
@@ -145,6 +139,15 @@ def open_source(choice: SourceChoice, *, progress: Progress | None = None) -> So
         progress=progress,
         cache_dir=choice.cache_dir,
         context=choice.context,
+    )
+
+
+def _containerd_source(choice: SourceChoice) -> ContainerdSource:
+    from layershare.sources.containerd import DEFAULT_NAMESPACE, ContainerdSource
+
+    assert choice.containerd_root
+    return ContainerdSource(
+        choice.containerd_root, choice.namespace or DEFAULT_NAMESPACE, show_values=choice.show_values
     )
 
 

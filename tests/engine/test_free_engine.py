@@ -20,8 +20,9 @@ from typing import Any
 import docker
 import pytest
 from disk_state import build_disk_state
-from engines import ROOT, api_calls_since, cli, engine_with_state, run_unprivileged, system_df
+from engines import api_calls_since, cli, engine_with_state, run_unprivileged, system_df
 from free_state import build_free_state, replenish, settle
+from support import RECORDING
 
 pytestmark = pytest.mark.engine
 
@@ -295,7 +296,7 @@ def test_the_engine_is_only_read_and_bad_input_is_one_line(engine: Any) -> None:
         (["--older-than", "3 days"], 2),
         (["--like", "docker image prune --filter until=forever"], 2),
         (["--like", "docker image ls"], 2),
-        (["--recording", str(ROOT / "tests" / "data" / "corpus-engine-20.10.json")], 2),
+        (["--recording", str(RECORDING)], 2),
     ):
         result = cli(engine, "free", *args)
         assert result.returncode == code, (args, result.stderr)

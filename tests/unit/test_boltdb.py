@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 import pytest
+from support import CONTAINERD_STORE
 
 from layershare.sources.stores.boltdb import BoltError, BoltFile, uvarint, varint
 
@@ -33,9 +34,8 @@ def test_what_is_not_bbolt_is_refused() -> None:
 
 def _recorded_meta() -> bytes:
     import gzip
-    from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1] / "data" / "containerd-store-26.1"
+    folder = CONTAINERD_STORE
     return gzip.decompress((folder / "io.containerd.metadata.v1.bolt" / "meta.db.gz").read_bytes())
 
 

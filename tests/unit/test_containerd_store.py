@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from support import CONTAINERD_STORE
 
 from layershare.ids import chain_ids
 from layershare.sources.stores.boltdb import BoltFile, uvarint, varint
 from layershare.sources.stores.containerd import DiskUsage, read_config, read_store_at
 
-FIXTURE = Path(__file__).resolve().parents[1] / "data" / "containerd-store-26.1"
+FIXTURE = CONTAINERD_STORE
 TRUTH: dict[str, Any] = json.loads((FIXTURE / "ground_truth.json").read_text())
 SNAPSHOTTER = "io.containerd.snapshotter.v1.overlayfs"
 KINDS = {1: "View", 2: "Active", 3: "Committed"}

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import cli
+from support import RECORDING, cli
 
 from layershare.diff.files import diff_files
 from layershare.diff.images import HostDiff, ImageDiff, diff_hosts, diff_images, image_side
@@ -25,9 +25,6 @@ from layershare.report.index import LayerIndex
 from layershare.sources.choice import SourceChoice, open_path
 from layershare.sources.recording import RecordingSource, snapshot_from_recording
 from layershare.sources.recording.report import ReportFileSource
-
-DATA = Path(__file__).resolve().parents[1] / "data"
-RECORDING = sorted(DATA.glob("corpus-engine-*.json"))[0]
 
 
 def index_of(recording: dict[str, Any]) -> LayerIndex:

@@ -12,17 +12,9 @@ import sys
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-RECORDING = ROOT / "tests" / "data" / "corpus-engine-20.10.json"
+from support import RECORDING, ROOT, layershare  # Spark starts a JVM: a process of its own
 
 pytestmark = pytest.mark.slow
-
-
-def layershare(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "layershare", *args], capture_output=True, text=True, check=False
-    )
 
 
 @pytest.fixture(scope="module")

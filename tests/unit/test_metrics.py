@@ -13,10 +13,10 @@ from support import cli
 
 from layershare.errors import UsageError
 from layershare.metrics.samples import report_sample
-from layershare.metrics.serve import parse_listen
 from layershare.render.prometheus import render_metrics
 from layershare.report.analysis import build_report
 from layershare.report.index import LayerIndex
+from layershare.serve import parse_listen
 from layershare.sources.recording import snapshot_from_recording
 
 

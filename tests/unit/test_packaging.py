@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 from setuptools import find_packages
-
-ROOT = Path(__file__).resolve().parents[2]
+from support import ROOT
 
 
 def test_every_folder_of_modules_is_shipped() -> None:

@@ -12,7 +12,7 @@ import layershare
 from layershare.cache import ReportCache
 from layershare.formats import OutputFormat, SortKey
 from layershare.model import Snapshot
-from layershare.report.compose import ReportOptions, report_text
+from layershare.reporting import ReportOptions, report_text
 from layershare.sources.interface import StatefulSource
 from layershare.sources.recording import snapshot_from_recording
 
