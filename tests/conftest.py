@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "examples"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from support import ENGINE_26, RECORDINGS, need  # noqa: E402
+from support import RECORDINGS, need, private_engine  # noqa: E402
 
 RECORDED = RECORDINGS
 
@@ -35,24 +35,11 @@ def recording(request: pytest.FixtureRequest) -> dict[str, Any]:
     return data
 
 
-def _engine_26(containerd_store: bool) -> Iterator[Any]:
-    from corpus import build_corpus
-    from devengine import start_private_engine
-
-    need(os.geteuid() == 0, "engine tests need root")
-    need(ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
-    private = start_private_engine(dockerd=ENGINE_26, containerd_store=containerd_store, debug=True)
-    try:
-        build_corpus(private.docker)
-        yield private
-    finally:
-        private.stop()
-
-
 @pytest.fixture(scope="session")
 def engine26() -> Iterator[Any]:
     """A private Engine 26.1 with the containerd image store, holding the example corpus."""
-    yield from _engine_26(containerd_store=True)
+    with private_engine("26.1-containerd") as private:
+        yield private
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +64,8 @@ def browser() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def engine26_graphdriver() -> Iterator[Any]:
     """A private Engine 26.1 with the classic graphdriver store (overlay2), holding the example corpus."""
-    yield from _engine_26(containerd_store=False)
+    with private_engine("26.1-overlay2") as private:
+        yield private
 
 
 @pytest.fixture(scope="session")
@@ -105,17 +93,6 @@ def graphdriver_engine(request: pytest.FixtureRequest) -> Any:
 
 @pytest.fixture(scope="session")
 def engine() -> Iterator[Any]:
-    """A private dockerd (debug log on) holding the example corpus; stopped afterwards."""
-    from corpus import build_corpus
-    from devengine import start_private_engine
-
-    need(
-        shutil.which("dockerd") is not None and os.geteuid() == 0,
-        "engine tests need root and dockerd (apt-get install docker.io)",
-    )
-    private = start_private_engine(debug=True)
-    try:
-        build_corpus(private.docker)
+    """A private dockerd (Engine 20.10, debug log on) holding the example corpus; stopped afterwards."""
+    with private_engine("20.10-overlay2") as private:
         yield private
-    finally:
-        private.stop()

@@ -4,10 +4,14 @@ process, and where the repository's files are."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -73,3 +77,57 @@ def cli(
     finally:
         os.chdir(previous)
     return Ran(result.exit_code, result.stdout, result.stderr)
+
+
+# The engines the tests start: kind -> (dockerd, image store).
+ENGINE_KINDS = {
+    "20.10-overlay2": (None, False),
+    "26.1-overlay2": (ENGINE_26, False),
+    "26.1-containerd": (ENGINE_26, True),
+}
+
+
+def start_engine(kind: str = "20.10-overlay2", *, buildkit: bool = False, **options: Any) -> Any:
+    """Start a private engine of ``kind`` (debug log on) after the one skip-or-fail rule; the caller
+    stops it. ``buildkit``: the test builds with Debian's 20.10 CLI, which builds with BuildKit.
+    ``options`` go to :func:`devengine.start_private_engine` (``tcp``, ``extra_args``)."""
+    from devengine import start_private_engine
+
+    dockerd, containerd = ENGINE_KINDS[kind]
+    need(
+        os.geteuid() == 0 and shutil.which("dockerd") is not None,
+        "engine tests need root and dockerd (apt-get install docker.io)",
+    )
+    need(dockerd is None or dockerd.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
+    need(
+        not buildkit or Path("/usr/bin/docker").exists(),
+        "these engine tests need Debian's docker.io (its 20.10 CLI builds with BuildKit)",
+    )
+    engine = start_private_engine(dockerd=dockerd, containerd_store=containerd, debug=True, **options)
+    engine.containerd = containerd
+    engine.kind = kind
+    return engine
+
+
+@contextmanager
+def private_engine(
+    kind: str = "20.10-overlay2",
+    *,
+    corpus: bool = True,
+    build: Callable[[Any], None] | None = None,
+    buildkit: bool = False,
+    **options: Any,
+) -> Iterator[Any]:
+    """The tests' one engine launcher as a context: :func:`start_engine`, holding the example images
+    unless ``corpus`` is False and what ``build(engine)`` adds; stopped afterwards."""
+    from corpus import build_corpus
+
+    engine = start_engine(kind, buildkit=buildkit, **options)
+    try:
+        if corpus:
+            build_corpus(engine.docker)
+        if build is not None:
+            build(engine)
+        yield engine
+    finally:
+        engine.stop()

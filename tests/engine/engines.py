@@ -12,33 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import docker
-from support import ENGINE_26, ROOT, Ran, need
+from support import ROOT, Ran, private_engine
 from support import cli as in_process
 
 
 def engine_with_state(kind: str, build: Callable[[Any], None]) -> Iterator[Any]:
-    """A private engine (``20.10-overlay2`` or ``26.1-containerd``) holding the example images and
-    what ``build(engine)`` adds; stopped afterwards. Needs root and Debian's docker.io (its 20.10 CLI
-    builds with BuildKit)."""
-    from corpus import build_corpus
-    from devengine import start_private_engine
-
-    need(
-        os.geteuid() == 0 and Path("/usr/bin/docker").exists(),
-        "these engine tests need root and Debian's docker.io (its 20.10 CLI builds with BuildKit)",
-    )
-    containerd = kind.endswith("containerd")
-    need(not containerd or ENGINE_26.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
-    engine = start_private_engine(
-        dockerd=ENGINE_26 if containerd else None, containerd_store=containerd, debug=True
-    )
-    try:
-        build_corpus(engine.docker)
-        engine.containerd = containerd
-        build(engine)
+    """A private engine of ``kind`` holding the example images and what ``build(engine)`` adds with
+    Debian's 20.10 CLI (BuildKit), for a module's fixture."""
+    with private_engine(kind, build=build, buildkit=True) as engine:
         yield engine
-    finally:
-        engine.stop()
 
 
 def layer_store(engine: Any) -> dict[str, int]:

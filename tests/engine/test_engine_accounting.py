@@ -345,12 +345,12 @@ def test_docker_contexts_are_honoured(engine: Any, tmp_path: Path) -> None:
 def test_a_tcp_host_url(tmp_path: Path) -> None:
     import socket
 
-    from devengine import start_private_engine
+    from support import start_engine
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    private = start_private_engine(tcp=f"127.0.0.1:{port}")
+    private = start_engine(tcp=f"127.0.0.1:{port}")
     try:
         from corpus import BASES, busybox_rootfs
 
@@ -378,7 +378,7 @@ def test_a_tcp_host_url(tmp_path: Path) -> None:
 def test_a_tcp_host_with_tls(tmp_path: Path) -> None:
     import socket
 
-    from devengine import start_private_engine
+    from support import start_engine
 
     certs = tmp_path / "certs"
     certs.mkdir()
@@ -411,7 +411,7 @@ def test_a_tcp_host_with_tls(tmp_path: Path) -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    private = start_private_engine(
+    private = start_engine(
         tcp=f"127.0.0.1:{port}",
         extra_args=["--tlsverify", f"--tlscacert={certs / 'ca.pem'}", f"--tlscert={certs / 'server-cert.pem'}",
                     f"--tlskey={certs / 'server-key.pem'}"],

@@ -289,9 +289,9 @@ def test_prometheus_scrapes_serve(engine: Any, prometheus: Callable[[int], int])
 
 def test_serve_survives_the_engine_going_away_and_coming_back(tmp_path: Path) -> None:
     from corpus import busybox_rootfs
-    from devengine import start_private_engine
+    from support import start_engine
 
-    engine = start_private_engine()
+    engine = start_engine()
     port = free_port()
     serve = None
     try:

@@ -108,10 +108,10 @@ def test_what_if_panel_shows_what_free_says(engine: Any, page: OpenPage, tags: l
 @pytest.fixture(scope="module")
 def host1000(browser: Any) -> Iterator[tuple[Any, OpenPage]]:
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from devengine import start_private_engine
     from host_corpus import load_host
+    from support import start_engine
 
-    engine = start_private_engine()
+    engine = start_engine()
     try:
         load_host(engine, 0, 1000)
         with tempfile.TemporaryDirectory() as folder:
