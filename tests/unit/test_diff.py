@@ -46,6 +46,7 @@ def chain(diff_ids: list[str]) -> list[str]:
     return out
 
 
+@pytest.mark.slow  # every pair of the corpus's images: seconds
 def test_every_pair_changes_by_the_engines_sizes(recording: dict[str, Any]) -> None:
     index = index_of(recording)
     df = {i["Id"]: i for i in recording["ground_truth"]["system_df"]["Images"]}

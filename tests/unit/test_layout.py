@@ -4,6 +4,7 @@ top level stays small. Read from the code's own imports (every import, lazy ones
 from __future__ import annotations
 
 import ast
+import functools
 from pathlib import Path
 
 from support import ROOT
@@ -16,6 +17,7 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def imports() -> dict[str, set[str]]:
     """Every layershare module and the layershare modules it imports (``from a import b``: ``a.b`` when
     that is a module, else ``a``)."""
