@@ -128,13 +128,15 @@ def start_private_engine(
     ``debug`` makes dockerd log every API call it serves (``Calling GET /...``)
     in ``dockerd.log``, which tests read to prove layershare only reads.
     ``dockerd`` names another engine's binary (an unpacked package's
-    ``usr/sbin/dockerd``; its ``usr/bin`` goes first on PATH for containerd).
+    ``usr/sbin/dockerd``, whose ``usr/bin`` holds containerd, or Docker's static bundle, whose
+    folder holds containerd, runc and the CLI): its folders go first on PATH.
     ``tcp`` (``127.0.0.1:PORT``) makes it listen there too, without TLS: for tests only.
     """
     env = dict(os.environ)
     if dockerd is not None:
         binary = Path(dockerd).resolve()
-        env["PATH"] = f"{binary.parent.parent / 'bin'}:{env.get('PATH', '')}"
+        # An unpacked package keeps containerd in ../bin; Docker's static bundle beside dockerd.
+        env["PATH"] = f"{binary.parent}:{binary.parent.parent / 'bin'}:{env.get('PATH', '')}"
     else:
         found = shutil.which("dockerd")
         if found is None:

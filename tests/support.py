@@ -21,6 +21,7 @@ RECORDINGS = sorted(DATA.glob("corpus-engine-*.json"))
 RECORDING = RECORDINGS[0]
 CONTAINERD_STORE = DATA / "containerd-store-26.1"  # a recorded containerd image store
 ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
+ENGINE_29 = ROOT / ".cache" / "engines" / "docker-29.7.2" / "docker" / "dockerd"  # Docker's static bundle
 
 
 def need(condition: bool, why: str) -> None:
@@ -84,6 +85,8 @@ ENGINE_KINDS = {
     "20.10-overlay2": (None, False),
     "26.1-overlay2": (ENGINE_26, False),
     "26.1-containerd": (ENGINE_26, True),
+    "29.7-overlay2": (ENGINE_29, False),
+    "29.7-containerd": (ENGINE_29, True),
 }
 
 
@@ -98,7 +101,7 @@ def start_engine(kind: str = "20.10-overlay2", *, buildkit: bool = False, **opti
         os.geteuid() == 0 and shutil.which("dockerd") is not None,
         "engine tests need root and dockerd (apt-get install docker.io)",
     )
-    need(dockerd is None or dockerd.exists(), "Engine 26.1 is not unpacked (run .ci/engine-26.1)")
+    need(dockerd is None or dockerd.exists(), f"{kind} is not unpacked (run .ci/engine-{kind.split('-')[0]})")
     need(
         not buildkit or Path("/usr/bin/docker").exists(),
         "these engine tests need Debian's docker.io (its 20.10 CLI builds with BuildKit)",

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from layershare.free.prune import PruneFilters
-from layershare.model import Container, EngineImage, EngineState
+from layershare.model import Container, EngineImage, EngineState, version_tuple
 from layershare.times import unix_time
 
 API_VOLUME_PRUNE_ANONYMOUS = (1, 42)  # from this API version, volume prune takes anonymous volumes only
@@ -37,14 +37,6 @@ class Plan:
     notes: list[str] = field(default_factory=list)
     matched_nothing: bool = False
     collects_garbage: bool = False
-
-
-def _api(version: str) -> tuple[int, int]:
-    try:
-        major, minor = (int(p) for p in version.split(".")[:2])
-    except ValueError:
-        return (0, 0)
-    return major, minor
 
 
 def repository(tag: str) -> str:
@@ -168,7 +160,7 @@ class EngineRules:
                 self.plan.commands.append(f"{command} " + " ".join(stopped))
 
     def prune_volumes(self, filters: PruneFilters, everything: bool) -> None:
-        api = _api(self.state.api_version)
+        api = version_tuple(self.state.api_version)
         anonymous_only = api >= API_VOLUME_PRUNE_ANONYMOUS and not everything
         rule = (
             f"volumes: API {self.state.api_version} prunes anonymous volumes only (add -a for named ones)"

@@ -42,6 +42,7 @@ from layershare.model.images import (
     Layer,
     LayerContent,
     Snapshot,
+    version_tuple,
 )
 
 __all__ = [
@@ -74,4 +75,5 @@ __all__ = [
     "StoredUnit",
     "Usage",
     "Volume",
+    "version_tuple",
 ]

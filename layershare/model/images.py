@@ -19,6 +19,16 @@ OCI_LABEL_PREFIX = "org.opencontainers.image."
 NO_CHAIN_NOTE = "no chain_ids"
 
 
+def version_tuple(text: str) -> tuple[int, int]:
+    """``"29.7.2"`` -> ``(29, 7)``, ``"1.41"`` -> ``(1, 41)``: an engine or API version, to compare;
+    ``(0, 0)`` when it cannot be read."""
+    try:
+        major, minor = (int(part) for part in [*text.split("."), "0"][:2])
+    except ValueError:
+        return (0, 0)
+    return major, minor
+
+
 @dataclass(frozen=True)
 class EngineInfo:
     """The engine a snapshot came from."""
@@ -38,11 +48,12 @@ class EngineInfo:
     def shares_with_intermediates(self) -> bool:
         """Whether the engine's SHARED SIZE counts the classic builder's intermediate images as users.
 
-        Seen on real engines: Engine 20.10 counts only listed images, Engine 26.1
-        every image. Versions between are taken to behave like 26.1 (not tested).
+        Seen on real engines: Engine 20.10 counts only listed images, Engine 26.1 (graphdriver store)
+        every image. The containerd store hides intermediate images when it counts users (moby's
+        ``daemon/containerd/image_list.go``, ``hideIntermediate``, at 26.1, 28.5 and 29.7; measured on
+        29.7). Versions between are taken to behave like 26.1 (not tested).
         """
-        major = self.version.split(".", 1)[0]
-        return major.isdigit() and int(major) >= 23
+        return self.image_store != "containerd" and version_tuple(self.version) >= (23, 0)
 
 
 class HistoryEntry(NamedTuple):
@@ -163,6 +174,10 @@ class Snapshot:
     blobs: tuple[Blob, ...] = ()
     other_bytes: int = 0
     duplicate_bytes: int = 0
+    # Snapshots in the images' chains that are no layer's (the classic builder's steps, containerd store).
+    step_bytes: int = 0
+    # Where sizes are the engine's measure: the images' blobs and snapshots as du counts them.
+    disk_bytes: int | None = None
 
 
 FileKind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other"]

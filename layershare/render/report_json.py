@@ -32,6 +32,8 @@ def totals_document(totals: Totals) -> dict[str, Any]:
         "blob_bytes": totals.blob_bytes,
         "other_bytes": totals.other_bytes,
         "duplicate_bytes": totals.duplicate_bytes,
+        "step_snapshot_bytes": totals.step_snapshot_bytes,
+        "physical_disk_bytes": totals.physical_disk_bytes,
     }
 
 

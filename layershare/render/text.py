@@ -48,6 +48,11 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
             human_size(t.physical_bytes),
         ]
         summary_rows.insert(5, ["  of which content blobs", human_size(t.blob_bytes)])
+        if t.step_snapshot_bytes:
+            summary_rows.insert(6, ["  of which builder steps' snapshots", human_size(t.step_snapshot_bytes)])
+        if t.physical_disk_bytes is not None:
+            row = ["  the same, as du counts it on disk", human_size(t.physical_disk_bytes)]
+            summary_rows.insert(7 if t.step_snapshot_bytes else 6, row)
     if t.other_bytes:
         summary_rows.append(["Store bytes no image uses (containers, leftovers)", human_size(t.other_bytes)])
     if t.duplicate_bytes:

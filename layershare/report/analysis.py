@@ -43,6 +43,7 @@ SUMMED_TOTALS = (
     "blob_bytes",
     "other_bytes",
     "duplicate_bytes",
+    "step_snapshot_bytes",
 )
 
 
@@ -54,7 +55,11 @@ class Totals:
     blobs (``blob_bytes`` of it); ``other_bytes`` is what the store holds for
     no image (containers' writable layers, leftovers), outside the physical figure;
     ``duplicate_bytes`` what containerd keeps twice, layers unpacked in more than one
-    namespace (inside the physical figure when those namespaces are read together).
+    namespace (inside the physical figure when those namespaces are read together);
+    ``step_snapshot_bytes`` the snapshots inside the images' chains that are no layer's (the classic
+    builder's steps, which Engine 29.6's ``LayersSize`` counts), inside the physical figure;
+    ``physical_disk_bytes`` the same blobs and snapshots as ``du`` counts them, where physical is the
+    engine's measure (None elsewhere: physical is then what ``du`` counts).
     """
 
     images: int
@@ -66,6 +71,8 @@ class Totals:
     blob_bytes: int = 0
     other_bytes: int = 0
     duplicate_bytes: int = 0
+    step_snapshot_bytes: int = 0
+    physical_disk_bytes: int | None = None
 
     @property
     def saved_bytes(self) -> int:
@@ -196,7 +203,10 @@ def build_report(
     layers = index.layers.loc[used].sort_values(["images", "size_bytes"], ascending=False, kind="stable")
     listed = images.loc[~images["intermediate"]]
     rows = listed["tags"].map(len).clip(lower=1)
-    used_blobs = index.blob_edges.loc[index.blob_edges["image_id"].isin(selected), "digest"].unique()
+    # Every image's own blobs are stored, the classic builder's intermediate images' included, unless
+    # the report is of some images only.
+    stored = selected if references else index.images.index
+    used_blobs = index.blob_edges.loc[index.blob_edges["image_id"].isin(stored), "digest"].unique()
     blob_bytes = int(index.blobs.loc[used_blobs, "size_bytes"].sum())
     totals = Totals(
         images=len(listed),
@@ -204,10 +214,12 @@ def build_report(
         layers=len(layers),
         listed_bytes=int((listed["size_bytes"] * rows).sum()),
         logical_bytes=int(listed["size_bytes"].sum()),
-        physical_bytes=int(layers["size_bytes"].sum()) + blob_bytes,
+        physical_bytes=int(layers["size_bytes"].sum()) + blob_bytes + (0 if references else index.step_bytes),
         blob_bytes=blob_bytes,
         other_bytes=index.other_bytes,
         duplicate_bytes=index.duplicate_bytes,
+        step_snapshot_bytes=0 if references else index.step_bytes,
+        physical_disk_bytes=None if references else index.disk_bytes,
     )
     return Report(
         index=index,

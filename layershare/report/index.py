@@ -48,6 +48,8 @@ class LayerIndex:
     blob_edges: pd.DataFrame
     other_bytes: int = 0
     duplicate_bytes: int = 0
+    step_bytes: int = 0
+    disk_bytes: int | None = None
 
     @cached_property
     def chains(self) -> pd.Series:
@@ -128,6 +130,8 @@ class LayerIndex:
             blob_edges=blob_edges,
             other_bytes=snapshot.other_bytes,
             duplicate_bytes=snapshot.duplicate_bytes,
+            step_bytes=snapshot.step_bytes,
+            disk_bytes=snapshot.disk_bytes,
             engine=snapshot.engine,
             images=images,
             layers=layers,

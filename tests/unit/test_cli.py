@@ -128,6 +128,7 @@ def test_tree_and_page_from_a_recording() -> None:
     assert "layershare.page/v1" in page.stdout
 
 
+@pytest.mark.slow  # a Python process each
 @pytest.mark.parametrize(
     ("args", "code"),
     [

@@ -138,3 +138,15 @@ def test_what_containerd_keeps_for_an_image_is_counted_with_it(store: dict[str, 
     counted = {d for image in store["images"].values() for d in image["blobs"]}
     assert counted == kept
     assert store["other_blob_bytes"] == 0  # nothing in this store is kept for no image
+
+
+def test_a_blob_removed_while_the_store_is_read_weighs_nothing(tmp_path: Path) -> None:
+    """containerd's collector may remove a blob between the listing of the folder and its weighing."""
+    from layershare.sources.stores.usage import DiskUsage
+
+    blob = tmp_path / "blob"
+    blob.write_bytes(b"x" * 5000)
+    usage = DiskUsage()
+    assert usage.entry_if_present(blob) == usage.entry(blob) > 0
+    blob.unlink()
+    assert usage.entry_if_present(blob) == 0

@@ -9,6 +9,8 @@ import os
 import shutil
 import subprocess
 
+from layershare.model import version_tuple
+
 
 def cli_api_version(engine_api: str) -> str:
     """The API version the user's docker CLI would speak to this engine: ``DOCKER_API_VERSION``, else
@@ -57,10 +59,3 @@ def _client_api_version() -> str:
         except OSError:
             pass  # nothing to remember it in: ask again next time
     return client
-
-
-def version_tuple(text: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(p) for p in text.split("."))
-    except ValueError:
-        return (0,)

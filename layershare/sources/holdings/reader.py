@@ -20,10 +20,10 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from layershare.model import EngineImage, EngineInfo, EngineState, Snapshot, StoredUnit
+from layershare.model import EngineImage, EngineInfo, EngineState, Snapshot, StoredUnit, version_tuple
 from layershare.sources.disk.layout import is_log
 from layershare.sources.engine import EngineSource
-from layershare.sources.engine.cli_api import cli_api_version, version_tuple
+from layershare.sources.engine.cli_api import cli_api_version
 from layershare.sources.holdings.containerd import containerd_units
 from layershare.sources.holdings.graphdriver import graphdriver_units
 from layershare.sources.holdings.items import build_records_from, containers_from, volumes_from

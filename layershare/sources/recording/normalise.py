@@ -27,6 +27,7 @@ from layershare.model import (
 )
 from layershare.sources.answers import RECORDING_SCHEMA, is_containerd_store
 from layershare.sources.history import HistoryMismatch, LayerAssignment, map_history
+from layershare.sources.stores.measure import counts_as_engine, layers_size_rule
 
 _NONE_TAG = "<none>:<none>"
 _NONE_DIGEST = "<none>@<none>"
@@ -185,13 +186,25 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     chains = {i: chain_ids(d) for i, d in diff_ids.items()}
     histories = {s["Id"]: _history_entries(histories_raw[s["Id"]]) for s in present}
     store: Mapping[str, Any] = recording.get("content_store") or {}
+    # Engine 29.6 and later count exactly the images' snapshots and content in LayersSize: weigh them in
+    # the engine's measure there; elsewhere as du counts them (a recording before both were kept too).
+    engine_measure = (
+        engine.image_store == "containerd" and counts_as_engine(engine.version) and "snapshot_bytes" in store
+    )
+    blob_measure = "bytes" if engine_measure else "size"
     if engine.image_store == "containerd":
-        # Sizes on this store are snapshots weighed on disk, not what history entries say.
-        layer_store = {str(k): int(v) for k, v in (store.get("snapshots") or {}).items()}
+        # Sizes on this store are snapshots weighed on disk (or in the engine's measure), not history's.
+        weighed = store.get("snapshot_bytes" if engine_measure else "snapshots") or {}
+        layer_store = {str(k): int(v) for k, v in weighed.items()}
     assignments, problems = _Resolver(
         histories, diff_ids, chains, {} if engine.image_store == "containerd" else layer_store
     ).resolve()
-    store_blobs: Mapping[str, Mapping[str, Any]] = store.get("blobs") or {}
+    store_blobs: Mapping[str, Mapping[str, Any]] = {
+        digest: blob
+        for digest, blob in (store.get("blobs") or {}).items()
+        # What only a label keeps (the classic builder's container config) is not in LayersSize.
+        if not (engine_measure and blob.get("kind") == "kept")
+    }
     store_images: Mapping[str, Mapping[str, Any]] = store.get("images") or {}
 
     layers: dict[str, Layer] = {}
@@ -216,7 +229,7 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             size_exact = c in layer_store or (a.size_exact and engine.image_store != "containerd")
             blob = store_blobs.get(layer_blobs[k]) if k < len(layer_blobs) else None
             new = Layer(
-                blob_bytes=int(blob["size"]) if blob else None,
+                blob_bytes=int(blob[blob_measure]) if blob else None,
                 chain_id=c,
                 diff_id=diff_ids[image_id][k],
                 parent_chain_id=chain[k - 1] if k else None,
@@ -251,7 +264,9 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 labels=tuple(
                     sorted((k, str(v)) for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX))
                 ),
-                blob_digests=tuple(objects.get("blobs") or ()),
+                blob_digests=tuple(
+                    d for d in objects.get("blobs") or () if d in store_blobs or not store_blobs
+                ),
                 platforms=tuple(objects.get("platforms") or ()),
             )
         )
@@ -265,19 +280,46 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         )
     used = dict.fromkeys(d for image in images for d in image.blob_digests if d in store_blobs)
     blobs = tuple(
-        Blob(digest=d, size_bytes=int(store_blobs[d]["size"]), kind=store_blobs[d]["kind"]) for d in used
+        Blob(digest=d, size_bytes=int(store_blobs[d][blob_measure]), kind=store_blobs[d]["kind"])
+        for d in used
     )
     other_bytes = 0
+    disk_bytes: int | None = None
+    # The classic builder's step snapshots inside the images' chains: LayersSize counts them from 29.6.
+    steps: Mapping[str, Mapping[str, int]] = (store.get("step_snapshots") or {}) if engine_measure else {}
+    step_bytes = sum(int(s["bytes"]) for s in steps.values())
     if engine.image_store == "containerd" and store:
+        every_blob: Mapping[str, Mapping[str, Any]] = store.get("blobs") or {}
+        snapshots_du = {str(k): int(v) for k, v in (store.get("snapshots") or {}).items()}
+        # What no image uses, as du counts it: containers' snapshots, leftovers, blobs no image reaches.
         other_bytes = (
             int(store.get("other_snapshot_bytes") or 0)
+            - sum(int(s["size"]) for s in steps.values())
             + int(store.get("other_blob_bytes") or 0)
-            + sum(int(store_blobs[d]["size"]) for d in store_blobs if d not in used)
-            + sum(size for chain_id, size in layer_store.items() if chain_id not in layers)
+            + sum(int(every_blob[d]["size"]) for d in every_blob if d not in used)
+            + sum(size for chain_id, size in snapshots_du.items() if chain_id not in layers)
         )
+        if engine_measure:
+            disk_bytes = (
+                sum(int(every_blob[d]["size"]) for d in used)
+                + sum(snapshots_du.get(c, 0) for c in layers)
+                + sum(int(s["size"]) for s in steps.values())
+            )
         notes.append(
             "containerd image store: each layer is kept twice, as its content blob and unpacked as a "
-            "snapshot; physical bytes count every blob and snapshot once, as du counts them on disk"
+            "snapshot; physical bytes count every blob and snapshot once, "
+            + (
+                "in the engine's own measure (each snapshot's recorded usage, each blob's size), as its "
+                "LayersSize does; layershare disk gives the allocated bytes on disk"
+                if engine_measure
+                else "as du counts them on disk (this engine's LayersSize counts "
+                + (
+                    "every snapshot and the images' content blobs"
+                    if layers_size_rule(engine.version) == "all_snapshots_and_content"
+                    else "only the snapshots, not the content blobs"
+                )
+                + ")"
+            )
         )
     elif engine.image_store == "containerd":
         notes.append(
@@ -293,4 +335,6 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         collected_at=str(recording.get("collected_at") or ""),
         blobs=blobs,
         other_bytes=other_bytes,
+        step_bytes=step_bytes,
+        disk_bytes=disk_bytes,
     )

@@ -107,6 +107,7 @@ class ReportFileSource(Source):
                 namespaces=tuple(str(n) for n in engine.get("namespaces") or ()),
             ),
             duplicate_bytes=int((doc.get("totals") or {}).get("duplicate_bytes") or 0),
+            step_bytes=int((doc.get("totals") or {}).get("step_snapshot_bytes") or 0),
             images=tuple(images),
             layers=tuple(layers.values()),
             notes=tuple(notes),

@@ -15,12 +15,17 @@ host), this module weighs both:
   ID and records its size; the snapshot's own folders are added, so each
   snapshot weighs what ``du`` counts for its folder.
 
+Each blob and snapshot is also weighed in the engine's own measure (``bytes`` of a blob: its length,
+the descriptor's size; ``snapshot_bytes``: the usage containerd records for a committed snapshot),
+which is what ``LayersSize`` adds up (:func:`layershare.sources.stores.measure.layers_size_rule`).
+
 What no image uses (containers' writable layers, leftovers) is reported apart.
 Everything here is JSON-ready: it goes into a recording as ``content_store``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from collections.abc import Iterable, Mapping
@@ -90,7 +95,9 @@ def read_store_at(
         "blobs": store["blobs"],
         "images": store["images"][NAMESPACE],
         "snapshots": store["snapshots"][NAMESPACE],
+        "snapshot_bytes": store["snapshot_bytes"][NAMESPACE],
         "other_snapshot_bytes": store["other_snapshot_bytes"],
+        "step_snapshots": store["step_snapshots"][NAMESPACE],
         "other_blob_bytes": store["other_blob_bytes"],
     }
 
@@ -124,13 +131,26 @@ def read_namespaces(
             for image_id in ids
             if (found := _image_blobs(blob_dir, image_id, refs, blobs, usage)) is not None
         }
-    snapshots, other_snapshot_bytes, duplicate = _snapshots(snapshotter, usage, set(image_ids))
-    other_blob_bytes = sum(usage.entry(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs)
+    snapshots, reported, other_snapshot_bytes, duplicate = _snapshots(snapshotter, usage, set(image_ids))
+    other_blob_bytes = sum(
+        usage.entry_if_present(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs
+    )
+    steps = {
+        namespace: _step_snapshots(
+            snapshotter,
+            namespace,
+            [top for found in images[namespace].values() for top in found["chain_tops"]],
+            usage,
+        )
+        for namespace in image_ids
+    }
     return {
         "blobs": blobs,
         "images": images,
         "snapshots": {namespace: snapshots.get(namespace, {}) for namespace in image_ids},
+        "snapshot_bytes": {namespace: reported.get(namespace, {}) for namespace in image_ids},
         "other_snapshot_bytes": other_snapshot_bytes,
+        "step_snapshots": steps,
         "other_blob_bytes": other_blob_bytes,
         "duplicate_snapshot_bytes": duplicate,
     }
@@ -150,10 +170,11 @@ def _image_blobs(
         path = blob_dir / digest.removeprefix("sha256:")
         try:
             size = usage.entry(path)
+            length = path.stat().st_size
             document = json.loads(path.read_bytes()) if kind in ("index", "manifest") else None
         except (OSError, ValueError):
             return None
-        blobs.setdefault(digest, {"size": size, "kind": kind})
+        blobs.setdefault(digest, {"size": size, "bytes": length, "kind": kind})
         return document if kind in ("index", "manifest") else True
 
     used: list[str] = []
@@ -173,6 +194,7 @@ def _image_blobs(
                 manifests.append((digest, manifest))
     elif isinstance(top, dict):
         manifests.append((image_id, top))
+    chain_tops: list[str] = []
     for digest, manifest in manifests:
         if manifest.get("layers") is None:
             continue  # an attestation or another artifact, not an image
@@ -180,6 +202,9 @@ def _image_blobs(
         config = str((manifest.get("config") or {}).get("digest", ""))
         if blob(config, "config"):
             used.append(config)
+            diff_ids = (_document(blob_dir.parents[2], config) or {}).get("rootfs", {}).get("diff_ids")
+            chain = chain_ids(list(diff_ids)) if isinstance(diff_ids, list) and diff_ids else []
+            chain_tops += chain[-1:]
         for layer in manifest.get("layers") or []:
             layer_digest = str(layer.get("digest", ""))
             if blob(layer_digest, "layer"):
@@ -196,6 +221,7 @@ def _image_blobs(
         "blobs": list(dict.fromkeys(used)),
         "platforms": [p for p in platforms if p],
         "layer_blobs": layer_blobs,
+        "chain_tops": chain_tops,
     }
 
 
@@ -249,10 +275,13 @@ def _files(folder: Path) -> list[Path]:
 
 def _snapshots(
     snapshotter: Path, usage: DiskUsage, wanted: set[str]
-) -> tuple[dict[str, dict[str, int]], int, int]:
-    """Disk bytes of each committed layer snapshot of the wanted namespaces (by namespace, then chain
-    ID), of every other snapshot together, and of the copies of layers unpacked in several namespaces."""
+) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], int, int]:
+    """Each committed layer snapshot of the wanted namespaces (by namespace, then chain ID) as ``du``
+    counts its folder and as containerd reports its usage (the engine's measure); every other snapshot
+    together as ``du`` counts them; and the ``du`` bytes of the copies of layers unpacked in several
+    namespaces."""
     by_namespace: dict[str, dict[str, int]] = {}
+    reported: dict[str, dict[str, int]] = {}
     copies: dict[str, list[int]] = {}
     other = 0
     for record in read_snapshot_records(snapshotter).values():
@@ -266,10 +295,41 @@ def _snapshots(
         if layer and record.namespace in wanted:
             chains = by_namespace.setdefault(record.namespace, {})
             chains[record.name] = chains.get(record.name, 0) + size
+            engine_chains = reported.setdefault(record.namespace, {})
+            # The engine's measure of a layer: the usage containerd recorded when it was committed.
+            engine_chains[record.name] = engine_chains.get(record.name, 0) + (record.recorded_size or 0)
         else:
             other += size
     duplicate = sum(sum(sizes) - max(sizes) for sizes in copies.values() if len(sizes) > 1)
-    return by_namespace, other, duplicate
+    return by_namespace, reported, other, duplicate
+
+
+def _step_snapshots(
+    snapshotter: Path, namespace: str, chain_tops: Iterable[str], usage: DiskUsage
+) -> dict[str, dict[str, int]]:
+    """The committed snapshots inside the images' chains that are no layer's (not named after a chain ID:
+    the classic builder's steps on the containerd store), each with the usage containerd reports. The
+    engine's ``LayersSize`` walks a chain's parents and counts them (Engine 29.6 and later). Each is
+    weighed in the engine's measure (``bytes``) and as ``du`` counts its folder (``size``)."""
+    records = {k: r for k, r in read_snapshot_records(snapshotter).items() if r.namespace == namespace}
+    by_name = {r.name: k for k, r in records.items()}
+    found: dict[str, dict[str, int]] = {}
+    seen: set[str] = set()
+    for top in chain_tops:
+        key = by_name.get(top)
+        while key is not None and key in records and key not in seen:
+            seen.add(key)
+            record = records[key]
+            if not record.name.startswith("sha256:"):
+                # One removed since the metadata was read has nothing on disk: it is left out.
+                with contextlib.suppress(OSError):
+                    found[record.name] = {
+                        "bytes": reported_usage(snapshotter, record, usage),
+                        "size": snapshot_usage(snapshotter, record, usage),
+                    }
+
+            key = record.parent
+    return found
 
 
 def kept_snapshot_bytes(

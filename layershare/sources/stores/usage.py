@@ -16,6 +16,13 @@ class DiskUsage:
         """Bytes ``du`` counts for one file or one folder's own entry (not what it holds)."""
         return os.lstat(path).st_blocks * _BLOCK
 
+    def entry_if_present(self, path: Path) -> int:
+        """Like :meth:`entry`, 0 for a file that vanished since it was listed (containerd's collector)."""
+        try:
+            return self.entry(path)
+        except FileNotFoundError:
+            return 0
+
     def tree(self, folder: Path) -> int:
         """``du -s``: blocks of a folder and everything in it, hard links once."""
         try:
