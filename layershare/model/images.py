@@ -122,6 +122,11 @@ class Image:
     labels: tuple[tuple[str, str], ...] = ()
     blob_digests: tuple[str, ...] = ()
     platforms: tuple[str, ...] = ()
+    # The engine's own SHARED SIZE, where it is exact and the store's files are not read (Engine 29.6+'s
+    # containerd store): the image's shared and unique bytes are then the engine's.
+    engine_shared_bytes: int | None = None
+    # The classic builder's step snapshots in the image's chain (containerd store), as ``Snapshot.steps`` names them.
+    step_snapshots: tuple[str, ...] = ()
 
     @property
     def dangling(self) -> bool:
@@ -150,7 +155,7 @@ class Blob:
 
     digest: str
     size_bytes: int
-    kind: Literal["index", "manifest", "config", "layer", "kept"]
+    kind: Literal["index", "manifest", "config", "layer", "kept", "step"]
     users_elsewhere: int = 0
 
 
@@ -174,10 +179,22 @@ class Snapshot:
     blobs: tuple[Blob, ...] = ()
     other_bytes: int = 0
     duplicate_bytes: int = 0
-    # Snapshots in the images' chains that are no layer's (the classic builder's steps, containerd store).
-    step_bytes: int = 0
+    # The snapshots inside the images' chains that are no layer's (the classic builder's steps on the
+    # containerd store, ``kind`` "step", ``digest`` the snapshot's name), where LayersSize counts them.
+    steps: tuple[Blob, ...] = ()
     # Where sizes are the engine's measure: the images' blobs and snapshots as du counts them.
     disk_bytes: int | None = None
+    # The engine's own LayersSize, where it is exact and the store's files are not read: physical bytes.
+    engine_layers_bytes: int | None = None
+
+    @property
+    def stored_bytes(self) -> int:
+        """Every layer, content blob and step snapshot of every image here, each once: what the image
+        store holds for them (on Engine 29.6+'s containerd store, its ``LayersSize``)."""
+        layers = sum(layer.size_bytes for layer in self.layers)
+        return (
+            layers + sum(blob.size_bytes for blob in self.blobs) + sum(step.size_bytes for step in self.steps)
+        )
 
 
 FileKind = Literal["file", "dir", "symlink", "hardlink", "whiteout", "opaque", "other"]

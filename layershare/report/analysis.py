@@ -116,21 +116,27 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     inexact = ~edges["chain_id"].map(layers["size_exact"]).astype(bool)
     frame["inexact_shared"] = inexact & shared
     frame["inexact_unique"] = inexact & ~shared
-    if len(index.blob_edges):  # the containerd store: content blobs are stored bytes too
-        blob_edges = index.blob_edges
-        blob_sizes = blob_edges["digest"].map(index.blobs["size_bytes"]).astype("int64")
-        blob_shared = _shared(index, blob_edges, "digest", index.blobs["images"])
-        blobs = pd.DataFrame(
+    # The containerd store: content blobs are stored bytes too, and the classic builder's step
+    # snapshots inside an image's chain weigh with its layers.
+    for objects, object_edges, column in (
+        (index.blobs, index.blob_edges, "blob_bytes"),
+        (index.steps, index.step_edges, "layer_bytes"),
+    ):
+        if not len(object_edges):
+            continue
+        object_sizes = object_edges["digest"].map(objects["size_bytes"]).astype("int64")
+        object_shared = _shared(index, object_edges, "digest", objects["images"])
+        part = pd.DataFrame(
             {
-                "image_id": blob_edges["image_id"],
-                "layer_bytes": 0,
-                "blob_bytes": blob_sizes,
-                "shared_bytes": blob_sizes.where(blob_shared, 0),
+                "image_id": object_edges["image_id"],
+                "layer_bytes": object_sizes if column == "layer_bytes" else 0,
+                "blob_bytes": object_sizes if column == "blob_bytes" else 0,
+                "shared_bytes": object_sizes.where(object_shared, 0),
                 "inexact_shared": False,
                 "inexact_unique": False,
             }
         )
-        frame = pd.concat([frame, blobs], ignore_index=True)
+        frame = pd.concat([frame, part], ignore_index=True)
     agg = frame.groupby("image_id").agg(
         layer_bytes=("layer_bytes", "sum"),
         blob_bytes=("blob_bytes", "sum"),
@@ -143,6 +149,17 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     # Estimated layers only move bytes among themselves (the image's total is
     # exact); shared and unique stay exact unless those layers fall on both sides.
     out["estimated"] = (out["inexact_shared"] > 0) & (out["inexact_unique"] > 0)
+    # Where the engine's own figures are exact and the store is not read: its SIZE (snapshots and
+    # content together) is what the image stores, its SHARED SIZE what it shares.
+    engine = index.images["engine_shared_bytes"]
+    known = engine.notna().to_numpy(dtype=bool)
+    if known.any():
+        sizes = index.images["size_bytes"]
+        out.loc[known, "layer_bytes"] = sizes[known]
+        out.loc[known, "blob_bytes"] = 0
+        out.loc[known, "shared_bytes"] = engine[known].astype("int64")
+        out.loc[known, "unique_bytes"] = sizes[known] - engine[known].astype("int64")
+        out.loc[known, "estimated"] = False
     return out.drop(columns=["inexact_shared", "inexact_unique"])
 
 
@@ -156,6 +173,24 @@ def _shared(index: LayerIndex, edges: pd.DataFrame, key: str, listed_users: pd.S
         return edges[key].map(edges.groupby(key).size()) > 1
     listed_self = (~edges["image_id"].map(index.images["intermediate"]).astype(bool)).astype("int64")
     return (edges[key].map(listed_users).astype("int64") - listed_self) > 0
+
+
+def _physical(index: LayerIndex, layers: pd.DataFrame, stored_bytes: int, references: tuple[str, ...]) -> int:
+    """Each stored layer, blob and step snapshot once; the engine's own LayersSize where it is exact
+    and the store's files are not read, for a report of every image."""
+    if index.engine_layers_bytes is not None and not references:
+        return index.engine_layers_bytes
+    return int(layers["size_bytes"].sum()) + stored_bytes
+
+
+def _stored_objects(
+    index: LayerIndex, objects: pd.DataFrame, edges: pd.DataFrame, stored: pd.Index, every: bool
+) -> int:
+    """Bytes of the blobs (or step snapshots) the stored images use, each once; with ``every``, also
+    those no image is known to use (a saved report's steps)."""
+    used = edges.loc[edges["image_id"].isin(stored), "digest"].unique()
+    held = objects.index.isin(used) | (every & ~objects.index.isin(edges["digest"]))
+    return int(objects.loc[held, "size_bytes"].sum())
 
 
 def select_images(
@@ -206,19 +241,19 @@ def build_report(
     # Every image's own blobs are stored, the classic builder's intermediate images' included, unless
     # the report is of some images only.
     stored = selected if references else index.images.index
-    used_blobs = index.blob_edges.loc[index.blob_edges["image_id"].isin(stored), "digest"].unique()
-    blob_bytes = int(index.blobs.loc[used_blobs, "size_bytes"].sum())
+    blob_bytes = _stored_objects(index, index.blobs, index.blob_edges, stored, False)
+    step_bytes = _stored_objects(index, index.steps, index.step_edges, stored, not references)
     totals = Totals(
         images=len(listed),
         tags=int(listed["tags"].map(len).sum()),
         layers=len(layers),
         listed_bytes=int((listed["size_bytes"] * rows).sum()),
         logical_bytes=int(listed["size_bytes"].sum()),
-        physical_bytes=int(layers["size_bytes"].sum()) + blob_bytes + (0 if references else index.step_bytes),
+        physical_bytes=_physical(index, layers, blob_bytes + step_bytes, references),
         blob_bytes=blob_bytes,
         other_bytes=index.other_bytes,
         duplicate_bytes=index.duplicate_bytes,
-        step_snapshot_bytes=0 if references else index.step_bytes,
+        step_snapshot_bytes=step_bytes,
         physical_disk_bytes=None if references else index.disk_bytes,
     )
     return Report(

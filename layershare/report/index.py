@@ -10,10 +10,13 @@
             ``size_bytes``, ``kind``, ``images`` (listed images using it, and images of
             containerd namespaces not read that use it too).
 ``blob_edges``  one row per (image, blob): ``image_id``, ``digest``.
+``steps``, ``step_edges``  the same for the snapshots inside images' chains that are no layer's (the
+            classic builder's steps on Engine 29.6+'s containerd store), keyed by snapshot name.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from itertools import chain as concat
@@ -21,7 +24,7 @@ from itertools import chain as concat
 import pandas as pd
 
 from layershare.ids import split_namespace
-from layershare.model import EngineInfo, Image, Snapshot
+from layershare.model import Blob, EngineInfo, Image, Snapshot
 
 BASE_NAME_LABEL = "org.opencontainers.image.base.name"
 
@@ -46,10 +49,12 @@ class LayerIndex:
     collected_at: str
     blobs: pd.DataFrame
     blob_edges: pd.DataFrame
+    steps: pd.DataFrame
+    step_edges: pd.DataFrame
     other_bytes: int = 0
     duplicate_bytes: int = 0
-    step_bytes: int = 0
     disk_bytes: int | None = None
+    engine_layers_bytes: int | None = None
 
     @cached_property
     def chains(self) -> pd.Series:
@@ -78,6 +83,7 @@ class LayerIndex:
                 "dangling": pd.array([i.dangling for i in imgs], dtype="bool"),
                 "base_label": [dict(i.labels).get(BASE_NAME_LABEL) for i in imgs],
                 "platforms": [list(i.platforms) for i in imgs],
+                "engine_shared_bytes": pd.array([i.engine_shared_bytes for i in imgs], dtype="Int64"),
             }
         ).set_index("image_id")
         counts = [len(i.chain_ids) for i in imgs]
@@ -105,33 +111,18 @@ class LayerIndex:
         listed = edges["image_id"].map(~images["intermediate"])
         users = edges.loc[listed.astype(bool)].groupby("chain_id").size()
         layers["images"] = users.reindex(layers.index, fill_value=0).astype("int64")
-        blob_counts = [len(i.blob_digests) for i in imgs]
-        blob_edges = pd.DataFrame(
-            {
-                "image_id": list(
-                    concat.from_iterable([i.id] * n for i, n in zip(imgs, blob_counts, strict=True))
-                ),
-                "digest": list(concat.from_iterable(i.blob_digests for i in imgs)),
-            }
-        )
-        blobs = pd.DataFrame(
-            {
-                "digest": [b.digest for b in snapshot.blobs],
-                "size_bytes": pd.array([b.size_bytes for b in snapshot.blobs], dtype="int64"),
-                "kind": [b.kind for b in snapshot.blobs],
-            }
-        ).set_index("digest")
-        blob_listed = blob_edges["image_id"].map(~images["intermediate"]).astype(bool)
-        blob_users = blob_edges.loc[blob_listed].groupby("digest").size()
-        elsewhere = pd.Series([b.users_elsewhere for b in snapshot.blobs], index=blobs.index, dtype="int64")
-        blobs["images"] = blob_users.reindex(blobs.index, fill_value=0).astype("int64") + elsewhere
+        blob_edges = _edges(imgs, [i.blob_digests for i in imgs])
+        blobs = _objects_frame(snapshot.blobs, blob_edges, images)
+        step_edges = _edges(imgs, [i.step_snapshots for i in imgs])
         return cls(
             blobs=blobs,
             blob_edges=blob_edges,
             other_bytes=snapshot.other_bytes,
             duplicate_bytes=snapshot.duplicate_bytes,
-            step_bytes=snapshot.step_bytes,
+            steps=_objects_frame(snapshot.steps, step_edges, images),
+            step_edges=step_edges,
             disk_bytes=snapshot.disk_bytes,
+            engine_layers_bytes=snapshot.engine_layers_bytes,
             engine=snapshot.engine,
             images=images,
             layers=layers,
@@ -139,3 +130,31 @@ class LayerIndex:
             notes=snapshot.notes,
             collected_at=snapshot.collected_at,
         )
+
+
+def _edges(imgs: Sequence[Image], objects: Sequence[Sequence[str]]) -> pd.DataFrame:
+    """One row per (image, object it uses): ``image_id``, ``digest``."""
+    counts = [len(o) for o in objects]
+    return pd.DataFrame(
+        {
+            "image_id": list(concat.from_iterable([i.id] * n for i, n in zip(imgs, counts, strict=True))),
+            "digest": list(concat.from_iterable(objects)),
+        }
+    )
+
+
+def _objects_frame(objects: Sequence[Blob], edges: pd.DataFrame, images: pd.DataFrame) -> pd.DataFrame:
+    """Content blobs (or step snapshots) by digest: size, kind, and how many listed images use each
+    (plus the images of other namespaces that use a blob)."""
+    frame = pd.DataFrame(
+        {
+            "digest": [b.digest for b in objects],
+            "size_bytes": pd.array([b.size_bytes for b in objects], dtype="int64"),
+            "kind": [b.kind for b in objects],
+        }
+    ).set_index("digest")
+    listed = edges["image_id"].map(~images["intermediate"]).astype(bool)
+    users = edges.loc[listed].groupby("digest").size()
+    elsewhere = pd.Series([b.users_elsewhere for b in objects], index=frame.index, dtype="int64")
+    frame["images"] = users.reindex(frame.index, fill_value=0).astype("int64") + elsewhere
+    return frame

@@ -17,6 +17,7 @@ from typing import Any
 from layershare.ids import chain_ids
 from layershare.model import OCI_LABEL_PREFIX
 from layershare.redact import redact_created_by
+from layershare.sources.stores.measure import counts_as_engine
 from layershare.times import unix_time
 
 RECORDING_SCHEMA = "layershare.recording/v1"
@@ -96,3 +97,21 @@ def answers_from_config(
         "Config": {"Labels": (config.get("config") or {}).get("Labels") or {}},
     }
     return trim_inspect(inspect), newest_first
+
+
+def image_usage_from(df: Mapping[str, Any]) -> dict[str, Any] | None:
+    """``GET /system/df?type=image`` as a recording keeps it: ``LayersSize`` and each image's
+    ``SharedSize`` (the legacy keys, or API 1.52's ``ImageUsage``); None when the engine gives no total."""
+    usage = df.get("ImageUsage") or {}
+    total = df.get("LayersSize", usage.get("TotalSize"))
+    if total is None:
+        return None
+    images = df.get("Images") or usage.get("Items") or []
+    shared = {str(i["Id"]): int(i["SharedSize"]) for i in images if int(i.get("SharedSize", -1)) >= 0}
+    return {"LayersSize": int(total), "SharedSize": shared}
+
+
+def engine_figures_exact(version: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
+    """Whether the engine's own image figures (``LayersSize``, SIZE, SHARED SIZE) are exact: Engine 29.6
+    and later on the containerd store (:mod:`layershare.sources.stores.measure`)."""
+    return is_containerd_store(info) and counts_as_engine(str(version.get("Version") or ""))

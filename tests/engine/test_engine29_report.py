@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import cli, system_df
+from engines import cli, run_unprivileged, system_df
 from support import private_engine
 
 pytestmark = pytest.mark.engine
@@ -37,7 +37,7 @@ def report(engine: Any, *args: str) -> dict[str, Any]:
 
 def du(*paths: Path) -> int:
     out = subprocess.run(
-        ["du", "-s", "-c", "--block-size=1", *map(str, paths)], capture_output=True, text=True, check=True
+        ["du", "-sxc", "--block-size=1", *map(str, paths)], capture_output=True, text=True, check=True
     )
     return int(out.stdout.splitlines()[-1].split()[0])
 
@@ -61,3 +61,65 @@ def test_physical_bytes_are_the_engines_layers_size(engine29: Any) -> None:
         totals = doc["totals"]
         assert totals["physical_bytes"] < totals["physical_disk_bytes"]
         assert abs(totals["physical_disk_bytes"] + totals["other_bytes"] - on_disk) <= on_disk * 0.02
+
+
+def test_each_images_size_and_shared_size_are_docker_system_dfs(engine29: Any) -> None:
+    """SIZE is the engine's for every image. SHARED SIZE too, but for the classic builder's step
+    snapshots that several listed images stand on: 29.7 counts those in each image's SIZE and never in
+    SHARED SIZE (moby's computeSharedSize walks chain IDs only), layershare counts them shared."""
+    doc, df = report(engine29), system_df(engine29)
+    engine = {i["Id"]: (i["Size"], i["SharedSize"]) for i in df["Images"]}
+    ours = {i["id"]: i for i in doc["images"]}
+    assert set(ours) == set(engine)
+    differ = []
+    for image_id, (size, shared) in engine.items():
+        image = ours[image_id]
+        assert image["size_bytes"] == image["stored_bytes"] == size
+        assert image["unique_bytes"] == size - image["shared_bytes"]
+        assert image["shared_bytes"] >= shared
+        if image["shared_bytes"] != shared:
+            differ.append(image["tags"][0])
+    if engine29.containerd:
+        assert "app-plus:1" in differ and "trim-app:1" not in differ  # app-one's steps, under app-plus
+    else:
+        assert differ == []
+
+
+def test_disks_images_are_the_engines_layers_size(engine29: Any) -> None:
+    """``layershare disk``: the images' bytes are LayersSize, the containers' their SizeRw, and the
+    categories' allocated bytes add up to du of the data root, on both stores."""
+    result = cli(engine29, "disk", "-f", "json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    df = system_df(engine29)
+    categories = {c["category"]: c for c in doc["categories"]}
+    assert categories["images"]["bytes"] == df["LayersSize"]
+    assert categories["containers"]["bytes"] == sum(c.get("SizeRw") or 0 for c in df["Containers"])
+    assert (
+        sum(c["disk_bytes"] for c in categories.values())
+        == doc["on_disk_bytes"]
+        == du(Path(engine29.data_root))
+    )
+
+
+def test_a_docker_group_user_gets_the_engines_own_totals(engine29: Any) -> None:
+    """Without the engine's files (uid 65534 with the socket, as a member of the docker group), the
+    physical total and each image's SIZE and SHARED SIZE are the engine's own: exact, as root's."""
+    result = run_unprivileged(engine29, ["report", "-f", "json", "--no-cache"])
+    assert result.returncode == 0, result.stderr
+    doc, df = json.loads(result.stdout), system_df(engine29)
+    assert doc["totals"]["physical_bytes"] == df["LayersSize"] == report(engine29)["totals"]["physical_bytes"]
+    engine = {i["Id"]: (i["Size"], i["SharedSize"]) for i in df["Images"]}
+    assert {i["id"]: (i["size_bytes"], i["shared_bytes"]) for i in doc["images"]} == engine
+    if engine29.containerd:
+        assert any("are the engine's own" in note for note in doc["notes"])
+
+
+def test_removing_an_image_frees_exactly_its_unique_bytes(engine29: Any) -> None:
+    """Each removal really run (last: it changes the engine), one image at a time: LayersSize drops by
+    the image's unique bytes, where docker system df -v's UNIQUE says more for app-plus:1 on 29.7."""
+    for tag in ("app-plus:1", "trim-app:1", "same-on-a:1", "fat-app:1", "legacy-app:1"):
+        image = next(i for i in report(engine29)["images"] if tag in i["tags"])
+        before = system_df(engine29)["LayersSize"]
+        engine29.docker("image", "rm", tag)
+        assert before - system_df(engine29)["LayersSize"] == image["unique_bytes"], tag

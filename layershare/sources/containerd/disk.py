@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from layershare.ids import qualified, split_namespace
-from layershare.model import Container, DiskRoot, DiskSnapshot, Snapshot
+from layershare.model import Container, DiskRoot, DiskSnapshot
 from layershare.sources.containerd.source import ContainerdSource, familiar_name
 from layershare.sources.disk.items import categories_of, orphans_of, walk_notes, walked_usage
 from layershare.sources.disk.layout import MEASURED, NamespaceUse, node_layout
@@ -78,7 +78,7 @@ class NodeDiskSource(DiskReader):
             data_root=root,
             data_root_readable=True,
             roots=(DiskRoot(root, walked.roots.get(root)),),
-            layers_bytes=_stored_bytes(images),
+            layers_bytes=images.stored_bytes,
             containers=tuple(sized),
             volumes=(),
             build_cache=(),
@@ -88,12 +88,3 @@ class NodeDiskSource(DiskReader):
             notes=tuple(walk_notes(walked, layout)),
             collected_at=now_iso(),
         )
-
-
-def _stored_bytes(images: Snapshot) -> int:
-    """Every snapshot and blob the listed images use, each once: the report's physical bytes."""
-    listed = [i for i in images.images if not i.intermediate]
-    chains = {c for i in listed for c in i.chain_ids}
-    digests = {d for i in listed for d in i.blob_digests}
-    layers = sum(layer.size_bytes for layer in images.layers if layer.chain_id in chains)
-    return layers + sum(b.size_bytes for b in images.blobs if b.digest in digests)

@@ -27,7 +27,7 @@ from typing import Any
 
 from layershare.errors import DataRootError
 from layershare.ids import chain_ids
-from layershare.model import Container, DiskRoot, DiskSnapshot, EngineState, Volume
+from layershare.model import Container, DiskRoot, DiskSnapshot, EngineState, Snapshot, Volume
 from layershare.sources.disk.items import categories_of, containers_of, orphans_of, volumes_of, walk_notes
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
 from layershare.sources.disk.walk import WALKERS, walk
@@ -36,6 +36,7 @@ from layershare.sources.holdings.reader import HoldingsReader
 from layershare.sources.holdings.store import EngineStore
 from layershare.sources.interface import DiskReader
 from layershare.sources.stores import containerd, graphdriver
+from layershare.sources.stores.measure import counts_as_engine
 from layershare.times import now_iso
 
 
@@ -86,7 +87,9 @@ class DiskSource(DiskReader):
                 for path in (layout.roots if layout else [store.data_root])
             ),
             # LayersSize: the engine's answer where its files are not readable, else from its files.
-            layers_bytes=int(df.get("LayersSize") or 0) if walked is None else _stored_layers_bytes(store),
+            layers_bytes=int(df.get("LayersSize") or 0)
+            if walked is None
+            else _stored_layers_bytes(store, images),
             containers=containers,
             volumes=volumes,
             build_cache=tuple(sorted(state.build_cache, key=lambda r: (-r.bytes, r.id))),
@@ -200,9 +203,17 @@ def _sized(state: EngineState, containers: Iterable[Container], volumes: Iterabl
     return replace(state, units=units)
 
 
-def _stored_layers_bytes(store: EngineStore) -> int:
-    """``LayersSize`` from the engine's files: every stored layer's recorded size (graphdriver), every
-    snapshot's usage (containerd). Tests hold it against the engine's own ``/system/df``."""
+def _stored_layers_bytes(store: EngineStore, images: Snapshot) -> int:
+    """``LayersSize`` from the engine's files: every stored layer's recorded size (graphdriver); on the
+    containerd store what the engine's version counts (:mod:`layershare.sources.stores.measure`): from
+    29.6 the images' chains and content, as the report weighs them; before, every snapshot's usage.
+    Tests hold it against the engine's own ``/system/df``."""
+    if (
+        store.containerd
+        and images.engine.image_store == "containerd"
+        and counts_as_engine(images.engine.version)
+    ):
+        return images.stored_bytes
     if store.containerd:
         root = store.containerd_root
         found = containerd.snapshots_usage(root, store.driver) if root is not None else None

@@ -30,6 +30,8 @@ from layershare.sources.answers import (
     SUMMARY_KEYS,
     VERSION_KEYS,
     Recording,
+    engine_figures_exact,
+    image_usage_from,
     trim_history,
     trim_inspect,
 )
@@ -266,7 +268,12 @@ class EngineSource(StatefulSource, ContentSource):
             for image_id, (inspect, history) in found.items():
                 inspects[image_id], histories[image_id] = inspect, history
         missing = [i for i in ids if i not in inspects]
-        notes = self._fetch_missing(api, missing, inspects, histories)
+        # Without the store's files, the engine's own image figures where they are exact, asked meanwhile.
+        exact = content_store is None and engine_figures_exact(version, info)
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            usage = pool.submit(self.get_json, "/system/df", type=["image"]) if exact and ids else None
+            notes = self._fetch_missing(api, missing, inspects, histories)
+            image_usage = image_usage_from(usage.result() or {}) if usage is not None else None
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         layer_store: dict[str, int] = {}
@@ -288,6 +295,7 @@ class EngineSource(StatefulSource, ContentSource):
             "containers": [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in containers],
             "layer_store": layer_store,
             **({"content_store": content_store} if content_store is not None else {}),
+            **({"image_usage": image_usage} if image_usage is not None else {}),
             "notes": notes,
         }
 

@@ -192,6 +192,13 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         engine.image_store == "containerd" and counts_as_engine(engine.version) and "snapshot_bytes" in store
     )
     blob_measure = "bytes" if engine_measure else "size"
+    # Without the store's files, the engine's own figures where they are exact (Engine 29.6+).
+    image_usage: Mapping[str, Any] = (
+        (recording.get("image_usage") or {})
+        if engine.image_store == "containerd" and not store and counts_as_engine(engine.version)
+        else {}
+    )
+    engine_shared: Mapping[str, int] = image_usage.get("SharedSize") or {}
     if engine.image_store == "containerd":
         # Sizes on this store are snapshots weighed on disk (or in the engine's measure), not history's.
         weighed = store.get("snapshot_bytes" if engine_measure else "snapshots") or {}
@@ -267,6 +274,8 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 blob_digests=tuple(
                     d for d in objects.get("blobs") or () if d in store_blobs or not store_blobs
                 ),
+                engine_shared_bytes=engine_shared.get(image_id),
+                step_snapshots=tuple(objects.get("steps") or ()) if engine_measure else (),
                 platforms=tuple(objects.get("platforms") or ()),
             )
         )
@@ -286,15 +295,18 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     other_bytes = 0
     disk_bytes: int | None = None
     # The classic builder's step snapshots inside the images' chains: LayersSize counts them from 29.6.
-    steps: Mapping[str, Mapping[str, int]] = (store.get("step_snapshots") or {}) if engine_measure else {}
-    step_bytes = sum(int(s["bytes"]) for s in steps.values())
+    step_weights: Mapping[str, Mapping[str, int]] = (
+        (store.get("step_snapshots") or {}) if engine_measure else {}
+    )
+    used_steps = dict.fromkeys(s for image in images for s in image.step_snapshots if s in step_weights)
+    steps = tuple(Blob(digest=s, size_bytes=int(step_weights[s]["bytes"]), kind="step") for s in used_steps)
     if engine.image_store == "containerd" and store:
         every_blob: Mapping[str, Mapping[str, Any]] = store.get("blobs") or {}
         snapshots_du = {str(k): int(v) for k, v in (store.get("snapshots") or {}).items()}
         # What no image uses, as du counts it: containers' snapshots, leftovers, blobs no image reaches.
         other_bytes = (
             int(store.get("other_snapshot_bytes") or 0)
-            - sum(int(s["size"]) for s in steps.values())
+            - sum(int(step_weights[s]["size"]) for s in used_steps)
             + int(store.get("other_blob_bytes") or 0)
             + sum(int(every_blob[d]["size"]) for d in every_blob if d not in used)
             + sum(size for chain_id, size in snapshots_du.items() if chain_id not in layers)
@@ -303,7 +315,7 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             disk_bytes = (
                 sum(int(every_blob[d]["size"]) for d in used)
                 + sum(snapshots_du.get(c, 0) for c in layers)
-                + sum(int(s["size"]) for s in steps.values())
+                + sum(int(step_weights[s]["size"]) for s in used_steps)
             )
         notes.append(
             "containerd image store: each layer is kept twice, as its content blob and unpacked as a "
@@ -321,6 +333,13 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 + ")"
             )
         )
+    elif engine.image_store == "containerd" and image_usage:
+        notes.append(
+            "containerd image store: the store's files are not readable from here, so physical bytes and "
+            "each image's shared and unique bytes are the engine's own (LayersSize, SHARED SIZE), exact "
+            "but for the classic builder's step snapshots several images stand on, which the engine counts "
+            "as each one's unique bytes; each layer's size is the history's figure (an estimate)"
+        )
     elif engine.image_store == "containerd":
         notes.append(
             "containerd image store: the store's files are not readable from here, so content blobs are "
@@ -335,6 +354,7 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         collected_at=str(recording.get("collected_at") or ""),
         blobs=blobs,
         other_bytes=other_bytes,
-        step_bytes=step_bytes,
+        steps=steps,
         disk_bytes=disk_bytes,
+        engine_layers_bytes=int(image_usage["LayersSize"]) if image_usage else None,
     )

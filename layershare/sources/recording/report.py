@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from layershare.errors import SnapshotError
-from layershare.model import NO_CHAIN_NOTE, EngineInfo, Image, ImageStore, Layer, Snapshot
+from layershare.model import NO_CHAIN_NOTE, Blob, EngineInfo, Image, ImageStore, Layer, Snapshot
 from layershare.sources.interface import Source
 
 REPORT_SCHEMA = "layershare.report/v1"
@@ -107,7 +107,12 @@ class ReportFileSource(Source):
                 namespaces=tuple(str(n) for n in engine.get("namespaces") or ()),
             ),
             duplicate_bytes=int((doc.get("totals") or {}).get("duplicate_bytes") or 0),
-            step_bytes=int((doc.get("totals") or {}).get("step_snapshot_bytes") or 0),
+            # A saved report lists the builder's step snapshots together only: one step, held by no image.
+            steps=tuple(
+                Blob(digest="saved:steps", size_bytes=int(total), kind="step")
+                for total in [(doc.get("totals") or {}).get("step_snapshot_bytes") or 0]
+                if total
+            ),
             images=tuple(images),
             layers=tuple(layers.values()),
             notes=tuple(notes),

@@ -28,7 +28,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -135,15 +135,13 @@ def read_namespaces(
     other_blob_bytes = sum(
         usage.entry_if_present(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs
     )
-    steps = {
-        namespace: _step_snapshots(
-            snapshotter,
-            namespace,
-            [top for found in images[namespace].values() for top in found["chain_tops"]],
-            usage,
-        )
-        for namespace in image_ids
-    }
+    # The classic builder's step snapshots in each image's chain (weighed once, listed per image).
+    steps: dict[str, dict[str, dict[str, int]]] = {}
+    for namespace in image_ids:
+        steps[namespace] = {}
+        below = _step_snapshots(snapshotter, namespace, steps[namespace], usage)
+        for found in images[namespace].values():
+            found["steps"] = sorted({name for top in found.pop("chain_tops") for name in below(top)})
     return {
         "blobs": blobs,
         "images": images,
@@ -305,31 +303,37 @@ def _snapshots(
 
 
 def _step_snapshots(
-    snapshotter: Path, namespace: str, chain_tops: Iterable[str], usage: DiskUsage
-) -> dict[str, dict[str, int]]:
-    """The committed snapshots inside the images' chains that are no layer's (not named after a chain ID:
-    the classic builder's steps on the containerd store), each with the usage containerd reports. The
-    engine's ``LayersSize`` walks a chain's parents and counts them (Engine 29.6 and later). Each is
-    weighed in the engine's measure (``bytes``) and as ``du`` counts its folder (``size``)."""
+    snapshotter: Path, namespace: str, weighed: dict[str, dict[str, int]], usage: DiskUsage
+) -> Callable[[str], tuple[str, ...]]:
+    """What finds the committed snapshots inside an image's chain that are no layer's (not named after a
+    chain ID: the classic builder's steps on the containerd store), below the snapshot a chain ID names,
+    weighing each once into ``weighed``: in the engine's measure (``bytes``, the usage containerd
+    recorded) and as ``du`` counts its folder (``size``). The engine's ``LayersSize`` and each image's
+    SIZE walk a chain's parents and count them (Engine 29.6 and later)."""
     records = {k: r for k, r in read_snapshot_records(snapshotter).items() if r.namespace == namespace}
     by_name = {r.name: k for k, r in records.items()}
-    found: dict[str, dict[str, int]] = {}
-    seen: set[str] = set()
-    for top in chain_tops:
-        key = by_name.get(top)
-        while key is not None and key in records and key not in seen:
-            seen.add(key)
-            record = records[key]
+    memo: dict[str, tuple[str, ...]] = {}
+
+    def below(key: str | None) -> tuple[str, ...]:
+        path: list[str] = []
+        while key is not None and key in records and key not in memo and len(path) < 1000:
+            path.append(key)
+            key = records[key].parent
+        found = memo.get(key, ()) if key is not None else ()
+        for step in reversed(path):  # from the bottom up, each key's steps once
+            record = records[step]
             if not record.name.startswith("sha256:"):
                 # One removed since the metadata was read has nothing on disk: it is left out.
                 with contextlib.suppress(OSError):
-                    found[record.name] = {
+                    weighed.setdefault(record.name, {
                         "bytes": reported_usage(snapshotter, record, usage),
                         "size": snapshot_usage(snapshotter, record, usage),
-                    }
+                    })  # fmt: skip
+                    found = (*found, record.name)
+            memo[step] = found
+        return found
 
-            key = record.parent
-    return found
+    return lambda chain_top: below(by_name.get(chain_top))
 
 
 def kept_snapshot_bytes(
