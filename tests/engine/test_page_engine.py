@@ -72,8 +72,12 @@ def page(engine: Any, browser: Any, tmp_path_factory: pytest.TempPathFactory) ->
     path = folder / "report.html"
     mark = len(engine.log())
     path.write_text(layershare(engine, "report", "--format", "html", "--disk"))
-    changing = [c for c in api_calls_since(engine, mark) if c[0] not in ("GET", "HEAD")]
+    calls = api_calls_since(engine, mark)
+    changing = [c for c in calls if c[0] not in ("GET", "HEAD")]
     assert changing == []  # the page is made by reading only
+    # The engine is read once: each of its lists asked once for the images, the disk and the what-if.
+    for listing in ("/info", "/images/json", "/containers/json", "/volumes"):
+        assert sum(1 for _, path in calls if path.split("?")[0].endswith(listing)) == 1, (listing, calls)
     opened = open_page(browser, path)
     opened.page.screenshot(path=str(folder / "report.png"))  # for a person to look at
     yield opened

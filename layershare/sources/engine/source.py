@@ -136,8 +136,9 @@ class EngineSource(StatefulSource, ContentSource):
         with engine_errors(self.where):
             return self._record(api)
 
-    def _lists(self) -> dict[str, Any]:
-        """The four answers every run needs fresh (asked once per source): version, info, images, containers."""
+    def lists(self) -> dict[str, Any]:
+        """The four answers every run needs fresh, asked once per source (what else reads this engine in
+        the same run takes them from here): version, info, images (``all=1``), containers (``all=1``)."""
         if self._answers is None:  # asked from one thread (collect, disk)
             local = self._plain_api()
             if local is not None:
@@ -210,7 +211,7 @@ class EngineSource(StatefulSource, ContentSource):
         """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
         if self.cache_dir is None or self.show_values:
             return None
-        return ReportCache(self.cache_dir, engine_key(self._lists()["info"]))
+        return ReportCache(self.cache_dir, engine_key(self.lists()["info"]))
 
     @property
     def complete(self) -> bool:
@@ -225,7 +226,7 @@ class EngineSource(StatefulSource, ContentSource):
         whether the layer store can be read. What an image ID's inspect and
         history say is fixed by the ID itself.
         """
-        answers = self._lists()
+        answers = self.lists()
         info = answers["info"]
         state = {
             "host": self.where,
@@ -241,7 +242,7 @@ class EngineSource(StatefulSource, ContentSource):
         return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
 
     def _record(self, api: Any) -> Recording:
-        answers = self._lists()
+        answers = self.lists()
         version, info = answers["version"], answers["info"]
         summaries, containers = answers["images"], answers["containers"]
         ids = [s["Id"] for s in summaries]

@@ -60,16 +60,17 @@ class HoldingsReader:
         self.snapshot: Snapshot | None = None  # the report's collection the last state was built on
 
     def answers(self) -> EngineAnswers:
-        """The engine's own answers, read once: version, info, containers, volumes, images."""
+        """The engine's own answers, read once in a run: version, info, containers and images (those
+        the engine source reads for its images too), volumes."""
         engine = self.engine
-        version, info = engine.get_json("/version"), engine.get_json("/info")
-        engine_info = engine_info_from(info, version, engine.where)
+        lists = engine.lists()
+        engine_info = engine_info_from(lists["info"], lists["version"], engine.where)
         return EngineAnswers(
             engine=engine_info,
-            store=EngineStore(info, self.data_root_override or engine_info.root_dir),
-            containers=list(engine.get_json("/containers/json", all=1) or []),
+            store=EngineStore(lists["info"], self.data_root_override or engine_info.root_dir),
+            containers=list(lists["containers"] or []),
             volumes=list((engine.get_json("/volumes") or {}).get("Volumes") or []),
-            images=list(engine.get_json("/images/json", all=1) or []),
+            images=list(lists["images"] or []),
         )
 
     def state(self, *, with_df: bool, cli_api: bool = False) -> EngineState:
