@@ -121,7 +121,7 @@ def report_page(
         if isinstance(source, EngineSource):
             # One reading of the engine: the disk's, whose holdings the removal model is made of.
             if with_disk:
-                disk_source = DiskSource(source)
+                disk_source = DiskSource(source, with_images=True)
                 disk = disk_report(disk_source.snapshot())
                 state, snapshot = disk.snapshot.holdings, disk_source.reader.snapshot
             else:

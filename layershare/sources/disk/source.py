@@ -41,12 +41,21 @@ from layershare.times import now_iso
 
 
 class DiskSource(DiskReader):
-    """One engine's disk. ``data_root`` overrides the engine's ``DockerRootDir`` (proved, or refused)."""
+    """One engine's disk. ``data_root`` overrides the engine's ``DockerRootDir`` (proved, or refused).
 
-    def __init__(self, engine: EngineSource, *, data_root: str | None = None) -> None:
+    The engine's images are collected where its files are read (cheap as root, and what the images'
+    share of a prune is planned on) or where ``with_images`` asks for them (the page's what-if panel);
+    elsewhere the images' reclaimable bytes do not need them, and asking every image's inspect and
+    history over the API would make ``disk`` slow for a member of the ``docker`` group.
+    """
+
+    def __init__(
+        self, engine: EngineSource, *, data_root: str | None = None, with_images: bool = False
+    ) -> None:
         self.engine = engine
         self.reader = HoldingsReader(engine, data_root=data_root)
         self.data_root_override = data_root
+        self.with_images = with_images
 
     def snapshot(self) -> DiskSnapshot:
         """Ask the engine once, walk what is readable, and return the model with the engine's holdings
@@ -69,10 +78,13 @@ class DiskSource(DiskReader):
             df_future = (
                 pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
             )
-            images_future = pool.submit(engine.snapshot)
+            collect = layout is not None or self.with_images
+            images_future = pool.submit(engine.snapshot) if collect else None
             walked = walk(layout.roots, workers=WALKERS) if layout is not None else None
             df = (df_future.result() if df_future is not None else None) or {}
-            images = self.reader.snapshot = images_future.result()
+            images = Snapshot(engine=answers.engine, images=(), layers=())
+            if images_future is not None:
+                images = self.reader.snapshot = images_future.result()
         state = self.reader.state_from(answers, df, images, readable=layout is not None)
         containers = containers_of(
             state.containers, walked, store.data_root, containerd_store=store.containerd
