@@ -22,6 +22,7 @@ RECORDING = RECORDINGS[0]
 CONTAINERD_STORE = DATA / "containerd-store-26.1"  # a recorded containerd image store
 ENGINE_26 = ROOT / ".cache" / "engines" / "docker-26.1" / "usr" / "sbin" / "dockerd"
 ENGINE_29 = ROOT / ".cache" / "engines" / "docker-29.7.2" / "docker" / "dockerd"  # Docker's static bundle
+ENGINE_28 = ROOT / ".cache" / "engines" / "docker-28.5" / "usr" / "sbin" / "dockerd"  # Debian sid's
 
 
 def need(condition: bool, why: str) -> None:
@@ -85,6 +86,8 @@ ENGINE_KINDS = {
     "20.10-overlay2": (None, False),
     "26.1-overlay2": (ENGINE_26, False),
     "26.1-containerd": (ENGINE_26, True),
+    "28.5-overlay2": (ENGINE_28, False),
+    "28.5-containerd": (ENGINE_28, True),
     "29.7-overlay2": (ENGINE_29, False),
     "29.7-containerd": (ENGINE_29, True),
 }
