@@ -3,9 +3,9 @@
 Definitions (the engine's own, so figures match ``docker system df -v``):
 - an image's SIZE is the sum of its layers' sizes, as ``docker image ls`` shows;
 - a layer is *shared* when more than one listed image uses it (intermediate
-  images of the classic builder do not count as users on Engine 20.10; from
-  Engine 23 on, the engine counts them, and so does layershare there;
-  containers never count);
+  images of the classic builder do not count as users on Engine 20.10 nor on
+  the containerd store; on the graphdriver store from Engine 23 on, the engine
+  counts them, and so does layershare there; containers never count);
 - an image's *unique* bytes are its layers no other listed image uses: what
   removing only that image (and its untagged parents) would free;
 - *physical* bytes count each stored layer (chain ID) once.
@@ -166,8 +166,9 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
 def _shared(index: LayerIndex, edges: pd.DataFrame, key: str, listed_users: pd.Series) -> pd.Series:
     """Per (image, object) edge: whether another image uses the object, as the engine counts users.
 
-    Engine 20.10 counts listed images only (``listed_users``); newer engines
-    count every image, the classic builder's intermediate images included.
+    Engine 20.10 and the containerd store count listed images only (``listed_users``); newer
+    engines' graphdriver store counts every image, the classic builder's intermediate images included
+    (:attr:`~layershare.model.EngineInfo.shares_with_intermediates`).
     """
     if index.engine.shares_with_intermediates:
         return edges[key].map(edges.groupby(key).size()) > 1

@@ -220,11 +220,7 @@ def _stored_layers_bytes(store: EngineStore, images: Snapshot) -> int:
     containerd store what the engine's version counts (:mod:`layershare.sources.stores.measure`): from
     29.6 the images' chains and content, as the report weighs them; before, every snapshot's usage.
     Tests hold it against the engine's own ``/system/df``."""
-    if (
-        store.containerd
-        and images.engine.image_store == "containerd"
-        and counts_as_engine(images.engine.version)
-    ):
+    if store.containerd and counts_as_engine(images.engine.version):
         return images.stored_bytes
     if store.containerd:
         root = store.containerd_root

@@ -271,9 +271,7 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 labels=tuple(
                     sorted((k, str(v)) for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX))
                 ),
-                blob_digests=tuple(
-                    d for d in objects.get("blobs") or () if d in store_blobs or not store_blobs
-                ),
+                blob_digests=tuple(d for d in objects.get("blobs") or () if d in store_blobs),
                 engine_shared_bytes=engine_shared.get(image_id),
                 step_snapshots=tuple(objects.get("steps") or ()) if engine_measure else (),
                 platforms=tuple(objects.get("platforms") or ()),

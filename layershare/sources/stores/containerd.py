@@ -36,6 +36,7 @@ from layershare.ids import chain_ids
 from layershare.sources.stores.boltdb import Tree
 from layershare.sources.stores.containerd_meta import (
     NAMESPACE,
+    SnapshotRecord,
     reachable,
     read_content_refs,
     read_snapshot_records,
@@ -131,7 +132,10 @@ def read_namespaces(
             for image_id in ids
             if (found := _image_blobs(blob_dir, image_id, refs, blobs, usage)) is not None
         }
-    snapshots, reported, other_snapshot_bytes, duplicate = _snapshots(snapshotter, usage, set(image_ids))
+    records = read_snapshot_records(snapshotter)  # the snapshotter's metadata, read once
+    snapshots, reported, other_snapshot_bytes, duplicate = _snapshots(
+        snapshotter, records, usage, set(image_ids)
+    )
     other_blob_bytes = sum(
         usage.entry_if_present(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs
     )
@@ -139,7 +143,7 @@ def read_namespaces(
     steps: dict[str, dict[str, dict[str, int]]] = {}
     for namespace in image_ids:
         steps[namespace] = {}
-        below = _step_snapshots(snapshotter, namespace, steps[namespace], usage)
+        below = _step_snapshots(snapshotter, records, namespace, steps[namespace], usage)
         for found in images[namespace].values():
             found["steps"] = sorted({name for top in found.pop("chain_tops") for name in below(top)})
     return {
@@ -272,7 +276,7 @@ def _files(folder: Path) -> list[Path]:
 
 
 def _snapshots(
-    snapshotter: Path, usage: DiskUsage, wanted: set[str]
+    snapshotter: Path, records: Mapping[str, SnapshotRecord], usage: DiskUsage, wanted: set[str]
 ) -> tuple[dict[str, dict[str, int]], dict[str, dict[str, int]], int, int]:
     """Each committed layer snapshot of the wanted namespaces (by namespace, then chain ID) as ``du``
     counts its folder and as containerd reports its usage (the engine's measure); every other snapshot
@@ -282,7 +286,7 @@ def _snapshots(
     reported: dict[str, dict[str, int]] = {}
     copies: dict[str, list[int]] = {}
     other = 0
-    for record in read_snapshot_records(snapshotter).values():
+    for record in records.values():
         try:
             size = snapshot_usage(snapshotter, record, usage)
         except OSError:
@@ -303,14 +307,18 @@ def _snapshots(
 
 
 def _step_snapshots(
-    snapshotter: Path, namespace: str, weighed: dict[str, dict[str, int]], usage: DiskUsage
+    snapshotter: Path,
+    every: Mapping[str, SnapshotRecord],
+    namespace: str,
+    weighed: dict[str, dict[str, int]],
+    usage: DiskUsage,
 ) -> Callable[[str], tuple[str, ...]]:
     """What finds the committed snapshots inside an image's chain that are no layer's (not named after a
     chain ID: the classic builder's steps on the containerd store), below the snapshot a chain ID names,
     weighing each once into ``weighed``: in the engine's measure (``bytes``, the usage containerd
     recorded) and as ``du`` counts its folder (``size``). The engine's ``LayersSize`` and each image's
     SIZE walk a chain's parents and count them (Engine 29.6 and later)."""
-    records = {k: r for k, r in read_snapshot_records(snapshotter).items() if r.namespace == namespace}
+    records = {k: r for k, r in every.items() if r.namespace == namespace}
     by_name = {r.name: k for k, r in records.items()}
     memo: dict[str, tuple[str, ...]] = {}
 
@@ -334,42 +342,6 @@ def _step_snapshots(
         return found
 
     return lambda chain_top: below(by_name.get(chain_top))
-
-
-def kept_snapshot_bytes(
-    root: Path, snapshotter: str, image_ids: Iterable[str], container_ids: Iterable[str], architecture: str
-) -> int | None:
-    """What the snapshots of these images and containers weigh as the engine's ``LayersSize`` counts them.
-
-    On the containerd store the engine's ``LayersSize`` is every snapshot's usage, containers' own
-    included; this is the part those images (their layers and what they stand on) and containers
-    (their writable and init snapshots) keep. Active snapshots are measured as containerd measures
-    them (allocated blocks of their ``fs`` folder). None where the store is not readable.
-    """
-    folder = root / f"io.containerd.snapshotter.v1.{snapshotter}"
-    records = {k: r for k, r in read_snapshot_records(folder).items() if r.namespace == NAMESPACE}
-    if not records:
-        return None
-    by_name = {r.name: k for k, r in records.items()}
-    kept: set[str] = set()
-
-    def keep(key: str | None) -> None:
-        while key is not None and key in records and key not in kept:
-            kept.add(key)
-            key = records[key].parent
-
-    for image_id in image_ids:
-        config = read_config(root, image_id, architecture)
-        if config is None:
-            return None
-        chain = chain_ids(list((config.get("rootfs") or {}).get("diff_ids") or []))
-        if chain:
-            keep(by_name.get(chain[-1]))
-    for cid in container_ids:
-        keep(by_name.get(cid))
-        keep(by_name.get(f"{cid}-init"))
-    usage = DiskUsage()
-    return sum(reported_usage(folder, records[key], usage) for key in kept)
 
 
 def snapshots_usage(root: Path, snapshotter: str) -> int | None:
