@@ -30,6 +30,7 @@ class PrivateEngine:
     process: subprocess.Popen[bytes]
     command: list[str] = field(default_factory=list)
     environment: dict[str, str] = field(default_factory=dict)
+    client: str = ""  # the folder of the docker CLI to drive it with, first on PATH ("": PATH's own)
 
     @property
     def socket(self) -> Path:
@@ -53,6 +54,8 @@ class PrivateEngine:
         env.pop("DOCKER_CONTEXT", None)
         env["DOCKER_BUILDKIT"] = "0"
         env["DOCKER_CLI_HINTS"] = "false"
+        if self.client:
+            env["PATH"] = f"{self.client}:{env.get('PATH', '')}"
         return env
 
     def docker(self, *args: str, input_bytes: bytes | None = None, cwd: str | Path | None = None) -> str:
@@ -122,6 +125,8 @@ def start_private_engine(
     dockerd: str | Path | None = None,
     tcp: str | None = None,
     extra_args: list[str] | None = None,
+    client: str | Path | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> PrivateEngine:
     """Start a private dockerd and wait until it answers.
 
@@ -131,8 +136,10 @@ def start_private_engine(
     ``usr/sbin/dockerd``, whose ``usr/bin`` holds containerd, or Docker's static bundle, whose
     folder holds containerd, runc and the CLI): its folders go first on PATH.
     ``tcp`` (``127.0.0.1:PORT``) makes it listen there too, without TLS: for tests only.
+    ``client`` is the folder of the docker CLI that drives it (first on PATH in :meth:`PrivateEngine.env`);
+    ``extra_env`` goes to dockerd (``DOCKER_MIN_API_VERSION=1.41`` lets Engine 29 serve a 20.10 CLI).
     """
-    env = dict(os.environ)
+    env = {**os.environ, **(extra_env or {})}
     if dockerd is not None:
         binary = Path(dockerd).resolve()
         # An unpacked package keeps containerd in ../bin; Docker's static bundle beside dockerd.
@@ -161,7 +168,8 @@ def start_private_engine(
             *(["--debug"] if debug else []),
     ]  # fmt: skip
     process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True)
-    return _wait_until_up(PrivateEngine(folder, process, command, env), timeout)
+    engine = PrivateEngine(folder, process, command, env, str(client or ""))
+    return _wait_until_up(engine, timeout)
 
 
 def _wait_until_up(engine: PrivateEngine, timeout: float) -> PrivateEngine:

@@ -81,6 +81,16 @@ def cli(
     return Ran(result.exit_code, result.stdout, result.stderr)
 
 
+# The docker CLI each engine is driven with (the folder first on PATH; None: PATH's own): CLI 29.7.2 from
+# the bundle (API 1.55), Debian sid's 28.5 CLI (1.51), and Debian's 20.10 CLI (1.41) against Engine 29's
+# overlay2 store, as the issue's removal matrix asks (Engine 29 then serves API 1.41: DOCKER_MIN_API_VERSION).
+ENGINE_CLIENTS = {
+    "28.5-overlay2": ENGINE_28.parent.parent / "bin",
+    "28.5-containerd": ENGINE_28.parent.parent / "bin",
+    "29.7-overlay2": Path("/usr/bin"),
+    "29.7-containerd": ENGINE_29.parent,
+}
+
 # The engines the tests start: kind -> (dockerd, image store).
 ENGINE_KINDS = {
     "20.10-overlay2": (None, False),
@@ -109,6 +119,9 @@ def start_engine(kind: str = "20.10-overlay2", *, buildkit: bool = False, **opti
         not buildkit or Path("/usr/bin/docker").exists(),
         "these engine tests need Debian's docker.io (its 20.10 CLI builds with BuildKit)",
     )
+    options.setdefault("client", ENGINE_CLIENTS.get(kind))
+    if kind.startswith("29."):
+        options.setdefault("extra_env", {"DOCKER_MIN_API_VERSION": "1.41"})
     engine = start_private_engine(dockerd=dockerd, containerd_store=containerd, debug=True, **options)
     engine.containerd = containerd
     engine.kind = kind

@@ -12,6 +12,7 @@ from layershare.ids import chain_ids
 from layershare.model.holdings import SOFT, StoredUnit
 from layershare.sources.holdings.store import EngineStore
 from layershare.sources.stores import buildkit, containerd, containerd_meta
+from layershare.sources.stores.measure import layers_size_rule
 from layershare.sources.stores.usage import DiskUsage
 
 
@@ -27,7 +28,13 @@ def containerd_units(
     """Who holds what on the containerd store, as containerd's collector walks it: images their blobs
     (content labels) and snapshots, containers and BuildKit's records their leases, other namespaces'
     leases softly, record-less blobs as pending garbage. Fills ``units``, ``others`` and ``paths``;
-    returns each holder's units."""
+    returns each holder's units.
+
+    What each unit adds to ``LayersSize`` follows the engine's version (:func:`layers_size_rule`): every
+    snapshot while anything holds it (before 29.6), or only the snapshots of the images' chains (29.6
+    on); from 28.2 each blob an image's manifests reach, at its size, while an image reaches it.
+    """
+    rule = layers_size_rule(store.version)
     root = store.containerd_root
     assert root is not None
     folder = root / f"io.containerd.snapshotter.v1.{store.driver}"
@@ -50,7 +57,9 @@ def containerd_units(
                     size = containerd_meta.reported_usage(folder, record, usage)
                 except OSError:
                     size = 0
-                units[unit] = StoredUnit(unit, "snapshot", size, None)
+                units[unit] = StoredUnit(
+                    unit, "snapshot", size, None, counted_with_images=rule == "image_chains_and_content"
+                )
                 paths[unit] = (str(folder / "snapshots" / str(record.number)),)
             found.append(unit)
             key = record.parent
@@ -73,6 +82,15 @@ def containerd_units(
         chain = chain_ids(diff_ids)
         top = by_name.get(chain[-1]) if chain else None
         holds[f"image:{image['id']}"] = tuple(blobs([image["id"]]) + snap(top))
+        if rule != "all_snapshots":  # the blobs its manifests reach count while an image reaches them
+            for digest in _manifest_blobs(blob_dir, image["id"]):
+                unit = f"blob:{digest}"
+                if unit in units and not units[unit].bytes:  # present, and held by the image
+                    try:
+                        size = containerd.blob_path(root, digest).stat().st_size
+                    except OSError:
+                        continue  # gone since: not counted
+                    units[unit] = StoredUnit(unit, "blob", size, None, counted_with_images=True)
     for c in containers_json:
         cid = str(c["Id"])
         holds[f"container:{cid}"] = tuple(snap(by_name.get(cid)) + snap(by_name.get(f"{cid}-init")))
@@ -147,21 +165,45 @@ def _entries(folder: Path) -> list[Path]:
         return []
 
 
-def _manifest_layers(blob_dir: Path, target: str) -> list[tuple[str, ...]]:
-    """The layer digests of each manifest an image's target names (one per platform)."""
+def _read_json(blob_dir: Path, digest: str) -> Any:
+    try:
+        return json.loads((blob_dir / digest.removeprefix("sha256:")).read_bytes())
+    except (OSError, ValueError):
+        return None
 
-    def read(digest: str) -> Any:
-        try:
-            return json.loads((blob_dir / digest.removeprefix("sha256:")).read_bytes())
-        except (OSError, ValueError):
-            return None
 
-    top = read(target)
+def _manifests(blob_dir: Path, target: str) -> list[tuple[str, Any]]:
+    """(digest, document) of an image's target and, for an index, of each manifest it names."""
+    top = _read_json(blob_dir, target)
     if not isinstance(top, dict):
         return []
-    manifests = (
-        [top] if "layers" in top else [read(str(m.get("digest", ""))) for m in top.get("manifests") or []]
-    )
+    if "layers" in top:
+        return [(target, top)]
+    found = [(target, top)]
+    for m in top.get("manifests") or []:
+        digest = str(m.get("digest", ""))
+        found.append((digest, _read_json(blob_dir, digest)))
+    return found
+
+
+def _manifest_blobs(blob_dir: Path, target: str) -> list[str]:
+    """The blobs the engine walks from an image's target (moby's ``walkPresentChildren``): the index,
+    each manifest present, its config and its layers; not what only GC labels keep."""
+    found = []
+    for digest, document in _manifests(blob_dir, target):
+        if not isinstance(document, dict):
+            continue
+        found.append(digest)
+        config = document.get("config")
+        if isinstance(config, dict):
+            found.append(str(config.get("digest", "")))
+        found += [str(layer.get("digest", "")) for layer in document.get("layers") or []]
+    return [d for d in found if d]
+
+
+def _manifest_layers(blob_dir: Path, target: str) -> list[tuple[str, ...]]:
+    """The layer digests of each manifest an image's target names (one per platform)."""
+    manifests = [document for _, document in _manifests(blob_dir, target)]
     return [
         tuple(str(layer.get("digest", "")) for layer in m["layers"])
         for m in manifests

@@ -19,6 +19,7 @@ class EngineStore:
         self.containerd = is_containerd_store(info)
         self.driver = str(info.get("Driver") or ("overlayfs" if self.containerd else "overlay2"))
         self.architecture = str(info.get("Architecture") or "")
+        self.version = str(info.get("ServerVersion") or "")
         self.readable = bool(data_root) and os.access(data_root, os.R_OK | os.X_OK)
         self.containerd_root = (
             containerd.find_store_near(data_root) if self.containerd and data_root else None
