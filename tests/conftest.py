@@ -28,6 +28,31 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.browser)
 
 
+TIER_SECONDS: dict[str, float] = {}
+
+
+def _tier(report: pytest.TestReport) -> str:
+    """Which tier a test belongs to: engine (a real engine), browser, slow (a JVM, a wheel), or unit."""
+    if report.nodeid.startswith("tests/engine/"):
+        return "engine"
+    for tier in ("browser", "slow"):
+        if tier in report.keywords:
+            return tier
+    return "unit"
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Sum each test's set-up, call and tear-down into its tier's time."""
+    TIER_SECONDS[_tier(report)] = TIER_SECONDS.get(_tier(report), 0.0) + report.duration
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Each tier's time, for CI's log (the run must stay well inside its time)."""
+    if TIER_SECONDS:
+        parts = ", ".join(f"{tier} {seconds / 60:.1f} min" for tier, seconds in sorted(TIER_SECONDS.items()))
+        terminalreporter.write_line(f"time by tier: {parts}")
+
+
 @pytest.fixture(params=RECORDED, ids=[p.stem for p in RECORDED])
 def recording(request: pytest.FixtureRequest) -> dict[str, Any]:
     """A recording of the example corpus from a real engine, with its ground truth."""

@@ -127,6 +127,9 @@ class Image:
     engine_shared_bytes: int | None = None
     # The classic builder's step snapshots in the image's chain (containerd store), as ``Snapshot.steps`` names them.
     step_snapshots: tuple[str, ...] = ()
+    # CONTENT SIZE of ``docker image ls`` (CLI 29, containerd store, API 1.47+): the content blobs of the
+    # image's available manifests; None where the engine does not say (a graphdriver store, older APIs).
+    content_bytes: int | None = None
 
     @property
     def dangling(self) -> bool:

@@ -77,6 +77,7 @@ def section_document(section: PageSection) -> dict[str, Any]:
             "tags": [list(t) for t in images["tags"]],
             "created": images["created"].tolist(),
             "size": [int(v) for v in images["size_bytes"]],
+            "content": [None if pd.isna(v) else int(v) for v in images["content_bytes"]],
             "shared": [int(v) for v in images["shared_bytes"]],
             "unique": [int(v) for v in images["unique_bytes"]],
             "containers": [int(v) for v in images["containers"]],

@@ -55,6 +55,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "digests": list(row["digests"]),
                 "created": row["created"],
                 "size_bytes": int(row["size_bytes"]),
+                "content_bytes": _int_or_none(row["content_bytes"]),
                 "stored_bytes": int(row["layer_bytes"]) + int(row["blob_bytes"]),
                 "blob_bytes": int(row["blob_bytes"]),
                 "shared_bytes": int(row["shared_bytes"]),
@@ -84,6 +85,10 @@ def report_document(report: Report) -> dict[str, Any]:
         ],
         "notes": list(report.index.notes),
     }
+
+
+def _int_or_none(value: Any) -> int | None:
+    return None if pd.isna(value) else int(value)
 
 
 def render_report_json(report: Report) -> str:

@@ -18,6 +18,10 @@ def _size(size_bytes: int, exact: bool = True) -> str:
     return human_size(size_bytes) + ("" if exact else " ~")
 
 
+def _content(value: object) -> str:
+    return "-" if pd.isna(value) else human_size(int(value))  # type: ignore[call-overload]
+
+
 def _table(rows: Sequence[Sequence[str]], headers: list[str], markdown: bool, right: set[int]) -> str:
     align = ["right" if i in right else "left" for i in range(len(headers))]
     return tabulate(
@@ -59,11 +63,13 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
         summary_rows.append(["Layers unpacked again in another namespace", human_size(t.duplicate_bytes)])
     parts = [f"{heading}{describe_engine(engine)}", _table(summary_rows, ["", ""], markdown, {1})]
     images = report.images if top is None else report.images.head(top)
+    content = bool(report.images["content_bytes"].notna().any())  # CONTENT SIZE: the containerd store
     image_rows = [
         [
             shorten(row["reference"], 50),
             short_id(str(image_id)),
             _size(row["size_bytes"]),
+            *([_content(row["content_bytes"])] if content else []),
             _size(row["shared_bytes"], not row["estimated"]),
             _size(row["unique_bytes"], not row["estimated"]),
             str(row["layers"]),
@@ -73,14 +79,14 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
     ]
     more = len(report.images) - len(images)
     parts.append(f"{heading}Images" + (f" (top {len(images)} of {len(report.images)})" if more else ""))
-    parts.append(
-        _table(
-            image_rows,
-            ["REFERENCE", "IMAGE ID", "SIZE", "SHARED", "UNIQUE", "LAYERS", "CONTAINERS"],
-            markdown,
-            {2, 3, 4, 5, 6},
+    headers = ["REFERENCE", "IMAGE ID", "SIZE", *(["CONTENT"] if content else []), "SHARED", "UNIQUE"]
+    headers += ["LAYERS", "CONTAINERS"]
+    parts.append(_table(image_rows, headers, markdown, set(range(2, len(headers)))))
+    if content:
+        parts.append(
+            "SIZE is docker image ls's DISK USAGE (unpacked snapshots and content blobs); CONTENT its "
+            "CONTENT SIZE (the blobs of the image's manifests present here)."
         )
-    )
     shared = report.layers.loc[report.layers["images"] > 1]
     shared = shared if top is None else shared.head(top)
     parts.append(f"{heading}Most shared layers")

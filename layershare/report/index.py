@@ -84,6 +84,7 @@ class LayerIndex:
                 "base_label": [dict(i.labels).get(BASE_NAME_LABEL) for i in imgs],
                 "platforms": [list(i.platforms) for i in imgs],
                 "engine_shared_bytes": pd.array([i.engine_shared_bytes for i in imgs], dtype="Int64"),
+                "content_bytes": pd.array([i.content_bytes for i in imgs], dtype="Int64"),
             }
         ).set_index("image_id")
         counts = [len(i.chain_ids) for i in imgs]

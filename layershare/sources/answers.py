@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from layershare.ids import chain_ids
-from layershare.model import OCI_LABEL_PREFIX
+from layershare.model import OCI_LABEL_PREFIX, version_tuple
 from layershare.redact import redact_created_by
 from layershare.sources.stores.measure import counts_as_engine
 from layershare.times import unix_time
@@ -27,6 +27,40 @@ VERSION_KEYS = ("Version", "ApiVersion", "Os", "Arch")
 INFO_KEYS = ("ServerVersion", "Driver", "DriverStatus", "OSType", "Architecture", "DockerRootDir")
 
 Recording = dict[str, Any]
+API_MANIFESTS = (1, 47)  # from this API version ``GET /images/json?manifests=1`` lists each image's manifests
+
+
+def manifests(api_version: str) -> int | None:
+    """``manifests=1`` for ``GET /images/json`` where the API has it (None: leave it out)."""
+    return 1 if version_tuple(api_version) >= API_MANIFESTS else None
+
+
+def trim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
+    """What a recording keeps of an image summary: :data:`SUMMARY_KEYS`, and of each manifest (the
+    containerd store, API 1.47+) its kind, whether it is available and its sizes."""
+    kept = {k: summary.get(k) for k in SUMMARY_KEYS}
+    manifests = summary.get("Manifests")
+    if isinstance(manifests, list):
+        kept["Manifests"] = [
+            {
+                "Kind": m.get("Kind"),
+                "Available": bool(m.get("Available")),
+                "Size": {k: (m.get("Size") or {}).get(k) for k in ("Content", "Total")},
+            }
+            for m in manifests
+            if isinstance(m, Mapping)
+        ]
+    return kept
+
+
+def content_size(summary: Mapping[str, Any]) -> int | None:
+    """CONTENT SIZE of ``docker image ls`` (CLI 29, containerd store): the content of the image's
+    manifests that are available here (``Size.Content`` of each: manifest, config, layer blobs); None
+    where the engine lists no manifests (a graphdriver store, or an API before 1.47)."""
+    manifests = summary.get("Manifests")
+    if not isinstance(manifests, list) or not manifests:
+        return None
+    return sum(int((m.get("Size") or {}).get("Content") or 0) for m in manifests if m.get("Available"))
 
 
 def is_containerd_store(info: Mapping[str, Any]) -> bool:

@@ -9,12 +9,16 @@ SHARED SIZE equal ``docker system df -v``'s. On overlay2 they are the layer stor
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from engines import cli, run_unprivileged, system_df
 from support import private_engine
@@ -113,6 +117,52 @@ def test_a_docker_group_user_gets_the_engines_own_totals(engine29: Any) -> None:
     assert {i["id"]: (i["size_bytes"], i["shared_bytes"]) for i in doc["images"]} == engine
     if engine29.containerd:
         assert any("are the engine's own" in note for note in doc["notes"])
+
+
+def go_human_size(size: float) -> str:
+    """go-units' ``HumanSizeWithPrecision(size, 3)``, as the docker CLI writes a size."""
+    units = ["B", "kB", "MB", "GB", "TB"]
+    i = 0
+    while size >= 1000 and i < len(units) - 1:
+        size, i = size / 1000, i + 1
+    return f"{size:.3g}{units[i]}"
+
+
+def test_content_size_is_docker_image_ls_content_size(engine29: Any) -> None:
+    """``content_bytes`` is CONTENT SIZE: the Size.Content of the image's available manifests, as
+    ``GET /images/json?manifests=1`` gives them and CLI 29's ``docker image ls`` prints them; table,
+    CSV, markdown and JSON carry it on the containerd store, and say nothing of it on overlay2."""
+    api = docker.APIClient(base_url=engine29.host, version="auto")
+    listed = api._result(api._get(api._url("/images/json"), params={"all": 1, "manifests": 1}), True)
+    doc = report(engine29)
+    ours = {i["id"]: i for i in doc["images"]}
+    table = cli(engine29, "report", "--no-cache", "--top", "100").stdout
+    csv_rows = list(csv.DictReader(io.StringIO(cli(engine29, "report", "-f", "csv", "--no-cache").stdout)))
+    if not engine29.containerd:
+        assert all(i["content_bytes"] is None for i in ours.values())
+        assert "CONTENT" not in table and all(r["content_bytes"] == "" for r in csv_rows)
+        return
+    by_id = {summary["Id"]: summary for summary in listed}  # all=1: the classic builder's steps too
+    for image_id, image in ours.items():
+        manifests = by_id[image_id]["Manifests"]
+        expected = sum(m["Size"]["Content"] for m in manifests if m["Available"])
+        assert image["content_bytes"] == expected > 0
+        assert image["size_bytes"] == by_id[image_id]["Size"]  # DISK USAGE
+    assert {r["id"]: int(r["content_bytes"]) for r in csv_rows} == {
+        k: v["content_bytes"] for k, v in ours.items()
+    }
+    assert "CONTENT" in table.splitlines()[table.splitlines().index("Images") + 2]
+    assert "CONTENT SIZE" in table  # the legend
+    markdown = cli(engine29, "report", "-f", "markdown", "--no-cache").stdout
+    assert re.search(r"\|\s*SIZE\s*\|\s*CONTENT\s*\|\s*SHARED\s*\|", markdown)
+    # CLI 29.7.2's own table: IMAGE, ID, DISK USAGE, CONTENT SIZE, EXTRA.
+    shown = engine29.docker("image", "ls").splitlines()
+    assert shown[0].split() == ["IMAGE", "ID", "DISK", "USAGE", "CONTENT", "SIZE", "EXTRA"]
+    by_short = {k.removeprefix("sha256:")[:12]: v for k, v in ours.items()}
+    for line in shown[1:]:
+        _, short, disk, content = re.split(r"\s{2,}", line.strip())[:4]
+        assert go_human_size(by_short[short]["content_bytes"]) == content, line
+        assert go_human_size(by_short[short]["size_bytes"]) == disk, line
 
 
 def test_removing_an_image_frees_exactly_its_unique_bytes(engine29: Any) -> None:

@@ -28,7 +28,8 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(
-    scope="module", params=["20.10-overlay2", "26.1-containerd", "29.7-containerd", "29.7-overlay2", "28.5-containerd"]
+    scope="module",
+    params=["20.10-overlay2", "26.1-containerd", "29.7-containerd", "29.7-overlay2", "28.5-containerd"],
 )
 def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     def build(private: Any) -> None:

@@ -157,3 +157,39 @@ def test_every_format_renders_several_engines(recording: dict[str, Any], fmt: Ou
     reports = [report_of(recording), report_of(recording)]
     text = render_reports(reports, fmt)
     assert text.endswith("\n") and len(text) > len(render_report(reports[0], fmt))
+
+
+def test_content_size_where_the_engine_lists_manifests(recording: dict[str, Any]) -> None:
+    """CONTENT SIZE (CLI 29, the containerd store): the Size.Content of the image's available manifests
+    (a platform not pulled, or an attestation not here, adds nothing); every format carries it with a
+    legend, and an engine that lists no manifests leaves it null and the column out."""
+    from layershare.sources.answers import trim_summary
+
+    plain = report_of(recording)
+    assert "CONTENT" not in render_report(plain, OutputFormat.TABLE, top=100)
+    assert all(
+        i["content_bytes"] is None
+        for i in json.loads(render_report(plain, OutputFormat.JSON, top=1))["images"]
+    )
+    listed = json.loads(json.dumps(recording))
+    expected = {}
+    for n, summary in enumerate(listed["images"]):
+        here = {"Kind": "image", "Available": True, "Size": {"Content": 1000 + n, "Total": 5000}}
+        gone = {"Kind": "image", "Available": False, "Size": {"Content": 777, "Total": 777}}
+        secret = {"Descriptor": {"annotations": {"token": "s3cret"}}, "ImageData": {"Containers": ["x"]}}
+        summary["Manifests"] = [{**here, **secret}, gone]
+        expected[summary["Id"]] = 1000 + n
+        assert "s3cret" not in json.dumps(trim_summary(summary))
+    report = report_of(listed)
+    doc = json.loads(render_report(report, OutputFormat.JSON, top=1))
+    assert {i["id"]: i["content_bytes"] for i in doc["images"]} == {
+        i: v for i, v in expected.items() if i in {d["id"] for d in doc["images"]}
+    }
+    rows = csv.DictReader(io.StringIO(render_report(report, OutputFormat.CSV, top=1)))
+    assert {r["id"]: int(r["content_bytes"]) for r in rows} == {
+        i["id"]: i["content_bytes"] for i in doc["images"]
+    }
+    for fmt in (OutputFormat.TABLE, OutputFormat.MARKDOWN):
+        text = render_report(report, fmt, top=100)
+        assert "CONTENT" in text and "CONTENT SIZE (the blobs of the image's manifests" in text
+        assert human_size(expected[doc["images"][0]["id"]]) in text

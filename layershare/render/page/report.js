@@ -300,6 +300,7 @@
     { key: "name", label: "Image", text: (s, i) => imageName(s, i) },
     { key: "id", label: "ID", text: (s, i) => shortId(s.images.id[i]) },
     { key: "size", label: "Size", num: true },
+    { key: "content", label: "Content size", num: true, optional: true },
     { key: "shared", label: "Shared", num: true },
     { key: "unique", label: "Unique", num: true },
     { key: "layers", label: "Layers", num: true, value: (s, i) => s.images.layers[i].length },
@@ -310,8 +311,14 @@
   // Rows are made when first shown; at most ROWS_SHOWN at a time until "Show all" (layout of tens of
   // thousands of rows would hold the page for seconds).
   const ROWS_SHOWN = 1000;
+  // A column marked optional shows only where the engine gives it (CONTENT SIZE: the containerd store).
+  function columnsOf(s) {
+    return COLUMNS.filter((c) => !c.optional || (s.images[c.key] || []).some((v) => v !== null));
+  }
+
   function imagesTable(s, state, onRow) {
     const n = s.images.id.length;
+    const columns = columnsOf(s);
     const rows = new Array(n);
     const body = el("tbody");
     function row(i) {
@@ -320,7 +327,7 @@
       const box = el("input", { type: "checkbox", "aria-label": "pick " + shortId(s.images.id[i]), disabled: !s.removal || removal < 0 });
       box.checked = state.picked.has(i);
       const cells = [el("td", null, box)];
-      for (const column of COLUMNS.slice(1)) {
+      for (const column of columns.slice(1)) {
         if (column.num) {
           const value = column.value ? column.value(s, i) : s.images[column.key][i];
           const count = column.key === "layers" || column.key === "containers";
@@ -362,7 +369,7 @@
       matching = words.length ? haystack.map((text) => words.every((w) => text.includes(w))) : null;
       render();
     });
-    const headers = COLUMNS.map((column) => {
+    const headers = columns.map((column) => {
       if (column.key === "pick") return el("th", null, column.label);
       const button = el("button", { type: "button", "data-sort": column.key }, column.label);
       button.addEventListener("click", () => {
@@ -373,7 +380,7 @@
       return el("th", { class: column.num ? "num" : null }, button);
     });
     function sort() {
-      const column = COLUMNS.find((c) => c.key === sortKey);
+      const column = columns.find((c) => c.key === sortKey);
       const keys = s.images.id.map((_, i) => column.num ? (column.value ? column.value(s, i) : s.images[column.key][i]) : column.text(s, i).toLowerCase());
       order = keys.map((_, i) => i).sort((a, b) => {
         const x = keys[a], y = keys[b];
@@ -389,8 +396,11 @@
     }
     sort();
     const table = el("table", { class: "images" }, el("thead", null, el("tr", null, ...headers)), body);
+    const legend = columns.some((c) => c.key === "content")
+      ? el("p", { class: "muted legend" }, "Size is docker image ls's DISK USAGE (unpacked snapshots and content blobs); Content size its CONTENT SIZE (the blobs of the image's manifests present here).")
+      : null;
     return {
-      node: el("div", null, el("div", { class: "tools" }, search, shown, more), el("div", { class: "scroll" }, table)),
+      node: el("div", null, el("div", { class: "tools" }, search, shown, more), el("div", { class: "scroll" }, table), legend),
       rows,
     };
   }

@@ -27,13 +27,14 @@ from layershare.model import ImageContent, Snapshot
 from layershare.sources.answers import (
     INFO_KEYS,
     RECORDING_SCHEMA,
-    SUMMARY_KEYS,
     VERSION_KEYS,
     Recording,
     engine_figures_exact,
     image_usage_from,
+    manifests,
     trim_history,
     trim_inspect,
+    trim_summary,
 )
 from layershare.sources.archive.reader import ChunkReader, read_archive
 from layershare.sources.engine.contexts import chosen_context, describe_host
@@ -142,13 +143,13 @@ class EngineSource(StatefulSource, ContentSource):
         if self._answers is None:  # asked from one thread (collect, disk)
             local = self._plain_api()
             if local is not None:
-                asks = {
+                # The API version is negotiated once (local.version), before the four go out together.
+                asks: dict[str, tuple[str, dict[str, int | None]]] = {
                     "version": ("/version", {}),
                     "info": ("/info", {}),
-                    "images": ("/images/json", {"all": 1}),
+                    "images": ("/images/json", {"all": 1, "manifests": manifests(local.version)}),
                     "containers": ("/containers/json", {"all": 1}),
                 }
-                local.version  # noqa: B018 - negotiated once, before the four go out together
                 with ThreadPoolExecutor(max_workers=len(asks)) as pool:
                     futures = {
                         k: pool.submit(local.get, path, **params) for k, (path, params) in asks.items()
@@ -158,11 +159,12 @@ class EngineSource(StatefulSource, ContentSource):
             from layershare.sources.engine.connection import engine_errors
 
             api = self._client()
+            query = {"all": 1, "manifests": manifests(str(api.api_version))}
             with engine_errors(self.where):
                 self._answers = {
                     "version": api.version(),
                     "info": api.info(),
-                    "images": api.images(all=True),
+                    "images": api._result(api._get(api._url("/images/json"), params=query), True),
                     "containers": api.containers(all=True),
                 }
         return self._answers
@@ -234,7 +236,7 @@ class EngineSource(StatefulSource, ContentSource):
             "info": {
                 k: info.get(k) for k in ("ID", "Driver", "DriverStatus", "DockerRootDir", "ServerVersion")
             },
-            "images": sorted(([s.get(k) for k in SUMMARY_KEYS] for s in answers["images"]), key=str),
+            "images": sorted((trim_summary(s) for s in answers["images"]), key=str),
             "containers": sorted(str(c.get("ImageID")) for c in answers["containers"]),
             "layer_store": self.read_layer_store and store_readable(info),
             "show_values": self.show_values,
@@ -290,7 +292,7 @@ class EngineSource(StatefulSource, ContentSource):
             "collected_at": now_iso(),
             "version": {k: version.get(k) for k in VERSION_KEYS},
             "info": {k: info.get(k) for k in INFO_KEYS},
-            "images": [{k: s.get(k) for k in SUMMARY_KEYS} for s in summaries],
+            "images": [trim_summary(s) for s in summaries],
             "inspect": inspects,
             "history": histories,
             "containers": [{"Id": c.get("Id"), "ImageID": c.get("ImageID")} for c in containers],

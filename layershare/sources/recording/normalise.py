@@ -25,7 +25,7 @@ from layershare.model import (
     Layer,
     Snapshot,
 )
-from layershare.sources.answers import RECORDING_SCHEMA, is_containerd_store
+from layershare.sources.answers import RECORDING_SCHEMA, content_size, is_containerd_store
 from layershare.sources.history import HistoryMismatch, LayerAssignment, map_history
 from layershare.sources.stores.measure import counts_as_engine, layers_size_rule
 
@@ -275,6 +275,7 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 engine_shared_bytes=engine_shared.get(image_id),
                 step_snapshots=tuple(objects.get("steps") or ()) if engine_measure else (),
                 platforms=tuple(objects.get("platforms") or ()),
+                content_bytes=content_size(s),
             )
         )
     for problem in problems:
