@@ -21,3 +21,19 @@ def unix_time(text: object) -> int:
         return int(datetime.fromisoformat(_NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00")).timestamp())
     except ValueError:
         return 0
+
+
+def nanoseconds(text: object) -> int | None:
+    """Nanoseconds since the epoch of an RFC 3339 time with its fraction (BuildKit's ``LastUsedAt``,
+    compared to the nanosecond as BuildKit compares them); None if none."""
+    if not isinstance(text, str) or not text:
+        return None
+    found = re.match(r"^(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$", text)
+    if not found:
+        return None
+    try:
+        whole = datetime.fromisoformat(found.group(1) + (found.group(3) or "").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    fraction = (found.group(2) or "").ljust(9, "0")[:9]
+    return int(whole.timestamp()) * 1_000_000_000 + int(fraction)

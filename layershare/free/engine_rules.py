@@ -16,10 +16,11 @@ import shlex
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from layershare.free.prune import PruneFilters
-from layershare.model import Container, EngineImage, EngineState, version_tuple
-from layershare.times import unix_time
+from layershare.free.prune import BuildSpace, PruneFilters
+from layershare.model import BuildRecord, Container, EngineImage, EngineState, version_tuple
+from layershare.times import nanoseconds, unix_time
 
+API_BUILD_SPACE = (1, 48)  # from this API version BuildKit's prune takes max-used and min-free space
 API_VOLUME_PRUNE_ANONYMOUS = (1, 42)  # from this API version, volume prune takes anonymous volumes only
 
 
@@ -270,7 +271,11 @@ class EngineRules:
         }
         return [t for t in tags if t in named]
 
-    def prune_build_cache(self, filters: PruneFilters, everything: bool) -> None:
+    def prune_build_cache(
+        self, filters: PruneFilters, everything: bool, space: BuildSpace | None = None
+    ) -> None:
+        """BuildKit's prune: every unused record the filters and ``-a`` allow, leaves first (a record
+        another kept record stands on stays); with space limits, one record at a time (gc mode)."""
         records = {r.id: r for r in self.state.build_cache}
         removable = {
             r.id
@@ -279,6 +284,11 @@ class EngineRules:
             and (filters.until is None or unix_time(r.last_used or r.created) < filters.until)
             and (everything or (r.type not in ("internal", "frontend") and not r.shared))
         }
+        total = sum(r.bytes for r in records.values() if not r.shared)  # BuildKit's DiskUsage, unshared
+        keep = self._keep_bytes(total, space) if space else 0
+        if keep:
+            self._prune_build_cache_to(records, removable, total, keep)
+            return
         # A record another kept record stands on stays.
         changed = True
         while changed:
@@ -290,3 +300,74 @@ class EngineRules:
                             removable.discard(parent)
                             changed = True
         self.plan.build_records.extend(sorted(removable))
+
+    def _keep_bytes(self, total: int, space: BuildSpace) -> int:
+        """BuildKit's ``calculateKeepBytes``: what a prune with space limits keeps (0: no cap)."""
+        reserved = space.reserved or space.keep_storage
+        if version_tuple(self.state.engine.api_version) < API_BUILD_SPACE and (
+            space.max_used or space.min_free
+        ):
+            self.plan.notes.append(
+                f"build cache: Engine {self.state.engine.version} (API {self.state.engine.api_version}) "
+                "keeps no --max-used-space or --min-free-space (from API 1.48): only the reserved space counts"
+            )
+            return reserved
+        keep = space.max_used
+        if space.min_free:
+            free = self.state.build_cache_free_bytes
+            if free is None:
+                self.plan.notes.append(
+                    "--min-free-space needs the free space of the engine's data root, which is not "
+                    "readable from here: the build cache's share is an estimate"
+                )
+                free = 0
+            else:
+                self.plan.notes.append(
+                    f"--min-free-space: the data root's file system has {free:,} bytes free now; "
+                    "BuildKit reads it again when it prunes"
+                )
+            excess = space.min_free - free
+            if excess > 0:
+                keep = total - excess if keep == 0 else min(keep, total - excess)
+            elif keep == 0:
+                keep = total  # enough free space: nothing goes
+        return max(keep, reserved)
+
+    def _prune_build_cache_to(
+        self, records: dict[str, BuildRecord], removable: set[str], total: int, keep: int
+    ) -> None:
+        """BuildKit's gc mode: while the unshared total is not under ``keep``, remove the one record
+        (among those nothing kept stands on) that is least recently and least often used."""
+        gone: set[str] = set()
+        while total >= keep:
+            standing = {p for r in records.values() if r.id not in gone for p in r.parents}
+            leaves = [records[i] for i in sorted(removable - gone) if i not in standing]
+            if not leaves:
+                break
+            rank = _gc_rank(leaves)
+            first = min(leaves, key=rank.__getitem__)
+            if sum(1 for r in leaves if rank[r] == rank[first]) > 1:
+                self.plan.notes.append(
+                    "BuildKit ranks some build-cache records equally (last used at the same time, as "
+                    "often): which of them it prunes first is its choice, so the build cache's share "
+                    "is one of the possible outcomes"
+                )
+            gone.add(first.id)
+            total -= first.bytes
+        self.plan.build_records.extend(sorted(gone))
+
+
+def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, float]:
+    """BuildKit's ``sortDeleteRecords`` score (lower goes first): the rank of a record's last use among
+    the distinct last-use times, plus the rank of its use count among the distinct counts, each
+    divided by its highest rank; a record never used ranks first."""
+    times = sorted({t for r in records if (t := nanoseconds(r.last_used)) is not None})
+    counts = sorted({r.usage_count for r in records} - {0})
+    time_rank: dict[int | None, int] = {t: n + 2 for n, t in enumerate(times)}
+    count_rank = {c: n + 2 for n, c in enumerate(counts)}
+    top_time, top_count = 1.0 + len(times), 1.0 + len(counts)
+    return {
+        r: time_rank.get(nanoseconds(r.last_used), 1) / top_time
+        + count_rank.get(r.usage_count, 1) / top_count
+        for r in records
+    }

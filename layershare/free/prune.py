@@ -77,6 +77,34 @@ class PruneFilters:
         return all(f.matches(labels) for f in self.labels)
 
 
+_BYTES = re.compile(r"^(\d+(?:\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$")
+_BINARY = {None: 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40, "p": 1 << 50}
+
+
+def parse_bytes(text: str) -> int:
+    """A size as the docker CLI reads ``--keep-storage 10gb`` (go-units' ``RAMInBytes``: 1k = 1024)."""
+    found = _BYTES.match(text.strip())
+    if not found:
+        raise UsageError(f"malformed size {text!r}: use a number and b, k, m, g or t (512m, 10gb)")
+    unit = found.group(2).lower() if found.group(2) else None
+    return int(float(found.group(1)) * _BINARY[unit])
+
+
+@dataclass(frozen=True)
+class BuildSpace:
+    """A build-cache prune's space limits (bytes, 0: not set): ``--reserved-space`` (``--keep-storage``
+    before it), ``--max-used-space`` and ``--min-free-space``. With any set, BuildKit prunes one record at
+    a time, least recently and least often used first, until the cache is under what it keeps."""
+
+    reserved: int = 0
+    max_used: int = 0
+    min_free: int = 0
+    keep_storage: int = 0
+
+    def __bool__(self) -> bool:
+        return bool(self.reserved or self.max_used or self.min_free or self.keep_storage)
+
+
 @dataclass(frozen=True)
 class PruneCommand:
     """One ``docker … prune`` command line, parsed: what it prunes and how."""
@@ -89,7 +117,17 @@ class PruneCommand:
     all: bool = False
     volumes_all: bool = False
     filters: PruneFilters = field(default_factory=PruneFilters)
+    space: BuildSpace = field(default_factory=BuildSpace)
 
+
+# builder prune's --keep-storage; buildx prune's (and BuildKit's) --reserved-space, --max-used-space and
+# --min-free-space: BuildSpace's fields.
+_SPACE_FLAGS = {
+    "keep_storage": "keep_storage",
+    "reserved_space": "reserved",
+    "max_used_space": "max_used",
+    "min_free_space": "min_free",
+}
 
 _PRUNE_KINDS = {
     ("image", "prune"): "images",
@@ -118,10 +156,15 @@ def parse_prune(text: str, now: float | None = None) -> PruneCommand:
     everything = volumes = False
     until: float | None = None
     labels: list[LabelFilter] = []
+    space: dict[str, int] = {}
     rest = list(words[2:])
     while rest:
         word = rest.pop(0)
-        if word in ("-a", "--all"):
+        flag, equals, value = word.partition("=")
+        if kind == "build_cache" and flag.removeprefix("--").replace("-", "_") in _SPACE_FLAGS:
+            size = value if equals else (rest.pop(0) if rest else "")
+            space[_SPACE_FLAGS[flag.removeprefix("--").replace("-", "_")]] = parse_bytes(size)
+        elif word in ("-a", "--all"):
             everything = True
         elif word in ("-f", "--force"):
             continue
@@ -157,4 +200,5 @@ def parse_prune(text: str, now: float | None = None) -> PruneCommand:
         all=everything if kind != "volumes" else False,
         volumes_all=everything if kind == "volumes" else False,
         filters=filters,
+        space=BuildSpace(**space),
     )

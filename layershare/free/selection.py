@@ -62,7 +62,7 @@ def plan_removal(state: EngineState, selection: Selection, now: float | None = N
         if prune.images:
             engine.prune_images(filters, prune.all)
         if prune.build_cache:
-            engine.prune_build_cache(filters, prune.all)
+            engine.prune_build_cache(filters, prune.all, prune.space)
         plan.commands.append(prune.text if " -f" in f" {prune.text}" else f"{prune.text} -f")
     plan.matched_nothing = not (
         picked or selection.prunes or plan.removed_images or plan.removed_tags or plan.containers

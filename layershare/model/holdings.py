@@ -123,6 +123,7 @@ class BuildRecord:
     created: str = ""
     parents: tuple[str, ...] = ()
     holds: tuple[str, ...] = ()
+    usage_count: int = 0
 
 
 SOFT = "may keep: "  # names an ``EngineState.others`` holder that may or may not keep its units
@@ -152,3 +153,6 @@ class EngineState:
     disk_readable: bool = False
     notes: tuple[str, ...] = ()
     collected_at: str = ""
+    # Free bytes of the file system under BuildKit's folder (statfs: f_bsize x f_bfree, as BuildKit
+    # reads it for --min-free-space); None where it cannot be read from here.
+    build_cache_free_bytes: int | None = None

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,15 @@ def layer_store(engine: Any) -> dict[str, int]:
 
 def system_df(engine: Any) -> dict[str, Any]:
     """``GET /system/df``: what ``docker system df -v`` prints."""
-    result: dict[str, Any] = docker.APIClient(base_url=engine.host, version="auto").df()
-    return result
+    for attempt in range(5):  # Engine 28.5 answers 404 when a snapshot goes away while it counts
+        try:
+            result: dict[str, Any] = docker.APIClient(base_url=engine.host, version="auto").df()
+            return result
+        except docker.errors.NotFound:
+            if attempt == 4:
+                raise
+            time.sleep(0.3)
+    raise AssertionError("unreachable")
 
 
 def cli(engine: Any, *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None) -> Ran:

@@ -101,6 +101,9 @@ def carry_out(engine: Any, doc: dict[str, Any], env: dict[str, str] | None = Non
     for command in doc["commands"]:
         words = shlex.split(command)
         assert words[0] == "docker", command
+        if words[1] == "buildx":  # no buildx here: what it asks BuildKit for, through the engine's API
+            buildx_prune(engine, words[3:])
+            continue
         subprocess.run(
             ["docker", *words[1:]], env={**engine.env(), **(env or {})}, check=True, capture_output=True
         )
@@ -138,6 +141,21 @@ def predicted_then_done(engine: Any, *args: str, env: dict[str, str] | None = No
     )
     assert parts == doc["freed_bytes"]
     return doc
+
+
+def buildx_prune(engine: Any, options: list[str]) -> None:
+    """``docker buildx prune OPTIONS`` as ``POST /build/prune`` (API 1.48+ has its space limits)."""
+    from layershare.free.prune import parse_bytes
+
+    params: dict[str, Any] = {}
+    while options:
+        word = options.pop(0)
+        if word in ("-a", "--all"):
+            params["all"] = "1"
+        elif word.startswith("--") and word != "--force":
+            params[word[2:]] = str(parse_bytes(options.pop(0)))
+    api = docker.APIClient(base_url=engine.host, version="auto")
+    api._raise_for_status(api._post(api._url("/build/prune"), params=params))
 
 
 def all_images(engine: Any) -> set[str]:
@@ -274,6 +292,43 @@ def test_every_prune_preset(engine: Any, preset: str) -> None:
     if "volume" in preset or "--volumes" in preset:
         assert "appdata" not in {v["name"] for v in doc["volumes"]}  # the running writer's volume stays
         assert any(note.startswith("volumes: API") for note in doc["notes"])
+
+
+def build_cache_total(engine: Any) -> int:
+    return sum(int(r["Size"]) for r in system_df(engine).get("BuildCache") or [] if not r["Shared"])
+
+
+SPACE_LIMITS = [
+    "docker builder prune --keep-storage {just_under}",
+    "docker builder prune --keep-storage {half}",
+    "docker buildx prune --max-used-space {half}",
+    "docker buildx prune --min-free-space {free_and_half}",
+]
+
+
+@pytest.mark.parametrize("preset", SPACE_LIMITS)
+def test_build_cache_pruned_down_to_a_size(engine: Any, preset: str) -> None:
+    """``builder prune --keep-storage`` (the CLI's own) and buildx's ``--max-used-space`` and
+    ``--min-free-space``: BuildKit removes one record at a time, least recently and least often used
+    first, until the unshared cache is under what it keeps; layershare names the same records."""
+    replenish(engine, 100 + SPACE_LIMITS.index(preset))
+    total = build_cache_total(engine)
+    stat = os.statvfs(Path(engine.data_root) / "buildkit")
+    half = total // 2
+    values = {"just_under": total - 1, "half": half, "free_and_half": stat.f_bsize * stat.f_bfree + half}
+    keep = total - 1 if "just_under" in preset else (total - half if "min-free" in preset else half)
+    records_before = {r["ID"] for r in system_df(engine).get("BuildCache") or []}
+    doc = predicted_then_done(engine, "--like", preset.format(**values))
+    if "buildx" in preset and engine.kind.startswith("20.10"):  # API 1.41 has no such limits: a full prune
+        assert any("from API 1.48" in n for n in doc["notes"])
+        assert {r["ID"] for r in system_df(engine).get("BuildCache") or []} <= records_before - set(
+            doc["build_cache_records"]
+        )
+        return
+    records_after = {r["ID"] for r in system_df(engine).get("BuildCache") or []}
+    assert set(doc["build_cache_records"]) == records_before - records_after, preset
+    assert doc["build_cache_records"] and records_after, preset  # some went, not all
+    assert build_cache_total(engine) < keep
 
 
 def test_volume_prune_follows_the_api_version(engine: Any) -> None:

@@ -193,3 +193,86 @@ def test_every_format_renders_and_the_json_keeps_its_contract() -> None:
     assert doc["schema"] == "layershare.free/v1"
     assert set(doc["images"][0]) >= {"id", "tags", "removed_tags", "removed", "freed_bytes", "blocked_by"}
     assert "team" not in render_free(free(state(), Selection(references=("used:1",)), NOW), FreeFormat.JSON)
+
+
+def cache_state(free_bytes: int | None = 10_000, api: str = "1.55") -> EngineState:
+    """Build-cache records as BuildKit ranks them for a gc-mode prune: ``old`` (used long ago, once),
+    ``often`` (as old, used five times), ``fresh`` (used last), ``never`` (never used), ``child`` on
+    ``parent`` (a record another stands on goes only after it), and one in use."""
+    from layershare.model import BuildRecord
+
+    def record(rid: str, size: int, last: str, count: int, parents: tuple[str, ...] = ()) -> BuildRecord:
+        return BuildRecord(
+            rid, "regular", size, False, rid == "busy", last_used=last, usage_count=count, parents=parents,
+            holds=(f"build:{rid}",),
+        )  # fmt: skip
+
+    records = (
+        record("old", 100, "2026-01-01T00:00:00.000000001Z", 1),
+        record("often", 200, "2026-01-01T00:00:00.000000001Z", 5),
+        record("fresh", 300, "2026-06-01T00:00:00.5Z", 1),
+        record("never", 50, "", 0),
+        record("parent", 400, "2026-01-01T00:00:00.000000002Z", 1),
+        record("child", 10, "2026-07-01T00:00:00Z", 2, parents=("parent",)),
+        record("busy", 1000, "2026-01-01T00:00:00Z", 9),
+    )
+    units = {f"build:{r.id}": StoredUnit(f"build:{r.id}", "build_cache", r.bytes, r.bytes) for r in records}
+    engine = EngineInfo(
+        host="unix:///x", version="29.7.2", api_version=api, image_store="overlay2", storage_driver="overlay2"
+    )  # type: ignore[arg-type]
+    return EngineState(
+        engine,
+        (),
+        (),
+        (),
+        records,
+        units,
+        api_version=api,
+        disk_readable=True,
+        build_cache_free_bytes=free_bytes,
+    )
+
+
+@pytest.mark.parametrize(
+    ("command", "gone"),
+    [
+        # 2,060 counted (the busy record too). Round one ranks never (0.5: never used), old (1.0), fresh
+        # (1.25), often (1.5), child (1.75); the ranks are taken again among what is left each round.
+        ("docker builder prune --keep-storage 2060", ["never"]),  # not under 2,060 until one goes
+        ("docker builder prune --keep-storage 2k", ["never"]),  # 2,048: the CLI's k is 1,024
+        ("docker builder prune --keep-storage 1700b", ["never", "old", "fresh"]),
+        ("docker buildx prune --max-used-space 1650", ["never", "old", "fresh"]),
+        ("docker buildx prune --reserved-space 1900 --max-used-space 100", ["never", "old", "fresh"]),
+        # 10,000 free, 10,100 wanted: keep 1,960.
+        ("docker buildx prune --min-free-space 10100", ["never", "old"]),
+        # Enough free space: BuildKit keeps the total, and (not under it) still removes the first record.
+        ("docker buildx prune --min-free-space 9000", ["never"]),
+        ("docker builder prune", ["child", "fresh", "never", "often", "old", "parent"]),  # no limit
+    ],
+)
+def test_a_build_cache_prune_with_space_limits_goes_as_buildkit_ranks(command: str, gone: list[str]) -> None:
+    result = free(cache_state(), Selection(prunes=(parse_prune(command, NOW),)), NOW)
+    assert sorted(result.build_records) == sorted(gone), command
+    assert result.freed_bytes == sum(r.bytes for r in cache_state().build_cache if r.id in gone)
+
+
+def test_space_limits_an_engine_does_not_know_and_a_free_space_not_readable_are_said() -> None:
+    # Under 1,500 needs a fourth round, where often and child rank the same (5/3): BuildKit's choice.
+    tied = free(
+        cache_state(), Selection(prunes=(parse_prune("docker buildx prune --max-used-space 1500", NOW),)), NOW
+    )
+    assert any("ranks some build-cache records equally" in n for n in tied.notes)
+    old_engine = free(
+        cache_state(api="1.41"),
+        Selection(prunes=(parse_prune("docker buildx prune --max-used-space 1", NOW),)),
+        NOW,
+    )
+    assert any("from API 1.48" in n for n in old_engine.notes) and "fresh" in old_engine.build_records
+    blind = free(
+        cache_state(None),
+        Selection(prunes=(parse_prune("docker buildx prune --min-free-space 1g", NOW),)),
+        NOW,
+    )
+    assert any("not readable from here" in n and "estimate" in n for n in blind.notes)
+    with pytest.raises(UsageError):
+        parse_prune("docker builder prune --keep-storage lots", NOW)

@@ -32,6 +32,7 @@ from layershare.sources.disk.items import categories_of, containers_of, orphans_
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
 from layershare.sources.disk.walk import WALKERS, walk
 from layershare.sources.engine import EngineSource
+from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.reader import HoldingsReader
 from layershare.sources.holdings.store import EngineStore
 from layershare.sources.interface import DiskReader
@@ -75,9 +76,7 @@ class DiskSource(DiskReader):
             elif not layout.buildkit_records and not store.containerd:
                 df_query = None
         with ThreadPoolExecutor(max_workers=2) as pool:
-            df_future = (
-                pool.submit(engine.get_json, "/system/df", **df_query) if df_query is not None else None
-            )
+            df_future = pool.submit(system_df, engine, **df_query) if df_query is not None else None
             collect = layout is not None or self.with_images
             images_future = pool.submit(engine.snapshot) if collect else None
             walked = walk(layout.roots, workers=WALKERS) if layout is not None else None

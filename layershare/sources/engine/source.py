@@ -40,6 +40,7 @@ from layershare.sources.archive.reader import ChunkReader, read_archive
 from layershare.sources.engine.contexts import chosen_context, describe_host
 from layershare.sources.engine.local_store import LocalStore, store_readable
 from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
+from layershare.sources.engine.system_df import system_df
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
 from layershare.times import now_iso
@@ -274,7 +275,7 @@ class EngineSource(StatefulSource, ContentSource):
         # Without the store's files, the engine's own image figures where they are exact, asked meanwhile.
         exact = content_store is None and engine_figures_exact(version, info)
         with ThreadPoolExecutor(max_workers=1) as pool:
-            usage = pool.submit(self.get_json, "/system/df", type=["image"]) if exact and ids else None
+            usage = pool.submit(system_df, self, type=["image"]) if exact and ids else None
             notes = self._fetch_missing(api, missing, inspects, histories)
             image_usage = image_usage_from(usage.result() or {}) if usage is not None else None
         if cache is not None and (missing or len(cached) != len(inspects)):

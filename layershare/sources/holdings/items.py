@@ -84,6 +84,7 @@ def build_records_from(df: Mapping[str, Any], *, show_values: bool) -> tuple[Bui
             description=_shown(str(r.get("Description") or ""), show_values),
             created=str(r.get("CreatedAt") or ""),
             parents=tuple(str(p) for p in (r.get("Parents") or ([r["Parent"]] if r.get("Parent") else []))),
+            usage_count=int(r.get("UsageCount") or 0),
         )
         for r in df.get("BuildCache") or []
     )

@@ -24,6 +24,7 @@ from layershare.model import EngineImage, EngineInfo, EngineState, Snapshot, Sto
 from layershare.sources.disk.layout import is_log
 from layershare.sources.engine import EngineSource
 from layershare.sources.engine.cli_api import cli_api_version
+from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.containerd import containerd_units
 from layershare.sources.holdings.graphdriver import graphdriver_units
 from layershare.sources.holdings.items import build_records_from, containers_from, volumes_from
@@ -83,9 +84,7 @@ class HoldingsReader:
             df_query = {"type": ["container", "volume", "build-cache"]} if answers.api_at_least_142 else {}
         # The engine sizes containers, volumes and build cache while the images are collected.
         with ThreadPoolExecutor(max_workers=1) as pool:
-            df_future = (
-                pool.submit(self.engine.get_json, "/system/df", **df_query) if df_query is not None else None
-            )
+            df_future = pool.submit(system_df, self.engine, **df_query) if df_query is not None else None
             self.snapshot = self.engine.snapshot()
             df: Mapping[str, Any] = (df_future.result() if df_future is not None else None) or {}
         return self.state_from(answers, df, self.snapshot, cli_api=cli_api)
@@ -170,6 +169,7 @@ class HoldingsReader:
             disk_readable=readable,
             notes=tuple(notes),
             collected_at=now_iso(),
+            build_cache_free_bytes=_free_bytes(store.data_root) if readable else None,
         )
 
     def disk_bytes(self, keys: Iterable[str]) -> dict[str, int]:
@@ -201,6 +201,16 @@ def _images(listed: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return found
+
+
+def _free_bytes(data_root: str) -> int | None:
+    """What BuildKit reads as free space under its folder (``disk.GetDiskStat``: Bsize x Bfree)."""
+    folder = Path(data_root, "buildkit")
+    try:
+        found = os.statvfs(folder if folder.is_dir() else data_root)
+    except OSError:
+        return None
+    return found.f_bsize * found.f_bfree
 
 
 def _log_paths(data_root: str, cid: str) -> tuple[str, ...]:
