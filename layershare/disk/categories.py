@@ -65,6 +65,7 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
         "containers": sum(c.size_rw_bytes for c in snapshot.containers),
         "volumes": sum_known([v.bytes for v in snapshot.volumes]),
         "build_cache": sum(r.bytes for r in unshared),
+        "inactive_store": sum(s.bytes for s in snapshot.inactive_stores),
     }
     reclaimable = _reclaimable(snapshot)
     rows = []
@@ -107,6 +108,7 @@ def _reclaimable(snapshot: DiskSnapshot) -> dict[Category, int | None]:
         "volumes": sum_known([v.bytes for v in snapshot.volumes if v.name in pruned_volumes]),
         "build_cache": freed["build_cache"],
         "orphans": None if walked is None else sum(o.usage.bytes for o in snapshot.orphans),
+        "inactive_store": 0,  # no prune reaches a store the engine no longer uses
     }
 
 

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 
 from layershare.free.prune import BuildSpace, PruneFilters
 from layershare.model import BuildRecord, Container, EngineImage, EngineState, version_tuple
+from layershare.model.holdings import API_VOLUME_PRUNE_ANONYMOUS
 from layershare.times import nanoseconds, unix_time
 
 API_BUILD_SPACE = (1, 48)  # from this API version BuildKit's prune takes max-used and min-free space
-API_VOLUME_PRUNE_ANONYMOUS = (1, 42)  # from this API version, volume prune takes anonymous volumes only
 
 
 @dataclass

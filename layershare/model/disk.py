@@ -14,7 +14,15 @@ from layershare.model.images import EngineInfo
 # --- Where the disk went (``layershare disk``) ---
 
 Category = Literal[
-    "images", "containers", "logs", "volumes", "build_cache", "metadata", "orphans", "unaccounted"
+    "images",
+    "containers",
+    "logs",
+    "volumes",
+    "build_cache",
+    "inactive_store",
+    "metadata",
+    "orphans",
+    "unaccounted",
 ]
 CATEGORIES: tuple[Category, ...] = (
     "images",
@@ -22,6 +30,7 @@ CATEGORIES: tuple[Category, ...] = (
     "logs",
     "volumes",
     "build_cache",
+    "inactive_store",
     "metadata",
     "orphans",
     "unaccounted",
@@ -37,6 +46,29 @@ class Orphan:
     kind: str
     why: str
     usage: Usage
+
+
+@dataclass(frozen=True)
+class InactiveImage:
+    """An image of a store the engine no longer uses: its ID, its tags as ``docker image ls`` wrote them
+    and its layers' recorded sizes added up."""
+
+    id: str
+    tags: tuple[str, ...]
+    bytes: int
+
+
+@dataclass(frozen=True)
+class InactiveStore:
+    """An image store beside the engine that it no longer uses (it switched stores): ``store`` is its kind
+    (``overlay2``), ``path`` its folder under the data root, ``bytes`` its layers' recorded sizes (each
+    once), ``disk_bytes`` what it holds on disk (its layer folders and its metadata; None unwalked)."""
+
+    store: str
+    path: str
+    bytes: int
+    disk_bytes: int | None
+    images: tuple[InactiveImage, ...]
 
 
 @dataclass(frozen=True)
@@ -65,6 +97,7 @@ class DiskSnapshot:
     volumes: tuple[Volume, ...]
     build_cache: tuple[BuildRecord, ...]
     orphans: tuple[Orphan, ...] = ()
+    inactive_stores: tuple[InactiveStore, ...] = ()
     walked: Mapping[Category, Usage] | None = None
     volume_prune_all: bool = True
     # False where docker's prune rules do not apply (containerd on a node): nothing is said reclaimable.

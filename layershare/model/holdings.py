@@ -126,6 +126,9 @@ class BuildRecord:
     usage_count: int = 0
 
 
+# From this API version ``volume prune`` takes anonymous volumes only (``-a``: named ones too).
+API_VOLUME_PRUNE_ANONYMOUS = (1, 42)
+
 SOFT = "may keep: "  # names an ``EngineState.others`` holder that may or may not keep its units
 
 

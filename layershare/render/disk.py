@@ -26,6 +26,7 @@ _LABELS = {
     "logs": "container logs",
     "volumes": "volumes",
     "build_cache": "build cache",
+    "inactive_store": "inactive image store (switched)",
     "metadata": "engine metadata",
     "orphans": "orphans (nothing references them)",
     "unaccounted": "unaccounted",
@@ -45,6 +46,16 @@ _NODE_RECLAIMABLE = (
     "and on a node the kubelet's image garbage collection decides what goes (CONTAINERS counts each "
     "container's writable snapshot as containerd sizes it)"
 )
+
+
+def _inactive_advice(store: str, data_root: str) -> str:
+    return (
+        f"The {store} image store under {data_root} is what the engine used before it switched to the "
+        "containerd image store; docker's prune never reaches it. To keep an image from it: set "
+        '"containerd-snapshotter": false in daemon.json, restart the engine, docker image save it, switch '
+        "back and docker image load it. To free the space: stop the engine and remove "
+        f"{data_root.rstrip('/')}/{store} and {data_root.rstrip('/')}/image/{store}."
+    )
 
 
 def _size(value: int | None) -> str:
@@ -129,6 +140,16 @@ def disk_document(report: DiskReport) -> dict[str, Any]:
             }
             for o in snap.orphans
         ],
+        "inactive_stores": [
+            {
+                "store": i.store,
+                "path": i.path,
+                "bytes": i.bytes,
+                "disk_bytes": i.disk_bytes,
+                "images": [{"id": m.id, "tags": list(m.tags), "bytes": m.bytes} for m in i.images],
+            }
+            for i in snap.inactive_stores
+        ],
         "notes": list(snap.notes),
     }
 
@@ -181,6 +202,14 @@ def render_disk_csv(reports: Sequence[DiskReport]) -> str:
             out.writerow(
                 [host, "orphan", o.path, o.kind, "orphans", o.usage.bytes, o.usage.disk_bytes, o.usage.bytes]
             )
+        for i in snap.inactive_stores:
+            out.writerow(
+                [host, "inactive_store", i.path, i.store, "inactive_store", i.bytes, i.disk_bytes, 0]
+            )
+            for m in i.images:
+                out.writerow(
+                    [host, "inactive_image", m.id, ",".join(m.tags), "inactive_store", m.bytes, "", 0]
+                )
     return buffer.getvalue()
 
 
@@ -260,6 +289,14 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
               shorten(o.why, 60)] for o in snap.orphans[:top]],
             {2, 3},
         ))  # fmt: skip
+    for store in snap.inactive_stores:
+        sections.append((
+            f"Inactive image store: {store.store} ({len(store.images)} images docker image ls no longer shows)",
+            ["IMAGE", "ID", "SIZE"],
+            [[shorten(", ".join(m.tags) or "<none>", 50), short_id(m.id), human_size(m.bytes)]
+             for m in sorted(store.images, key=lambda m: -m.bytes)[:top]],
+            {2},
+        ))  # fmt: skip
     for title, headers, rows_, right in sections:
         parts.append(f"{heading}{title}\n\n" + _table(rows_, headers, markdown, right))
     notes = list(snap.notes)
@@ -271,11 +308,8 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
         return "\n\n".join(parts)
     if snap.orphans:
         notes.append(_ORPHAN_ADVICE)
-    if snap.engine.image_store == "containerd":
-        notes.append(
-            "containerd image store: the engine's image SIZE counts every snapshot, containers' writable "
-            "layers included (they are counted again under containers); ON DISK counts each byte once"
-        )
+    for store in snap.inactive_stores:
+        notes.append(_inactive_advice(store.store, snap.data_root))
     rule = (
         "every unused local volume" if snap.volume_prune_all else "unused anonymous volumes only (API 1.42+)"
     )

@@ -204,11 +204,16 @@ def containerd_layout(
     image_blobs: Iterable[str],
     image_chains: Iterable[str],
     namespace: str = containerd_meta.NAMESPACE,
+    inactive: Iterable[str] = (),
 ) -> Layout:
-    """The rules of a data root whose images live in containerd's store (inside it, or at ``store_root``)."""
+    """The rules of a data root whose images live in containerd's store (inside it, or at ``store_root``);
+    ``inactive`` names the graphdriver stores left beside it (their layer folders and image metadata)."""
     layout = Layout()
     rules = Rules(root=METADATA)
     rules.children[""] = _top_level(data_root, "")
+    for driver in inactive:
+        rules.exact[driver] = ("inactive_store", driver)
+        rules.exact[f"image/{driver}"] = ("inactive_store", driver)
     containers = set(container_ids)
     for cid in containers:
         rules.exact[f"rootfs/{snapshotter}/{cid}"] = ("containers", cid)

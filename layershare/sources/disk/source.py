@@ -27,17 +27,29 @@ from typing import Any
 
 from layershare.errors import DataRootError
 from layershare.ids import chain_ids
-from layershare.model import Container, DiskRoot, DiskSnapshot, EngineState, Snapshot, Volume
+from layershare.model import (
+    Container,
+    DiskRoot,
+    DiskSnapshot,
+    EngineState,
+    InactiveImage,
+    InactiveStore,
+    Snapshot,
+    Volume,
+    version_tuple,
+)
+from layershare.model.holdings import API_VOLUME_PRUNE_ANONYMOUS
 from layershare.sources.disk.items import categories_of, containers_of, orphans_of, volumes_of, walk_notes
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
-from layershare.sources.disk.walk import WALKERS, walk
+from layershare.sources.disk.walk import WALKERS, WalkResult, walk
 from layershare.sources.engine import EngineSource
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.reader import HoldingsReader
 from layershare.sources.holdings.store import EngineStore
 from layershare.sources.interface import DiskReader
 from layershare.sources.stores import containerd, graphdriver
-from layershare.sources.stores.measure import counts_as_engine
+from layershare.sources.stores.inactive import InactiveGraphdriver, inactive_graphdrivers
+from layershare.sources.stores.measure import layers_size_note, layers_size_rule
 from layershare.times import now_iso
 
 
@@ -57,6 +69,8 @@ class DiskSource(DiskReader):
         self.reader = HoldingsReader(engine, data_root=data_root)
         self.data_root_override = data_root
         self.with_images = with_images
+        self.inactive: list[InactiveGraphdriver] = []  # image stores the engine left (read by _layout)
+        self.content_bytes = 0  # the images' content blobs in the engine's measure (read by _layout)
 
     def snapshot(self) -> DiskSnapshot:
         """Ask the engine once, walk what is readable, and return the model with the engine's holdings
@@ -84,7 +98,8 @@ class DiskSource(DiskReader):
             images = Snapshot(engine=answers.engine, images=(), layers=())
             if images_future is not None:
                 images = self.reader.snapshot = images_future.result()
-        state = self.reader.state_from(answers, df, images, readable=layout is not None)
+        # What a prune takes follows the API version the user's docker CLI speaks (as ``free``'s plans).
+        state = self.reader.state_from(answers, df, images, readable=layout is not None, cli_api=True)
         containers = containers_of(
             state.containers, walked, store.data_root, containerd_store=store.containerd
         )
@@ -100,14 +115,19 @@ class DiskSource(DiskReader):
             # LayersSize: the engine's answer where its files are not readable, else from its files.
             layers_bytes=int(df.get("LayersSize") or 0)
             if walked is None
-            else _stored_layers_bytes(store, images),
+            else _stored_layers_bytes(store, images, self.content_bytes),
             containers=containers,
             volumes=volumes,
             build_cache=tuple(sorted(state.build_cache, key=lambda r: (-r.bytes, r.id))),
             orphans=orphans_of(layout, walked),
+            inactive_stores=tuple(_inactive(self.inactive, walked)),
             walked=categories_of(walked) if walked else None,
-            volume_prune_all=below_142,
-            notes=tuple(([why_not] if why_not else []) + walk_notes(walked, layout)),
+            volume_prune_all=version_tuple(state.api_version) < API_VOLUME_PRUNE_ANONYMOUS,
+            notes=tuple(
+                ([why_not] if why_not else [])
+                + walk_notes(walked, layout)
+                + ([layers_size_note(answers.engine.version)] if store.containerd else [])
+            ),
             collected_at=now_iso(),
             holdings=_sized(state, containers, volumes),
         )
@@ -150,6 +170,11 @@ class DiskSource(DiskReader):
             if config is not None:
                 chains.update(chain_ids(list((config.get("rootfs") or {}).get("diff_ids") or [])))
         content = containerd.read_store_at(root, store.driver, image_ids)
+        # The images' content blobs at their length, each once: LayersSize counts them from 28.2.
+        self.content_bytes = sum(
+            int(b["bytes"]) for b in content["blobs"].values() if b.get("kind") != "kept"
+        )
+        self.inactive = inactive_graphdrivers(store.data_root)
         layout = containerd_layout(
             store.data_root,
             str(root),
@@ -158,6 +183,7 @@ class DiskSource(DiskReader):
             volumes=volume_names,
             image_blobs=content["blobs"],
             image_chains=chains,
+            inactive=[i.driver for i in self.inactive],
         )
         return layout, ""
 
@@ -199,6 +225,19 @@ class DiskSource(DiskReader):
         return ""
 
 
+def _inactive(found: Iterable[InactiveGraphdriver], walked: WalkResult | None) -> Iterable[InactiveStore]:
+    """The stores left beside the engine, with what the walk found of each on disk."""
+    for store in found:
+        tally = walked.owners.get(("inactive_store", store.driver)) if walked is not None else None
+        yield InactiveStore(
+            store=store.driver,
+            path=store.driver,
+            bytes=store.bytes,
+            disk_bytes=tally.disk_bytes if tally is not None else (0 if walked is not None else None),
+            images=tuple(InactiveImage(i.id, i.tags, i.bytes) for i in store.images),
+        )
+
+
 def _sized(state: EngineState, containers: Iterable[Container], volumes: Iterable[Volume]) -> EngineState:
     """The state with each container's writable layer and each volume weighed as the disk measured them
     (the engine's own measure, read from its files), so that a plan on it adds up to the disk's rows."""
@@ -214,16 +253,20 @@ def _sized(state: EngineState, containers: Iterable[Container], volumes: Iterabl
     return replace(state, units=units)
 
 
-def _stored_layers_bytes(store: EngineStore, images: Snapshot) -> int:
+def _stored_layers_bytes(store: EngineStore, images: Snapshot, content_bytes: int) -> int:
     """``LayersSize`` from the engine's files: every stored layer's recorded size (graphdriver); on the
     containerd store what the engine's version counts (:mod:`layershare.sources.stores.measure`): from
-    29.6 the images' chains and content, as the report weighs them; before, every snapshot's usage.
+    29.6 the images' chains and content, as the report weighs them; from 28.2 every snapshot's usage and
+    the images' content blobs (``content_bytes``); before, every snapshot's usage.
     Tests hold it against the engine's own ``/system/df``."""
-    if store.containerd and counts_as_engine(images.engine.version):
+    rule = layers_size_rule(images.engine.version)
+    if store.containerd and rule == "image_chains_and_content":
         return images.stored_bytes
     if store.containerd:
         root = store.containerd_root
         found = containerd.snapshots_usage(root, store.driver) if root is not None else None
+        if found is not None and rule == "all_snapshots_and_content":
+            found += content_bytes
     else:
         found = graphdriver.stored_layers_bytes(store.graph_info)
     if found is None:

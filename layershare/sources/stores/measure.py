@@ -36,3 +36,19 @@ def counts_as_engine(engine_version: str) -> bool:
     """Whether layershare's physical bytes can be the engine's own measure: ``LayersSize`` counts
     exactly the images' snapshots and content (Engine 29.6 and later)."""
     return layers_size_rule(engine_version) == "image_chains_and_content"
+
+
+def layers_size_note(engine_version: str) -> str:
+    """What the engine's images SIZE (``LayersSize``) counts on the containerd store, for ``disk``'s notes."""
+    counted = {
+        "all_snapshots": "every snapshot, containers' writable layers included (counted again under "
+        "containers), and no content blob",
+        "all_snapshots_and_content": "every snapshot, containers' writable layers included (counted again "
+        "under containers), and the images' content blobs",
+        "image_chains_and_content": "the snapshots of the images' layer chains and their content blobs, "
+        "each once",
+    }[layers_size_rule(engine_version)]
+    return (
+        f"containerd image store: Engine {engine_version}'s images SIZE (LayersSize) counts {counted}; "
+        "ON DISK counts each byte once"
+    )
