@@ -49,12 +49,21 @@ _NODE_RECLAIMABLE = (
 
 
 def _inactive_advice(store: str, data_root: str) -> str:
+    root = data_root.rstrip("/")
+    if store == "containerd":
+        return (
+            f"The containerd image store under {root}/containerd/daemon is what the engine used before it "
+            "switched back to a graphdriver; docker's prune never reaches it. To keep an image from it: set "
+            '"containerd-snapshotter": true in daemon.json, restart the engine, docker image save it, switch '
+            "back and docker image load it. To free the space: switch to it the same way, remove its images "
+            "(docker image prune -a), and switch back."
+        )
     return (
-        f"The {store} image store under {data_root} is what the engine used before it switched to the "
+        f"The {store} image store under {root} is what the engine used before it switched to the "
         "containerd image store; docker's prune never reaches it. To keep an image from it: set "
         '"containerd-snapshotter": false in daemon.json, restart the engine, docker image save it, switch '
-        "back and docker image load it. To free the space: stop the engine and remove "
-        f"{data_root.rstrip('/')}/{store} and {data_root.rstrip('/')}/image/{store}."
+        f"back and docker image load it. To free the space: stop the engine and remove {root}/{store} and "
+        f"{root}/image/{store}."
     )
 
 

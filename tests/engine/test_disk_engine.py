@@ -28,7 +28,8 @@ pytestmark = pytest.mark.engine
 
 
 @pytest.fixture(
-    scope="module", params=["20.10-overlay2", "26.1-containerd", "28.5-containerd", "29.7-containerd", "29.7-overlay2"]
+    scope="module",
+    params=["20.10-overlay2", "26.1-containerd", "28.5-containerd", "29.7-containerd", "29.7-overlay2"],
 )
 def disk_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A private engine holding the example images and disk_state.py's containers, volumes and cache."""

@@ -289,3 +289,19 @@ def test_the_table_reads_as_documented() -> None:
     for heading in ("Volumes", "Build cache", "Orphans", "Notes"):
         assert heading in lines
     assert "stop the engine" in text  # how to remove an orphan safely
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("docker.io/library/app:1", "app:1"),
+        ("docker.io/team/app:1", "team/app:1"),
+        ("legacy/app:1", "legacy/app:1"),
+        ("registry.example:5000/a/b:2", "registry.example:5000/a/b:2"),
+        ("docker.io/library/a/b:1", "library/a/b:1"),
+    ],
+)
+def test_an_inactive_stores_tags_read_as_docker_image_ls_writes_them(stored: str, shown: str) -> None:
+    from layershare.sources.stores.inactive import familiar
+
+    assert familiar(stored) == shown

@@ -143,13 +143,21 @@ def _logs_of(cid: str) -> Callable[[str], Owner]:
 
 
 def graphdriver_layout(
-    data_root: str, driver: str, container_ids: Iterable[str], volumes: Iterable[str]
+    data_root: str,
+    driver: str,
+    container_ids: Iterable[str],
+    volumes: Iterable[str],
+    inactive_store: str | None = None,
 ) -> Layout:
-    """The rules of an overlay2 (or other graphdriver) data root."""
+    """The rules of an overlay2 (or other graphdriver) data root; ``inactive_store`` the containerd store
+    left beside it (``containerd/daemon``, whose content and snapshots count as inactive)."""
     layout = Layout()
     root = Path(data_root)
     rules = Rules(root=METADATA)
     rules.children[""] = _top_level(data_root, driver)
+    if inactive_store:
+        for kept in ("io.containerd.content.v1.content", "io.containerd.snapshotter.v1.overlayfs"):
+            rules.exact[f"{inactive_store}/{kept}"] = ("inactive_store", "containerd")
     layerdb = root / "image" / driver / "layerdb"
     for cache_id in _files_named(layerdb / "sha256", "cache-id"):
         rules.exact[f"{driver}/{cache_id}"] = ("images", "")

@@ -48,7 +48,12 @@ from layershare.sources.holdings.reader import HoldingsReader
 from layershare.sources.holdings.store import EngineStore
 from layershare.sources.interface import DiskReader
 from layershare.sources.stores import containerd, graphdriver
-from layershare.sources.stores.inactive import InactiveGraphdriver, inactive_graphdrivers
+from layershare.sources.stores.inactive import (
+    CONTAINERD_STORE,
+    InactiveGraphdriver,
+    inactive_containerd,
+    inactive_graphdrivers,
+)
 from layershare.sources.stores.measure import layers_size_note, layers_size_rule
 from layershare.times import now_iso
 
@@ -160,7 +165,10 @@ class DiskSource(DiskReader):
         container_ids = [str(c["Id"]) for c in containers]
         volume_names = [str(v["Name"]) for v in volumes if v.get("Driver") == "local"]
         if not store.containerd:
-            return graphdriver_layout(store.data_root, store.driver, container_ids, volume_names), ""
+            left = inactive_containerd(store.data_root)
+            self.inactive = [left] if left is not None else []
+            where = CONTAINERD_STORE if left is not None else None
+            return graphdriver_layout(store.data_root, store.driver, container_ids, volume_names, where), ""
         root = store.containerd_root
         assert root is not None  # proved above
         image_ids = [str(i["Id"]) for i in images]
@@ -231,7 +239,7 @@ def _inactive(found: Iterable[InactiveGraphdriver], walked: WalkResult | None) -
         tally = walked.owners.get(("inactive_store", store.driver)) if walked is not None else None
         yield InactiveStore(
             store=store.driver,
-            path=store.driver,
+            path=CONTAINERD_STORE if store.driver == "containerd" else store.driver,
             bytes=store.bytes,
             disk_bytes=tally.disk_bytes if tally is not None else (0 if walked is not None else None),
             images=tuple(InactiveImage(i.id, i.tags, i.bytes) for i in store.images),

@@ -1,11 +1,13 @@
 """An image store the engine no longer uses: the overlay2 (or other graphdriver) store left beside an
-engine that switched to the containerd image store (``"containerd-snapshotter": true``).
+engine that switched to the containerd image store (``"containerd-snapshotter": true``), or the
+containerd store left beside an engine switched back to a graphdriver.
 
 ``docker image ls`` no longer shows its images and no prune reaches it, yet its layers stay on disk.
-Everything here is read from that store's own metadata, never guessed: the tags from
-``image/<driver>/repositories.json``, each image's layers from its configuration in ``imagedb``, each
-layer's size from ``layerdb/sha256/<chain id>/size`` (what ``LayersSize`` counted while the store was
-in use).
+Everything here is read from that store's own metadata, never guessed. A graphdriver store: the tags
+from ``image/<driver>/repositories.json``, each image's layers from its configuration in ``imagedb``,
+each layer's size from ``layerdb/sha256/<chain id>/size`` (what ``LayersSize`` counted while the store
+was in use). A containerd store: the image names of Docker's namespace in containerd's bolt database,
+their blobs at their size and the snapshots of their chains at the usage containerd recorded.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from layershare.ids import chain_ids
-from layershare.sources.stores import graphdriver
+from layershare.sources.stores import containerd, containerd_meta, graphdriver
 
 # The graphdriver names moby has used for a layer folder at the top of a data root.
 GRAPHDRIVERS = ("overlay2", "fuse-overlayfs", "btrfs", "zfs", "vfs", "aufs", "devicemapper", "overlay")
@@ -85,6 +88,46 @@ def _read(root: Path, driver: str) -> InactiveGraphdriver:
         sizes = graphdriver.read_layer_sizes(info, chain)
         images.append(StoredImage(image_id, tuple(sorted(tags.get(image_id, ()))), sum(sizes.values())))
     return InactiveGraphdriver(driver, graphdriver.stored_layers_bytes(info) or 0, tuple(images))
+
+
+# Where a containerd store kept beside a graphdriver engine lives, under the data root.
+CONTAINERD_STORE = "containerd/daemon"
+
+
+def inactive_containerd(data_root: str, snapshotter: str = "overlayfs") -> InactiveGraphdriver | None:
+    """The containerd image store under a data root whose engine now uses a graphdriver: None where
+    Docker's namespace there holds no image."""
+    root = Path(data_root, CONTAINERD_STORE)
+    try:
+        meta = containerd_meta.read_meta(root)
+    except (OSError, ValueError):
+        return None
+    names: dict[str, list[str]] = {}
+    for record in containerd_meta.image_records(meta, containerd_meta.NAMESPACE):
+        tag = [] if record.name.startswith("moby-dangling@") else [familiar(record.name)]
+        names.setdefault(record.target, []).extend(tag)
+    if not names:
+        return None
+    store = containerd.read_store_at(root, snapshotter, list(names))
+    blobs, snapshots = store["blobs"], store["snapshot_bytes"]
+    images: list[StoredImage] = []
+    used_blobs: set[str] = set()
+    used_chains: set[str] = set()
+    found: dict[str, Any]
+    for image_id, found in store["images"].items():
+        own = [d for d in found["blobs"] if blobs[d].get("kind") != "kept"]
+        config = containerd.read_config(root, image_id, "")
+        chain = [
+            c
+            for c in chain_ids(list(((config or {}).get("rootfs") or {}).get("diff_ids") or []))
+            if c in snapshots
+        ]
+        used_blobs.update(own)
+        used_chains.update(chain)
+        weight = sum(int(blobs[d]["bytes"]) for d in own) + sum(int(snapshots[c]) for c in chain)
+        images.append(StoredImage(image_id, tuple(sorted(names.get(image_id, ()))), weight))
+    total = sum(int(blobs[d]["bytes"]) for d in used_blobs) + sum(int(snapshots[c]) for c in used_chains)
+    return InactiveGraphdriver("containerd", total, tuple(sorted(images, key=lambda i: i.id)))
 
 
 def _names(folder: Path) -> list[str]:
