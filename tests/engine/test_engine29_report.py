@@ -20,7 +20,7 @@ from typing import Any
 
 import docker
 import pytest
-from engines import cli, run_unprivileged, system_df
+from engines import api_calls_since, cli, run_unprivileged, system_df
 from support import private_engine
 
 pytestmark = pytest.mark.engine
@@ -163,6 +163,31 @@ def test_content_size_is_docker_image_ls_content_size(engine29: Any) -> None:
         _, short, disk, content = re.split(r"\s{2,}", line.strip())[:4]
         assert go_human_size(by_short[short]["content_bytes"]) == content, line
         assert go_human_size(by_short[short]["size_bytes"]) == disk, line
+
+
+def test_every_command_only_reads(engine29: Any, tmp_path: Path) -> None:
+    """Every command against Engine 29 (its debug log names each call): GET and HEAD only."""
+    mark = len(engine29.log())
+    for args in (
+        ["report", "--all", "-f", "json", "--no-cache"],
+        ["report", "-f", "html"],
+        ["history", "app-plus:1"],
+        ["tree"],
+        ["disk", "-f", "json"],
+        ["free", "app-*", "--like", "docker system prune -a --volumes"],
+        ["check", "app-plus:1"],
+        ["diff", "app-one:1", "app-plus:1", "--files"],
+        ["metrics"],
+        ["export", "--to", str(tmp_path / "export")],
+        ["record", str(tmp_path / "recording.json")],
+    ):
+        result = cli(engine29, *args)
+        assert result.returncode in (0, 1), (args, result.stderr)  # check may find something to say
+    calls = api_calls_since(engine29, mark)
+    assert len(calls) > 20
+    assert {method for method, _ in calls} <= {"GET", "HEAD"}, [
+        c for c in calls if c[0] not in ("GET", "HEAD")
+    ]
 
 
 def test_removing_an_image_frees_exactly_its_unique_bytes(engine29: Any) -> None:
