@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -220,6 +221,7 @@ class PrivateContainerd:
 
     folder: Path
     process: subprocess.Popen[bytes]
+    ctr_binary: str = "ctr"
 
     @property
     def root(self) -> Path:
@@ -234,7 +236,9 @@ class PrivateContainerd:
     def ctr(self, namespace: str, *args: str) -> str:
         """Run containerd's own ``ctr`` in a namespace; return stdout, raise on failure."""
         result = subprocess.run(
-            ["ctr", "-a", str(self.socket), "-n", namespace, *args], capture_output=True, check=False
+            [self.ctr_binary, "-a", str(self.socket), "-n", namespace, *args],
+            capture_output=True,
+            check=False,
         )
         if result.returncode != 0:
             raise PrivateEngineError(
@@ -251,21 +255,34 @@ class PrivateContainerd:
         _stop(self.process, self.folder)
 
 
-def start_private_containerd(*, timeout: float = 60.0) -> PrivateContainerd:
-    """Start Debian's ``containerd`` on a private root, state folder and socket, the CRI plugin off.
+def start_private_containerd(
+    *, timeout: float = 60.0, binaries: str | Path | None = None
+) -> PrivateContainerd:
+    """Start ``containerd`` on a private root, state folder and socket, the CRI plugin off.
 
-    Needs root and ``containerd`` (Debian: ``apt-get install containerd``).
+    ``binaries`` is a folder holding another ``containerd`` and its ``ctr`` (Docker's static bundle has
+    containerd 2.1); by default Debian's (``apt-get install containerd``). Needs root.
     """
-    binary = shutil.which("containerd")
-    if binary is None:
+    binary = str(Path(binaries, "containerd")) if binaries else shutil.which("containerd")
+    if binary is None or not Path(binary).exists():
         raise PrivateEngineError("no containerd on PATH (Debian: apt-get install containerd)")
+    ctr = str(Path(binaries, "ctr")) if binaries else "ctr"
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True, check=False).stdout
+    found = re.search(r"\sv?(\d+)\.\d+\.\d+", version)  # "containerd github.com/... 2.1.9+unknown"
+    major = int(found.group(1)) if found else 1
     folder = Path(tempfile.mkdtemp(prefix="layershare-containerd-"))
     config = folder / "config.toml"
+    # containerd 2 splits the CRI plugin in three; version 3 is its configuration format.
+    cri = (
+        '"io.containerd.grpc.v1.cri", "io.containerd.cri.v1.images", "io.containerd.cri.v1.runtime"'
+        if major >= 2
+        else '"io.containerd.grpc.v1.cri"'
+    )
     config.write_text(
-        "version = 2\n"
+        f"version = {3 if major >= 2 else 2}\n"
         f'root = "{folder / "root"}"\n'
         f'state = "{folder / "state"}"\n'
-        'disabled_plugins = ["io.containerd.grpc.v1.cri"]\n'
+        f"disabled_plugins = [{cri}]\n"
         "[grpc]\n"
         f'  address = "{folder / "containerd.sock"}"\n'
     )
@@ -273,14 +290,14 @@ def start_private_containerd(*, timeout: float = 60.0) -> PrivateContainerd:
     process = subprocess.Popen(
         [binary, "--config", str(config)], stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
-    node = PrivateContainerd(folder, process)
+    node = PrivateContainerd(folder, process, ctr)
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             text = (folder / "containerd.log").read_text(errors="replace")[-2000:]
             node.stop()
             raise PrivateEngineError(f"containerd exited with {process.returncode}: {text}")
-        probe = subprocess.run(["ctr", "-a", str(node.socket), "version"], capture_output=True, check=False)
+        probe = subprocess.run([ctr, "-a", str(node.socket), "version"], capture_output=True, check=False)
         if probe.returncode == 0:
             return node
         time.sleep(0.2)

@@ -109,6 +109,7 @@ def _reclaimable(snapshot: DiskSnapshot) -> dict[Category, int | None]:
         "build_cache": freed["build_cache"],
         "orphans": None if walked is None else sum(o.usage.bytes for o in snapshot.orphans),
         "inactive_store": 0,  # no prune reaches a store the engine no longer uses
+        "other_namespaces": 0,  # nor another client's namespace
     }
 
 

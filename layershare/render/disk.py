@@ -27,6 +27,7 @@ _LABELS = {
     "volumes": "volumes",
     "build_cache": "build cache",
     "inactive_store": "inactive image store (switched)",
+    "other_namespaces": "other containerd namespaces",
     "metadata": "engine metadata",
     "orphans": "orphans (nothing references them)",
     "unaccounted": "unaccounted",

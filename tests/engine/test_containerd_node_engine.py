@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from engines import cli, run_unprivileged
-from support import Ran
+from support import ENGINE_29, Ran, need
 from support import cli as in_process
 
 pytestmark = pytest.mark.engine
@@ -81,16 +81,23 @@ class Node:
         return {line.split()[0]: line.split()[2] for line in lines if line.strip()}
 
 
-@pytest.fixture(scope="module")
-def node(engine: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+@pytest.fixture(scope="module", params=["containerd-1.6", "containerd-2.1"])
+def node(
+    engine: Any, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Node]:
+    """A node's containerd: Debian's 1.6, or the 2.1.9 of Engine 29.7.2's static bundle."""
     from devengine import start_private_containerd
 
-    if shutil.which("containerd") is None or shutil.which("ctr") is None:
-        pytest.fail("these tests need Debian's containerd (apt-get install containerd)")
+    binaries = ENGINE_29.parent if request.param == "containerd-2.1" else None
+    if binaries is None:
+        need(shutil.which("containerd") is not None and shutil.which("ctr") is not None,
+             "these tests need Debian's containerd (apt-get install containerd)")  # fmt: skip
+    else:
+        need(ENGINE_29.exists(), "containerd 2.1 comes with Engine 29.7.2's bundle (run .ci/engine-29.7)")
     archives = tmp_path_factory.mktemp("archives")
     for name, images in (("k8s", K8S), ("again", MOBY_AGAIN), ("only", MOBY_ONLY)):
         engine.docker("save", "-o", str(archives / f"{name}.tar"), *images)
-    containerd = start_private_containerd()
+    containerd = start_private_containerd(binaries=binaries)
     try:
         box = Node(containerd, engine, {})
         containerd.import_archive("k8s.io", archives / "k8s.tar")
@@ -294,11 +301,15 @@ def test_disk_attributes_every_byte_of_the_root(node: Node) -> None:
     [web] = every["containers"]
     assert (web["name"], web["image"]) == ("web-1", "app-two:1")
     assert categories["containers"]["disk_bytes"] > 0  # its writable snapshot's folders
-    # The kubelet's namespace alone: Docker's snapshots (and the blobs only it records) are unaccounted
-    # here, named after their namespace, and the total is still the root's.
+    assert categories["other_namespaces"]["disk_bytes"] == 0
+    # The kubelet's namespace alone: Docker's snapshots (and the blobs only it records) are the other
+    # namespaces' category, not unaccounted, and the total is still the root's.
     k8s = json.loads(node.layershare("disk", "-f", "json").stdout)
     assert k8s["on_disk_bytes"] == on_disk
-    unaccounted = {c["category"]: c for c in k8s["categories"]}["unaccounted"]["disk_bytes"]
-    assert unaccounted >= node.measured["snapshots_after"] - node.measured["snapshots_before"]
+    by_category = {c["category"]: c for c in k8s["categories"]}
+    assert by_category["unaccounted"]["disk_bytes"] == 0
+    others = by_category["other_namespaces"]["disk_bytes"]
+    assert others >= node.measured["snapshots_after"] - node.measured["snapshots_before"]
+    assert "other containerd namespaces" in node.layershare("disk").stdout
     table = node.layershare("disk")
     assert table.returncode == 0 and "RECLAIMABLE is not said for containerd" in table.stdout

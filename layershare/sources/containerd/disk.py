@@ -1,7 +1,7 @@
 """A node's containerd root as ``layershare disk`` sees it: one walk of the root, every byte attributed.
 
 The images of the namespaces read (their snapshots and blobs), their containers' writable snapshots,
-other namespaces' snapshots and blobs (unaccounted here, named after their namespace), orphans
+other namespaces' snapshots and blobs (``other_namespaces``, by namespace), orphans
 (a snapshot or blob nothing uses: garbage containerd's collector takes when it next runs) and
 containerd's metadata (its bbolt files, ingests, the runtimes' folders) add up to ``du`` of the root.
 

@@ -239,7 +239,7 @@ def containerd_layout(
     for key, record in records.items():
         found = owners.get(key)
         if found is None and record.namespace != namespace:
-            found = ("unaccounted", f"containerd namespace {record.namespace}")  # not this engine's
+            found = ("other_namespaces", record.namespace)  # another client's, not this engine's
         if found is None:
             why = f"{record.name}: no image, container or build-cache record uses it"
             found = layout.orphan(walked_root, f"{folder}/{record.number}", "snapshot", why)
@@ -317,8 +317,8 @@ class NamespaceUse:
 def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse], meta: Tree) -> Layout:
     """The rules of a containerd root on a node (``/var/lib/containerd``), for the namespaces in ``uses``.
 
-    Snapshots go to the images and containers of their namespace; another namespace's are unaccounted
-    here (named after it); a snapshot or blob nothing uses is an orphan; the rest of the root (the
+    Snapshots go to the images and containers of their namespace; another namespace's (and the blobs
+    only it records) to ``other_namespaces``; a snapshot or blob nothing uses is an orphan; the rest of the root (the
     metadata bbolt files, ingests, the runtimes' folders) is containerd's metadata. ``meta`` is
     containerd's metadata, read once by the caller.
     """
@@ -340,7 +340,7 @@ def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse], m
         if key in owners:
             owner = owners[key]
         elif record.namespace not in uses:
-            owner = ("unaccounted", f"containerd namespace {record.namespace}")
+            owner = ("other_namespaces", record.namespace)
         else:
             why = f"{record.name}: no image or container of namespace {record.namespace} uses it"
             owner = layout.orphan(root, f"{folder}/{record.number}", "snapshot", why)
@@ -360,7 +360,7 @@ def node_layout(root: str, snapshotter: str, uses: Mapping[str, NamespaceUse], m
         for digest in containerd_meta.recorded_blobs(store, namespace, meta=meta):
             rules.exact.setdefault(
                 f"{CONTENT}/{digest.removeprefix('sha256:')}",
-                ("unaccounted", f"containerd namespace {namespace}"),
+                ("other_namespaces", namespace),
             )
     for lease in leases:
         for digest in lease.content:
