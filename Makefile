@@ -3,7 +3,7 @@
 #   make test     the whole test suite (lint, types, unit and real-engine tests)
 BIN := .venv/bin
 
-.PHONY: setup setup-report report test lint unit record
+.PHONY: setup setup-report report test lint unit record image
 
 setup:
 	@bash .ci/setup
@@ -29,3 +29,8 @@ unit: setup
 # Re-record the unit tests' corpus from a fresh private engine (root, dockerd).
 record: setup
 	$(BIN)/python tests/record_corpus.py tests/data/corpus-engine-$$(dockerd --version | sed -E 's/.*version ([0-9]+\.[0-9]+).*/\1/').json
+
+# layershare's container image, built without network from wheels fetched here first:
+#   make image [BASE=python:3.12-slim]   (any image with python3 and python3 -m venv)
+image:
+	@BASE="$(BASE)" bash .ci/image

@@ -47,6 +47,19 @@ def default_cache_dir() -> Path:
     return Path(xdg if xdg else Path.home() / ".cache") / "layershare"
 
 
+# Set (as in layershare's container image): use the cache folder only where it already exists (a volume
+# mounted there); otherwise nothing is written.
+CACHE_IF_PRESENT_ENV = "LAYERSHARE_CACHE_IF_PRESENT"
+
+
+def usable_cache_dir() -> Path | None:
+    """:func:`default_cache_dir`, or None where ``LAYERSHARE_CACHE_IF_PRESENT`` is set and it is absent."""
+    folder = default_cache_dir()
+    if os.environ.get(CACHE_IF_PRESENT_ENV) and not folder.is_dir():
+        return None
+    return folder
+
+
 def engine_key(info: Mapping[str, Any]) -> str:
     """Which engine a cache file belongs to: its ID, data root and storage driver."""
     identity = "\0".join(str(info.get(k) or "") for k in ("ID", "DockerRootDir", "Driver", "ServerVersion"))

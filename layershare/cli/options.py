@@ -164,10 +164,10 @@ def source_options(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
-def _cache_dir(option: str | None) -> Path:
-    from layershare.cache import default_cache_dir
+def _cache_dir(option: str | None) -> Path | None:
+    from layershare.cache import usable_cache_dir
 
-    return Path(option) if option else default_cache_dir()
+    return Path(option) if option else usable_cache_dir()
 
 
 def format_option(formats: type[Enum], help_text: str) -> Callable[[F], F]:

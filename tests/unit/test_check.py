@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
@@ -120,30 +121,44 @@ def test_the_commented_policy_example_loads_as_documented() -> None:
     assert policy.top_wasted == 10
 
 
+RUNS = re.compile(r"(?:^|[\s/])layershare(?::[\w.]+)? (check|diff) (.*)")  # the command, or the image's
+
+
 @pytest.mark.parametrize("workflow", sorted((EXAMPLES / "ci").glob("*.yml")), ids=lambda p: p.name)
 def test_ci_examples_use_only_options_that_exist(workflow: Path) -> None:
+    """Each layershare command a CI example runs (installed, or from layershare's image) parses with the
+    options it gives; the image's `docker run` mounts the engine's socket."""
     import shlex
 
     from layershare.cli import cli
 
-    commands = [
-        line.split("layershare check", 1)[1]
-        for line in workflow.read_text().splitlines()
-        if "layershare check" in line
-    ]
-    assert commands
-    for command in commands:
-        args = shlex.split(command.replace("${{ github.sha }}", "1").replace("$CI_COMMIT_SHORT_SHA", "1"))
-        context = cli.commands["check"].make_context("check", args)
-        assert context.params["images"] == ("app:1",)
-        assert context.params["junit_xml"] == "layershare-junit.xml"
+    found = {"check": 0, "diff": 0}
     for line in workflow.read_text().splitlines():
-        if "layershare diff" in line:
-            args = shlex.split(
-                line.split("layershare diff", 1)[1].split(">>")[0].replace("${{ github.sha }}", "1")
-            )
-            context = cli.commands["diff"].make_context("diff", args)
+        hit = RUNS.search(line)
+        if not hit:
+            continue
+        if "docker run" in line:
+            assert "-v /var/run/docker.sock:/var/run/docker.sock" in line
+        command, rest = hit[1], hit[2].split(">>")[0]
+        args = shlex.split(rest.replace("${{ github.sha }}", "1").replace("$CI_COMMIT_SHORT_SHA", "1"))
+        context = cli.commands[command].make_context(command, args)
+        found[command] += 1
+        if command == "check":
+            assert context.params["images"] == ("app:1",)
+            assert context.params["junit_xml"] == "layershare-junit.xml"
+        else:
             assert context.params["old"] == "app:main" and context.params["new"] == "app:1"
+    assert found["check"] and (found["diff"] or workflow.name == "gitlab-ci.yml")
+
+
+def test_the_images_own_policy_loads_with_a_budget_and_no_waste() -> None:
+    from layershare.policy.rules import Levels, ThresholdRule
+
+    policy = load_policy(EXAMPLES / "layershare-image-policy.toml")
+    wasted = policy.rule("max-wasted-bytes")
+    assert isinstance(wasted, ThresholdRule) and wasted.levels == Levels(fail=1_000_000)
+    unique = policy.rule("max-unique-size")
+    assert isinstance(unique, ThresholdRule) and unique.levels == Levels(fail=500_000_000, warn=470_000_000)
 
 
 def test_junit_xml_is_written_beside_the_main_format(tmp_path: Path) -> None:

@@ -88,3 +88,6 @@ def test_the_examples_use_only_series_layershare_writes(recording: dict[str, Any
     cron = (examples / "layershare.cron").read_text()
     line = next(x for x in cron.splitlines() if x and not x.startswith("#"))
     assert "/layershare metrics " in line and " -o " in line
+    image = next(x for x in cron.splitlines() if "docker run" in x)  # the same from the image
+    assert "layershare:0.1.0 metrics " in image and "-v /var/run/docker.sock:/var/run/docker.sock" in image
+    assert "-o /out/layershare.prom" in image and "-v /var/lib/prometheus/node-exporter:/out" in image

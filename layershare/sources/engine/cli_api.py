@@ -8,6 +8,7 @@ import json
 import os
 import shutil
 import subprocess
+from pathlib import Path
 
 from layershare.model import version_tuple
 
@@ -33,10 +34,11 @@ def _client_api_version() -> str:
         info = os.stat(docker)
     except OSError:
         return ""
-    from layershare.cache import default_cache_dir
+    from layershare.cache import usable_cache_dir
 
     key = f"{os.path.realpath(docker)}:{info.st_size}:{info.st_mtime_ns}"
-    memo = default_cache_dir() / "docker-cli-api.json"
+    folder = usable_cache_dir()
+    memo = (folder or Path("/nonexistent")) / "docker-cli-api.json"
     try:
         known = json.loads(memo.read_text())
         if isinstance(known, dict) and isinstance(known.get(key), str):
@@ -52,7 +54,7 @@ def _client_api_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return ""
     client = out.stdout.strip().splitlines()[0] if out.stdout.strip() else ""
-    if client:
+    if client and folder is not None:
         try:
             memo.parent.mkdir(parents=True, exist_ok=True)
             memo.write_text(json.dumps({key: client}))

@@ -1,0 +1,36 @@
+# layershare's container image: `make image` (BASE=... to change the base) builds it without network.
+# The wheels come from the build context (`make image` downloads them on the host first, for the
+# base's Python), so the build itself reaches no registry: no `# syntax=` line either (it would pull
+# a frontend). Works with the classic builder and with BuildKit.
+ARG BASE=python:3.12-slim
+
+FROM ${BASE} AS build
+COPY .image-wheels/ /wheels/
+# A venv of layershare and its runtime dependencies with the [fleet] extra (DuckDB, Arrow), from the
+# wheels only; pip compiles every module's bytecode as it installs, and leaves the venv with it.
+RUN python3 -m venv /opt/layershare \
+ && /opt/layershare/bin/pip install --no-index --no-cache-dir --find-links /wheels \
+        "$(ls /wheels/layershare-*.whl)[fleet]" \
+ && /opt/layershare/bin/pip uninstall --yes pip \
+ && /opt/layershare/bin/python3 -m compileall -q /opt/layershare \
+ && rm -rf /wheels
+
+FROM ${BASE}
+ARG VERSION=0.1.0
+ARG SOURCE=https://pypi.org/project/layershare/
+LABEL org.opencontainers.image.title="layershare" \
+      org.opencontainers.image.description="How much disk your Docker images really use" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.licenses="MIT"
+COPY --from=build /opt/layershare /opt/layershare
+# Nothing is written inside the container: no bytecode at run time, and the cache only where a volume
+# is mounted at /cache (docker run -v layershare-cache:/cache ...).
+ENV PATH=/opt/layershare/bin:$PATH \
+    PYTHONDONTWRITEBYTECODE=1 \
+    LAYERSHARE_CACHE_DIR=/cache \
+    LAYERSHARE_CACHE_IF_PRESENT=1
+# Root by default (as dive's image): the socket of a plain `-v /var/run/docker.sock:...` is root's.
+# As another user: --user 65534 --group-add $(stat -c %g /var/run/docker.sock).
+ENTRYPOINT ["layershare"]
+CMD ["report"]

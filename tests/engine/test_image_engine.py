@@ -1,0 +1,172 @@
+"""layershare's container image (``make image``), built without network on a base made from Debian's
+packages (mmdebstrap: python3 and python3-venv, then ``docker import``), with the docker CLI on PATH
+(no buildx: the classic builder), and run against a private engine through its mounted socket.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from engines import cli
+from support import ROOT, need, private_engine
+
+pytestmark = pytest.mark.engine
+
+BASE = "debian-python:bookworm"
+BASE_TAR = ROOT / ".cache" / "image-base" / "debian-python-bookworm.tar"
+VERSION = "0.1.0"
+
+
+def debian_python_base() -> Path:
+    """Debian 12 with python3 and python3-venv, as a root file system tar (made once per machine)."""
+    if not BASE_TAR.exists():
+        need(
+            shutil.which("mmdebstrap") is not None,
+            "the image tests need mmdebstrap (apt-get install mmdebstrap)",
+        )
+        BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
+        partial = BASE_TAR.with_suffix(".partial")
+        made = subprocess.run(
+            ["mmdebstrap", "--quiet", "--variant=apt", "--include=python3,python3-venv", "bookworm", str(partial)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        need(made.returncode == 0, f"mmdebstrap could not make the base: {made.stderr.strip()[-300:]}")
+        partial.rename(BASE_TAR)
+    return BASE_TAR
+
+
+@pytest.fixture(scope="module")
+def imaged() -> Iterator[Any]:
+    """A private engine holding the example images, the base and layershare's image built on it."""
+    tar = debian_python_base()
+    with private_engine("20.10-overlay2") as engine:
+        engine.docker("import", str(tar), BASE)
+        built = subprocess.run(
+            ["make", "image", f"BASE={BASE}"],
+            cwd=ROOT, env={**engine.env(), "PYTHON": sys.executable}, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+        engine.built = built
+        yield engine
+
+
+def run(
+    engine: Any, *args: str, options: tuple[str, ...] = (), data_root: bool = True
+) -> subprocess.CompletedProcess[str]:
+    """``docker run`` of the image with the engine's socket at /var/run/docker.sock (and its data root
+    read-only at the same path): what a user runs."""
+    mounts = ["-v", f"{engine.socket}:/var/run/docker.sock"]
+    if data_root:
+        mounts += ["-v", f"{engine.data_root}:{engine.data_root}:ro"]
+    return subprocess.run(
+        ["docker", "run", "--rm", "--network", "none", *mounts, *options, f"layershare:{VERSION}", *args],
+        env=engine.env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+
+
+def comparable(doc: dict[str, Any]) -> dict[str, Any]:
+    """A report without what differs by where it ran: when, and the engine's address."""
+    return {**doc, "collected_at": None, "engine": {**doc["engine"], "host": None}}
+
+
+def test_make_image_tags_both_and_holds_only_the_venv(imaged: Any) -> None:
+    inspect = json.loads(imaged.docker("image", "inspect", f"layershare:{VERSION}"))[0]
+    assert set(inspect["RepoTags"]) == {f"layershare:{VERSION}", "layershare:latest"}
+    config = inspect["Config"]
+    assert config["Entrypoint"] == ["layershare"] and not config.get("Volumes") and not config.get("User")
+    labels = config["Labels"]
+    assert labels["org.opencontainers.image.version"] == VERSION
+    assert labels["org.opencontainers.image.licenses"] == "MIT" and labels["org.opencontainers.image.source"]
+    inside = imaged.docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "sh", f"layershare:{VERSION}", "-c",
+        "command -v gcc cc pip pip3 || true; ls /root/.cache 2>/dev/null || true; "
+        "ls /opt/layershare/lib/python3*/site-packages | grep -c -i -E '^(duckdb|pyarrow)$'; "
+        "ls /opt/layershare/lib/python3*/site-packages | grep -c -i pyspark || true; "
+        "find /opt/layershare/lib -name '*.pyc' -path '*layershare*' | head -1",
+    ).split()  # fmt: skip
+    assert inside[0] == "2" and inside[1] == "0", inside  # no compiler, pip or pip cache; [fleet], no Spark
+    assert inside[2].endswith(".pyc")  # bytecode compiled at build time
+    assert "--network=none" in (ROOT / ".ci" / "image").read_text()
+
+
+def test_report_in_the_container_is_the_hosts(imaged: Any) -> None:
+    done = run(imaged, "report", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    host = cli(imaged, "report", "--format", "json", "--no-cache")
+    assert comparable(json.loads(done.stdout)) == comparable(json.loads(host.stdout))
+    # Only the socket, no data root: the same figures (the engine's answers), as the docker group sees them.
+    bare = run(imaged, "report", "--format", "json", data_root=False)
+    assert bare.returncode == 0, bare.stderr
+    assert (
+        json.loads(bare.stdout)["totals"]["physical_bytes"]
+        == json.loads(host.stdout)["totals"]["physical_bytes"]
+    )
+
+
+def test_disk_in_the_container_reads_the_mounted_data_root(imaged: Any) -> None:
+    done = run(imaged, "disk", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    inside, host = json.loads(done.stdout), json.loads(cli(imaged, "disk", "--format", "json").stdout)
+    assert inside["data_root_readable"]
+    by = {c["category"]: c for c in inside["categories"]}
+    for name in ("images", "volumes", "build_cache", "orphans"):
+        assert by[name] == next(c for c in host["categories"] if c["category"] == name), name
+    # layershare's own container is one of those it counts: running, nothing written.
+    own = [c for c in inside["containers"] if c["image"].startswith("layershare")]
+    assert len(own) == 1 and own[0]["state"] == "running" and own[0]["size_rw_bytes"] == 0
+    without = run(imaged, "disk", "--format", "json", data_root=False)
+    assert without.returncode == 0, without.stderr
+    blind = json.loads(without.stdout)
+    assert not blind["data_root_readable"] and any("not readable" in n for n in blind["notes"])
+
+
+def test_as_a_user_of_the_sockets_group(imaged: Any) -> None:
+    gid = os.stat(imaged.socket).st_gid
+    as_user = ("--user", "65534", "--group-add", str(gid))
+    os.chmod(imaged.socket, 0o660)
+    done = run(imaged, "report", "--format", "json", options=as_user)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["totals"]["images"] > 0
+    disk = run(imaged, "disk", options=as_user)
+    assert disk.returncode == 0, disk.stderr
+    assert "need root" in disk.stdout or "needs root" in disk.stdout, disk.stdout
+
+
+def test_nothing_is_written_inside_unless_a_cache_is_mounted(imaged: Any) -> None:
+    name = "layershare-writes-nothing"
+    done = subprocess.run(
+        ["docker", "run", "--name", name, "--network", "none", "-v", f"{imaged.socket}:/var/run/docker.sock",
+         f"layershare:{VERSION}", "report"],
+        env=imaged.env(), capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    try:
+        assert imaged.docker("diff", name).strip() == ""  # its writable layer stayed empty
+    finally:
+        imaged.docker("rm", name)
+    assert run(imaged, "report", options=("-v", "layershare-cache:/cache")).returncode == 0
+    cached = imaged.docker(
+        "run", "--rm", "--network", "none", "-v", "layershare-cache:/cache", "--entrypoint", "find",
+        f"layershare:{VERSION}", "/cache", "-type", "f",
+    ).split()  # fmt: skip
+    assert cached, "the mounted cache stayed empty"
+
+
+def test_the_image_passes_its_own_policy(imaged: Any) -> None:
+    done = cli(
+        imaged,
+        "check",
+        f"layershare:{VERSION}",
+        "--config",
+        str(ROOT / "examples" / "layershare-image-policy.toml"),
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "PASSED" in done.stdout
