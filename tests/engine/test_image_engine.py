@@ -73,8 +73,13 @@ def run(
 
 
 def comparable(doc: dict[str, Any]) -> dict[str, Any]:
-    """A report without what differs by where it ran: when, and the engine's address."""
-    return {**doc, "collected_at": None, "engine": {**doc["engine"], "host": None}}
+    """A report without what differs by where it ran: when, the engine's address, and the container
+    count of layershare's own image (its container runs while it reports)."""
+    images = [
+        {**i, "containers": None} if any(t.startswith("layershare:") for t in i["tags"]) else i
+        for i in doc["images"]
+    ]
+    return {**doc, "collected_at": None, "engine": {**doc["engine"], "host": None}, "images": images}
 
 
 def test_make_image_tags_both_and_holds_only_the_venv(imaged: Any) -> None:
@@ -118,7 +123,9 @@ def test_disk_in_the_container_reads_the_mounted_data_root(imaged: Any) -> None:
     assert inside["data_root_readable"]
     by = {c["category"]: c for c in inside["categories"]}
     for name in ("images", "volumes", "build_cache", "orphans"):
-        assert by[name] == next(c for c in host["categories"] if c["category"] == name), name
+        theirs = next(c for c in host["categories"] if c["category"] == name)
+        assert (by[name]["bytes"], by[name]["disk_bytes"]) == (theirs["bytes"], theirs["disk_bytes"]), name
+    # What a prune would take of the images differs by one: layershare's running container keeps its own.
     # layershare's own container is one of those it counts: running, nothing written.
     own = [c for c in inside["containers"] if c["image"].startswith("layershare")]
     assert len(own) == 1 and own[0]["state"] == "running" and own[0]["size_rw_bytes"] == 0
@@ -149,7 +156,9 @@ def test_nothing_is_written_inside_unless_a_cache_is_mounted(imaged: Any) -> Non
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     try:
-        assert imaged.docker("diff", name).strip() == ""  # its writable layer stayed empty
+        changed = set(imaged.docker("diff", name).splitlines())
+        mount_point = {"C /run", "A /run/docker.sock", "C /var", "C /var/run", "A /var/run/docker.sock"}
+        assert changed <= mount_point, changed - mount_point  # only where docker mounted the socket
     finally:
         imaged.docker("rm", name)
     assert run(imaged, "report", options=("-v", "layershare-cache:/cache")).returncode == 0
