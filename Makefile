@@ -26,9 +26,14 @@ test: lint
 unit: setup
 	$(BIN)/python -m pytest -q tests/unit -m "not slow and not browser"
 
-# Re-record the unit tests' corpus from a fresh private engine (root, dockerd).
+# Re-record the unit tests' corpus from a fresh private engine (root): the system's dockerd, or
+# ENGINE=28.5-overlay2 / 29.7-overlay2 (an engine .ci/setup unpacks).
 record: setup
-	$(BIN)/python tests/record_corpus.py tests/data/corpus-engine-$$(dockerd --version | sed -E 's/.*version ([0-9]+\.[0-9]+).*/\1/').json
+	@if [ -n "$(ENGINE)" ]; then \
+	  $(BIN)/python tests/record_corpus.py --engine $(ENGINE) tests/data/corpus-engine-$(ENGINE).json; \
+	else \
+	  $(BIN)/python tests/record_corpus.py tests/data/corpus-engine-$$(dockerd --version | sed -E 's/.*version ([0-9]+\.[0-9]+).*/\1/').json; \
+	fi
 
 # layershare's container image, built without network from wheels fetched here first:
 #   make image [BASE=python:3.12-slim]   (any image with python3 and python3 -m venv)

@@ -60,6 +60,13 @@ def usable_cache_dir() -> Path | None:
     return folder
 
 
+def chosen_cache_dir(option: str | None) -> Path | None:
+    """The cache folder for ``--cache-dir`` (which click also fills from ``LAYERSHARE_CACHE_DIR``): the
+    option given on the command line, else :func:`usable_cache_dir` (None: no cache)."""
+    from_environment = option is not None and option == os.environ.get(CACHE_DIR_ENV)
+    return Path(option) if option and not from_environment else usable_cache_dir()
+
+
 def engine_key(info: Mapping[str, Any]) -> str:
     """Which engine a cache file belongs to: its ID, data root and storage driver."""
     identity = "\0".join(str(info.get(k) or "") for k in ("ID", "DockerRootDir", "Driver", "ServerVersion"))

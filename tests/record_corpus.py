@@ -1,8 +1,10 @@
 """Record the example corpus from a real engine for the unit tests.
 
     python tests/record_corpus.py tests/data/corpus-engine-20.10.json
+    python tests/record_corpus.py --engine 29.7-overlay2 tests/data/corpus-engine-29.7-overlay2.json
 
-Starts a private engine, builds ``examples/corpus.py``, and writes the engine's
+Starts a private engine (the system's dockerd, or a kind ``tests/support.py`` unpacks: 26.1, 28.5,
+29.7 on overlay2), builds ``examples/corpus.py``, and writes the engine's
 answers as a layershare recording (layer store left out, so the unit tests
 exercise the API-only path) plus the engine's own accounting as ground truth:
 ``GET /system/df`` and every layer in the layer store on disk.
@@ -15,10 +17,12 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "examples"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import docker
 from corpus import build_corpus
-from devengine import PrivateEngine, start_private_engine
+from devengine import PrivateEngine
+from support import start_engine
 
 from layershare.sources.engine import EngineSource
 
@@ -51,8 +55,10 @@ def ground_truth(engine: PrivateEngine) -> dict[str, object]:
     }
 
 
-def main(out: str) -> None:
-    engine = start_private_engine()
+def main(out: str, kind: str = "20.10-overlay2") -> None:
+    if not kind.endswith("-overlay2"):
+        raise SystemExit(f"record_corpus: {kind}: the recording's ground truth is the overlay2 layer store")
+    engine = start_engine(kind)
     try:
         build_corpus(engine.docker)
         recording = EngineSource(engine.host, read_layer_store=False).record()
@@ -64,4 +70,8 @@ def main(out: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    args = sys.argv[1:]
+    chosen = "20.10-overlay2"
+    if args[:1] == ["--engine"]:
+        chosen, args = args[1], args[2:]
+    main(args[0], chosen)

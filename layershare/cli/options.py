@@ -165,14 +165,9 @@ def source_options(func: F) -> F:
 
 
 def _cache_dir(option: str | None) -> Path | None:
-    """``--cache-dir``, else the default; the environment's folder only where it may be used (layershare's
-    image: only a mounted /cache)."""
-    import os
+    from layershare.cache import chosen_cache_dir
 
-    from layershare.cache import CACHE_DIR_ENV, usable_cache_dir
-
-    from_environment = option is not None and option == os.environ.get(CACHE_DIR_ENV)
-    return Path(option) if option and not from_environment else usable_cache_dir()
+    return chosen_cache_dir(option)
 
 
 def format_option(formats: type[Enum], help_text: str) -> Callable[[F], F]:

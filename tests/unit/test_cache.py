@@ -78,3 +78,22 @@ def test_cache_folder_and_engine_key(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     info = {"ID": "X", "DockerRootDir": "/var/lib/docker", "Driver": "overlay2", "ServerVersion": "20.10"}
     assert engine_key(info) == engine_key(dict(info))
     assert engine_key(info) != engine_key({**info, "DockerRootDir": "/srv/docker"})
+
+
+def test_the_images_cache_is_used_only_where_a_volume_is_mounted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In layershare's image LAYERSHARE_CACHE_DIR=/cache and LAYERSHARE_CACHE_IF_PRESENT=1: no folder there,
+    no cache (nothing written); a folder there (a volume), that cache; --cache-dir always wins."""
+    from layershare.cache import chosen_cache_dir
+
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("LAYERSHARE_CACHE_DIR", str(folder))
+    monkeypatch.setenv("LAYERSHARE_CACHE_IF_PRESENT", "1")
+    assert chosen_cache_dir(str(folder)) is None  # click fills the option from the environment
+    folder.mkdir()
+    assert chosen_cache_dir(str(folder)) == folder
+    assert chosen_cache_dir(str(tmp_path / "given")) == tmp_path / "given"
+    monkeypatch.delenv("LAYERSHARE_CACHE_IF_PRESENT")
+    folder.rmdir()
+    assert chosen_cache_dir(None) == folder  # without the flag the folder is made when first written
