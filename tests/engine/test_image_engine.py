@@ -135,6 +135,18 @@ def test_disk_in_the_container_reads_the_mounted_data_root(imaged: Any) -> None:
     assert not blind["data_root_readable"] and any("not readable" in n for n in blind["notes"])
 
 
+def test_free_in_the_container_is_the_hosts(imaged: Any) -> None:
+    done = run(imaged, "free", "app-*", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    inside, host = (
+        json.loads(done.stdout),
+        json.loads(cli(imaged, "free", "app-*", "--format", "json").stdout),
+    )
+    for key in ("freed_bytes", "freed_disk_bytes", "commands"):
+        assert inside[key] == host[key], key
+    assert inside["freed_disk_bytes"] is not None  # the data root, mounted read-only, was read
+
+
 def test_as_a_user_of_the_sockets_group(imaged: Any) -> None:
     gid = os.stat(imaged.socket).st_gid
     as_user = ("--user", "65534", "--group-add", str(gid))
