@@ -346,7 +346,7 @@ class EngineRules:
                 break
             rank = _gc_rank(leaves)
             first = min(leaves, key=rank.__getitem__)
-            if sum(1 for r in leaves if rank[r] == rank[first]) > 1:
+            if _tied(leaves, rank, first):
                 self.plan.notes.append(
                     "BuildKit ranks some build-cache records equally (last used at the same time, as "
                     "often): which of them it prunes first is its choice, so the build cache's share "
@@ -357,17 +357,35 @@ class EngineRules:
         self.plan.build_records.extend(sorted(gone))
 
 
-def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, float]:
-    """BuildKit's ``sortDeleteRecords`` score (lower goes first): the rank of a record's last use among
-    the distinct last-use times, plus the rank of its use count among the distinct counts, each
-    divided by its highest rank; a record never used ranks first."""
+def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, tuple[float, int, int]]:
+    """BuildKit's ``sortDeleteRecords`` order (lower goes first): the rank of a record's last use among
+    the distinct last-use times plus the rank of its use count among the distinct counts, each divided
+    by its highest rank (a record never used ranks first); equal scores keep the order of the two
+    sorts before (fewer uses, then older use first), as Go's sort keeps it for up to 12 records."""
     times = sorted({t for r in records if (t := nanoseconds(r.last_used)) is not None})
     counts = sorted({r.usage_count for r in records} - {0})
     time_rank: dict[int | None, int] = {t: n + 2 for n, t in enumerate(times)}
     count_rank = {c: n + 2 for n, c in enumerate(counts)}
     top_time, top_count = 1.0 + len(times), 1.0 + len(counts)
     return {
-        r: time_rank.get(nanoseconds(r.last_used), 1) / top_time
-        + count_rank.get(r.usage_count, 1) / top_count
+        r: (
+            time_rank.get(nanoseconds(r.last_used), 1) / top_time
+            + count_rank.get(r.usage_count, 1) / top_count,
+            r.usage_count,
+            nanoseconds(r.last_used) or -1,
+        )
         for r in records
     }
+
+
+SORT_STABLE_UP_TO = 12  # Go's pdqsort sorts this many by insertion (stable); more, not stably
+
+
+def _tied(
+    leaves: list[BuildRecord], rank: dict[BuildRecord, tuple[float, int, int]], first: BuildRecord
+) -> bool:
+    """Whether BuildKit may prune another record first: one as recently and as often used (its records
+    come from a map, in no set order), or, past 12 candidates, one of the same score."""
+    if len(leaves) > SORT_STABLE_UP_TO:
+        return sum(1 for r in leaves if rank[r][0] == rank[first][0]) > 1
+    return sum(1 for r in leaves if rank[r] == rank[first]) > 1

@@ -195,7 +195,7 @@ def test_every_format_renders_and_the_json_keeps_its_contract() -> None:
     assert "team" not in render_free(free(state(), Selection(references=("used:1",)), NOW), FreeFormat.JSON)
 
 
-def cache_state(free_bytes: int | None = 10_000, api: str = "1.55") -> EngineState:
+def cache_state(free_bytes: int | None = 10_000, api: str = "1.55", twin: bool = False) -> EngineState:
     """Build-cache records as BuildKit ranks them for a gc-mode prune: ``old`` (used long ago, once),
     ``often`` (as old, used five times), ``fresh`` (used last), ``never`` (never used), ``child`` on
     ``parent`` (a record another stands on goes only after it), and one in use."""
@@ -215,7 +215,7 @@ def cache_state(free_bytes: int | None = 10_000, api: str = "1.55") -> EngineSta
         record("parent", 400, "2026-01-01T00:00:00.000000002Z", 1),
         record("child", 10, "2026-07-01T00:00:00Z", 2, parents=("parent",)),
         record("busy", 1000, "2026-01-01T00:00:00Z", 9),
-    )
+    ) + ((record("twin", 100, "2026-01-01T00:00:00.000000001Z", 1),) if twin else ())
     units = {f"build:{r.id}": StoredUnit(f"build:{r.id}", "build_cache", r.bytes, r.bytes) for r in records}
     engine = EngineInfo(
         host="unix:///x", version="29.7.2", api_version=api, image_store="overlay2", storage_driver="overlay2"
@@ -257,10 +257,15 @@ def test_a_build_cache_prune_with_space_limits_goes_as_buildkit_ranks(command: s
 
 
 def test_space_limits_an_engine_does_not_know_and_a_free_space_not_readable_are_said() -> None:
-    # Under 1,500 needs a fourth round, where often and child rank the same (5/3): BuildKit's choice.
-    tied = free(
-        cache_state(), Selection(prunes=(parse_prune("docker buildx prune --max-used-space 1500", NOW),)), NOW
-    )
+    # Under 1,500 needs a fourth round, where often and child score the same (5/3): Go's sorts keep the
+    # one used less often first (child), as they do for up to 12 records.
+    limit = Selection(prunes=(parse_prune("docker buildx prune --max-used-space 1500", NOW),))
+    scored = free(cache_state(), limit, NOW)
+    assert "child" in scored.build_records and "often" not in scored.build_records
+    assert not any("ranks some build-cache records equally" in n for n in scored.notes)
+    # A twin of old (used at the same instant, as often): which of the two goes is BuildKit's choice.
+    twins = Selection(prunes=(parse_prune("docker builder prune --keep-storage 2100", NOW),))
+    tied = free(cache_state(twin=True), twins, NOW)
     assert any("ranks some build-cache records equally" in n for n in tied.notes)
     old_engine = free(
         cache_state(api="1.41"),
