@@ -108,3 +108,30 @@ def test_markup_in_instructions_is_text_and_runs_nothing(browser: Any, tmp_path:
     )
     assert opened.errors == []
     page.screenshot(path=str(tmp_path / "markup.png"))
+
+
+def test_content_size_column_where_the_engine_gives_it(
+    recording: dict[str, Any], browser: Any, tmp_path: Path
+) -> None:
+    """CONTENT SIZE (the containerd store's manifests) is a sortable column with a legend; a recording
+    without manifests shows neither."""
+    listed = json.loads(json.dumps(recording))
+    for n, summary in enumerate(listed["images"]):
+        summary["Manifests"] = [
+            {"Kind": "image", "Available": True, "Size": {"Content": 1000 * (n + 1), "Total": 1}}
+        ]
+    pages = {}
+    for name, data in (("plain", recording), ("content", listed)):
+        recorded = tmp_path / f"{name}.json"
+        recorded.write_text(json.dumps(data))
+        path = tmp_path / f"{name}.html"
+        path.write_text(layershare("report", "--recording", str(recorded), "--format", "html"))
+        pages[name] = open_page(browser, path)
+    plain, content = pages["plain"].page, pages["content"].page
+    assert plain.locator("th button[data-sort='content']").count() == 0
+    assert plain.locator(".legend").count() == 0
+    assert "CONTENT SIZE" in content.locator("[data-section='0'] .legend").inner_text()
+    content.locator("[data-section='0'] th button[data-sort='content']").click()
+    order = pages["content"].image_ids()
+    by_id = {s["Id"]: int(s["Manifests"][0]["Size"]["Content"]) for s in listed["images"]}
+    assert [by_id[i] for i in order] == sorted((by_id[i] for i in order), reverse=True)
