@@ -2,16 +2,14 @@
 
 On overlay2 the figures are the engine's own, as on 20.10 and 26.1. On the containerd store 28.5's
 LayersSize counts every snapshot (containers' too) and the images' content blobs (moby's
-``service.go`` at ``v28.5.2``): the report keeps the disk's figures there, and its note says what the
-engine counts (the engine's own measure on 28.5 is still to come).
+``service.go`` at ``v28.5.2``): the report weighs the images' snapshots and blobs in that measure, and
+what no image stands on in it too, so that the two add up to LayersSize; its note says so.
 """
 
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,13 +38,21 @@ def test_the_report_against_the_engines_accounting(engine28: Any) -> None:
             k: v["SharedSize"] for k, v in engine.items()
         }
         return
-    assert any("every snapshot and the images' content blobs" in note for note in doc["notes"])
-    root = Path(engine28.data_root) / "containerd" / "daemon"
-    out = subprocess.run(
-        ["du", "-sxc", "--block-size=1", str(root / "io.containerd.content.v1.content" / "blobs"),
-         str(root / "io.containerd.snapshotter.v1.overlayfs" / "snapshots")],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
-    on_disk = int(out.stdout.splitlines()[-1].split()[0])
+    # The engine's measure (each snapshot's recorded usage, each blob's length): the images' part is
+    # physical, every snapshot no image stands on (containers', BuildKit's) is other, and together they
+    # are LayersSize to the byte; the note says so.
     totals = doc["totals"]
-    assert abs(totals["physical_bytes"] + totals["other_bytes"] - on_disk) <= on_disk * 0.02
+    assert totals["physical_bytes"] + totals["other_bytes"] == df["LayersSize"]
+    assert any("LayersSize also counts every snapshot no image stands on" in note for note in doc["notes"])
+    assert totals["blob_bytes"] > 0 and totals["physical_disk_bytes"] > totals["physical_bytes"]
+
+
+def test_removing_an_image_frees_exactly_its_unique_bytes(engine28: Any) -> None:
+    """Last on this engine: one image at a time (single tag, no container), LayersSize drops by the
+    report's unique bytes, on both stores."""
+    for tag in ("trim-app:1", "same-on-a:1", "fat-app:1", "legacy-app:1"):
+        result = cli(engine28, "report", "-f", "json", "--no-cache")
+        image = next(i for i in json.loads(result.stdout)["images"] if tag in i["tags"])
+        before = system_df(engine28)["LayersSize"]
+        engine28.docker("image", "rm", tag)
+        assert before - system_df(engine28)["LayersSize"] == image["unique_bytes"], tag

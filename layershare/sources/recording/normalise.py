@@ -188,9 +188,13 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     store: Mapping[str, Any] = recording.get("content_store") or {}
     # Engine 29.6 and later count exactly the images' snapshots and content in LayersSize: weigh them in
     # the engine's measure there; elsewhere as du counts them (a recording before both were kept too).
+    # Engine 28.2 to 29.5 count every snapshot and the images' content: the images' part in the engine's
+    # measure too, and what no image uses (other_bytes) in it as well, so that the two add up to LayersSize.
+    rule = layers_size_rule(engine.version)
     engine_measure = (
-        engine.image_store == "containerd" and counts_as_engine(engine.version) and "snapshot_bytes" in store
+        engine.image_store == "containerd" and rule != "all_snapshots" and "snapshot_bytes" in store
     )
+    every_snapshot = store.get("every_snapshot_bytes") if rule == "all_snapshots_and_content" else None
     blob_measure = "bytes" if engine_measure else "size"
     # Without the store's files, the engine's own figures where they are exact (Engine 29.6+).
     image_usage: Mapping[str, Any] = (
@@ -310,6 +314,13 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             + sum(int(every_blob[d]["size"]) for d in every_blob if d not in used)
             + sum(size for chain_id, size in snapshots_du.items() if chain_id not in layers)
         )
+        if engine_measure and every_snapshot is not None:
+            # LayersSize counts every snapshot: those no image stands on are the rest of it.
+            other_bytes = (
+                int(every_snapshot)
+                - sum(int((store.get("snapshot_bytes") or {}).get(c, 0)) for c in layers)
+                - sum(int(step_weights[s]["bytes"]) for s in used_steps)
+            )
         if engine_measure:
             disk_bytes = (
                 sum(int(every_blob[d]["size"]) for d in used)
@@ -322,6 +333,13 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             + (
                 "in the engine's own measure (each snapshot's recorded usage, each blob's size), as its "
                 "LayersSize does; layershare disk gives the allocated bytes on disk"
+                + (
+                    f". Engine {engine.version}'s LayersSize also counts every snapshot no image stands on "
+                    "(containers' writable layers, BuildKit's): physical bytes plus the store bytes no image "
+                    "uses, in the same measure here, equal it"
+                    if every_snapshot is not None
+                    else ""
+                )
                 if engine_measure
                 else "as du counts them on disk (this engine's LayersSize counts "
                 + (

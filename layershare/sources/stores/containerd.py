@@ -100,6 +100,7 @@ def read_store_at(
         "other_snapshot_bytes": store["other_snapshot_bytes"],
         "step_snapshots": store["step_snapshots"][NAMESPACE],
         "other_blob_bytes": store["other_blob_bytes"],
+        "every_snapshot_bytes": store["every_snapshot_bytes"][NAMESPACE],
     }
 
 
@@ -139,6 +140,12 @@ def read_namespaces(
     other_blob_bytes = sum(
         usage.entry_if_present(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs
     )
+    # Every snapshot of each namespace in the engine's measure (what LayersSize counts before 29.6).
+    every_snapshot: dict[str, int] = dict.fromkeys(image_ids, 0)
+    for record in records.values():
+        if record.namespace in every_snapshot:
+            with contextlib.suppress(OSError):
+                every_snapshot[record.namespace] += reported_usage(snapshotter, record, usage)
     # The classic builder's step snapshots in each image's chain (weighed once, listed per image).
     steps: dict[str, dict[str, dict[str, int]]] = {}
     for namespace in image_ids:
@@ -155,6 +162,7 @@ def read_namespaces(
         "step_snapshots": steps,
         "other_blob_bytes": other_blob_bytes,
         "duplicate_snapshot_bytes": duplicate,
+        "every_snapshot_bytes": every_snapshot,
     }
 
 
