@@ -43,6 +43,7 @@ from layershare.sources.stores.containerd_meta import (
     reported_usage,
     snapshot_usage,
 )
+from layershare.sources.stores.measure import layers_size_rule
 from layershare.sources.stores.usage import DiskUsage
 
 
@@ -81,17 +82,27 @@ def read_store(info: Mapping[str, Any], image_ids: Iterable[str]) -> dict[str, A
     root = find_store(info)
     if root is None:
         return None
-    return read_store_at(root, str(info.get("Driver") or "overlayfs"), image_ids)
+    # Engines 28.2 to 29.5 count every snapshot in LayersSize: weigh them all in that measure too.
+    every = layers_size_rule(str(info.get("ServerVersion") or "")) == "all_snapshots_and_content"
+    return read_store_at(root, str(info.get("Driver") or "overlayfs"), image_ids, every_snapshot=every)
 
 
 def read_store_at(
-    root: Path, snapshotter_name: str, image_ids: Iterable[str], usage: DiskUsage | None = None
+    root: Path,
+    snapshotter_name: str,
+    image_ids: Iterable[str],
+    usage: DiskUsage | None = None,
+    *,
+    every_snapshot: bool = False,
 ) -> dict[str, Any]:
     """Blobs and snapshots of the containerd store at ``root`` and which of Docker's images use them.
 
-    ``usage`` weighs files and folders (default: as ``du`` does on this disk).
+    ``usage`` weighs files and folders (default: as ``du`` does on this disk); ``every_snapshot`` also
+    weighs every snapshot of Docker's namespace in the engine's measure (``every_snapshot_bytes``).
     """
-    store = read_namespaces(root, snapshotter_name, {NAMESPACE: image_ids}, usage)
+    store = read_namespaces(
+        root, snapshotter_name, {NAMESPACE: image_ids}, usage, every_snapshot=every_snapshot
+    )
     return {
         "blobs": store["blobs"],
         "images": store["images"][NAMESPACE],
@@ -100,7 +111,7 @@ def read_store_at(
         "other_snapshot_bytes": store["other_snapshot_bytes"],
         "step_snapshots": store["step_snapshots"][NAMESPACE],
         "other_blob_bytes": store["other_blob_bytes"],
-        "every_snapshot_bytes": store["every_snapshot_bytes"][NAMESPACE],
+        **({"every_snapshot_bytes": store["every_snapshot_bytes"][NAMESPACE]} if every_snapshot else {}),
     }
 
 
@@ -110,6 +121,8 @@ def read_namespaces(
     image_ids: Mapping[str, Iterable[str]],
     usage: DiskUsage | None = None,
     meta: Tree | None = None,
+    *,
+    every_snapshot: bool = False,
 ) -> dict[str, Any]:
     """Blobs and snapshots of the containerd store at ``root``, for the images of each namespace named.
 
@@ -141,11 +154,11 @@ def read_namespaces(
         usage.entry_if_present(p) for p in _files(blob_dir) if f"sha256:{p.name}" not in blobs
     )
     # Every snapshot of each namespace in the engine's measure (what LayersSize counts before 29.6).
-    every_snapshot: dict[str, int] = dict.fromkeys(image_ids, 0)
+    every: dict[str, int] = dict.fromkeys(image_ids if every_snapshot else (), 0)
     for record in records.values():
-        if record.namespace in every_snapshot:
+        if record.namespace in every:
             with contextlib.suppress(OSError):
-                every_snapshot[record.namespace] += reported_usage(snapshotter, record, usage)
+                every[record.namespace] += reported_usage(snapshotter, record, usage)
     # The classic builder's step snapshots in each image's chain (weighed once, listed per image).
     steps: dict[str, dict[str, dict[str, int]]] = {}
     for namespace in image_ids:
@@ -162,7 +175,7 @@ def read_namespaces(
         "step_snapshots": steps,
         "other_blob_bytes": other_blob_bytes,
         "duplicate_snapshot_bytes": duplicate,
-        "every_snapshot_bytes": every_snapshot,
+        "every_snapshot_bytes": every,
     }
 
 
