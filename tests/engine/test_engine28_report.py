@@ -44,6 +44,7 @@ def test_the_report_against_the_engines_accounting(engine28: Any) -> None:
     totals = doc["totals"]
     assert totals["physical_bytes"] + totals["other_bytes"] == df["LayersSize"]
     assert any("LayersSize also counts every snapshot no image stands on" in note for note in doc["notes"])
+    assert any("moby#52476" in note for note in doc["notes"])  # the engine's per-image SHARED is wrong here
     assert totals["blob_bytes"] > 0 and totals["physical_disk_bytes"] > totals["physical_bytes"]
 
 

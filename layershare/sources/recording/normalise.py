@@ -24,6 +24,7 @@ from layershare.model import (
     ImageStore,
     Layer,
     Snapshot,
+    version_tuple,
 )
 from layershare.sources.answers import RECORDING_SCHEMA, content_size, is_containerd_store
 from layershare.sources.history import HistoryMismatch, LayerAssignment, map_history
@@ -362,6 +363,12 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             "containerd image store: the store's files are not readable from here, so content blobs are "
             "not counted and snapshot sizes are the engine's history figures (estimates); run as root "
             "on the engine's host for the disk's own figures"
+        )
+    if engine.image_store == "containerd" and engine.version and version_tuple(engine.version) < (29,):
+        notes.append(
+            f"Engine {engine.version}'s docker system df -v gives wrong per-image SHARED and UNIQUE sizes on "
+            "the containerd store (moby#52476, fixed in Engine 29): compare with layershare's shared and "
+            "unique bytes, not with those"
         )
     return Snapshot(
         engine=engine,
