@@ -96,10 +96,13 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=5, help="runs per command (median; default 5)")
     parser.add_argument("--dockerd", help="another dockerd binary")
     parser.add_argument(
+        "--containerd-store", action="store_true", help="the containerd image store (Engine 29's default)"
+    )
+    parser.add_argument(
         "--build-cache", action="store_true", help="make build-cache records first (BuildKit)"
     )
     options = parser.parse_args()
-    engine = start_private_engine(dockerd=options.dockerd)
+    engine = start_private_engine(dockerd=options.dockerd, containerd_store=options.containerd_store)
     try:
         print(describe_machine(engine))
         start = time.perf_counter()

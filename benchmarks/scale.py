@@ -188,11 +188,14 @@ def main() -> None:
     parser.add_argument("--naive-runs", type=int, default=0, help="runs of the naive loop (default: --runs)")
     parser.add_argument("--dockerd", help="another dockerd binary")
     parser.add_argument(
+        "--containerd-store", action="store_true", help="the containerd image store (Engine 29's default)"
+    )
+    parser.add_argument(
         "--user", type=int, metavar="UID", help="measure as this unprivileged uid (e.g. 65534)"
     )
     options = parser.parse_args()
     sizes = [int(s) for s in options.sizes.split(",")]
-    engine = start_private_engine(dockerd=options.dockerd)
+    engine = start_private_engine(dockerd=options.dockerd, containerd_store=options.containerd_store)
     opened: list[tuple[Path, int]] = []
     try:
         if options.user is not None:
