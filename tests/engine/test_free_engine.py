@@ -1,7 +1,9 @@
 """``layershare free`` on real engines: predict, then really remove, then hold the prediction against
 what the engine's own accounting (``GET /system/df``) and the data root's allocated bytes dropped by.
 
-Each engine (20.10 overlay2, 26.1 with the containerd store) holds the example images, the state of
+Each engine (20.10 overlay2; Engine 29.7.2 on the containerd store with its CLI 29.7.2, and on overlay2
+driven by Debian's 20.10 CLI; 28.5.2 on the containerd store with its CLI: where the engine's rules
+differ) holds the example images, the state of
 ``disk_state.py`` (a running container with a volume, stopped ones with logs, BuildKit cache) and of
 ``free_state.py``. The tests run in order on one engine each: every removal changes what follows.
 """
@@ -29,7 +31,7 @@ pytestmark = pytest.mark.engine
 
 @pytest.fixture(
     scope="module",
-    params=["20.10-overlay2", "26.1-containerd", "29.7-containerd", "29.7-overlay2", "28.5-containerd"],
+    params=["20.10-overlay2", "29.7-containerd", "29.7-overlay2", "28.5-containerd"],
 )
 def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     def build(private: Any) -> None:
@@ -312,6 +314,8 @@ def test_build_cache_pruned_down_to_a_size(engine: Any, preset: str) -> None:
     """``builder prune --keep-storage`` (the CLI's own) and buildx's ``--max-used-space`` and
     ``--min-free-space``: BuildKit removes one record at a time, least recently and least often used
     first, until the unshared cache is under what it keeps; layershare names the same records."""
+    if engine.kind == "29.7-overlay2":
+        pytest.skip("BuildKit's gc mode is 29.7's on either store: run on 29.7 containerd (and 28.5, 20.10)")
     # A cache of one build's records (the earlier tests' go first): BuildKit ranks at most 12 records
     # in a set order; among more, or two used at the same instant as often, its choice is its own.
     engine.docker("builder", "prune", "-a", "-f")
