@@ -33,9 +33,14 @@ def debian_python_base() -> Path:
             "the image tests need mmdebstrap (apt-get install mmdebstrap)",
         )
         BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
-        partial = BASE_TAR.with_suffix(".partial")
+        # mmdebstrap picks its output format from the target's name unless told: say tar.
+        partial = BASE_TAR.with_name(BASE_TAR.stem + ".partial.tar")
+        if partial.is_dir():
+            shutil.rmtree(partial)
+        partial.unlink(missing_ok=True)
         made = subprocess.run(
-            ["mmdebstrap", "--quiet", "--variant=apt", "--include=python3,python3-venv", "bookworm", str(partial)],
+            ["mmdebstrap", "--quiet", "--format=tar", "--variant=apt", "--include=python3,python3-venv", "bookworm",
+             str(partial)],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         need(made.returncode == 0, f"mmdebstrap could not make the base: {made.stderr.strip()[-300:]}")
