@@ -35,8 +35,6 @@ def debian_python_base() -> Path:
         BASE_TAR.parent.mkdir(parents=True, exist_ok=True)
         # mmdebstrap picks its output format from the target's name unless told: say tar.
         partial = BASE_TAR.with_name(BASE_TAR.stem + ".partial.tar")
-        if partial.is_dir():
-            shutil.rmtree(partial)
         partial.unlink(missing_ok=True)
         made = subprocess.run(
             ["mmdebstrap", "--quiet", "--format=tar", "--variant=apt", "--include=python3,python3-venv", "bookworm",
