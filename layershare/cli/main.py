@@ -8,6 +8,7 @@ from typing import cast
 
 import click
 
+from layershare.cli.browse import browse
 from layershare.cli.fleet import export, fleet
 from layershare.cli.options import (
     ExitCode,
@@ -292,6 +293,28 @@ def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> Non
     metavar="'docker … prune …'",
     help="Reproduce a prune command exactly as docker would run it here (repeatable).",
 )
+@click.option(
+    "--container",
+    "containers",
+    multiple=True,
+    metavar="NAME|ID",
+    help="Also remove this stopped container, before the images (repeatable; a running one is kept).",
+)
+@click.option(
+    "--volume",
+    "volumes",
+    multiple=True,
+    metavar="NAME",
+    help="Also remove this volume, unless a container that stays mounts it (repeatable).",
+)
+@click.option(
+    "--build-record",
+    "build_records",
+    multiple=True,
+    metavar="ID",
+    help="Also remove this build-cache record, unless it is in use or a record that stays stands on it "
+    "(repeatable; IDs as docker system df -v lists them).",
+)
 @click.option("--data-root", metavar="DIR", help="The engine's data root as seen from here.")
 @click.option(
     "--api-version",
@@ -311,6 +334,9 @@ def free(
     labels: tuple[str, ...],
     with_containers: bool,
     likes: tuple[str, ...],
+    containers: tuple[str, ...],
+    volumes: tuple[str, ...],
+    build_records: tuple[str, ...],
     data_root: str | None,
     api_version: str | None,
 ) -> None:
@@ -331,6 +357,9 @@ def free(
         labels=tuple(LabelFilter.parse(label) for label in labels),
         with_containers=with_containers,
         prunes=tuple(parse_prune(text) for text in likes),
+        containers=containers,
+        volumes=volumes,
+        build_records=build_records,
     )
     if len(source.for_each_host()) > 1:
         raise UsageError("free reads one engine: give --host once")
@@ -358,7 +387,7 @@ def record(host: str | None, show_values: bool, output: str) -> None:
     click.echo(f"recorded to {output}", err=True)
 
 
-for _command in (diff, metrics, serve, export, fleet):
+for _command in (diff, metrics, serve, export, fleet, browse):
     cli.add_command(_command)
 
 

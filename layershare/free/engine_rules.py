@@ -14,30 +14,14 @@ from __future__ import annotations
 
 import shlex
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from layershare.free.build_cache import keep_bytes, prune_to, remove_records
+from layershare.free.plan import Plan
 from layershare.free.prune import BuildSpace, PruneFilters
-from layershare.model import BuildRecord, Container, EngineImage, EngineState, version_tuple
+from layershare.model import Container, EngineImage, EngineState, version_tuple
 from layershare.model.holdings import API_VOLUME_PRUNE_ANONYMOUS
-from layershare.times import nanoseconds, unix_time
-
-API_BUILD_SPACE = (1, 48)  # from this API version BuildKit's prune takes max-used and min-free space
-
-
-@dataclass
-class Plan:
-    """What would go, as the engine would do it, and the commands that would do it."""
-
-    removed_images: set[str] = field(default_factory=set)
-    removed_tags: dict[str, list[str]] = field(default_factory=dict)
-    blocked_by: dict[str, list[str]] = field(default_factory=dict)
-    containers: list[str] = field(default_factory=list)
-    volumes: list[str] = field(default_factory=list)
-    build_records: list[str] = field(default_factory=list)
-    commands: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    matched_nothing: bool = False
-    collects_garbage: bool = False
+from layershare.times import unix_time
 
 
 def repository(tag: str) -> str:
@@ -52,6 +36,50 @@ def normalise_reference(reference: str) -> str:
     return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
 
 
+@dataclass(frozen=True)
+class _StateIndex:
+    """A state's lookups, made once per state: a plan is made on every key press in ``browse``."""
+
+    images: dict[str, EngineImage]
+    containers: dict[str, Container]
+    containers_of: dict[str, list[Container]]
+    children_of: dict[str, set[str]]
+
+
+_LAST_INDEX: list[tuple[EngineState, _StateIndex]] = []
+
+
+def _index_of(state: EngineState) -> _StateIndex:
+    if _LAST_INDEX and _LAST_INDEX[0][0] is state:
+        return _LAST_INDEX[0][1]
+    containers_of: dict[str, list[Container]] = {}
+    for c in state.containers:
+        containers_of.setdefault(c.image_id, []).append(c)
+    children_of: dict[str, set[str]] = {}
+    for image in state.images:
+        children_of.setdefault(image.parent_id, set()).add(image.id)
+    index = _StateIndex(
+        images={i.id: i for i in state.images},
+        containers={c.id: c for c in state.containers},
+        containers_of=containers_of,
+        children_of=children_of,
+    )
+    _LAST_INDEX[:] = [(state, index)]
+    return index
+
+
+class _Tags(dict[str, list[str]]):
+    """Image ID -> its tags as a plan leaves them; an image not yet touched reads its own."""
+
+    def __init__(self, images: dict[str, EngineImage]) -> None:
+        super().__init__()
+        self.images = images
+
+    def __missing__(self, image_id: str) -> list[str]:
+        tags = self[image_id] = list(self.images[image_id].tags)
+        return tags
+
+
 class EngineRules:
     """The engine's rules for removing images and pruning, applied to a state (mutable while planning)."""
 
@@ -59,18 +87,15 @@ class EngineRules:
         self.state = state
         self.plan = plan
         self.now = now
-        self.images = {i.id: i for i in state.images}
-        self.tags = {i.id: list(i.tags) for i in state.images}
-        self.alive = set(self.images)
-        self.containers = {c.id: c for c in state.containers}
+        index = _index_of(state)
+        self.images = index.images
+        self.tags = _Tags(index.images)  # each image's tags as planned so far, copied when first read
+        self.alive = set(index.images)
+        self.containers = index.containers
         self.removed_containers: set[str] = set()
         self.containerd = state.engine.image_store == "containerd"
-        self.containers_of: dict[str, list[Container]] = {}
-        for c in state.containers:
-            self.containers_of.setdefault(c.image_id, []).append(c)
-        self.children_of: dict[str, set[str]] = {}
-        for image in state.images:
-            self.children_of.setdefault(image.parent_id, set()).add(image.id)
+        self.containers_of = index.containers_of
+        self.children_of = index.children_of
 
     # --- who uses what ---
     def depth(self, image_id: str) -> int:
@@ -159,6 +184,42 @@ class EngineRules:
                 self.plan.commands.append("docker rm -f " + " ".join(running))
             if stopped:
                 self.plan.commands.append(f"{command} " + " ".join(stopped))
+
+    def remove_stopped_containers(self, ids: Iterable[str]) -> None:
+        """``docker rm`` of containers asked for by name: a running one is never removed (no ``-f``)."""
+        stopped = []
+        for cid in ids:
+            c = self.containers[cid]
+            if c.running:
+                self.plan.refused.setdefault(f"container:{cid}", []).append(
+                    f"container {c.name} is {c.state}: a running container is never removed"
+                )
+            else:
+                stopped.append(cid)
+        self.remove_containers(stopped)
+
+    def remove_volumes(self, names: Iterable[str]) -> None:
+        """``docker volume rm``: refused while a container that stays mounts the volume."""
+        chosen = []
+        for name in names:
+            users = sorted(
+                c.name
+                for c in self.state.containers
+                if name in c.volumes and c.id not in self.removed_containers
+            )
+            if users:
+                self.plan.refused.setdefault(f"volume:{name}", []).extend(
+                    f"volume {name} is used by container {u}" for u in users
+                )
+            elif name not in self.plan.volumes:
+                chosen.append(name)
+                self.plan.volumes.append(name)
+        if chosen:
+            self.plan.commands.append("docker volume rm " + " ".join(shlex.quote(n) for n in chosen))
+
+    def remove_build_records(self, ids: Iterable[str]) -> None:
+        """``docker builder prune -a -f --filter id=…`` of records asked for by ID (:func:`remove_records`)."""
+        remove_records(self.state, self.plan, ids)
 
     def prune_volumes(self, filters: PruneFilters, everything: bool) -> None:
         api = version_tuple(self.state.api_version)
@@ -285,9 +346,9 @@ class EngineRules:
             and (everything or (r.type not in ("internal", "frontend") and not r.shared))
         }
         total = sum(r.bytes for r in records.values() if not r.shared)  # BuildKit's DiskUsage, unshared
-        keep = self._keep_bytes(total, space) if space else 0
+        keep = keep_bytes(self.state, self.plan, total, space) if space else 0
         if keep:
-            self._prune_build_cache_to(records, removable, total, keep)
+            prune_to(self.plan, records, removable, total, keep)
             return
         # A record another kept record stands on stays.
         changed = True
@@ -300,92 +361,3 @@ class EngineRules:
                             removable.discard(parent)
                             changed = True
         self.plan.build_records.extend(sorted(removable))
-
-    def _keep_bytes(self, total: int, space: BuildSpace) -> int:
-        """BuildKit's ``calculateKeepBytes``: what a prune with space limits keeps (0: no cap)."""
-        reserved = space.reserved or space.keep_storage
-        if version_tuple(self.state.engine.api_version) < API_BUILD_SPACE and (
-            space.max_used or space.min_free
-        ):
-            self.plan.notes.append(
-                f"build cache: Engine {self.state.engine.version} (API {self.state.engine.api_version}) "
-                "keeps no --max-used-space or --min-free-space (from API 1.48): only the reserved space counts"
-            )
-            return reserved
-        keep = space.max_used
-        if space.min_free:
-            free = self.state.build_cache_free_bytes
-            if free is None:
-                self.plan.notes.append(
-                    "--min-free-space needs the free space of the engine's data root, which is not "
-                    "readable from here: the build cache's share is an estimate"
-                )
-                free = 0
-            else:
-                self.plan.notes.append(
-                    f"--min-free-space: the data root's file system has {free:,} bytes free now; "
-                    "BuildKit reads it again when it prunes"
-                )
-            excess = space.min_free - free
-            if excess > 0:
-                keep = total - excess if keep == 0 else min(keep, total - excess)
-            elif keep == 0:
-                keep = total  # enough free space: nothing goes
-        return max(keep, reserved)
-
-    def _prune_build_cache_to(
-        self, records: dict[str, BuildRecord], removable: set[str], total: int, keep: int
-    ) -> None:
-        """BuildKit's gc mode: while the unshared total is not under ``keep``, remove the one record
-        (among those nothing kept stands on) that is least recently and least often used."""
-        gone: set[str] = set()
-        while total >= keep:
-            standing = {p for r in records.values() if r.id not in gone for p in r.parents}
-            leaves = [records[i] for i in sorted(removable - gone) if i not in standing]
-            if not leaves:
-                break
-            rank = _gc_rank(leaves)
-            first = min(leaves, key=rank.__getitem__)
-            if _tied(leaves, rank, first):
-                self.plan.notes.append(
-                    "BuildKit ranks some build-cache records equally (last used at the same time, as "
-                    "often): which of them it prunes first is its choice, so the build cache's share "
-                    "is one of the possible outcomes"
-                )
-            gone.add(first.id)
-            total -= first.bytes
-        self.plan.build_records.extend(sorted(gone))
-
-
-def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, tuple[float, int, int]]:
-    """BuildKit's ``sortDeleteRecords`` order (lower goes first): the rank of a record's last use among
-    the distinct last-use times plus the rank of its use count among the distinct counts, each divided
-    by its highest rank (a record never used ranks first); equal scores keep the order of the two
-    sorts before (fewer uses, then older use first), as Go's sort keeps it for up to 12 records."""
-    times = sorted({t for r in records if (t := nanoseconds(r.last_used)) is not None})
-    counts = sorted({r.usage_count for r in records} - {0})
-    time_rank: dict[int | None, int] = {t: n + 2 for n, t in enumerate(times)}
-    count_rank = {c: n + 2 for n, c in enumerate(counts)}
-    top_time, top_count = 1.0 + len(times), 1.0 + len(counts)
-    return {
-        r: (
-            time_rank.get(nanoseconds(r.last_used), 1) / top_time
-            + count_rank.get(r.usage_count, 1) / top_count,
-            r.usage_count,
-            nanoseconds(r.last_used) or -1,
-        )
-        for r in records
-    }
-
-
-SORT_STABLE_UP_TO = 12  # Go's pdqsort sorts this many by insertion (stable); more, not stably
-
-
-def _tied(
-    leaves: list[BuildRecord], rank: dict[BuildRecord, tuple[float, int, int]], first: BuildRecord
-) -> bool:
-    """Whether BuildKit may prune another record first: one as recently and as often used (its records
-    come from a map, in no set order), or, past 12 candidates, one of the same score."""
-    if len(leaves) > SORT_STABLE_UP_TO:
-        return sum(1 for r in leaves if rank[r][0] == rank[first][0]) > 1
-    return sum(1 for r in leaves if rank[r] == rank[first]) > 1

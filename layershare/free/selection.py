@@ -11,7 +11,8 @@ import re
 import time
 from dataclasses import dataclass
 
-from layershare.free.engine_rules import EngineRules, Plan, normalise_reference, repository
+from layershare.free.engine_rules import EngineRules, normalise_reference, repository
+from layershare.free.plan import Plan
 from layershare.free.prune import LabelFilter, PruneCommand
 from layershare.model.holdings import EngineState
 
@@ -21,6 +22,10 @@ class Selection:
     """What the user asked to remove: references and globs, selectors, and prune commands alike."""
 
     references: tuple[str, ...] = ()
+    images: tuple[str, ...] = ()  # full image IDs, each the whole image (browse marks these)
+    containers: tuple[str, ...] = ()  # names or IDs: removed first; a running one is kept
+    volumes: tuple[str, ...] = ()  # names: removed only when no container left keeps them
+    build_records: tuple[str, ...] = ()  # build-cache record IDs: removed when nothing stands on them
     dangling: bool = False
     unused: bool = False
     older_than: float | None = None
@@ -31,7 +36,10 @@ class Selection:
 
     def describe(self) -> list[str]:
         """The selection as the user wrote it, one entry each."""
-        out = list(self.references)
+        out = list(self.references) + list(self.images)
+        out += [f"--container {c}" for c in self.containers]
+        out += [f"--volume {v}" for v in self.volumes]
+        out += [f"--build-record {r}" for r in self.build_records]
         out += ["--dangling"] if self.dangling else []
         out += ["--unused"] if self.unused else []
         out += [f"--older-than {self.older_than:g}s"] if self.older_than is not None else []
@@ -47,12 +55,18 @@ def plan_removal(state: EngineState, selection: Selection, now: float | None = N
     plan = Plan()
     engine = EngineRules(state, plan, time.time() if now is None else now)
     picked = _picked_tags(state, selection, engine.now)
+    if selection.containers:
+        engine.remove_stopped_containers(_containers(state, selection.containers))
     if selection.with_containers:
         chosen = set(picked)
         engine.remove_containers(c.id for c in state.containers if c.image_id in chosen)
     for image_id in sorted(picked, key=engine.depth, reverse=True):
         if image_id in engine.alive:
             engine.remove(image_id, picked[image_id])
+    if selection.volumes:
+        engine.remove_volumes(_volumes(state, selection.volumes))
+    if selection.build_records:
+        engine.remove_build_records(_build_records(state, selection.build_records))
     for prune in selection.prunes:
         filters = prune.filters
         if prune.containers:
@@ -65,7 +79,14 @@ def plan_removal(state: EngineState, selection: Selection, now: float | None = N
             engine.prune_build_cache(filters, prune.all, prune.space)
         plan.commands.append(prune.text if " -f" in f" {prune.text}" else f"{prune.text} -f")
     plan.matched_nothing = not (
-        picked or selection.prunes or plan.removed_images or plan.removed_tags or plan.containers
+        picked
+        or selection.prunes
+        or plan.removed_images
+        or plan.removed_tags
+        or plan.containers
+        or plan.volumes
+        or plan.build_records
+        or plan.refused
     )
     return plan
 
@@ -82,8 +103,13 @@ def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[s
         if current is not None and name not in current:
             picked[image_id] = [*current, name]
 
-    used = {c.image_id for c in state.containers}
-    parents = {i.parent_id for i in state.images}
+    known = {i.id for i in state.images}
+    for image_id in selection.images:
+        if image_id not in known:
+            from layershare.errors import ImageNotFound
+
+            raise ImageNotFound(f"no image {image_id} on this engine")
+        whole(image_id)
     for reference in selection.references:
         hits = _resolve(state, reference)
         if not hits:
@@ -92,7 +118,10 @@ def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[s
             raise ImageNotFound(f"no image matches {reference!r} on this engine")
         for image_id, name in hits:
             (tag(image_id, name) if name else whole(image_id))
-    for image in state.images:
+    selectors = selection.dangling or selection.unused or selection.older_than is not None
+    used = {c.image_id for c in state.containers} if selection.unused else set()
+    parents = {i.parent_id for i in state.images} if selectors else set()
+    for image in state.images if selectors or selection.labels else ():
         intermediate = not image.tags and image.id in parents
         if selection.dangling and not image.tags and not intermediate:
             whole(image.id)
@@ -108,6 +137,50 @@ def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[s
             for name in names:
                 tag(image_id, name)
     return picked
+
+
+def _containers(state: EngineState, wanted: tuple[str, ...]) -> list[str]:
+    """Container IDs by name, full ID or ID prefix (as ``docker rm`` reads them)."""
+    found = []
+    for text in wanted:
+        name = text.removeprefix("/")
+        hits = (
+            [c.id for c in state.containers if c.id == text]
+            or [c.id for c in state.containers if c.name == name]
+            or [c.id for c in state.containers if len(text) >= 4 and c.id.startswith(text)]
+        )
+        if len(hits) != 1:
+            from layershare.errors import ImageNotFound
+
+            why = "no container" if not hits else "more than one container matches"
+            raise ImageNotFound(f"{why} {text!r} on this engine")
+        found.append(hits[0])
+    return list(dict.fromkeys(found))
+
+
+def _volumes(state: EngineState, wanted: tuple[str, ...]) -> list[str]:
+    names = {v.name for v in state.volumes}
+    for name in wanted:
+        if name not in names:
+            from layershare.errors import ImageNotFound
+
+            raise ImageNotFound(f"no volume {name!r} on this engine")
+    return list(dict.fromkeys(wanted))
+
+
+def _build_records(state: EngineState, wanted: tuple[str, ...]) -> list[str]:
+    found = []
+    for text in wanted:
+        hits = [r.id for r in state.build_cache if r.id == text] or [
+            r.id for r in state.build_cache if len(text) >= 4 and r.id.startswith(text)
+        ]
+        if len(hits) != 1:
+            from layershare.errors import ImageNotFound
+
+            why = "no build-cache record" if not hits else "more than one build-cache record matches"
+            raise ImageNotFound(f"{why} {text!r} on this engine")
+        found.append(hits[0])
+    return list(dict.fromkeys(found))
 
 
 def _older_than_last(state: EngineState, keep: int) -> dict[str, list[str]]:

@@ -17,8 +17,11 @@ from layershare.sources.holdings.reader import HoldingsReader
 
 def needs_df(selection: Selection) -> bool:
     """Whether the engine's sizes of containers, volumes or build cache are needed (``/system/df``)."""
-    return selection.with_containers or any(
-        p.containers or p.volumes or p.build_cache for p in selection.prunes
+    explicit = selection.containers or selection.volumes or selection.build_records
+    return (
+        bool(explicit)
+        or selection.with_containers
+        or any(p.containers or p.volumes or p.build_cache for p in selection.prunes)
     )
 
 

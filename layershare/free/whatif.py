@@ -13,11 +13,11 @@ caller can ask "what if these go" without the CLI (:func:`what_if`).
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pandas as pd
 
-from layershare.free.engine_rules import Plan
+from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineInfo
 from layershare.model.holdings import SOFT, EngineState
@@ -66,6 +66,8 @@ class FreeResult:
     commands: tuple[str, ...]
     notes: tuple[str, ...]
     collected_at: str = ""
+    # Containers, volumes and build-cache records asked for that stay: holder key -> why.
+    refused: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
 GARBAGE = "other:garbage"  # what containerd's collector sweeps when it next runs (a blob no record names)
@@ -208,6 +210,7 @@ def what_if(
         commands=tuple(plan.commands),
         notes=tuple(notes),
         collected_at=state.collected_at,
+        refused={key: tuple(dict.fromkeys(why)) for key, why in plan.refused.items()},
     )
 
 

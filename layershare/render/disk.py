@@ -20,7 +20,7 @@ from layershare.units import human_size
 
 DISK_SCHEMA = "layershare.disk/v1"
 DISKS_SCHEMA = "layershare.disks/v1"
-_LABELS = {
+CATEGORY_LABELS = {
     "images": "images (stored layers)",
     "containers": "containers (writable layers)",
     "logs": "container logs",
@@ -260,7 +260,7 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
     where = ", ".join(f"{r.path} ({_size(r.disk_bytes)})" for r in snap.roots)
     parts = [f"{heading}{describe_engine(snap.engine)}\nData root: {where}"]
     rows = [
-        [_LABELS[c.category], _size(c.bytes), _size(c.disk_bytes), _size(c.reclaimable_bytes)]
+        [CATEGORY_LABELS[c.category], _size(c.bytes), _size(c.disk_bytes), _size(c.reclaimable_bytes)]
         for c in report.categories
     ]
     rows.append(["total under the data root", "", _size(report.on_disk_bytes), ""])

@@ -53,6 +53,7 @@ def free_document(result: FreeResult) -> dict[str, Any]:
             {"name": v.name, "freed_bytes": v.freed_bytes, "freed_disk_bytes": v.freed_disk_bytes}
             for v in result.volumes
         ],
+        "refused": [{"item": key, "why": list(why)} for key, why in result.refused.items()],
         "build_cache_bytes": result.build_cache_bytes,
         "build_cache_records": list(result.build_records),
         "commands": list(result.commands),
@@ -120,6 +121,12 @@ def _table(result: FreeResult, fmt: str) -> str:
     if result.volumes:
         rows = [[v.name, _size(v.freed_bytes)] for v in result.volumes]
         out += ["", tabulate(rows, ["VOLUME", "FREES"], tablefmt=fmt)]
+    if result.refused:
+        rows = [
+            [key.split(":", 1)[0], key.split(":", 1)[1][:19], "; ".join(why)]
+            for key, why in result.refused.items()
+        ]
+        out += ["", tabulate(rows, ["KEPT", "ID OR NAME", "WHY"], tablefmt=fmt)]
     if result.commands:
         fence = ["```"] if fmt == "github" else []
         out += ["", "Commands that would do it (not run):", *fence, *result.commands, *fence]

@@ -42,6 +42,7 @@ def test_the_wheel_ships_the_page_assets_and_the_fleet_queries(tmp_path: Path) -
     }
     assert queries == {f"layershare/fleet/sql/{name}.sql" for name in QUERIES}  # every question, no other
     assert queries <= names  # read with importlib.resources from the installed package
+    assert "layershare/browse/browse.tcss" in names  # browse's layout, read beside its module
 
 
 @pytest.mark.slow

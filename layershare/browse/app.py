@@ -1,0 +1,400 @@
+"""``layershare browse``: the full-screen explorer, built on Textual.
+
+Why Textual: it is the well-kept terminal UI library of Python (a test pilot to drive an app
+headless, SVG screenshots, 80x24 layouts), and its ``Text`` cells show data as text, never as markup.
+
+The app never reads an engine on its own thread: the engines are read, walked and (with
+``--allow-removal``, once confirmed) changed by workers, so keys are answered at once. Keys pressed
+before the first screen are kept and played once the rows are there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import App, ComposeResult
+from textual.binding import BindingType
+from textual.containers import Vertical
+from textual.widgets import Input, Static
+
+from layershare.browse.levels import Level, cells, top_level
+from layershare.browse.marks import plan_lines, status_text
+from layershare.browse.rows import BAR, Rows, line, safe
+from layershare.browse.screens import APP_BINDINGS, Confirm, Keys, confirm_text
+from layershare.browse.session import EngineView, Removed, StateChanged, remove_marked
+from layershare.browse.tree import MEASURES, Measure, Node, View
+from layershare.errors import LayershareError
+from layershare.units import human_size
+
+SORTS = ("size", "name")
+
+
+class BrowseApp(App[None]):
+    """The explorer of one or several engines."""
+
+    TITLE = "layershare browse"
+    CSS_PATH = "browse.tcss"
+    BINDINGS: ClassVar[list[BindingType]] = APP_BINDINGS
+
+    def __init__(
+        self,
+        loaders: Sequence[Callable[[], EngineView]],
+        *,
+        view: View = "disk",
+        filters: Sequence[str] = (),
+        allow_removal: bool = False,
+    ) -> None:
+        super().__init__()
+        self.loaders = list(loaders)
+        self.view_name: View = view
+        self.filters = tuple(filters)
+        self.allow_removal = allow_removal
+        self.views: list[EngineView] = []
+        self.stack: list[Level] = []
+        self.loaded = False
+        self.pending: list[tuple[str, tuple[Any, ...]]] = []
+        self.sort = "size"
+        self.measure: Measure = "unique"
+        self.error: LayershareError | None = None
+        self.plan: list[str] = []
+        self.last_removal: Removed | None = None
+        self.parent_bytes = 1
+
+    # --- layout ---
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield Static(Text("layershare browse · reading the engine…"), id="top")
+            yield Static(Text(""), id="path")
+            yield Rows()  # not focusable: every key goes through the app's bindings (and waits for the rows)
+            yield Static(Text(""), id="message")
+            yield Input(
+                placeholder="filter: a glob (*.log) or part of a name; Enter applies, Esc clears",
+                id="filter",
+                disabled=True,  # takes keys only while open
+            )
+            yield Static(Text("Marked 0 · reading…"), id="status")
+
+    def on_mount(self) -> None:
+        self._columns()
+        self.load()
+
+    def on_resize(self) -> None:
+        if self.loaded:
+            self._columns()
+            self._rows()
+
+    def _columns(self) -> None:
+        width = max(60, self.size.width)
+        name = max(16, (width - 2 - 9 - BAR - 8) * 11 // 20)
+        note = max(8, width - 1 - 9 - BAR - 5 - name)
+        rows = self.query_one(Rows)
+        rows.widths = (1, 9, BAR, name, note)
+        rows.cells = self._row_cells
+
+    # --- reading (workers) ---
+    @work(thread=True, exclusive=True, group="read")
+    def load(self) -> None:
+        views = []
+        try:
+            for loader in self.loaders:
+                views.append(loader())
+        except LayershareError as e:
+            self.call_from_thread(self._fail, e)
+            return
+        self.call_from_thread(self._loaded, views)
+
+    def _fail(self, error: LayershareError) -> None:
+        if not self.loaded:
+            self.error = error
+            self.exit()
+            return
+        self.say(str(error), error=True)
+
+    def _loaded(self, views: list[EngineView]) -> None:
+        marked = [list(v.marks.marked) for v in self.views]
+        self.views = views
+        for view, keys in zip(views, marked, strict=False):
+            holders = {n.key for n in view.tree.image_nodes() + view.tree.container_nodes()}
+            holders |= {n.key for n in view.tree.volume_nodes() + view.tree.build_nodes()}
+            view.marks.keep([k for k in keys if k in holders])
+        self.stack = [top_level(self.views, self.view_name)]
+        first = not self.loaded
+        self.loaded = True
+        self._rows()
+        self._status()
+        for number, view in enumerate(views):
+            if view.walk is not None and self.view_name == "disk":
+                self.walk(number)
+        if first:
+            pending, self.pending = self.pending, []
+            for action, args in pending:
+                getattr(self, f"action_{action}")(*args)
+
+    @work(thread=True, group="walk")
+    def walk(self, number: int) -> None:
+        view = self.views[number]
+        try:
+            assert view.walk is not None
+            report = view.walk()
+        except LayershareError as e:
+            self.call_from_thread(self.say, f"{view.label}: the data root was not walked: {e}", True)
+            return
+        self.call_from_thread(self._walked, view, report)
+
+    def _walked(self, view: EngineView, report: Any) -> None:
+        view.tree.disk = report
+        for level in self.stack:
+            if level.engine is not None and self.views[level.engine] is view and level.parent_key == "":
+                level.nodes = view.tree.roots(self.view_name)
+        self._rows(keep_cursor=True)
+        notes = [n for n in report.snapshot.notes if "root" in n]
+        if not report.snapshot.data_root_readable:
+            self.say(notes[0] if notes else "on disk: the data root needs root on the engine's host")
+
+    def _rows(self, keep_cursor: bool = False) -> None:
+        level = self.stack[-1]
+        current = level.shown[level.cursor].key if keep_cursor and level.shown[level.cursor :] else None
+        level.shown = level.rows(self.filters, self.sort, self.measure)
+        self.parent_bytes = sum(n.size(self.measure) or 0 for n in level.shown) or 1
+        if current is not None:
+            level.cursor = next((i for i, n in enumerate(level.shown) if n.key == current), level.cursor)
+        level.cursor = min(level.cursor, max(0, len(level.shown) - 1))
+        self.query_one(Rows).show(level.shown, level.cursor)
+        self._path()
+
+    def _row_cells(self, node: Node) -> list[Text]:
+        level = self.stack[-1]
+        marks = self.views[level.engine].marks if level.engine is not None else None
+        return cells(node, self.parent_bytes, marks, self.measure)
+
+    def _path(self) -> None:
+        level = self.stack[-1]
+        crumbs = " / ".join(safe(lv.title) for lv in self.stack)
+        extra = f"  [filter {safe(level.filter)}]" if level.filter else ""
+        self.query_one("#path", Static).update(line(f"{crumbs}{extra}  ({len(level.shown)} rows)"))
+        engines = self.views[0].short if len(self.views) == 1 else f"{len(self.views)} engines"
+        top = f"? keys · {safe(engines)} · sort {self.sort} · images: {self.measure}"
+        self.query_one("#top", Static).update(line(top))
+
+    def _status(self) -> None:
+        if not self.views:
+            return
+        text = status_text([v.marks.status() for v in self.views])
+        self.query_one("#status", Static).update(line(text))
+
+    def say(self, text: str, error: bool = False) -> None:
+        """One line above the status line (errors too: never a traceback)."""
+        self.query_one("#message", Static).update(line(safe(text), "bold red" if error else "yellow"))
+
+    # --- keys ---
+    def _defer(self, action: str, *args: Any) -> bool:
+        if self.loaded:
+            return False
+        self.pending.append((action, args))
+        return True
+
+    def action_move(self, step: int) -> None:
+        if self._defer("move", step):
+            return
+        level = self.stack[-1]
+        if not level.shown:
+            return
+        level.cursor = max(0, min(len(level.shown) - 1, level.cursor + step))
+        self.query_one(Rows).move(level.cursor)
+
+    def action_open(self) -> None:
+        if self._defer("open"):
+            return
+        level = self.stack[-1]
+        if not level.shown:
+            return
+        node = level.shown[level.cursor]
+        if node.kind == "engine":
+            number = int(node.key.split(":")[1])
+            view = self.views[number]
+            self.stack.append(Level(view.label, view.tree.roots(self.view_name), number))
+            self._rows()
+            return
+        if not node.opens:
+            return
+        if node.children is None and node.load is not None:
+            if node.kind == "layer":
+                self.say(f"reading the files of {safe(node.name)}…")
+                self.read_children(node, level.engine)
+                return
+            node.children = node.load()
+        self.stack.append(Level(node.name, node.children or [], level.engine, parent_key=node.key))
+        self._rows()
+
+    @work(thread=True, group="files")
+    def read_children(self, node: Node, engine: int | None) -> None:
+        try:
+            assert node.load is not None
+            children = node.load()
+        except LayershareError as e:
+            self.call_from_thread(self.say, str(e), True)
+            return
+        self.call_from_thread(self._opened, node, children, engine)
+
+    def _opened(self, node: Node, children: list[Node], engine: int | None) -> None:
+        node.children = children
+        self.say("")
+        if (
+            self.stack[-1].shown[self.stack[-1].cursor :]
+            and self.stack[-1].shown[self.stack[-1].cursor] is node
+        ):
+            self.stack.append(Level(node.name, children, engine, parent_key=node.key))
+            self._rows()
+
+    def action_up(self) -> None:
+        if self._defer("up"):
+            return
+        if len(self.stack) > 1:
+            self.stack.pop()
+            self._rows()
+
+    def action_mark(self) -> None:
+        if self._defer("mark"):
+            return
+        level = self.stack[-1]
+        if not level.shown:
+            return
+        node = level.shown[level.cursor]
+        if not node.markable or level.engine is None:
+            self.say(
+                f"{node.kind}s are not marked: mark the images, containers, volumes or build-cache records"
+            )
+            return
+        self.views[level.engine].marks.toggle(node.key)
+        self.query_one(Rows).refresh()
+        self._status()
+        self.action_move(1)
+
+    def action_mark_all(self) -> None:
+        if self._defer("mark_all"):
+            return
+        level = self.stack[-1]
+        keys = [n.key for n in level.shown if n.markable]
+        if level.engine is None or not keys:
+            self.say("nothing here can be marked")
+            return
+        self.views[level.engine].marks.mark_all(keys)
+        self._rows(keep_cursor=True)
+        self._status()
+
+    def action_sort(self) -> None:
+        if self._defer("sort"):
+            return
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._rows(keep_cursor=True)
+
+    def action_measure(self) -> None:
+        if self._defer("measure"):
+            return
+        self.measure = MEASURES[(MEASURES.index(self.measure) + 1) % len(MEASURES)]
+        self._rows(keep_cursor=True)
+
+    def action_filter(self) -> None:
+        if self._defer("filter"):
+            return
+        box = self.query_one("#filter", Input)
+        box.value = self.stack[-1].filter
+        box.add_class("open")
+        box.disabled = False
+        box.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.stack[-1].filter = event.value.strip()
+        self._close_filter()
+        self.stack[-1].cursor = 0
+        self._rows()
+
+    def _close_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        box.remove_class("open")
+        box.blur()
+        box.disabled = True
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#filter", Input)
+        if box.has_class("open"):
+            self._close_filter()
+            return
+        if self.stack and self.stack[-1].filter:
+            self.stack[-1].filter = ""
+            self._rows()
+
+    def action_keys(self) -> None:
+        self.push_screen(Keys())
+
+    def action_reread(self) -> None:
+        if self._defer("reread"):
+            return
+        self.say("reading the engines again…")
+        self.load()
+
+    def action_quit_with_plan(self) -> None:
+        self.plan = plan_lines([(v.label, v.marks) for v in self.views])
+        self.exit()
+
+    # --- removal ---
+    def action_remove(self) -> None:
+        if self._defer("remove"):
+            return
+        if not self.allow_removal:
+            self.say("removal is off: start layershare browse --allow-removal to remove what is marked (d)")
+            return
+        level = self.stack[-1]
+        number = level.engine if level.engine is not None else 0
+        view = self.views[number]
+        commands = view.marks.commands()
+        if not commands:
+            self.say("nothing marked that would go: mark images, stopped containers, volumes or records")
+            return
+        text = confirm_text(view.label, view.marks.status().freed_bytes, commands)
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.say("removing…")
+                self.carry_out(number)
+            else:
+                self.say("nothing removed")
+
+        self.push_screen(Confirm(text), answered)
+
+    @work(thread=True, exclusive=True, group="read")
+    def carry_out(self, number: int) -> None:
+        view = self.views[number]
+        try:
+            removed = remove_marked(view)
+        except StateChanged as e:
+            self.call_from_thread(self.say, str(e), True)
+            self._reload(number)
+            return
+        except LayershareError as e:
+            self.call_from_thread(self.say, str(e), True)
+            self._reload(number)
+            return
+        self.last_removal = removed
+        view.marks.clear()
+        self._reload(number)
+        self.call_from_thread(
+            self.say,
+            f"predicted {human_size(removed.predicted_bytes)} ({removed.predicted_bytes:,} B), "
+            f"freed {human_size(removed.freed_bytes)} ({removed.freed_bytes:,} B)",
+        )
+
+    def _reload(self, number: int) -> None:
+        view = self.views[number]
+        try:
+            assert view.reload is not None
+            fresh = view.reload()
+        except LayershareError as e:
+            self.call_from_thread(self.say, str(e), True)
+            return
+        views = list(self.views)
+        views[number] = fresh
+        self.call_from_thread(self._loaded, views)

@@ -1,0 +1,94 @@
+"""The rows of one level, drawn a line at a time, and how data becomes text on screen: never markup,
+never a control character (a tag holding ``[bold]`` or ``\\x1b[2J`` is shown as those characters)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.style import Style
+from rich.text import Text
+from textual.geometry import Size
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from layershare.browse.tree import Node
+
+BAR = 10
+
+
+def safe(text: str) -> str:
+    """Data as plain text: control characters (terminal escapes) shown escaped, never sent."""
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
+
+
+def line(text: str, style: str = "") -> Text:
+    """One line of the screen: cut with an ellipsis, never wrapped onto a line that is not there."""
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def bar(share: float) -> str:
+    """A share of the parent as a bar ``BAR`` cells wide, in eighths."""
+    eighths = max(0, min(BAR * 8, round(share * BAR * 8)))
+    full, part = divmod(eighths, 8)
+    return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(BAR)
+
+
+class Rows(ScrollView, can_focus=False):
+    """The rows of one level, drawn a line at a time: only the lines on screen are ever made, so moving,
+    marking and sorting cost the same at ten rows or ten thousand."""
+
+    DEFAULT_CSS = """
+    Rows { height: 1fr; overflow-x: hidden; scrollbar-size-vertical: 1; }
+    """
+
+    def __init__(self) -> None:
+        super().__init__(id="rows")
+        self.nodes: list[Node] = []
+        self.cursor = 0
+        self.cells: Callable[[Node], list[Text]] = lambda node: []
+        self.widths = (1, 9, BAR, 30, 20)
+
+    def show(self, nodes: list[Node], cursor: int) -> None:
+        self.nodes = nodes
+        self.cursor = cursor
+        self.virtual_size = Size(self.size.width, len(nodes) + 1)
+        self.keep_cursor_visible()
+        self.refresh()
+
+    def keep_cursor_visible(self) -> None:
+        top, height = int(self.scroll_offset.y), max(1, self.size.height - 1)
+        row = self.cursor + 1  # the header is line 0
+        if row < top + 1:
+            self.scroll_to(y=max(0, row - 1), animate=False, immediate=True)
+        elif row >= top + height + 1:
+            self.scroll_to(y=row - height, animate=False, immediate=True)
+
+    def move(self, cursor: int) -> None:
+        self.cursor = cursor
+        self.keep_cursor_visible()
+        self.refresh()
+
+    def render_line(self, y: int) -> Strip:
+        width = self.size.width
+        if y == 0:
+            line = self._line(
+                [Text(h, style="bold") for h in (" ", "SIZE", "SHARE", "NAME", "")], header=True
+            )
+            return Strip(list(line.render(self.app.console)), line.cell_len).adjust_cell_length(width)
+        index = int(self.scroll_offset.y) + y - 1
+        if index >= len(self.nodes):
+            return Strip.blank(width)
+        line = self._line(self.cells(self.nodes[index]))
+        strip = Strip(list(line.render(self.app.console)), line.cell_len).adjust_cell_length(width)
+        return strip.apply_style(Style(reverse=True)) if index == self.cursor else strip
+
+    def _line(self, cells: list[Text], header: bool = False) -> Text:
+        line = Text(no_wrap=True, overflow="crop")
+        for n, (cell, width) in enumerate(zip(cells, self.widths, strict=False)):
+            cell = cell.copy()
+            if n == 1 and cell.cell_len < width:  # sizes line up on the right
+                cell = Text(" " * (width - cell.cell_len)) + cell
+            cell.truncate(width, overflow="ellipsis", pad=True)
+            line.append_text(cell)
+            line.append(" ")
+        return line

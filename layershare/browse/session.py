@@ -1,0 +1,178 @@
+"""``layershare browse``'s dealings with engines: read each engine's state (as ``free`` reads it), walk
+its data root in the background (as ``disk`` does), read a layer's files on demand, and, only with
+``--allow-removal`` once the user confirmed, carry out the plan and weigh what the engine freed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from layershare.browse.marks import Marks
+from layershare.browse.tree import EngineTree, state_of_snapshot
+from layershare.disk.categories import DiskReport, disk_report
+from layershare.errors import LayershareError
+from layershare.ids import chain_ids
+from layershare.model import EngineState
+from layershare.render.naming import describe_engine
+from layershare.sources.choice import SourceChoice, open_source
+
+
+class StateChanged(LayershareError):
+    """The engine is no longer in the state the marks were planned on."""
+
+
+@dataclass
+class EngineView:
+    """One engine as browse shows it: its tree, its marks, and what reads it."""
+
+    label: str
+    tree: EngineTree
+    marks: Marks
+    engine: Any = None  # EngineSource of a Docker engine; None for a containerd node
+    data_root: str | None = None
+    walk: Callable[[], DiskReport] | None = None
+    reload: Callable[[], EngineView] | None = None  # the same engine read again, afresh
+
+    @property
+    def state(self) -> EngineState:
+        return self.tree.state
+
+    @property
+    def short(self) -> str:
+        """The engine in a few words, for the top line: ``Engine 29.7.2 containerd store at unix:///…``."""
+        engine = self.state.engine
+        store = engine.storage_driver if engine.image_store != "containerd" else "containerd store"
+        if not engine.api_version:
+            return self.label
+        where = self.engine.where if self.engine is not None else engine.host
+        return f"Engine {engine.version.split('+')[0]} {store} at {where}"
+
+
+def loaders(choice: SourceChoice, data_root: str | None) -> list[Callable[[], EngineView]]:
+    """One loader per engine the options name (several ``-H``, or a containerd node)."""
+    if choice.recording or choice.archives:
+        from layershare.errors import UsageError
+
+        raise UsageError("browse reads live engines: --recording and --archive hold no containers or volumes")
+    if choice.containerd_root:
+        if data_root:
+            from layershare.errors import UsageError
+
+            raise UsageError(
+                "--data-root names a Docker engine's data root; --containerd-root is read as given"
+            )
+        return [lambda: _node_view(choice)]
+    each = choice.for_each_host()
+    if data_root and len(each) > 1:
+        from layershare.errors import UsageError
+
+        raise UsageError("--data-root names one engine's data root: give --host once")
+    return [lambda c=c: read_engine(c, data_root) for c in each]  # type: ignore[misc]
+
+
+def read_engine(choice: SourceChoice, data_root: str | None) -> EngineView:
+    """A Docker engine's state, as ``layershare free`` reads it for containers, volumes and build cache."""
+    from layershare.sources.choice import open_engine
+    from layershare.sources.holdings.reader import HoldingsReader
+
+    engine = open_engine(choice)
+    reader = HoldingsReader(engine, data_root=data_root)
+    state = reader.state(with_df=True)
+    tree = EngineTree(state, paths=reader.paths, read_files=lambda i, k: files_from_export(engine, i, k))
+    return EngineView(
+        describe_engine(state.engine),
+        tree,
+        Marks(state),
+        engine=engine,
+        data_root=data_root,
+        walk=lambda: _walk(engine, data_root),
+        reload=lambda: read_engine(choice, data_root),
+    )
+
+
+def _walk(engine: Any, data_root: str | None) -> DiskReport:
+    from layershare.sources.disk.source import DiskSource
+
+    return disk_report(DiskSource(engine, data_root=data_root).snapshot())
+
+
+def _node_view(choice: SourceChoice) -> EngineView:
+    from layershare.sources.containerd.disk import NodeDiskSource
+    from layershare.sources.containerd.source import ContainerdSource
+
+    source = open_source(choice)
+    assert isinstance(source, ContainerdSource)
+    state = state_of_snapshot(source.snapshot())
+    return EngineView(
+        describe_engine(state.engine),
+        EngineTree(state),
+        Marks(state, rules=False),
+        walk=lambda: disk_report(NodeDiskSource(source).snapshot()),
+        reload=lambda: _node_view(choice),
+    )
+
+
+def files_from_export(engine: Any, image_id: str, unit_key: str) -> list[tuple[str, int]]:
+    """A layer's files, streamed from the engine's export of one image (nothing written to disk)."""
+    content = engine.image_content(image_id)
+    chains = chain_ids(content.diff_ids)
+    ident = unit_key.partition(":")[2]
+    for layer, chain in zip(content.layers, chains, strict=False):
+        if ident in (chain, layer.diff_id):
+            return [("/" + f.path, f.size_bytes) for f in layer.files if f.kind == "file"]
+    return []
+
+
+# --- removal (--allow-removal, after the user confirmed) ---
+
+
+def fingerprint(state: EngineState) -> tuple[object, ...]:
+    """What a plan depends on: image IDs and tags, containers and whether each runs, volumes, records."""
+    return (
+        sorted((i.id, tuple(sorted(i.tags))) for i in state.images),
+        sorted((c.id, c.running) for c in state.containers),
+        sorted(v.name for v in state.volumes),
+        sorted(r.id for r in state.build_cache),
+    )
+
+
+def accounting(engine: Any) -> int:
+    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
+    from layershare.sources.engine.system_df import system_df
+
+    df = system_df(engine)
+    return (
+        int(df.get("LayersSize") or 0)
+        + sum(int(c.get("SizeRw") or 0) for c in df.get("Containers") or [])
+        + sum(int((v.get("UsageData") or {}).get("Size") or 0) for v in df.get("Volumes") or [])
+        + sum(int(r.get("Size") or 0) for r in df.get("BuildCache") or [] if not r.get("Shared"))
+    )
+
+
+@dataclass(frozen=True)
+class Removed:
+    """What a removal was predicted to free and what the engine's accounting dropped by."""
+
+    predicted_bytes: int
+    freed_bytes: int
+    commands: tuple[str, ...]
+
+
+def remove_marked(view: EngineView) -> Removed:
+    """Carry out the marks' plan, if the engine is still in the state it was planned on (else
+    :class:`StateChanged`), and weigh the drop in the engine's accounting."""
+    engine = view.engine
+    if engine is None or view.reload is None:
+        raise StateChanged("nothing is removed on a containerd node: no dockerd decides what may go")
+    commands = view.marks.commands()
+    predicted = view.marks.status().freed_bytes
+    if fingerprint(view.reload().state) != fingerprint(view.state):
+        raise StateChanged("the engine changed since it was read (images, tags, containers, volumes or build "
+                           "cache): nothing was removed; it is read again")  # fmt: skip
+    from layershare.sources.engine.removal import carry_out
+
+    before = accounting(engine)
+    carry_out(engine, commands)
+    return Removed(predicted, before - accounting(engine), tuple(commands))

@@ -1,0 +1,300 @@
+"""The tree ``layershare browse`` shows: an engine's categories, the items in each, an image's layers,
+a layer's largest files. Plain data made from the engine's state (what ``free`` plans on) and, once
+the data root is walked, ``disk``'s categories; no terminal here.
+
+Sizes are the engine's own measure (``StoredUnit.bytes``: what ``docker system df`` sums) wherever
+the engine has one, as ``free`` weighs them. An image shows one of three figures: its unique bytes
+(layers no other image holds), its shared bytes (layers other images hold too) or its attributed
+bytes (each layer split evenly among the images that hold it, so the images add up to the store).
+"""
+
+from __future__ import annotations
+
+import functools
+import heapq
+import os
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from layershare.disk.categories import DiskReport
+from layershare.ids import short_id
+from layershare.model import CATEGORIES, EngineImage, EngineState, Snapshot, StoredUnit
+from layershare.render.disk import CATEGORY_LABELS
+from layershare.units import human_size
+
+View = Literal["disk", "images", "containers", "volumes", "cache", "layers"]
+VIEWS: tuple[View, ...] = ("disk", "images", "containers", "volumes", "cache", "layers")
+Measure = Literal["unique", "shared", "attributed"]
+MEASURES: tuple[Measure, ...] = ("unique", "shared", "attributed")
+FILES_SHOWN = 50  # a layer's largest files
+
+
+@dataclass
+class Node:
+    """One row: ``key`` is the holder it stands for where it can be marked (``image:<id>``,
+    ``container:<id>``, ``volume:<name>``, ``build:<id>``), else a key of its own."""
+
+    key: str
+    kind: str
+    name: str
+    bytes: int | None
+    detail: str = ""
+    markable: bool = False
+    sizes: Mapping[Measure, int] = field(default_factory=dict)
+    children: list[Node] | None = None
+    load: Callable[[], list[Node]] | None = None
+
+    def size(self, measure: Measure) -> int | None:
+        """The row's bytes; an image's in the chosen measure."""
+        return self.sizes.get(measure, self.bytes) if self.sizes else self.bytes
+
+    @property
+    def opens(self) -> bool:
+        return bool(self.children) or self.load is not None
+
+
+class EngineTree:
+    """The rows of one engine, made from its state; ``disk`` fills in what one walk of the data root
+    found (logs, metadata, orphans, the allocated bytes) when it is there."""
+
+    def __init__(
+        self,
+        state: EngineState,
+        *,
+        paths: Mapping[str, tuple[str, ...]] | None = None,
+        read_files: Callable[[str, str], list[tuple[str, int]]] | None = None,
+    ) -> None:
+        self.state = state
+        self.paths = paths or {}
+        self.read_files = read_files  # (image ID, unit key) -> (path, bytes), from the engine's export
+        self.disk: DiskReport | None = None
+        self.images_of: dict[str, list[str]] = {}
+        for image in state.images:
+            for unit in image.holds:
+                if unit in state.units and state.units[unit].kind in ("layer", "snapshot", "blob"):
+                    self.images_of.setdefault(unit, []).append(image.id)
+        self.users_of: dict[str, list[str]] = {}
+        for c in state.containers:
+            self.users_of.setdefault(c.image_id, []).append(c.name)
+        self.names = {i.id: (i.tags[0] if i.tags else f"<none> {short_id(i.id)}") for i in state.images}
+
+    # --- the views ---
+    def roots(self, view: View) -> list[Node]:
+        """The top level of a view."""
+        if view == "disk":
+            return self.categories()
+        return {
+            "images": self.image_nodes,
+            "containers": self.container_nodes,
+            "volumes": self.volume_nodes,
+            "cache": self.build_nodes,
+            "layers": self.layer_nodes,
+        }[view]()
+
+    def categories(self) -> list[Node]:
+        """``layershare disk``'s categories: the engine's figures now, the walk's when it is done."""
+        state, report = self.state, self.disk
+        engine_bytes: dict[str, int | None] = {
+            "images": sum(u.bytes for u in state.units.values() if u.kind in ("layer", "snapshot", "blob")),
+            "containers": sum(c.size_rw_bytes for c in state.containers),
+            "volumes": sum(v.bytes or 0 for v in state.volumes),
+            "build_cache": sum(r.bytes for r in state.build_cache if not r.shared),
+        }
+        loaders: dict[str, Callable[[], list[Node]]] = {
+            "images": self.image_nodes,
+            "containers": self.container_nodes,
+            "volumes": self.volume_nodes,
+            "build_cache": self.build_nodes,
+        }
+        nodes = []
+        for category in CATEGORIES:
+            row = report.category(category) if report is not None else None
+            value = row.bytes if row is not None else engine_bytes.get(category)
+            if report is None and category not in engine_bytes:
+                detail = "sizing… (walking the data root)"
+            elif row is not None and row.disk_bytes is not None:
+                detail = f"{human_size(row.disk_bytes)} on disk"
+            elif report is not None and not report.snapshot.data_root_readable:
+                detail = "on disk: needs root on the engine's host"
+            else:
+                detail = ""
+            if value is None and category not in loaders and report is not None:
+                continue
+            if category in ("inactive_store", "other_namespaces") and not value:
+                continue
+            nodes.append(
+                Node(
+                    f"category:{category}",
+                    "category",
+                    CATEGORY_LABELS[category],
+                    value,
+                    detail,
+                    load=loaders.get(category),
+                )
+            )
+        return nodes
+
+    def image_nodes(self) -> list[Node]:
+        units = self.state.units
+        nodes = []
+        for image in self.state.images:
+            unique = shared = 0
+            attributed = 0.0
+            for key in image.holds:
+                holders = self.images_of.get(key)
+                if not holders:
+                    continue
+                size = units[key].bytes
+                if len(holders) == 1:
+                    unique += size
+                else:
+                    shared += size
+                attributed += size / len(holders)
+            users = self.users_of.get(image.id, [])
+            tags = ", ".join(image.tags) if image.tags else f"<none> {short_id(image.id)}"
+            detail = f"{len(users)} container{'s' if len(users) != 1 else ''}" if users else ""
+            nodes.append(
+                Node(
+                    f"image:{image.id}",
+                    "image",
+                    tags,
+                    unique + shared,
+                    detail,
+                    markable=True,
+                    sizes={"unique": unique, "shared": shared, "attributed": round(attributed)},
+                    load=functools.partial(self.layers_of, image.id),
+                )
+            )
+        return nodes
+
+    def layers_of(self, image_id: str) -> list[Node]:
+        image = next(i for i in self.state.images if i.id == image_id)
+        return [self._unit_node(key, image_id) for key in image.holds if key in self.images_of]
+
+    def layer_nodes(self) -> list[Node]:
+        return [self._unit_node(key, None) for key in self.images_of]
+
+    def _unit_node(self, key: str, image_id: str | None) -> Node:
+        unit = self.state.units[key]
+        others = [i for i in self.images_of[key] if i != image_id]
+        if not others:
+            detail = "only this image" if image_id else ""
+        else:
+            names = ", ".join(self.names[i] for i in others[:3])
+            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
+            detail = f"also in {names}{more}" if image_id else f"in {names}{more}"
+        owner = image_id or self.images_of[key][0]
+        kind, _, ident = key.partition(":")
+        return Node(
+            f"unit:{key}",
+            "layer",
+            f"{kind} {short_id(ident) if len(ident) >= 12 else ident}",
+            unit.bytes,
+            detail,
+            load=functools.partial(self.files_of, owner, key),
+        )
+
+    def files_of(self, image_id: str, key: str) -> list[Node]:
+        """A layer's largest files: walked in the layer store where readable, else from the export."""
+        found = largest_files(self.paths.get(key, ()))
+        if found is None and self.read_files is not None:
+            found = heapq.nlargest(FILES_SHOWN, self.read_files(image_id, key), key=lambda f: f[1])
+        if found is None:
+            return [Node(f"file:{key}:", "note", "files: not readable from here", None)]
+        return [Node(f"file:{key}:{path}", "file", path, size) for path, size in found]
+
+    def container_nodes(self) -> list[Node]:
+        report = self.disk
+        logs = {c.id: c.log for c in report.snapshot.containers} if report is not None else {}
+        nodes = []
+        for c in self.state.containers:
+            log = logs.get(c.id)
+            detail = c.state + (f" · log {human_size(log.bytes)}" if log is not None and log.bytes else "")
+            detail += f" · {self.names.get(c.image_id, c.image)}"
+            nodes.append(
+                Node(f"container:{c.id}", "container", c.name, c.size_rw_bytes, detail, markable=True)
+            )
+        return nodes
+
+    def volume_nodes(self) -> list[Node]:
+        nodes = []
+        for v in self.state.volumes:
+            users = [c.name for c in self.state.containers if v.name in c.volumes]
+            detail = ("used by " + ", ".join(users[:3])) if users else ("anonymous" if v.anonymous else "")
+            nodes.append(Node(f"volume:{v.name}", "volume", v.name, v.bytes, detail, markable=True))
+        return nodes
+
+    def build_nodes(self) -> list[Node]:
+        nodes = []
+        for r in self.state.build_cache:
+            detail = " · ".join(
+                part
+                for part in (
+                    r.type,
+                    "shared with images" if r.shared else "",
+                    "in use" if r.in_use else "",
+                    r.description[:60],
+                )
+                if part
+            )
+            nodes.append(Node(f"build:{r.id}", "build", r.id[:12], r.bytes, detail, markable=True))
+        return nodes
+
+
+def largest_files(paths: Iterable[str]) -> list[tuple[str, int]] | None:
+    """The largest regular files under a layer's folders (its ``diff`` or ``fs`` when it has one), with
+    their sizes; None when there is nothing readable."""
+    roots = []
+    for path in paths:
+        for inner in ("diff", "fs"):
+            if os.path.isdir(os.path.join(path, inner)):
+                path = os.path.join(path, inner)
+                break
+        if os.path.isdir(path) and os.access(path, os.R_OK | os.X_OK):
+            roots.append(path)
+    if not roots:
+        return None
+    sizes: list[tuple[str, int]] = []
+    for root in roots:
+        for folder, _dirs, files in os.walk(root):
+            for name in files:
+                full = os.path.join(folder, name)
+                try:
+                    st = os.lstat(full)
+                except OSError:
+                    continue
+                if os.path.isfile(full) and not os.path.islink(full):
+                    sizes.append(("/" + str(Path(full).relative_to(root)), st.st_size))
+    return heapq.nlargest(FILES_SHOWN, sizes, key=lambda f: f[1])
+
+
+def state_of_snapshot(snapshot: Snapshot) -> EngineState:
+    """A node's images as a state to weigh marks on (containerd without dockerd: no containers, no
+    removal rules): each layer's snapshot and each blob a unit, held by the images that use them; a
+    blob images of namespaces not read use too is held by them as well."""
+    units: dict[str, StoredUnit] = {}
+    others: dict[str, tuple[str, ...]] = {}
+    for layer in snapshot.layers:
+        key = f"snapshot:{layer.chain_id}"
+        units[key] = StoredUnit(key, "snapshot", layer.size_bytes, None)
+    for blob in snapshot.blobs:
+        key = f"blob:{blob.digest}"
+        units[key] = StoredUnit(key, "blob", blob.size_bytes, None)
+        if blob.users_elsewhere:
+            others[f"images of other namespaces ({key})"] = (key,)
+    images = tuple(
+        EngineImage(
+            id=image.id,
+            tags=image.tags,
+            created=0.0,
+            holds=tuple(
+                dict.fromkeys(
+                    [f"snapshot:{c}" for c in image.chain_ids] + [f"blob:{d}" for d in image.blob_digests]
+                )
+            ),
+        )
+        for image in snapshot.images
+    )
+    return EngineState(snapshot.engine, images, (), (), (), units, others, disk_readable=False)

@@ -1,0 +1,142 @@
+"""BuildKit's rules for its cache records, applied to a plan: a prune down to a size (its gc mode and
+``calculateKeepBytes``) and the removal of records asked for by ID. Read from BuildKit's cache manager
+(``prune``, ``sortDeleteRecords``) and checked against real engines. No I/O.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Iterable
+
+from layershare.free.plan import Plan
+from layershare.free.prune import BuildSpace
+from layershare.model import BuildRecord, EngineState, version_tuple
+from layershare.times import nanoseconds
+
+API_BUILD_SPACE = (1, 48)  # from this API version BuildKit's prune takes max-used and min-free space
+
+
+def remove_records(state: EngineState, plan: Plan, ids: Iterable[str]) -> None:
+    """``docker builder prune -a --filter id=…`` of records asked for by ID, one command each (the
+    engine takes one value per filter), records standing on others first. A record in use, or one
+    another record that stays stands on, stays."""
+    records = {r.id: r for r in state.build_cache}
+    wanted = [i for i in dict.fromkeys(ids) if i not in plan.build_records]
+    refused: dict[str, str] = {}
+    for rid in wanted:
+        if records[rid].in_use:
+            refused[rid] = f"build-cache record {rid[:12]} is in use by a build"
+    changed = True
+    while changed:  # a record another staying record stands on stays too
+        changed = False
+        for r in records.values():
+            staying = r.id not in wanted or r.id in refused
+            for parent in r.parents if staying else ():
+                if parent in wanted and parent not in refused:
+                    refused[parent] = f"build-cache record {r.id[:12]} stands on {parent[:12]}"
+                    changed = True
+    chosen = [i for i in wanted if i not in refused]
+    for rid, why in refused.items():
+        plan.refused.setdefault(f"build:{rid}", []).append(why)
+    order = {rid: _record_depth(records, rid) for rid in chosen}
+    for rid in sorted(chosen, key=lambda i: (-order[i], i)):
+        plan.build_records.append(rid)
+        plan.commands.append(f"docker builder prune -a -f --filter id={shlex.quote(rid)}")
+
+
+def _record_depth(records: dict[str, BuildRecord], rid: str) -> int:
+    depth, current, seen = 0, records[rid], {rid}
+    while current.parents:
+        parent = next((p for p in current.parents if p in records and p not in seen), None)
+        if parent is None:
+            break
+        depth, current = depth + 1, records[parent]
+        seen.add(parent)
+    return depth
+
+
+def keep_bytes(state: EngineState, plan: Plan, total: int, space: BuildSpace) -> int:
+    """BuildKit's ``calculateKeepBytes``: what a prune with space limits keeps (0: no cap)."""
+    reserved = space.reserved or space.keep_storage
+    if version_tuple(state.engine.api_version) < API_BUILD_SPACE and (space.max_used or space.min_free):
+        plan.notes.append(
+            f"build cache: Engine {state.engine.version} (API {state.engine.api_version}) "
+            "keeps no --max-used-space or --min-free-space (from API 1.48): only the reserved space counts"
+        )
+        return reserved
+    keep = space.max_used
+    if space.min_free:
+        free = state.build_cache_free_bytes
+        if free is None:
+            plan.notes.append(
+                "--min-free-space needs the free space of the engine's data root, which is not "
+                "readable from here: the build cache's share is an estimate"
+            )
+            free = 0
+        else:
+            plan.notes.append(
+                f"--min-free-space: the data root's file system has {free:,} bytes free now; "
+                "BuildKit reads it again when it prunes"
+            )
+        excess = space.min_free - free
+        if excess > 0:
+            keep = total - excess if keep == 0 else min(keep, total - excess)
+        elif keep == 0:
+            keep = total  # enough free space: nothing goes
+    return max(keep, reserved)
+
+
+def prune_to(plan: Plan, records: dict[str, BuildRecord], removable: set[str], total: int, keep: int) -> None:
+    """BuildKit's gc mode: while the unshared total is not under ``keep``, remove the one record
+    (among those nothing kept stands on) that is least recently and least often used."""
+    gone: set[str] = set()
+    while total >= keep:
+        standing = {p for r in records.values() if r.id not in gone for p in r.parents}
+        leaves = [records[i] for i in sorted(removable - gone) if i not in standing]
+        if not leaves:
+            break
+        rank = _gc_rank(leaves)
+        first = min(leaves, key=rank.__getitem__)
+        if _tied(leaves, rank, first):
+            plan.notes.append(
+                "BuildKit ranks some build-cache records equally (last used at the same time, as "
+                "often): which of them it prunes first is its choice, so the build cache's share "
+                "is one of the possible outcomes"
+            )
+        gone.add(first.id)
+        total -= first.bytes
+    plan.build_records.extend(sorted(gone))
+
+
+def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, tuple[float, int, int]]:
+    """BuildKit's ``sortDeleteRecords`` order (lower goes first): the rank of a record's last use among
+    the distinct last-use times plus the rank of its use count among the distinct counts, each divided
+    by its highest rank (a record never used ranks first); equal scores keep the order of the two
+    sorts before (fewer uses, then older use first), as Go's sort keeps it for up to 12 records."""
+    times = sorted({t for r in records if (t := nanoseconds(r.last_used)) is not None})
+    counts = sorted({r.usage_count for r in records} - {0})
+    time_rank: dict[int | None, int] = {t: n + 2 for n, t in enumerate(times)}
+    count_rank = {c: n + 2 for n, c in enumerate(counts)}
+    top_time, top_count = 1.0 + len(times), 1.0 + len(counts)
+    return {
+        r: (
+            time_rank.get(nanoseconds(r.last_used), 1) / top_time
+            + count_rank.get(r.usage_count, 1) / top_count,
+            r.usage_count,
+            nanoseconds(r.last_used) or -1,
+        )
+        for r in records
+    }
+
+
+SORT_STABLE_UP_TO = 12  # Go's pdqsort sorts this many by insertion (stable); more, not stably
+
+
+def _tied(
+    leaves: list[BuildRecord], rank: dict[BuildRecord, tuple[float, int, int]], first: BuildRecord
+) -> bool:
+    """Whether BuildKit may prune another record first: one as recently and as often used (its records
+    come from a map, in no set order), or, past 12 candidates, one of the same score."""
+    if len(leaves) > SORT_STABLE_UP_TO:
+        return sum(1 for r in leaves if rank[r][0] == rank[first][0]) > 1
+    return sum(1 for r in leaves if rank[r] == rank[first]) > 1

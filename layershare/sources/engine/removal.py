@@ -1,0 +1,48 @@
+"""The removal commands a plan prints (``docker rm``, ``docker image rm``, ``docker volume rm``, ``docker
+builder prune -a -f --filter id=…``), carried out through the Engine API as the docker CLI does them:
+each name in turn, nothing forced (a running container, an image in use, a volume in use are refused
+by the engine itself). Used only by ``browse --allow-removal`` once the user confirmed.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+from typing import Any
+
+from layershare.errors import UsageError
+from layershare.sources.engine.connection import engine_errors, open_api
+from layershare.sources.engine.source import EngineSource
+
+
+def carry_out(source: EngineSource, commands: list[str]) -> None:
+    """Run each command's API calls on the engine ``source`` reads, in order, through a client of its
+    own (the source itself only reads); the first refusal stops the rest (as ``set -e``)."""
+    api, where = open_api(source.host, context=source.context, pool_size=1)
+    try:
+        with engine_errors(where):
+            _calls(api, commands)
+    finally:
+        api.close()
+
+
+def _calls(api: Any, commands: list[str]) -> None:
+    for command in commands:
+        words = shlex.split(command)
+        match words:
+            case ["docker", "rm", *names] if names and not names[0].startswith("-"):
+                for name in names:
+                    api.remove_container(name)  # the CLI's docker rm: no force, volumes kept
+            case ["docker", "image", "rm", *names] if names:
+                for name in names:
+                    api.remove_image(name)  # the CLI's default: not forced, untagged parents pruned
+            case ["docker", "volume", "rm", *names] if names:
+                for name in names:
+                    api.remove_volume(name)
+            case ["docker", "builder", "prune", "-a", "-f", "--filter", filter_text] if (
+                filter_text.startswith("id=")
+            ):
+                query = {"all": "1", "filters": json.dumps({"id": [filter_text[3:]]})}
+                api._result(api._post(api._url("/build/prune"), params=query), json=True)
+            case _:
+                raise UsageError(f"not a removal layershare carries out: {command}")
