@@ -24,7 +24,7 @@ from layershare.browse.levels import Level, cells, top_level
 from layershare.browse.marks import plan_lines, status_text
 from layershare.browse.rows import BAR, Rows, line, safe
 from layershare.browse.screens import APP_BINDINGS, Confirm, Keys, confirm_text
-from layershare.browse.session import EngineView, Removed, StateChanged, remove_marked
+from layershare.browse.session import EngineView, Removed, as_error, remove_marked
 from layershare.browse.tree import MEASURES, Measure, Node, View
 from layershare.errors import LayershareError
 from layershare.units import human_size
@@ -101,8 +101,8 @@ class BrowseApp(App[None]):
         try:
             for loader in self.loaders:
                 views.append(loader())
-        except LayershareError as e:
-            self.call_from_thread(self._fail, e)
+        except Exception as e:
+            self.call_from_thread(self._fail, as_error(e))
             return
         self.call_from_thread(self._loaded, views)
 
@@ -139,8 +139,10 @@ class BrowseApp(App[None]):
         try:
             assert view.walk is not None
             report = view.walk()
-        except LayershareError as e:
-            self.call_from_thread(self.say, f"{view.label}: the data root was not walked: {e}", True)
+        except Exception as e:
+            self.call_from_thread(
+                self.say, f"{view.label}: the data root was not walked: {as_error(e)}", True
+            )
             return
         self.call_from_thread(self._walked, view, report)
 
@@ -234,8 +236,8 @@ class BrowseApp(App[None]):
         try:
             assert node.load is not None
             children = node.load()
-        except LayershareError as e:
-            self.call_from_thread(self.say, str(e), True)
+        except Exception as e:
+            self.call_from_thread(self.say, str(as_error(e)), True)
             return
         self.call_from_thread(self._opened, node, children, engine)
 
@@ -370,12 +372,8 @@ class BrowseApp(App[None]):
         view = self.views[number]
         try:
             removed = remove_marked(view)
-        except StateChanged as e:
-            self.call_from_thread(self.say, str(e), True)
-            self._reload(number)
-            return
-        except LayershareError as e:
-            self.call_from_thread(self.say, str(e), True)
+        except Exception as e:
+            self.call_from_thread(self.say, str(as_error(e)), True)
             self._reload(number)
             return
         self.last_removal = removed
@@ -392,8 +390,8 @@ class BrowseApp(App[None]):
         try:
             assert view.reload is not None
             fresh = view.reload()
-        except LayershareError as e:
-            self.call_from_thread(self.say, str(e), True)
+        except Exception as e:
+            self.call_from_thread(self.say, str(as_error(e)), True)
             return
         views = list(self.views)
         views[number] = fresh

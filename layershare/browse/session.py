@@ -176,3 +176,11 @@ def remove_marked(view: EngineView) -> Removed:
     before = accounting(engine)
     carry_out(engine, commands)
     return Removed(predicted, before - accounting(engine), tuple(commands))
+
+
+def as_error(error: BaseException) -> LayershareError:
+    """Any failure of a worker as layershare's error: its first line, never a traceback."""
+    if isinstance(error, LayershareError):
+        return error
+    text = str(error).strip().splitlines()
+    return LayershareError(f"{type(error).__name__}: {text[0] if text else 'failed'}")

@@ -27,6 +27,9 @@ def on_the_terminal() -> Iterator[None]:
     sys.stdout.flush()
     sys.stderr.flush()
     saved = [os.dup(fd) for fd in (0, 1, 2)]
+    # The size is the terminal's own: COLUMNS and LINES, which the size lookup would take first, may be
+    # stale (exported at another size, or by whatever started this process).
+    sizes = {name: os.environ.pop(name) for name in ("COLUMNS", "LINES") if name in os.environ}
     try:
         for fd in (0, 1, 2):
             os.dup2(tty, fd)
@@ -38,6 +41,7 @@ def on_the_terminal() -> Iterator[None]:
             os.dup2(copy, fd)
             os.close(copy)
         os.close(tty)
+        os.environ.update(sizes)
 
 
 @click.command()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,17 +67,11 @@ IMPORT_EVERYTHING = (
 )
 
 
-def run_unprivileged(
-    engine: Any, args: list[str], env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    """``layershare ARGS`` as uid 65534, who may open the engine's socket but not read its data root
-    (``engine`` None: no engine, for a source read from files).
-
-    Every layershare module is imported before dropping root. The clone (and its .venv, whose
-    libraries load some modules lazily, pandas' ``to_dict`` among them) may sit in a mode-700
-    folder such as ``mktemp -d`` makes: for the call, its folders get the search bit a user's own
-    install has, and lose it again afterwards.
-    """
+@contextmanager
+def open_to_others(engine: Any) -> Iterator[None]:
+    """For a while, what uid 65534 needs: the engine's socket (as the docker group has it) and the search
+    bit on the clone's folders (it may sit in a mode-700 folder such as ``mktemp -d`` makes; its .venv's
+    libraries load some modules lazily, pandas' ``to_dict`` among them), as a user's own install has."""
     closed = [p for p in ROOT.parents if p != Path("/") and not os.stat(p).st_mode & 0o001]
     if engine is not None:
         os.chmod(engine.folder, 0o755)
@@ -85,17 +80,32 @@ def run_unprivileged(
     for path, mode in modes.items():
         os.chmod(path, mode | 0o001)
     try:
-        script = (
-            "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
-            "os.setgid(65534); os.setuid(65534)\n"
-            f"sys.argv = {['layershare', *args]!r}\nlayershare.cli.main()\n"
-        )
-        base = engine.env() if engine is not None else dict(os.environ)
-        full_env = {**base, "HOME": "/nonexistent", **(env or {})}
-        return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
+        yield
     finally:
         for path, mode in modes.items():
             os.chmod(path, mode)
-        if engine is not None:
+        if engine is not None and Path(engine.folder).exists():
             os.chmod(Path(engine.folder) / "docker.sock", 0o660)
             os.chmod(engine.folder, 0o700)
+
+
+def unprivileged_script(args: list[str]) -> str:
+    """Python that imports every layershare module, drops to uid 65534 and runs ``layershare ARGS``."""
+    return (
+        "import os, sys\n" + IMPORT_EVERYTHING + "import layershare.cli\n"
+        "os.setgid(65534); os.setuid(65534)\n"
+        f"sys.argv = {['layershare', *args]!r}\nlayershare.cli.main()\n"
+    )
+
+
+def run_unprivileged(
+    engine: Any, args: list[str], env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """``layershare ARGS`` as uid 65534, who may open the engine's socket but not read its data root
+    (``engine`` None: no engine, for a source read from files). Every layershare module is imported
+    before dropping root."""
+    with open_to_others(engine):
+        base = engine.env() if engine is not None else dict(os.environ)
+        full_env = {**base, "HOME": "/nonexistent", **(env or {})}
+        script = unprivileged_script(args)
+        return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)

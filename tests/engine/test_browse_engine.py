@@ -1,0 +1,375 @@
+"""``layershare browse`` on real engines: the status line against ``layershare free --format json`` for the
+same selection (driven headless by Textual's pilot), the app in a real terminal (tmux), and, with
+``--allow-removal``, a removal whose drop in the engine's accounting is the figure the confirmation showed.
+
+The engines (20.10 overlay2, and Engine 29.7.2 on its default containerd store) hold the example
+images and the removal tests' state (``disk_state.py``, ``free_state.py``): layers two apps share, an
+image a container uses, an image with three tags, running and stopped containers, volumes, BuildKit
+cache. The tests of a module run in order on one engine; the removals come last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from disk_state import build_disk_state
+from engines import cli, engine_with_state, open_to_others, system_df, unprivileged_script
+from free_state import build_free_state, settle
+from support import ROOT, need
+
+from layershare.browse.app import BrowseApp
+from layershare.browse.screens import Confirm
+from layershare.browse.session import loaders
+from layershare.sources.choice import SourceChoice
+
+pytestmark = pytest.mark.engine
+
+STATUS = re.compile(r"Marked (\d+) · frees \S+ \(([\d,]+) B\)")
+
+
+@pytest.fixture(scope="module", params=["20.10-overlay2", "29.7-containerd"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    def build(private: Any) -> None:
+        build_disk_state(private)
+        build_free_state(private)
+        settle(private)
+
+    yield from engine_with_state(request.param, build)
+
+
+def df_total(engine: Any) -> int:
+    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
+    df = system_df(engine)
+    return (
+        int(df["LayersSize"])
+        + sum(int(c.get("SizeRw") or 0) for c in df["Containers"])
+        + sum(int(v["UsageData"]["Size"]) for v in df["Volumes"])
+        + sum(int(r["Size"]) for r in df.get("BuildCache") or [] if not r["Shared"])
+    )
+
+
+def free(engine: Any, *args: str) -> dict[str, Any]:
+    result = cli(engine, "free", "--format", "json", *args)
+    assert result.returncode == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+def pilot(
+    engine: Any, keys: list[str], *, view: str = "disk", check: Callable[[BrowseApp], None] | None = None,
+    allow_removal: bool = False, wait: Callable[[BrowseApp], bool] | None = None,
+) -> BrowseApp:  # fmt: skip
+    """Drive browse on the engine headless: press ``keys`` once the rows are there, wait for ``wait``,
+    let ``check`` look, quit with q."""
+
+    async def run() -> BrowseApp:
+        choice = SourceChoice(hosts=(engine.host,))
+        app = BrowseApp(loaders(choice, None), view=view, allow_removal=allow_removal)  # type: ignore[arg-type]
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not app.loaded:
+                await pilot.pause(0.05)
+            for key in keys:
+                await pilot.press(key)
+            deadline = time.monotonic() + 120
+            while wait is not None and not wait(app) and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            if check is not None:
+                check(app)
+            await pilot.press("q")
+        if app.error is not None:
+            raise app.error
+        return app
+
+    return asyncio.run(run())
+
+
+def filtered(text: str) -> list[str]:
+    """Keys that filter the rows shown to ``text`` (a glob or part of a name)."""
+    return ["slash", *[{"*": "asterisk", ":": "colon", "-": "minus", "/": "slash", ".": "full_stop"}.get(c, c)
+                       for c in text], "enter"]  # fmt: skip
+
+
+def status_of(app: BrowseApp) -> tuple[int, int]:
+    found = STATUS.search(str(app.query_one("#status").render()))
+    assert found, app.query_one("#status").render()
+    return int(found.group(1)), int(found.group(2).replace(",", ""))
+
+
+def image_id(engine: Any, tag: str) -> str:
+    return str(engine.docker("image", "inspect", "--format", "{{.Id}}", tag).strip())
+
+
+def test_images_sharing_a_layer_count_it_once(engine: Any) -> None:
+    seen: dict[str, Any] = {}
+    pilot(engine, [*filtered("grp-*"), "A"], view="images",
+          check=lambda app: seen.update(status=status_of(app), plan=app.plan))  # fmt: skip
+    doc = free(engine, image_id(engine, "grp-a:1"), image_id(engine, "grp-b:1"))
+    assert seen["status"] == (2, doc["freed_bytes"])
+    assert doc["shared_within_selection_bytes"] > 0  # the layer they share, counted once
+
+
+def test_a_blocked_image_and_a_multi_tag_image(engine: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def look(app: BrowseApp) -> None:
+        seen["status"] = status_of(app)
+        marks = app.views[0].marks
+        seen["why"] = {key: marks.why_kept(key) for key in marks.marked}
+
+    app = pilot(
+        engine, [*filtered("used:1"), "A", "escape", *filtered("multi:*"), "A"], view="images", check=look
+    )
+    used, multi = image_id(engine, "used:1"), image_id(engine, "multi:1")
+    doc = free(engine, used, multi)
+    assert seen["status"] == (2, doc["freed_bytes"]) and doc["freed_bytes"] > 0
+    assert seen["why"][f"image:{used}"] == "used by container user-of-used"
+    assert seen["why"][f"image:{multi}"] == ""
+    assert app.plan == doc["commands"]
+    assert "docker image rm multi:1 multi:latest other-repo/multi:2" in app.plan
+
+
+def test_containers_and_volumes_with_the_same_rules_as_free(engine: Any) -> None:
+    anonymous = json.loads(engine.docker("inspect", "anon-user"))[0]["Mounts"][0]["Name"]
+    seen: dict[str, Any] = {}
+
+    def look(app: BrowseApp) -> None:
+        seen["status"] = status_of(app)
+        marks = app.views[0].marks
+        seen["why"] = {key: marks.why_kept(key) for key in marks.marked}
+        seen["marked"] = list(marks.marked)
+
+    keys = [
+        *filtered("containers*"),
+        "enter",
+        *filtered("*[ger]"),
+        "A",
+        "backspace",
+        "escape",
+    ]  # logger, anon-user, writer
+    keys += [
+        *filtered("volumes*"),
+        "enter",
+        *filtered("*[agn]*"),
+        "A",
+    ]  # appdata, dangling, the anonymous one
+    app = pilot(engine, keys, check=look)
+    names = {c.id: c.name for c in app.views[0].state.containers}
+    containers = sorted(names[k.split(":", 1)[1]] for k in seen["marked"] if k.startswith("container:"))
+    volumes = sorted(k.split(":", 1)[1] for k in seen["marked"] if k.startswith("volume:"))
+    assert {"logger", "anon-user", "writer"} <= set(containers)
+    assert {"appdata", "dangling", anonymous} <= set(volumes)
+    args = []  # as browse marked them, in that order
+    for key in seen["marked"]:
+        kind, _, ident = key.partition(":")
+        args += ["--container", names[ident]] if kind == "container" else ["--volume", ident]
+    doc = free(engine, *args)
+    assert seen["status"][1] == doc["freed_bytes"] > 0
+    writer = next(k for k, n in names.items() if n == "writer")
+    assert "running" in seen["why"][f"container:{writer}"]  # a running container is never removed
+    assert "used by container writer" in seen["why"]["volume:appdata"]
+    assert seen["why"][f"volume:{anonymous}"] == ""  # its container goes first
+    assert {r["item"] for r in doc["refused"]} == {k for k, why in seen["why"].items() if why}
+    assert app.plan == doc["commands"]
+
+
+# --- a real terminal ---
+
+
+# Textual imports its driver (and termios) and widgets lazily: loaded before root is dropped, as the Python
+# install itself may sit in a folder only root reads (pyenv under /root).
+TEXTUAL_FIRST = (
+    "import contextlib, importlib, io, pkgutil, termios, tty, textual\n"
+    "with contextlib.redirect_stdout(io.StringIO()):  # a module or two print when imported\n"
+    "    for module in pkgutil.walk_packages(textual.__path__, 'textual.'):\n"
+    "        if 'demo' not in module.name and not module.name.endswith('__main__'):\n"
+    "            try:\n                importlib.import_module(module.name)\n"
+    "            except Exception:\n                pass\n"
+)
+
+
+class Terminal:
+    """``layershare browse`` in a tmux pane of a given size; stdout and stderr go to files."""
+
+    def __init__(self, engine: Any, args: list[str], size: tuple[int, int], folder: Path, user: bool = False):
+        self.name = f"browse{os.getpid()}{size[0]}"
+        self.out, self.err, self.rc = folder / "plan.sh", folder / "stderr", folder / "rc"
+        env = " ".join(f"{k}={shlex.quote(v)}" for k, v in engine.env().items() if k.startswith("DOCKER"))
+        run = [sys.executable, "-m", "layershare", "browse", *args]
+        if user:  # as uid 65534, who may open the socket (the docker group) but not read the data root
+            run = [sys.executable, "-c", TEXTUAL_FIRST + unprivileged_script(["browse", *args])]
+        command = f"cd {shlex.quote(str(ROOT))} && env {env} TERM=xterm-256color {shlex.join(run)} > {self.out} 2> {self.err}; echo $? > {self.rc}; sleep 600"
+        subprocess.run(["tmux", "new-session", "-d", "-s", self.name, "-x", str(size[0]), "-y", str(size[1]),
+                        command], check=True)  # fmt: skip
+
+    def screen(self) -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-N", "-t", self.name], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+
+    def wait_for(self, text: str, timeout: float = 60) -> str:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.1)
+        raise AssertionError(f"{text!r} never appeared; the screen:\n{self.screen()}")
+
+    def keys(self, *keys: str) -> None:
+        for key in keys:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+            time.sleep(0.15)
+
+    def finished(self, timeout: float = 30) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not self.rc.exists():
+            time.sleep(0.1)
+        return int(self.rc.read_text())
+
+    def close(self) -> None:
+        subprocess.run(["tmux", "kill-session", "-t", self.name], check=False, capture_output=True)
+
+
+@pytest.fixture
+def terminal(tmp_path: Path) -> Iterator[Callable[..., Terminal]]:
+    need(shutil.which("tmux") is not None, "browse's terminal tests need tmux (apt-get install tmux)")
+    opened: list[Terminal] = []
+
+    def open_terminal(engine: Any, args: list[str], size: tuple[int, int], **options: Any) -> Terminal:
+        folder = tmp_path / f"{size[0]}x{size[1]}"
+        folder.mkdir(exist_ok=True)
+        opened.append(Terminal(engine, args, size, folder, **options))
+        return opened[-1]
+
+    yield open_terminal
+    for t in opened:
+        t.close()
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_in_a_real_terminal_filter_mark_quit(engine: Any, terminal: Any, size: tuple[int, int]) -> None:
+    term = terminal(engine, ["-H", engine.host, "images"], size)
+    screen = term.wait_for("Marked 0 · frees")
+    lines = screen.splitlines()
+    assert len(lines) == size[1] and all(len(line) <= size[0] for line in lines), screen
+    assert lines[size[1] - 1].startswith("Marked 0 · frees"), screen  # the status line, at the bottom
+    term.keys("/", "grp-*", "Enter")
+    screen = term.wait_for("[filter grp-*]")
+    assert "grp-a:1" in screen and "grp-b:1" in screen and "multi:1" not in screen
+    term.keys("A")
+    screen = term.wait_for("Marked 2 · frees")
+    term.keys("q")
+    assert term.finished() == 0
+    doc = free(engine, image_id(engine, "grp-a:1"), image_id(engine, "grp-b:1"))
+    assert f"({doc['freed_bytes']:,} B)" in screen
+    assert sorted(term.out.read_text().splitlines()) == sorted(doc["commands"])  # stdout: only the plan
+    assert term.err.read_text() == ""
+
+
+def test_without_the_data_root_it_says_what_needs_root(engine: Any, terminal: Any) -> None:
+    with open_to_others(engine):
+        term = terminal(engine, ["-H", engine.host], (100, 30), user=True)
+        screen = term.wait_for("needs root", timeout=90)
+        assert "images (stored layers)" in screen and "Marked 0 · frees" in screen
+        term.keys("q")
+        assert term.finished() == 0 and term.out.read_text() == ""
+
+
+# --- removal, last: it changes the engine ---
+
+
+def test_a_changed_state_is_refused(engine: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def change_then_confirm(app: BrowseApp) -> bool:
+        if "changed" not in seen:
+            if not isinstance(app.screen, Confirm):
+                return False
+            seen["changed"] = engine.docker("tag", "grp-a:1", "grp-a:sneaked-in")  # between marking and y
+            app.screen.action_answer(True)
+            return False
+        seen["message"] = str(app.query_one("#message").render())
+        return "changed since it was read" in seen["message"]
+
+    before = {i["Id"] for i in system_df(engine)["Images"]}
+    pilot(
+        engine,
+        [*filtered("versions:*"), "A", "d"],
+        view="images",
+        allow_removal=True,
+        wait=change_then_confirm,
+    )
+    assert "nothing was removed" in seen["message"]
+    assert {i["Id"] for i in system_df(engine)["Images"]} == before  # every image is still there
+    engine.docker("image", "rm", "grp-a:sneaked-in")
+
+
+def remove_with_browse(engine: Any, keys: list[str], view: str) -> tuple[int, int, int, str]:
+    """Mark with ``keys``, press d, read the confirmation, press y: the confirmed bytes, the predicted
+    and the freed bytes browse then shows, and its message."""
+    seen: dict[str, Any] = {}
+
+    def confirm_then_wait(app: BrowseApp) -> bool:
+        if "confirmed" not in seen:
+            if not isinstance(app.screen, Confirm):
+                return False
+            seen["confirmed"] = str(app.screen.text)  # what the confirmation shows
+            app.screen.action_answer(True)  # y
+            return False
+        seen["message"] = str(app.query_one("#message").render())
+        return seen["message"].startswith("predicted") or "Error" in seen["message"]
+
+    pilot(engine, [*keys, "d"], view=view, allow_removal=True, wait=confirm_then_wait)
+    confirmed = re.search(r"frees \S+ \(([\d,]+) B\)", seen["confirmed"])
+    shown = re.search(r"predicted \S+ \(([\d,]+) B\), freed \S+ \(([\d,]+) B\)", seen["message"])
+    assert confirmed and shown, (seen["confirmed"], seen["message"])
+    predicted, freed = (int(g.replace(",", "")) for g in shown.groups())
+    return int(confirmed.group(1).replace(",", "")), predicted, freed, seen["message"]
+
+
+def test_allow_removal_removes_and_the_drop_is_the_confirmed_figure(engine: Any) -> None:
+    before = df_total(engine)
+    doc = free(engine, *(image_id(engine, t) for t in ("grp-a:1", "grp-b:1", "on-x-one:1")))
+    keys = [*filtered("grp-*"), "A", "escape", *filtered("on-x-one:1"), "A"]
+    confirmed, predicted, freed, _ = remove_with_browse(engine, keys, "images")
+    assert confirmed == predicted == freed == doc["freed_bytes"] == before - df_total(engine) > 0
+    tags = {t for i in system_df(engine)["Images"] for t in i.get("RepoTags") or []}
+    assert not {"grp-a:1", "grp-b:1", "on-x-one:1"} & tags and "base-x:1" in tags
+
+
+def test_removing_a_build_cache_record(engine: Any) -> None:
+    record = next(r for r in system_df(engine)["BuildCache"] if r["Type"] == "exec.cachemount")
+    doc = free(engine, "--build-record", record["ID"])
+    assert doc["commands"] == [f"docker builder prune -a -f --filter id={record['ID']}"]
+    before = df_total(engine)
+    confirmed, predicted, freed, _ = remove_with_browse(engine, [*filtered(record["ID"][:12]), "A"], "cache")
+    assert confirmed == predicted == freed == doc["freed_bytes"] == before - df_total(engine) > 0
+    assert record["ID"] not in {r["ID"] for r in system_df(engine)["BuildCache"]}
+
+
+def test_the_engine_going_away_is_one_line(engine: Any) -> None:
+    seen: dict[str, Any] = {}
+
+    def stop_then_reread(app: BrowseApp) -> bool:
+        if "stopped" not in seen:
+            engine.stop()
+            seen["stopped"] = True
+            app.action_reread()
+            return False
+        seen["message"] = str(app.query_one("#message").render())
+        return "reading" not in seen["message"] and bool(seen["message"])
+
+    pilot(engine, [], view="images", wait=stop_then_reread)
+    assert "\n" not in seen["message"] and "Traceback" not in seen["message"]
+    assert re.search(r"engine|connect|socket", seen["message"], re.I), seen["message"]
