@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from layershare.browse.total import RunningTotal
+from layershare.free.holders import removed_holders
 from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
-from layershare.free.whatif import removed_holders
 from layershare.model import EngineState
 from layershare.units import human_size
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from layershare.free.whatif import holdings
+from layershare.free.holders import holding_pairs
 from layershare.model import EngineState
 
 
@@ -28,10 +28,9 @@ class RunningTotal:
         for key, unders in self.under.items():
             for u in unders:
                 self.counted_under.setdefault(u, []).append(key)
-        held = holdings(state)
         self.units_of: dict[str, list[str]] = {}
-        for holder, unit in zip(held["holder"], held["unit"], strict=True):
-            self.units_of.setdefault(str(holder), []).append(str(unit))
+        for holder, unit in holding_pairs(state):
+            self.units_of.setdefault(holder, []).append(unit)
         self.holders = dict.fromkeys(self.bytes, 0)
         self.image_holders = dict.fromkeys(self.bytes, 0)
         for holder, units in self.units_of.items():

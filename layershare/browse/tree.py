@@ -139,7 +139,10 @@ class EngineTree:
     def image_nodes(self) -> list[Node]:
         units = self.state.units
         nodes = []
+        parents = {i.parent_id for i in self.state.images}
         for image in self.state.images:
+            if not image.tags and image.id in parents:
+                continue  # an intermediate image (the classic builder's step): hidden, as docker image ls does
             unique = shared = 0
             attributed = 0.0
             for key in image.holds:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layershare.free.whatif import GARBAGE, holdings
+from layershare.free.holders import GARBAGE
+from layershare.free.whatif import holdings
 from layershare.model import EngineState
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from layershare.free.holders import holding_pairs, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineInfo
@@ -70,42 +71,13 @@ class FreeResult:
     refused: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
 
-GARBAGE = "other:garbage"  # what containerd's collector sweeps when it next runs (a blob no record names)
-
-
 def holdings(state: EngineState) -> pd.DataFrame:
-    """Every (holder, unit) pair: ``image:<id>``, ``container:<id>``, ``volume:<name>``, ``build:<id>``
-    and the holders nothing removes (``other:…``)."""
-    holders: list[str] = []
-    units: list[str] = []
-
-    def add(holder: str, keys: Iterable[str]) -> None:
-        for key in keys:
-            holders.append(holder)
-            units.append(key)
-
-    for image in state.images:
-        add(f"image:{image.id}", image.holds)
-    for container in state.containers:
-        add(f"container:{container.id}", container.holds)
-    for volume in state.volumes:
-        add(f"volume:{volume.name}", [f"volume:{volume.name}"])
-    for record in state.build_cache:
-        add(f"build:{record.id}", record.holds)
-    for name, keys in state.others.items():
-        add(f"other:{name}", keys)
-    frame = pd.DataFrame({"holder": holders, "unit": units}, dtype=object).drop_duplicates()
-    return frame[frame["unit"].isin(list(state.units))]
-
-
-def removed_holders(plan: Plan) -> set[str]:
-    """The holders a plan removes."""
-    return (
-        {f"image:{i}" for i in plan.removed_images}
-        | {f"container:{c}" for c in plan.containers}
-        | {f"volume:{v}" for v in plan.volumes}
-        | {f"build:{r}" for r in plan.build_records}
-        | ({GARBAGE} if plan.collects_garbage else set())
+    """Every (holder, unit) pair (:func:`~layershare.free.holders.holding_pairs`) as a frame."""
+    pairs = holding_pairs(state)
+    return pd.DataFrame(
+        {"holder": [h for h, _ in pairs], "unit": [u for _, u in pairs]},
+        columns=["holder", "unit"],
+        dtype=object,
     )
 
 

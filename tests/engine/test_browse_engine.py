@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
-from engines import cli, engine_with_state, open_to_others, system_df, unprivileged_script
+from engines import api_calls_since, cli, engine_with_state, open_to_others, system_df, unprivileged_script
 from free_state import build_free_state, settle
 from support import ROOT, need
 
@@ -118,6 +118,23 @@ def test_images_sharing_a_layer_count_it_once(engine: Any) -> None:
     doc = free(engine, image_id(engine, "grp-a:1"), image_id(engine, "grp-b:1"))
     assert seen["status"] == (2, doc["freed_bytes"])
     assert doc["shared_within_selection_bytes"] > 0  # the layer they share, counted once
+
+
+def test_without_the_flag_it_only_reads(engine: Any) -> None:
+    mark = len(engine.log())
+    seen: dict[str, str] = {}
+    keys = [
+        "enter",
+        "enter",
+        "r",
+        *filtered("grp-*"),
+        "A",
+        "d",
+    ]  # open a category and an image, read again, d
+    pilot(engine, keys, check=lambda app: seen.update(message=str(app.query_one("#message").render())))
+    assert "--allow-removal" in seen["message"]
+    calls = api_calls_since(engine, mark)
+    assert calls and [c for c in calls if c[0] not in ("GET", "HEAD")] == []  # the engine's own debug log
 
 
 def test_a_blocked_image_and_a_multi_tag_image(engine: Any) -> None:
@@ -282,6 +299,10 @@ def test_without_the_data_root_it_says_what_needs_root(engine: Any, terminal: An
         term = terminal(engine, ["-H", engine.host], (100, 30), user=True)
         screen = term.wait_for("needs root", timeout=90)
         assert "images (stored layers)" in screen and "Marked 0 · frees" in screen
+        # The largest image's largest layer: its files are streamed from the engine's export.
+        term.keys("/", "images*", "Enter", "Enter", "/", "bk-ambiguous:1", "Enter", "Enter", "Enter")
+        screen = term.wait_for("/bin/busybox", timeout=60)
+        assert "bk-ambiguous:1 / layer" in screen
         term.keys("q")
         assert term.finished() == 0 and term.out.read_text() == ""
 

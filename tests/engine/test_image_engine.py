@@ -7,9 +7,11 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -160,6 +162,42 @@ def test_as_a_user_of_the_sockets_group(imaged: Any) -> None:
     disk = run(imaged, "disk", options=as_user)
     assert disk.returncode == 0, disk.stderr
     assert "need root" in disk.stdout or "needs root" in disk.stdout, disk.stdout
+
+
+def test_browse_runs_in_the_container_with_docker_run_it(imaged: Any, tmp_path: Path) -> None:
+    """README's one-liner in a real terminal (tmux): the disk view with the data root mounted, a mark,
+    q, and the plan printed on the terminal once the UI is gone."""
+    need(shutil.which("tmux") is not None, "browse's terminal tests need tmux (apt-get install tmux)")
+    name, rc = f"image-browse-{os.getpid()}", tmp_path / "rc"
+    env = " ".join(f"{k}={shlex.quote(v)}" for k, v in imaged.env().items() if k.startswith("DOCKER"))
+    command = (
+        f"env {env} docker run --rm -it --network none -v {imaged.socket}:/var/run/docker.sock "
+        f"-v {imaged.data_root}:{imaged.data_root}:ro layershare:{VERSION} browse; echo $? > {rc}; sleep 600"
+    )
+    subprocess.run(["tmux", "new-session", "-d", "-s", name, "-x", "100", "-y", "30", command], check=True)
+
+    def screen() -> str:
+        return subprocess.run(["tmux", "capture-pane", "-p", "-t", name], capture_output=True, text=True,
+                              check=True).stdout  # fmt: skip
+
+    def wait_for(text: str) -> str:
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            if text in (shown := screen()):
+                return shown
+            time.sleep(0.2)
+        raise AssertionError(f"{text!r} never appeared:\n{screen()}")
+
+    try:
+        shown = wait_for("Marked 0 · frees")
+        assert "images (stored layers)" in shown and "container logs" in shown  # the data root was walked
+        for keys in (["/", "images*", "Enter"], ["Enter"], ["/", "app-two:1", "Enter"], ["Space"], ["q"]):
+            subprocess.run(["tmux", "send-keys", "-t", name, *keys], check=True)
+            time.sleep(0.5)
+        wait_for("docker image rm app-two:1")  # the plan, on the terminal after the UI
+        assert rc.read_text().strip() == "0"
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)
 
 
 def test_nothing_is_written_inside_unless_a_cache_is_mounted(imaged: Any) -> None:
