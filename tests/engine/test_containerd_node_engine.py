@@ -313,3 +313,34 @@ def test_disk_attributes_every_byte_of_the_root(node: Node) -> None:
     assert "other containerd namespaces" in node.layershare("disk").stdout
     table = node.layershare("disk")
     assert table.returncode == 0 and "RECLAIMABLE is not said for containerd" in table.stdout
+
+
+def test_browse_on_the_node_says_what_the_marked_images_alone_hold(node: Node) -> None:
+    """No dockerd, so no removal rules: the status line is the bytes only the marked images hold, labelled
+    so; for one image that is the report's unique bytes (its snapshots and blobs no other image uses)."""
+    import asyncio
+    import re
+
+    from layershare.browse.app import BrowseApp
+    from layershare.browse.session import loaders
+    from layershare.sources.choice import SourceChoice
+
+    async def run() -> str:
+        app = BrowseApp(loaders(SourceChoice(containerd_root=str(node.root)), None), view="images")
+        async with app.run_test(size=(120, 40)) as pilot:
+            while not app.loaded:
+                await pilot.pause(0.05)
+            await pilot.press("slash", *"fat-app:1", "enter", "A")
+            await pilot.pause()
+            status = str(app.query_one("#status").render())
+            await pilot.press("q")
+        assert app.plan == []  # nothing to remove with on a node
+        return status
+
+    status = asyncio.run(run())
+    found = re.search(r"Marked 1 · the marked images alone hold \S+ \(([\d,]+) B\)", status)
+    assert found, status
+    report = {i["tags"][0]: i for i in node.report()["images"] if i["tags"]}
+    unique = report["docker.io/library/fat-app:1"]["unique_bytes"] if "docker.io/library/fat-app:1" in report \
+        else report["fat-app:1"]["unique_bytes"]  # fmt: skip
+    assert int(found.group(1).replace(",", "")) == unique > 4_000_000
