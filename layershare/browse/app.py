@@ -1,12 +1,7 @@
-"""``layershare browse``: the full-screen explorer, built on Textual.
-
-Why Textual: it is the well-kept terminal UI library of Python (a test pilot to drive an app
-headless, SVG screenshots, 80x24 layouts), and its ``Text`` cells show data as text, never as markup.
-
-The app never reads an engine on its own thread: the engines are read, walked and (with
-``--allow-removal``, once confirmed) changed by workers, so keys are answered at once. Keys pressed
-before the first screen are kept and played once the rows are there.
-"""
+"""``layershare browse``: the full-screen explorer, built on Textual (why: docs/browse.md). The app never
+reads an engine on its own thread: engines are read, walked and (``--allow-removal``, once confirmed)
+changed by workers, so keys are answered at once; keys pressed before the first screen are kept and
+played once the rows are there, and a filter takes every key typed after ``/``."""
 
 from __future__ import annotations
 
@@ -14,15 +9,15 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.binding import BindingType
 from textual.containers import Vertical
-from textual.widgets import Input, Static
+from textual.widgets import Static
 
 from layershare.browse.levels import Level, cells, top_level
 from layershare.browse.marks import plan_lines, status_text
-from layershare.browse.rows import BAR, Rows, line, safe
+from layershare.browse.rows import Rows, line, safe
 from layershare.browse.screens import APP_BINDINGS, Confirm, Keys, confirm_text
 from layershare.browse.session import EngineView, Removed, as_error, remove_marked
 from layershare.browse.tree import MEASURES, Measure, Node, View
@@ -62,6 +57,8 @@ class BrowseApp(App[None]):
         self.plan: list[str] = []
         self.last_removal: Removed | None = None
         self.parent_bytes = 1
+        self.filtering = False  # a filter is being typed: keys go to it
+        self.typing = ""
 
     # --- layout ---
     def compose(self) -> ComposeResult:
@@ -70,11 +67,7 @@ class BrowseApp(App[None]):
             yield Static(Text(""), id="path")
             yield Rows()  # not focusable: every key goes through the app's bindings (and waits for the rows)
             yield Static(Text(""), id="message")
-            yield Input(
-                placeholder="filter: a glob (*.log) or part of a name; Enter applies, Esc clears",
-                id="filter",
-                disabled=True,  # takes keys only while open
-            )
+            yield Static(Text(""), id="filter")
             yield Static(Text("Marked 0 · reading…"), id="status")
 
     def on_mount(self) -> None:
@@ -87,12 +80,7 @@ class BrowseApp(App[None]):
             self._rows()
 
     def _columns(self) -> None:
-        width = max(60, self.size.width)
-        name = max(16, (width - 2 - 9 - BAR - 8) * 11 // 20)
-        note = max(8, width - 1 - 9 - BAR - 5 - name)
-        rows = self.query_one(Rows)
-        rows.widths = (1, 9, BAR, name, note)
-        rows.cells = self._row_cells
+        self.query_one(Rows).fit(self.size.width, self._row_cells)
 
     # --- reading (workers) ---
     @work(thread=True, exclusive=True, group="read")
@@ -300,31 +288,42 @@ class BrowseApp(App[None]):
         self._rows(keep_cursor=True)
 
     def action_filter(self) -> None:
-        if self._defer("filter"):
-            return
-        box = self.query_one("#filter", Input)
-        box.value = self.stack[-1].filter
-        box.add_class("open")
-        box.disabled = False
-        box.focus()
+        """Type a filter: the keys that follow go to it (even typed at once, before the screen moves)."""
+        self.typing = self.stack[-1].filter if self.stack else ""
+        self.filtering = True
+        self._show_filter()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        self.stack[-1].filter = event.value.strip()
-        self._close_filter()
+    def on_key(self, event: events.Key) -> None:
+        if not self.filtering:
+            return
+        event.prevent_default()  # no binding fires while a filter is typed
+        event.stop()
+        if event.key in ("enter", "escape"):
+            self.filtering = False
+            self._show_filter()
+            if event.key == "enter":
+                self.action_apply_filter(self.typing.strip())
+        elif event.key == "backspace":
+            self.typing = self.typing[:-1]
+            self._show_filter()
+        elif event.character and event.character.isprintable():
+            self.typing += event.character
+            self._show_filter()
+
+    def _show_filter(self) -> None:
+        box = self.query_one("#filter", Static)
+        box.set_class(self.filtering, "open")
+        hint = "   (a glob or part of a name; Enter applies, Esc cancels)"
+        box.update(line(f"/{safe(self.typing)}▏{hint}" if self.filtering else ""))
+
+    def action_apply_filter(self, text: str) -> None:
+        if self._defer("apply_filter", text):
+            return
+        self.stack[-1].filter = text
         self.stack[-1].cursor = 0
         self._rows()
 
-    def _close_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        box.remove_class("open")
-        box.blur()
-        box.disabled = True
-
     def action_clear_filter(self) -> None:
-        box = self.query_one("#filter", Input)
-        if box.has_class("open"):
-            self._close_filter()
-            return
         if self.stack and self.stack[-1].filter:
             self.stack[-1].filter = ""
             self._rows()

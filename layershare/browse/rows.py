@@ -48,6 +48,13 @@ class Rows(ScrollView, can_focus=False):
         self.cells: Callable[[Node], list[Text]] = lambda node: []
         self.widths = (1, 9, BAR, 30, 20)
 
+    def fit(self, width: int, cells: Callable[[Node], list[Text]]) -> None:
+        """Columns for a screen ``width`` wide (mark, size, share, name, note), each row's cells from ``cells``."""
+        width = max(60, width)
+        name = max(16, (width - 2 - 9 - BAR - 8) * 11 // 20)
+        self.widths = (1, 9, BAR, name, max(8, width - 1 - 9 - BAR - 5 - name))
+        self.cells = cells
+
     def show(self, nodes: list[Node], cursor: int) -> None:
         self.nodes = nodes
         self.cursor = cursor

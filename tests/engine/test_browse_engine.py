@@ -243,9 +243,10 @@ class Terminal:
             time.sleep(0.1)
         raise AssertionError(f"{text!r} never appeared; the screen:\n{self.screen()}")
 
-    def keys(self, *keys: str) -> None:
-        for key in keys:
-            subprocess.run(["tmux", "send-keys", "-t", self.name, key], check=True)
+    def keys(self, *keys: str, at_once: bool = False) -> None:
+        """Press ``keys`` one after another, or all in one write (as fast as a paste)."""
+        for batch in [list(keys)] if at_once else [[k] for k in keys]:
+            subprocess.run(["tmux", "send-keys", "-t", self.name, *batch], check=True)
             time.sleep(0.15)
 
     def finished(self, timeout: float = 30) -> int:
@@ -281,7 +282,7 @@ def test_in_a_real_terminal_filter_mark_quit(engine: Any, terminal: Any, size: t
     lines = screen.splitlines()
     assert len(lines) == size[1] and all(len(line) <= size[0] for line in lines), screen
     assert lines[size[1] - 1].startswith("Marked 0 · frees"), screen  # the status line, at the bottom
-    term.keys("/", "grp-*", "Enter")
+    term.keys("/", "grp-*", "Enter", at_once=True)  # typed at once: every key after / is the filter's
     screen = term.wait_for("[filter grp-*]")
     assert "grp-a:1" in screen and "grp-b:1" in screen and "multi:1" not in screen
     term.keys("A")

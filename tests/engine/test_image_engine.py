@@ -191,10 +191,12 @@ def test_browse_runs_in_the_container_with_docker_run_it(imaged: Any, tmp_path: 
     try:
         shown = wait_for("Marked 0 · frees")
         assert "images (stored layers)" in shown and "container logs" in shown  # the data root was walked
-        for keys in (["/", "images*", "Enter"], ["Enter"], ["/", "app-two:1", "Enter"], ["Space"], ["q"]):
+        for keys in (["/images*", "Enter", "Enter"], ["/overwrite:1", "Enter", "Space"]):
             subprocess.run(["tmux", "send-keys", "-t", name, *keys], check=True)
             time.sleep(0.5)
-        wait_for("docker image rm app-two:1")  # the plan, on the terminal after the UI
+        assert "Marked 1 · frees" in wait_for("Marked 1"), screen()
+        subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
+        wait_for("docker image rm overwrite:1")  # the plan, on the terminal after the UI
         assert rc.read_text().strip() == "0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)
