@@ -3,19 +3,22 @@ process, and where the repository's files are."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
+T = TypeVar("T")
 DATA = ROOT / "tests" / "data"
 RECORDINGS = sorted(DATA.glob("corpus-engine-*.json"))
 RECORDING = RECORDINGS[0]
@@ -32,6 +35,14 @@ def need(condition: bool, why: str) -> None:
         if os.environ.get("CI"):
             pytest.fail(why)
         pytest.skip(why)
+
+
+def run_async(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to its end on a thread of its own, with its own event loop: the page tests' Playwright
+    (sync API) keeps an event loop running on the main thread for the whole session, where asyncio.run
+    refuses to start a second one."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 def layershare(

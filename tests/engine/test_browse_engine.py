@@ -10,7 +10,6 @@ cache. The tests of a module run in order on one engine; the removals come last.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import re
@@ -27,7 +26,7 @@ import pytest
 from disk_state import build_disk_state
 from engines import api_calls_since, cli, engine_with_state, open_to_others, system_df, unprivileged_script
 from free_state import build_free_state, settle
-from support import ROOT, need
+from support import ROOT, need, run_async
 
 from layershare.browse.app import BrowseApp
 from layershare.browse.screens import Confirm
@@ -92,7 +91,7 @@ def pilot(
             raise app.error
         return app
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def filtered(text: str) -> list[str]:

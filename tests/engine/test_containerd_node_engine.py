@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from engines import cli, run_unprivileged
-from support import ENGINE_29, Ran, need
+from support import ENGINE_29, Ran, need, run_async
 from support import cli as in_process
 
 pytestmark = pytest.mark.engine
@@ -318,7 +318,6 @@ def test_disk_attributes_every_byte_of_the_root(node: Node) -> None:
 def test_browse_on_the_node_says_what_the_marked_images_alone_hold(node: Node) -> None:
     """No dockerd, so no removal rules: the status line is the bytes only the marked images hold, labelled
     so; for one image that is the report's unique bytes (its snapshots and blobs no other image uses)."""
-    import asyncio
     import re
 
     from layershare.browse.app import BrowseApp
@@ -337,7 +336,7 @@ def test_browse_on_the_node_says_what_the_marked_images_alone_hold(node: Node) -
         assert app.plan == []  # nothing to remove with on a node
         return status
 
-    status = asyncio.run(run())
+    status = run_async(run())
     found = re.search(r"Marked 1 · the marked images alone hold \S+ \(([\d,]+) B\)", status)
     assert found, status
     report = {i["tags"][0]: i for i in node.report()["images"] if i["tags"]}

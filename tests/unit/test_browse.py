@@ -8,7 +8,6 @@ key of long random sequences; the status line the app shows is held to the same.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import random
 import re
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from generated import generated_state
+from support import run_async
 
 from layershare.browse.app import BrowseApp, Rows
 from layershare.browse.marks import Marks
@@ -153,7 +153,7 @@ def drive(
             await pilot.press("q")
         return app
 
-    return asyncio.run(run())
+    return run_async(run())
 
 
 def screen_text(app: BrowseApp) -> str:
