@@ -87,15 +87,16 @@ def read_engine(choice: SourceChoice, data_root: str | None) -> EngineView:
         Marks(state),
         engine=engine,
         data_root=data_root,
-        walk=lambda: _walk(engine, data_root),
+        walk=lambda: _walk(engine, data_root, reader),
         reload=lambda: read_engine(choice, data_root),
     )
 
 
-def _walk(engine: Any, data_root: str | None) -> DiskReport:
+def _walk(engine: Any, data_root: str | None, reader: Any) -> DiskReport:
+    """The data root walked as ``disk`` walks it, on the images the first reading collected."""
     from layershare.sources.disk.source import DiskSource
 
-    return disk_report(DiskSource(engine, data_root=data_root).snapshot())
+    return disk_report(DiskSource(engine, data_root=data_root, reader=reader).snapshot())
 
 
 def _node_view(choice: SourceChoice) -> EngineView:

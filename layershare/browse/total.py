@@ -2,7 +2,7 @@
 
 Each key press changes the plan (:func:`~layershare.free.selection.plan_removal`) by a few holders;
 :class:`RunningTotal` then re-weighs only the stored units those holders keep (and the build-cache
-records counted under them), with the same rule as :func:`~layershare.free.whatif.counted_units`:
+records counted under them), with the same rule as :func:`~layershare.free.holders.counted_units`:
 a unit counts in the engine's totals while something holds it, unless it counts only with images
 and no image holds it, or an image holds a unit it is counted under. So the total is always
 ``what_if(state, plan).freed_bytes``, a union: a layer two marked images share counts once.

@@ -88,9 +88,9 @@ def _reclaimable(snapshot: DiskSnapshot) -> dict[Category, int | None]:
     state = snapshot.holdings
     if not snapshot.prune_rules or state is None:
         return unknown
+    from layershare.free.holders import freed_by_category
     from layershare.free.prune import parse_prune
     from layershare.free.selection import Selection, plan_removal
-    from layershare.free.whatif import freed_by_category
 
     plan = plan_removal(state, Selection(prunes=(parse_prune(SYSTEM_PRUNE),)))
     freed = freed_by_category(state, plan)

@@ -1,10 +1,12 @@
 """Who holds what: every (holder, stored unit) pair of an engine's state, and the holders a plan removes.
 
-Plain Python (no pandas), so that ``browse`` weighs marks without loading it; :func:`~layershare.free.
-whatif.holdings` is the same pairs as a frame.
+Plain Python (no pandas), so that ``browse`` weighs marks, and ``disk`` splits a prune by category,
+without loading it; :func:`~layershare.free.whatif.holdings` is the same pairs as a frame.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterable
 
 from layershare.free.plan import Plan
 from layershare.model import EngineState
@@ -45,3 +47,50 @@ def removed_holders(plan: Plan) -> set[str]:
         | {f"build:{r}" for r in plan.build_records}
         | ({GARBAGE} if plan.collects_garbage else set())
     )
+
+
+def counted_units(state: EngineState, pairs: Iterable[tuple[str, str]]) -> set[str]:
+    """The units the engine's ``docker system df`` totals count while ``pairs`` (holder, unit) hold what
+    they hold: a unit counts while something holds it, unless it counts only with images and no image
+    holds it, or an image holds a unit it is counted under."""
+    held: set[str] = set()
+    by_images: set[str] = set()
+    for holder, key in pairs:
+        held.add(key)
+        if holder.startswith("image:"):
+            by_images.add(key)
+    counted = set()
+    for key in held:
+        unit = state.units[key]
+        if unit.counted_with_images and key not in by_images:
+            continue
+        if any(k in by_images for k in unit.uncounted_under):
+            continue
+        counted.add(key)
+    return counted
+
+
+# Which of the engine's totals a stored unit counts in (disk's categories).
+KIND_CATEGORY = {
+    "layer": "images",
+    "snapshot": "images",
+    "blob": "images",
+    "container": "containers",
+    "volume": "volumes",
+    "build_cache": "build_cache",
+}
+
+
+def freed_by_category(state: EngineState, plan: Plan) -> dict[str, int]:
+    """How much each of the engine's totals drops by when ``plan`` is carried out (its ``freed_bytes``
+    split by the kind of unit that leaves the count: images, containers, volumes, build cache)."""
+    pairs = holding_pairs(state)
+    gone = removed_holders(plan)
+    before = counted_units(state, pairs)
+    after = counted_units(state, [(h, u) for h, u in pairs if h not in gone])
+    found = dict.fromkeys(dict.fromkeys(KIND_CATEGORY.values()), 0)
+    for key in before:
+        found[KIND_CATEGORY[state.units[key].kind]] += state.units[key].bytes
+    for key in after:
+        found[KIND_CATEGORY[state.units[key].kind]] -= state.units[key].bytes
+    return found

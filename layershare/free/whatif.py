@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
+from layershare.free.holders import counted_units as counted_from_pairs
 from layershare.free.holders import holding_pairs, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
@@ -89,42 +90,7 @@ def freed_units(held: pd.DataFrame, plan: Plan) -> list[str]:
 
 def counted_units(state: EngineState, held: pd.DataFrame) -> set[str]:
     """The units the engine's ``docker system df`` totals count while ``held`` holds what it holds."""
-    any_holder = set(held["unit"])
-    by_images = set(held.loc[held["holder"].str.startswith("image:"), "unit"])
-    counted = set()
-    for key in any_holder:
-        unit = state.units[key]
-        if unit.counted_with_images and key not in by_images:
-            continue
-        if any(k in by_images for k in unit.uncounted_under):
-            continue
-        counted.add(key)
-    return counted
-
-
-# Which of the engine's totals a stored unit counts in (disk's categories).
-KIND_CATEGORY = {
-    "layer": "images",
-    "snapshot": "images",
-    "blob": "images",
-    "container": "containers",
-    "volume": "volumes",
-    "build_cache": "build_cache",
-}
-
-
-def freed_by_category(state: EngineState, plan: Plan, held: pd.DataFrame | None = None) -> dict[str, int]:
-    """How much each of the engine's totals drops by when ``plan`` is carried out (its ``freed_bytes``
-    split by the kind of unit that leaves the count: images, containers, volumes, build cache)."""
-    held = holdings(state) if held is None else held
-    staying = held[~held["holder"].isin(removed_holders(plan))]
-    before, after = counted_units(state, held), counted_units(state, staying)
-    found = dict.fromkeys(dict.fromkeys(KIND_CATEGORY.values()), 0)
-    for key in before:
-        found[KIND_CATEGORY[state.units[key].kind]] += state.units[key].bytes
-    for key in after:
-        found[KIND_CATEGORY[state.units[key].kind]] -= state.units[key].bytes
-    return found
+    return counted_from_pairs(state, zip(held["holder"], held["unit"], strict=True))
 
 
 def what_if(

@@ -68,10 +68,17 @@ class DiskSource(DiskReader):
     """
 
     def __init__(
-        self, engine: EngineSource, *, data_root: str | None = None, with_images: bool = False
+        self,
+        engine: EngineSource,
+        *,
+        data_root: str | None = None,
+        with_images: bool = False,
+        reader: HoldingsReader | None = None,
     ) -> None:
         self.engine = engine
-        self.reader = HoldingsReader(engine, data_root=data_root)
+        # ``reader``: one that already read this engine's images (browse walks after its first reading).
+        self.reader = reader or HoldingsReader(engine, data_root=data_root)
+        self.known_images = reader.snapshot if reader is not None else None
         self.data_root_override = data_root
         self.with_images = with_images
         self.inactive: list[InactiveGraphdriver] = []  # image stores the engine left (read by _layout)
@@ -96,11 +103,12 @@ class DiskSource(DiskReader):
                 df_query = None
         with ThreadPoolExecutor(max_workers=2) as pool:
             df_future = pool.submit(system_df, engine, **df_query) if df_query is not None else None
-            collect = layout is not None or self.with_images
+            known = self.known_images
+            collect = (layout is not None or self.with_images) and known is None
             images_future = pool.submit(engine.snapshot) if collect else None
             walked = walk(layout.roots, workers=WALKERS) if layout is not None else None
             df = (df_future.result() if df_future is not None else None) or {}
-            images = Snapshot(engine=answers.engine, images=(), layers=())
+            images = known or Snapshot(engine=answers.engine, images=(), layers=())
             if images_future is not None:
                 images = self.reader.snapshot = images_future.result()
         # What a prune takes follows the API version the user's docker CLI speaks (as ``free``'s plans).
@@ -150,9 +158,7 @@ class DiskSource(DiskReader):
                 f"the data root {store.data_root or '(unknown)'} is not readable from here: disk_bytes, "
                 "logs, metadata and orphans need root on the engine's host"
             )
-        # Only the containerd store's layout needs image IDs (which blobs and snapshots images use).
-        images = listed_images if store.containerd else []
-        proof = self._prove(store, containers, images)
+        proof = self._prove(store, containers, listed_images)
         if proof:
             if self.data_root_override:
                 raise DataRootError(
@@ -171,7 +177,8 @@ class DiskSource(DiskReader):
             return graphdriver_layout(store.data_root, store.driver, container_ids, volume_names, where), ""
         root = store.containerd_root
         assert root is not None  # proved above
-        image_ids = [str(i["Id"]) for i in images]
+        # Only the containerd store's layout needs image IDs (which blobs and snapshots images use).
+        image_ids = [str(i["Id"]) for i in listed_images]
         chains: set[str] = set()
         for image_id in image_ids:
             config = containerd.read_config(root, image_id, store.architecture)
@@ -221,7 +228,7 @@ class DiskSource(DiskReader):
         if containers:
             cid = str(containers[0]["Id"])
             return "" if (layerdb / "mounts" / cid).is_dir() else f"it does not hold container {cid[:12]}"
-        for image in (self.engine.get_json("/images/json") or [])[:3]:
+        for image in images[:3]:  # the engine's list, as read once for this run
             inspect = self.engine.get_json(f"/images/{image['Id']}/json")
             upper = ((inspect or {}).get("GraphDriver") or {}).get("Data") or {}
             folder = str(upper.get("UpperDir") or "")

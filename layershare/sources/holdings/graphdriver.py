@@ -27,6 +27,7 @@ def graphdriver_units(
     ``paths``; returns each holder's units."""
     root = Path(store.data_root)
     layerdb = root / "image" / store.driver / "layerdb"
+    driver_dir = str(root / store.driver)
     sizes = {layer.chain_id: layer.size_bytes for layer in snapshot.layers}
     parents = {layer.chain_id: layer.parent_chain_id for layer in snapshot.layers}
 
@@ -38,8 +39,12 @@ def graphdriver_units(
                 parent = _read_text(layerdb / "sha256" / chain[7:] / "parent")
                 parents[chain] = parent or None
             units[key] = StoredUnit(key, "layer", sizes.get(chain, 0), None, counted_with_images=True)
-            cache_id = _read_text(layerdb / "sha256" / chain[7:] / "cache-id") if readable else ""
-            paths[key] = (str(root / store.driver / cache_id),) if cache_id else ()
+            if not readable:
+                paths[key] = ()
+            elif not paths.get(key):  # a reader reading again (browse's walk) knows the folder already
+                # Plain strings: one file for each of a thousand layers, where pathlib's joins cost more.
+                cache_id = _read_text(f"{layerdb}/sha256/{chain[7:]}/cache-id")
+                paths[key] = (f"{driver_dir}/{cache_id}",) if cache_id else ()
         return key
 
     def chain_of(top: str) -> tuple[str, ...]:
@@ -102,9 +107,10 @@ def graphdriver_units(
     return holds
 
 
-def _read_text(path: Path) -> str:
+def _read_text(path: Path | str) -> str:
     try:
-        return path.read_text().strip()
+        with open(path) as file:
+            return file.read().strip()
     except OSError:
         return ""
 
