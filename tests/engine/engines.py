@@ -52,8 +52,8 @@ def cli(engine: Any, *args: str, cwd: str | Path | None = None, env: dict[str, s
 def api_calls_since(engine: Any, mark: int) -> list[tuple[str, str]]:
     """(method, path) of every API call dockerd logged (``--debug``) after ``mark`` characters of log."""
     # 20.10 and 26.1 log "Calling GET /v1.41/...", 28 and later "handling GET request" method=GET
-    # module=api request-url=/v1.51/...
-    pattern = r"Calling (\w+) ([^\s\"]+)|handling \w+ request\" method=(\w+) [^\n]*?request-url=([^\s\"]+)"
+    # module=api request-url=/v1.51/... (quoted where it has a query: request-url="/v1.55/images/json?all=1")
+    pattern = r"Calling (\w+) ([^\s\"]+)|handling \w+ request\" method=(\w+) [^\n]*?request-url=\"?([^\s\"]+)"
     return [(a or c, b or d) for a, b, c, d in re.findall(pattern, engine.log()[mark:])]
 
 

@@ -249,8 +249,8 @@ class Terminal:
 
     def finished(self, timeout: float = 30) -> int:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and not self.rc.exists():
-            time.sleep(0.1)
+        while time.monotonic() < deadline and not (self.rc.exists() and self.rc.read_text().strip()):
+            time.sleep(0.1)  # the shell makes the file, then writes the code
         return int(self.rc.read_text())
 
     def close(self) -> None:

@@ -189,14 +189,22 @@ def test_browse_runs_in_the_container_with_docker_run_it(imaged: Any, tmp_path: 
         raise AssertionError(f"{text!r} never appeared:\n{screen()}")
 
     try:
-        shown = wait_for("Marked 0 · frees")
-        assert "images (stored layers)" in shown and "container logs" in shown  # the data root was walked
+        shown = wait_for("Marked 0 · frees")  # the first screen: the walk of the data root may still be going
+        deadline = time.monotonic() + 90
+        while "sizing…" in shown and time.monotonic() < deadline:
+            time.sleep(0.2)
+            shown = screen()
+        assert "sizing…" not in shown, shown  # the data root was walked: every size is there
+        assert "images (stored layers)" in shown and "container logs" in shown
         for keys in (["/images*", "Enter", "Enter"], ["/overwrite:1", "Enter", "Space"]):
             subprocess.run(["tmux", "send-keys", "-t", name, *keys], check=True)
             time.sleep(0.5)
         assert "Marked 1 · frees" in wait_for("Marked 1"), screen()
         subprocess.run(["tmux", "send-keys", "-t", name, "q"], check=True)
         wait_for("docker image rm overwrite:1")  # the plan, on the terminal after the UI
+        deadline = time.monotonic() + 60  # docker run returns once the container is gone
+        while not (rc.exists() and rc.read_text().strip()) and time.monotonic() < deadline:
+            time.sleep(0.2)
         assert rc.read_text().strip() == "0"
     finally:
         subprocess.run(["tmux", "kill-session", "-t", name], check=False, capture_output=True)

@@ -84,3 +84,46 @@ def test_read_tree_takes_the_file_again_until_it_holds_together(tmp_path: object
             boltdb.read_tree(path, attempts=2, pause=0)
     finally:
         boltdb.BoltFile = original  # type: ignore[misc]
+
+
+def test_the_store_digest_is_containerds_records_and_only_for_the_engines_own_store(tmp_path: object) -> None:
+    """The report cache's key on the containerd store as root: the same records give the same digest; a
+    changed image record another; a data root whose engine-id is not the engine's ID, or records that
+    do not hold together, none (the engine's own image list is asked then)."""
+    import gzip
+    import shutil
+    import struct
+    from pathlib import Path
+
+    from layershare.sources.stores.records import store_digest
+
+    root = Path(str(tmp_path)) / "root"
+    store = root / "containerd" / "daemon"
+    shutil.copytree(CONTAINERD_STORE, store, ignore=shutil.ignore_patterns("*.json"))
+    for packed in store.rglob("*.gz"):  # the recording keeps containerd's bolt files compressed
+        packed.with_suffix("").write_bytes(gzip.decompress(packed.read_bytes()))
+    (root / "engine-id").write_text("a8d99d84-engine\n")
+    info = {
+        "ID": "a8d99d84-engine",
+        "DockerRootDir": str(root),
+        "Driver": "overlayfs",
+        "DriverStatus": [["driver-type", "io.containerd.snapshotter.v1"]],
+    }
+    first = store_digest(info)
+    assert first is not None and store_digest(info) == first
+    assert store_digest({**info, "ID": "another-engine"}) is None  # not proved to be this engine's store
+    assert store_digest({**info, "DriverStatus": []}) is None  # a graphdriver store lists fast enough
+    meta = store / "io.containerd.metadata.v1.bolt" / "meta.db"
+    data = bytearray(meta.read_bytes())
+    # A record changed in place (a name or label, same length, so the pages still hold together): another state.
+    name = data.find(b"docker.io/")
+    assert name > 0
+    data[name + len("docker.io/")] ^= 0x01
+    meta.write_bytes(bytes(data))
+    changed = store_digest(info)
+    assert changed is not None and changed != first
+    page_size = struct.unpack_from("<I", data, 24)[0]
+    data[20] ^= 0xFF  # both meta pages caught mid-write: nothing to trust
+    data[page_size + 20] ^= 0xFF
+    meta.write_bytes(bytes(data))
+    assert store_digest(info) is None

@@ -11,7 +11,6 @@ else inspect and history over a bounded pool of connections.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import threading
@@ -21,7 +20,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layershare.cache import ImageCache, ReportCache, engine_key
-from layershare.errors import ArchiveError, EngineAPIError, ImageNotFound
 from layershare.ids import chain_ids, short_id
 from layershare.model import ImageContent, Snapshot
 from layershare.sources.answers import (
@@ -36,19 +34,20 @@ from layershare.sources.answers import (
     trim_inspect,
     trim_summary,
 )
-from layershare.sources.archive.reader import ChunkReader, read_archive
 from layershare.sources.engine.contexts import chosen_context, describe_host
+from layershare.sources.engine.export import export_image
 from layershare.sources.engine.local_store import LocalStore, store_readable
 from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
+from layershare.sources.stores.records import store_digest
 from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
 # Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
+ANSWERS = ("version", "info", "images", "containers")  # what every run asks first (lists)
 LOCAL_WORKERS = min(8, 2 * (os.cpu_count() or 1))
-EXPORT_CHUNK = 1 << 18
 
 Progress = Callable[[int, int], None]
 
@@ -90,6 +89,8 @@ class EngineSource(StatefulSource, ContentSource):
         self._opening = threading.Lock()
         self._where: str | None = None
         self._answers: dict[str, Any] | None = None
+        self._light: dict[str, Any] | None = None  # the answers but the image list (see state_digest)
+        self._store_digest: str | None = None
         self._skipped = 0
 
     def _client(self) -> Any:
@@ -142,33 +143,43 @@ class EngineSource(StatefulSource, ContentSource):
         """The four answers every run needs fresh, asked once per source (what else reads this engine in
         the same run takes them from here): version, info, images (``all=1``), containers (``all=1``)."""
         if self._answers is None:  # asked from one thread (collect, disk)
-            local = self._plain_api()
-            if local is not None:
-                # The API version is negotiated once (local.version), before the four go out together.
-                asks: dict[str, tuple[str, dict[str, int | None]]] = {
-                    "version": ("/version", {}),
-                    "info": ("/info", {}),
-                    "images": ("/images/json", {"all": 1, "manifests": manifests(local.version)}),
-                    "containers": ("/containers/json", {"all": 1}),
-                }
-                with ThreadPoolExecutor(max_workers=len(asks)) as pool:
-                    futures = {
-                        k: pool.submit(local.get, path, **params) for k, (path, params) in asks.items()
-                    }
-                    self._answers = {k: f.result() for k, f in futures.items()}
-                return self._answers
-            from layershare.sources.engine.connection import engine_errors
-
-            api = self._client()
-            query = {"all": 1, "manifests": manifests(str(api.api_version))}
-            with engine_errors(self.where):
-                self._answers = {
-                    "version": api.version(),
-                    "info": api.info(),
-                    "images": api._result(api._get(api._url("/images/json"), params=query), True),
-                    "containers": api.containers(all=True),
-                }
+            known = self._light or {}
+            self._answers = {**known, **self._ask([k for k in ANSWERS if k not in known])}
         return self._answers
+
+    def _without_images(self) -> dict[str, Any]:
+        """Version, info and containers, without the image list (which the engine sizes image by image)."""
+        if self._answers is not None:
+            return self._answers
+        if self._light is None:
+            self._light = self._ask([k for k in ANSWERS if k != "images"])
+        return self._light
+
+    def _ask(self, keys: list[str]) -> dict[str, Any]:
+        local = self._plain_api()
+        if local is not None:
+            # The API version is negotiated once (local.version), before the answers go out together.
+            asks: dict[str, tuple[str, dict[str, int | None]]] = {
+                "version": ("/version", {}),
+                "info": ("/info", {}),
+                "images": ("/images/json", {"all": 1, "manifests": manifests(local.version)}),
+                "containers": ("/containers/json", {"all": 1}),
+            }
+            with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+                futures = {k: pool.submit(local.get, asks[k][0], **asks[k][1]) for k in keys}
+                return {k: f.result() for k, f in futures.items()}
+        from layershare.sources.engine.connection import engine_errors
+
+        api = self._client()
+        query = {"all": 1, "manifests": manifests(str(api.api_version))}
+        sdk: dict[str, Callable[[], Any]] = {
+            "version": api.version,
+            "info": api.info,
+            "images": lambda: api._result(api._get(api._url("/images/json"), params=query), True),
+            "containers": lambda: api.containers(all=True),
+        }
+        with engine_errors(self.where):
+            return {k: sdk[k]() for k in keys}
 
     def get_json(self, path: str, **params: object) -> Any:
         """One ``GET`` answer as JSON (``/info``, ``/containers/json``, ``/system/df``...); None for a 404.
@@ -214,11 +225,14 @@ class EngineSource(StatefulSource, ContentSource):
         """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
         if self.cache_dir is None or self.show_values:
             return None
-        return ReportCache(self.cache_dir, engine_key(self.lists()["info"]))
+        return ReportCache(self.cache_dir, engine_key(self._without_images()["info"]))
 
     @property
     def complete(self) -> bool:
-        """False when an image was removed while collecting (such a run is not worth keeping)."""
+        """False when an image was removed while collecting, or the store's records changed since the
+        state digest was taken (such a run is not worth keeping)."""
+        if self._store_digest is not None and store_digest(self.lists()["info"]) != self._store_digest:
+            return False
         return not self._skipped
 
     def state_digest(self) -> str:
@@ -227,19 +241,25 @@ class EngineSource(StatefulSource, ContentSource):
         It covers the engine's version and image store, every image's ID, tags,
         digests, parent, size and creation time, every container's image, and
         whether the layer store can be read. What an image ID's inspect and
-        history say is fixed by the ID itself.
+        history say is fixed by the ID itself. As root on the containerd store,
+        the images are covered by containerd's own records instead
+        (:mod:`~layershare.sources.stores.records`), and the engine is not asked
+        for its image list, which it sizes image by image.
         """
-        answers = self.lists()
+        answers = self._without_images()
         info = answers["info"]
+        readable = self.read_layer_store and store_readable(info)
+        self._store_digest = store_digest(info) if readable and self._answers is None else None
+        images = self._store_digest or sorted((trim_summary(s) for s in self.lists()["images"]), key=str)
         state = {
             "host": self.where,
             "version": {k: answers["version"].get(k) for k in VERSION_KEYS},
             "info": {
                 k: info.get(k) for k in ("ID", "Driver", "DriverStatus", "DockerRootDir", "ServerVersion")
             },
-            "images": sorted((trim_summary(s) for s in answers["images"]), key=str),
+            "images": images,
             "containers": sorted(str(c.get("ImageID")) for c in answers["containers"]),
-            "layer_store": self.read_layer_store and store_readable(info),
+            "layer_store": readable,
             "show_values": self.show_values,
         }
         return hashlib.sha256(json.dumps(state, sort_keys=True, default=str).encode()).hexdigest()
@@ -355,46 +375,7 @@ class EngineSource(StatefulSource, ContentSource):
     def image_content(self, image_id: str) -> ImageContent:
         """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
         try:
-            return self._export(self._client(), image_id)
+            return export_image(self._client(), image_id, self.where)
         except BaseException:
             self.close()  # a half-read response must not go back to the pool
             raise
-
-    def _export(self, api: Any, image_id: str) -> ImageContent:
-        import docker.errors
-        import requests.exceptions
-        import urllib3.exceptions
-
-        from layershare.sources.engine.connection import connection_error
-
-        where = self.where
-        short = short_id(image_id)
-        try:
-            chunks = api.get_image(image_id, chunk_size=EXPORT_CHUNK)
-            stream = io.BufferedReader(ChunkReader(chunks), EXPORT_CHUNK)
-            contents = read_archive(stream, name=f"export of image {short}")
-        except docker.errors.NotFound as e:
-            raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
-        except docker.errors.APIError as e:
-            if not self._exists(api, image_id):  # Engine 20.10 answers 500, not 404, for a removed image
-                raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
-            raise EngineAPIError(
-                f"the engine at {where} could not export image {short}: {e.explanation or e}"
-            ) from e
-        except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as e:
-            raise ArchiveError(f"the export of image {short} from {where} was cut off ({e})") from e
-        except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
-            raise connection_error(where, e) from e
-        if len(contents) != 1:
-            raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
-        return contents[0]
-
-    @staticmethod
-    def _exists(api: Any, image_id: str) -> bool:
-        import docker.errors
-
-        try:
-            api.inspect_image(image_id)
-        except docker.errors.NotFound:
-            return False
-        return True

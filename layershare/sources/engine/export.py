@@ -1,0 +1,54 @@
+"""One image's content streamed from the engine's export (``GET /images/{id}/get``): nothing touches
+the disk. What ``layershare diff`` and browse's files of a layer read without the engine's files."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from layershare.errors import ArchiveError, EngineAPIError, ImageNotFound
+from layershare.ids import short_id
+from layershare.model import ImageContent
+from layershare.sources.archive.reader import ChunkReader, read_archive
+
+EXPORT_CHUNK = 1 << 18
+
+
+def export_image(api: Any, image_id: str, where: str) -> ImageContent:
+    """The image's one content of its export, read as it streams; layershare's errors for the rest."""
+    import docker.errors
+    import requests.exceptions
+    import urllib3.exceptions
+
+    from layershare.sources.engine.connection import connection_error
+
+    short = short_id(image_id)
+    try:
+        chunks = api.get_image(image_id, chunk_size=EXPORT_CHUNK)
+        stream = io.BufferedReader(ChunkReader(chunks), EXPORT_CHUNK)
+        contents = read_archive(stream, name=f"export of image {short}")
+    except docker.errors.NotFound as e:
+        raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
+    except docker.errors.APIError as e:
+        if not _exists(api, image_id):  # Engine 20.10 answers 500, not 404, for a removed image
+            raise ImageNotFound(f"image {short} is no longer on the engine at {where}") from e
+        raise EngineAPIError(
+            f"the engine at {where} could not export image {short}: {e.explanation or e}"
+        ) from e
+    except (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.HTTPError) as e:
+        raise ArchiveError(f"the export of image {short} from {where} was cut off ({e})") from e
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
+        raise connection_error(where, e) from e
+    if len(contents) != 1:
+        raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
+    return contents[0]
+
+
+def _exists(api: Any, image_id: str) -> bool:
+    import docker.errors
+
+    try:
+        api.inspect_image(image_id)
+    except docker.errors.NotFound:
+        return False
+    return True
