@@ -4,7 +4,8 @@ On the containerd store, ``GET /images/json`` sizes every image (Engine 29.7: ab
 images, the most of a warm report's time). As root on the engine's host, what that list depends on is
 in containerd's bolt databases: the ``moby`` namespace's image records (names and targets), its content
 (blobs present, with the labels the collector follows) and snapshots, and the snapshotter's own
-records. :func:`store_digest` is a digest of those records, read as :func:`~layershare.sources.stores.
+records. :func:`store_digest` is a digest of those records (but when each was made or touched, and
+the snapshots' index of their children), read as :func:`~layershare.sources.stores.
 boltdb.read_tree` reads them (a copy caught mid-write, whose meta page does not check out, is taken
 again). A store is used only where it is proved to be the engine's: its data root holds the
 ``engine-id`` file (Engine 23 and later) naming the ``ID`` the engine answers with.
@@ -23,6 +24,13 @@ from layershare.sources.stores.boltdb import BoltError, Tree, read_tree
 from layershare.sources.stores.containerd_meta import META_DB, NAMESPACE
 
 BUCKETS = (b"images", b"content", b"snapshots")  # not leases: they come and go with every pull and run
+# When a record was made or last touched says nothing the image list shows (an image's Created is its
+# configuration's), and relabelling a shared blob touches it: an image added and removed again leaves
+# the same records but for those.
+TIMES = (b"createdat", b"updatedat")
+# A snapshot's ``children`` is an index of the snapshots that name it as their parent, each of which is
+# in the records itself; a build's container can leave its entry behind.
+INDEXES = (b"children",)
 
 
 def store_digest(info: Mapping[str, Any]) -> str | None:
@@ -67,6 +75,8 @@ def _feed(digest: Any, key: bytes, value: Tree | bytes) -> None:
     if isinstance(value, dict):
         digest.update(b"{")
         for child in sorted(value):
+            if (child in TIMES and not isinstance(value[child], dict)) or child in INDEXES:
+                continue
             _feed(digest, child, value[child])
         digest.update(b"}")
     else:
