@@ -3,6 +3,7 @@ the CLI against an engine (in this process) and as another user (a process that 
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -109,3 +110,67 @@ def run_unprivileged(
         full_env = {**base, "HOME": "/nonexistent", **(env or {})}
         script = unprivileged_script(args)
         return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
+
+
+def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
+    """As root on the containerd store, an unchanged engine's report is served from the cache by a digest
+    of containerd's own records (images, content, snapshots), so the engine is not asked for its image
+    list, which it sizes image by image (a graphdriver store's digest is still made of that list, asked
+    once per run). A report served so is the uncached one, and a tag, a removal or a new image's
+    content makes the next one collected afresh."""
+
+    def cached() -> dict[str, Any]:
+        result = cli(engine, "report", "-f", "json", "--all", "--cache-dir", str(cache))
+        assert result.returncode == 0, result.stderr
+        doc: dict[str, Any] = json.loads(result.stdout)
+        doc.pop("collected_at")
+        return doc
+
+    def fresh() -> dict[str, Any]:
+        result = cli(engine, "report", "-f", "json", "--all", "--no-cache")
+        assert result.returncode == 0, result.stderr
+        doc: dict[str, Any] = json.loads(result.stdout)
+        doc.pop("collected_at")
+        return doc
+
+    def lists_asked(mark: int) -> int:
+        """How many image lists were asked since ``mark``: the log is read once a call made afterwards
+        (``docker volume ls``) is in it, as dockerd writes its log a little after it answers."""
+        engine.docker("volume", "ls", "-q")
+        deadline = time.monotonic() + 30
+        calls = api_calls_since(engine, mark)
+        while not any(path.endswith("/volumes") for _, path in calls):
+            assert time.monotonic() < deadline, calls
+            time.sleep(0.1)
+            calls = api_calls_since(engine, mark)
+        return sum(1 for _, path in calls if re.search(r"/images/json\b", path))
+
+    first = cached()
+    mark = len(engine.log())
+    warm = cached()
+    # overlay2 lists its images quickly: its digest is still made of the engine's list
+    assert lists_asked(mark) == (0 if engine.containerd else 1)
+    assert warm == first == fresh()
+    tagged = next(i for i in first["images"] if i["tags"])["tags"][0]
+    engine.docker("tag", tagged, "warm-retag:1")
+    try:
+        mark = len(engine.log())
+        retagged = cached()
+        assert lists_asked(mark) == 1  # the records changed: collected again
+        assert any("warm-retag:1" in i["tags"] for i in retagged["images"]) and retagged == fresh()
+    finally:
+        engine.docker("rmi", "warm-retag:1")
+    assert cached() == fresh() == first
+    engine.docker(
+        "build", "-q", "-t", "warm-new:1", "-", input_bytes=f"FROM {tagged}\nLABEL warm=new\n".encode()
+    )
+    try:
+        added = cached()
+        assert any("warm-new:1" in i["tags"] for i in added["images"]) and added == fresh()
+        mark = len(engine.log())
+        assert cached() == added and lists_asked(mark) == (0 if engine.containerd else 1)
+    finally:
+        engine.docker("rmi", "warm-new:1")
+    mark = len(engine.log())
+    assert cached() == first  # back to the first state: its stored report, without the list
+    assert lists_asked(mark) == (0 if engine.containerd else 1)

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import cli, system_df
+from engines import cli, system_df, warm_reports_without_the_image_list
 
 from layershare.report.analysis import build_report
 from layershare.report.index import LayerIndex
@@ -167,3 +167,11 @@ def test_one_report_over_several_engines(engine: Any, engine26: Any) -> None:
     assert {line.split(",", 1)[0] for line in csv_lines[1:]} == {engine.host, engine26.host}
     refused = cli(engine, "history", "app-one:1", "-H", engine.host, "-H", engine26.host)
     assert refused.returncode == 2 and "only 'report' reads several engines" in refused.stderr
+
+
+@pytest.mark.parametrize("store", ["engine26", "engine26_graphdriver"])
+def test_a_warm_report_on_the_containerd_store_does_not_wait_on_the_image_list(
+    store: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    """:func:`engines.warm_reports_without_the_image_list` on Engine 26.1, both stores."""
+    warm_reports_without_the_image_list(request.getfixturevalue(store), tmp_path / "cache")

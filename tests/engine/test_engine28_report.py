@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import cli, system_df
+from engines import cli, system_df, warm_reports_without_the_image_list
 from support import private_engine
 
 pytestmark = pytest.mark.engine
@@ -57,3 +58,10 @@ def test_removing_an_image_frees_exactly_its_unique_bytes(engine28: Any) -> None
         before = system_df(engine28)["LayersSize"]
         engine28.docker("image", "rm", tag)
         assert before - system_df(engine28)["LayersSize"] == image["unique_bytes"], tag
+
+
+def test_a_warm_report_on_the_containerd_store_does_not_wait_on_the_image_list(
+    engine28: Any, tmp_path: Path
+) -> None:
+    """:func:`engines.warm_reports_without_the_image_list` on Engine 28.5, both stores."""
+    warm_reports_without_the_image_list(engine28, tmp_path / "cache")

@@ -14,14 +14,13 @@ import io
 import json
 import re
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import docker
 import pytest
-from engines import api_calls_since, cli, run_unprivileged, system_df
+from engines import api_calls_since, cli, run_unprivileged, system_df, warm_reports_without_the_image_list
 from support import private_engine
 
 pytestmark = pytest.mark.engine
@@ -204,62 +203,5 @@ def test_removing_an_image_frees_exactly_its_unique_bytes(engine29: Any) -> None
 def test_a_warm_report_on_the_containerd_store_does_not_wait_on_the_image_list(
     engine29: Any, tmp_path: Path
 ) -> None:
-    """As root on the containerd store, an unchanged engine's report is served from the cache by a digest
-    of containerd's own records (images, content, snapshots), so the engine is not asked for its image
-    list, which it sizes image by image. A report served so is the uncached one, and a tag, a removal or
-    a new image's content makes the next one collected afresh."""
-    cache = tmp_path / "cache"
-
-    def cached() -> dict[str, Any]:
-        result = cli(engine29, "report", "-f", "json", "--all", "--cache-dir", str(cache))
-        assert result.returncode == 0, result.stderr
-        doc: dict[str, Any] = json.loads(result.stdout)
-        doc.pop("collected_at")
-        return doc
-
-    def fresh() -> dict[str, Any]:
-        doc = report(engine29, "--all")
-        doc.pop("collected_at")
-        return doc
-
-    def lists_asked(mark: int) -> int:
-        """How many image lists were asked since ``mark``: the log is read once a call made afterwards
-        (``docker volume ls``) is in it, as dockerd writes its log a little after it answers."""
-        engine29.docker("volume", "ls", "-q")
-        deadline = time.monotonic() + 30
-        calls = api_calls_since(engine29, mark)
-        while not any(path.endswith("/volumes") for _, path in calls):
-            assert time.monotonic() < deadline, calls
-            time.sleep(0.1)
-            calls = api_calls_since(engine29, mark)
-        return sum(1 for _, path in calls if re.search(r"/images/json\b", path))
-
-    first = cached()
-    mark = len(engine29.log())
-    warm = cached()
-    # overlay2 lists its images quickly: its digest is still made of the engine's list
-    assert lists_asked(mark) == (0 if engine29.containerd else 1)
-    assert warm == first == fresh()
-    tagged = next(i for i in first["images"] if i["tags"])["tags"][0]
-    engine29.docker("tag", tagged, "warm-retag:1")
-    try:
-        mark = len(engine29.log())
-        retagged = cached()
-        assert lists_asked(mark) == 1  # the records changed: collected again
-        assert any("warm-retag:1" in i["tags"] for i in retagged["images"]) and retagged == fresh()
-    finally:
-        engine29.docker("rmi", "warm-retag:1")
-    assert cached() == fresh() == first
-    engine29.docker(
-        "build", "-q", "-t", "warm-new:1", "-", input_bytes=f"FROM {tagged}\nLABEL warm=new\n".encode()
-    )
-    try:
-        added = cached()
-        assert any("warm-new:1" in i["tags"] for i in added["images"]) and added == fresh()
-        mark = len(engine29.log())
-        assert cached() == added and lists_asked(mark) == (0 if engine29.containerd else 1)
-    finally:
-        engine29.docker("rmi", "warm-new:1")
-    mark = len(engine29.log())
-    assert cached() == first  # back to the first state: its stored report, without the list
-    assert lists_asked(mark) == (0 if engine29.containerd else 1)
+    """:func:`engines.warm_reports_without_the_image_list` on Engine 29.7, both stores."""
+    warm_reports_without_the_image_list(engine29, tmp_path / "cache")

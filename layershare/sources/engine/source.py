@@ -46,8 +46,8 @@ from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
 # Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
-ANSWERS = ("version", "info", "images", "containers")  # what every run asks first (lists)
 LOCAL_WORKERS = min(8, 2 * (os.cpu_count() or 1))
+ANSWERS = ("version", "info", "images", "containers")  # what every run asks first (lists)
 
 Progress = Callable[[int, int], None]
 

@@ -21,7 +21,7 @@ from typing import Any
 from layershare.sources.answers import is_containerd_store
 from layershare.sources.stores import containerd
 from layershare.sources.stores.boltdb import BoltError, Tree, read_tree
-from layershare.sources.stores.containerd_meta import META_DB, NAMESPACE
+from layershare.sources.stores.containerd_meta import NAMESPACE, read_meta
 
 BUCKETS = (b"images", b"content", b"snapshots")  # not leases: they come and go with every pull and run
 # When a record was made or last touched says nothing the image list shows (an image's Created is its
@@ -43,7 +43,7 @@ def store_digest(info: Mapping[str, Any]) -> str | None:
         return None
     snapshotter = str(info.get("Driver") or "overlayfs")
     try:
-        meta = read_tree(root / META_DB)
+        meta = read_meta(root)
         snapshots = read_tree(root / f"io.containerd.snapshotter.v1.{snapshotter}" / "metadata.db")
     except (OSError, BoltError):
         return None
