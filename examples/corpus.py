@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 Docker = Callable[..., str]
 
@@ -168,12 +169,14 @@ def buildkit_images() -> list[ArchiveImage]:
     ]
 
 
-def write_multi_platform_archive(path: Path, tag: str = "multi:1") -> str:
+def write_multi_platform_archive(path: Path, tag: str = "multi:1", *, attestation: bool = False) -> str:
     """An OCI layout archive of a two-platform image whose arm64 half was never pulled.
 
     Only the linux/amd64 manifest, config and layer are in it, as on a host
     that pulled one platform; returns the index digest (the image ID on the
-    containerd store).
+    containerd store). ``attestation`` adds BuildKit's attestation manifest
+    for the amd64 half (``unknown/unknown``, an in-toto layer), as
+    ``docker buildx build`` writes by default.
     """
     layer = _tar({"etc/mp-release": b"multi\n", "data.bin": _blob(40_000, "multi")})
     layer_blob = gzip.compress(layer, mtime=0)
@@ -218,6 +221,8 @@ def write_multi_platform_archive(path: Path, tag: str = "multi:1") -> str:
         if present:
             blobs[_digest(config)] = config
             blobs[_digest(manifest)] = manifest
+    if attestation:
+        manifests.append(_attestation(manifests[0]["digest"], blobs))
     index = json.dumps(
         {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json", "manifests": manifests}
     ).encode()
@@ -243,6 +248,39 @@ def write_multi_platform_archive(path: Path, tag: str = "multi:1") -> str:
             info.size = len(content)
             tar.addfile(info, io.BytesIO(content))
     return _digest(index)
+
+
+def _attestation(subject: str, blobs: dict[str, bytes]) -> dict[str, Any]:
+    """BuildKit's attestation manifest for the manifest ``subject`` (its blobs go into ``blobs``), and
+    its descriptor in the index."""
+    statement = json.dumps({"_type": "https://in-toto.io/Statement/v0.1", "subject": []}).encode()
+    config = json.dumps(
+        {"architecture": "unknown", "os": "unknown", "config": {},
+         "rootfs": {"type": "layers", "diff_ids": [_digest(statement)]}}
+    ).encode()  # fmt: skip
+    manifest = json.dumps(
+        {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": _digest(config),
+                       "size": len(config)},
+            "layers": [{"mediaType": "application/vnd.in-toto+json", "digest": _digest(statement),
+                        "size": len(statement),
+                        "annotations": {"in-toto.io/predicate-type": "https://slsa.dev/provenance/v0.2"}}],
+        }
+    ).encode()  # fmt: skip
+    for content in (statement, config, manifest):
+        blobs[_digest(content)] = content
+    return {
+        "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "digest": _digest(manifest),
+        "size": len(manifest),
+        "platform": {"os": "unknown", "architecture": "unknown"},
+        "annotations": {
+            "vnd.docker.reference.digest": subject,
+            "vnd.docker.reference.type": "attestation-manifest",
+        },
+    }
 
 
 def _digest(content: bytes) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime, timezone
 
@@ -21,6 +22,17 @@ def unix_time(text: object) -> int:
         return int(datetime.fromisoformat(_NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00")).timestamp())
     except ValueError:
         return 0
+
+
+def unix_seconds(text: str) -> int:
+    """Seconds since the epoch of an RFC 3339 time, as Go's ``Time.Unix()`` gives them (the fraction
+    dropped toward the past). Raises ``ValueError`` where it does not parse."""
+    stamp = datetime.fromisoformat(
+        _NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00").replace("z", "+00:00")
+    )
+    if stamp.tzinfo is None:
+        raise ValueError(f"a time without its offset: {text!r}")
+    return math.floor(stamp.timestamp())
 
 
 def nanoseconds(text: object) -> int | None:

@@ -112,6 +112,20 @@ def run_unprivileged(
         return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
 
 
+def image_lists_asked(engine: Any, mark: int) -> int:
+    """How many image lists (``GET /images/json``) were asked since ``mark``: the log is read once a
+    call made afterwards (``docker volume ls``) is in it, as dockerd writes its log a little after it
+    answers."""
+    engine.docker("volume", "ls", "-q")
+    deadline = time.monotonic() + 30
+    calls = api_calls_since(engine, mark)
+    while not any(path.endswith("/volumes") for _, path in calls):
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.1)
+        calls = api_calls_since(engine, mark)
+    return sum(1 for _, path in calls if re.search(r"/images/json\b", path))
+
+
 def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
     """As root on the containerd store, an unchanged engine's report is served from the cache by a digest
     of containerd's own records (images, content, snapshots), so the engine is not asked for its image
@@ -134,17 +148,9 @@ def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
         return doc
 
     def lists_asked(mark: int) -> int:
-        """How many image lists were asked since ``mark``: the log is read once a call made afterwards
-        (``docker volume ls``) is in it, as dockerd writes its log a little after it answers."""
-        engine.docker("volume", "ls", "-q")
-        deadline = time.monotonic() + 30
-        calls = api_calls_since(engine, mark)
-        while not any(path.endswith("/volumes") for _, path in calls):
-            assert time.monotonic() < deadline, calls
-            time.sleep(0.1)
-            calls = api_calls_since(engine, mark)
-        return sum(1 for _, path in calls if re.search(r"/images/json\b", path))
+        return image_lists_asked(engine, mark)
 
+    from_records = engine.containerd and engine.kind.startswith("29.")
     first = cached()
     mark = len(engine.log())
     warm = cached()
@@ -156,7 +162,9 @@ def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
     try:
         mark = len(engine.log())
         retagged = cached()
-        assert lists_asked(mark) == 1  # the records changed: collected again
+        # The records changed: collected again, with the engine's list (or, on Engine 29.6 and later,
+        # one made from the records themselves).
+        assert lists_asked(mark) == (0 if from_records else 1)
         assert any("warm-retag:1" in i["tags"] for i in retagged["images"]) and retagged == fresh()
     finally:
         engine.docker("rmi", "warm-retag:1")

@@ -20,7 +20,14 @@ from typing import Any
 
 import docker
 import pytest
-from engines import api_calls_since, cli, run_unprivileged, system_df, warm_reports_without_the_image_list
+from engines import (
+    api_calls_since,
+    cli,
+    image_lists_asked,
+    run_unprivileged,
+    system_df,
+    warm_reports_without_the_image_list,
+)
 from support import private_engine
 
 pytestmark = pytest.mark.engine
@@ -163,6 +170,56 @@ def test_content_size_is_docker_image_ls_content_size(engine29: Any) -> None:
         _, short, disk, content = re.split(r"\s{2,}", line.strip())[:4]
         assert go_human_size(by_short[short]["content_bytes"]) == content, line
         assert go_human_size(by_short[short]["size_bytes"]) == disk, line
+
+
+def test_the_image_list_from_containerds_records_is_the_engines(engine29: Any, tmp_path: Path) -> None:
+    """As root on Engine 29.7's containerd store the image list is made from containerd's records, by
+    moby's ``image_list.go`` rules, and equals ``GET /images/json?all=1&manifests=1`` image by image:
+    the corpus (classic builds with their steps, loaded BuildKit images, a dangling image, two tags),
+    a two-platform index with one platform present and an attestation, tagged in a second repository,
+    and a BuildKit build. A cold report, then, asks the engine for no image list. On overlay2 the
+    records are not read."""
+    from corpus import write_multi_platform_archive
+    from free_state import build
+
+    from layershare.sources.answers import trim_summary
+    from layershare.sources.stores.records import read_records
+
+    api = docker.APIClient(base_url=engine29.host, version="auto")
+    if not engine29.containerd:
+        assert read_records(api.info()) is None
+        return
+
+    def listed() -> dict[str, Any]:
+        answer = api._result(api._get(api._url("/images/json"), params={"all": 1, "manifests": 1}), True)
+        return {s["Id"]: s for s in answer}
+
+    def kept(summary: dict[str, Any]) -> dict[str, Any]:
+        ids = [m["ID"] for m in summary["Manifests"]]
+        return {**trim_summary(summary), "Labels": summary["Labels"] or {}, "manifest_ids": ids}
+
+    archive = tmp_path / "multi.tar"
+    index = write_multi_platform_archive(archive, "listed-multi:1", attestation=True)
+    engine29.docker("load", "-q", "-i", str(archive))
+    engine29.docker("tag", "listed-multi:1", "other-repo/listed:2")
+    build(engine29, "listed-bk:1", "FROM distro-a:1\nRUN echo bk > /bk.txt\n", buildkit=True)
+    try:
+        engine = listed()
+        kinds = [m["Kind"] for m in engine[index]["Manifests"]]
+        assert kinds == ["image", "image", "attestation"] and engine[index]["RepoDigests"] == [
+            f"other-repo/listed@{index}"
+        ]
+        assert any(not s["RepoTags"] for s in engine.values())  # the dangling one
+        info = api.info()
+        records = read_records(info)
+        assert records is not None
+        ours = {s["Id"]: s for s in records.image_list(info) or []}
+        assert {k: kept(v) for k, v in ours.items()} == {k: kept(v) for k, v in engine.items()}
+        mark = len(engine29.log())
+        assert {i["id"] for i in report(engine29, "--all")["images"]} == set(engine)
+        assert image_lists_asked(engine29, mark) == 0
+    finally:
+        engine29.docker("rmi", "listed-multi:1", "other-repo/listed:2", "listed-bk:1")
 
 
 def test_every_command_only_reads(engine29: Any, tmp_path: Path) -> None:

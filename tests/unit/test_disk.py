@@ -302,6 +302,6 @@ def test_the_table_reads_as_documented() -> None:
     ],
 )
 def test_an_inactive_stores_tags_read_as_docker_image_ls_writes_them(stored: str, shown: str) -> None:
-    from layershare.sources.stores.inactive import familiar
+    from layershare.sources.references import familiar
 
     assert familiar(stored) == shown

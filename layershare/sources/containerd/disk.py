@@ -15,11 +15,12 @@ from dataclasses import replace
 
 from layershare.ids import qualified, split_namespace
 from layershare.model import Container, DiskRoot, DiskSnapshot
-from layershare.sources.containerd.source import ContainerdSource, familiar_name
+from layershare.sources.containerd.source import ContainerdSource
 from layershare.sources.disk.items import categories_of, orphans_of, walk_notes, walked_usage
 from layershare.sources.disk.layout import MEASURED, NamespaceUse, node_layout
 from layershare.sources.disk.walk import WALKERS, walk
 from layershare.sources.interface import DiskReader
+from layershare.sources.references import familiar
 from layershare.sources.stores.containerd_meta import container_records, image_records
 from layershare.times import now_iso
 
@@ -52,7 +53,7 @@ class NodeDiskSource(DiskReader):
                 container = Container(
                     id=qualified(ns, c.id) if several else c.id,
                     name=c.id,
-                    image=familiar_name(c.image),
+                    image=familiar(c.image),
                     image_id=(qualified(ns, target) if several else target) if target else "",
                     state="unknown",
                     size_rw_bytes=0,

@@ -42,6 +42,7 @@ from layershare.redact import redact_created_by
 from layershare.sources.image_config import config_history, oci_labels
 from layershare.sources.image_config import diff_ids as config_diff_ids
 from layershare.sources.interface import ContentSource, Source
+from layershare.sources.references import familiar
 from layershare.sources.stores.boltdb import BoltError, Tree
 from layershare.sources.stores.containerd import blob_path, read_config, read_manifest, read_namespaces
 from layershare.sources.stores.containerd_meta import (
@@ -57,14 +58,6 @@ from layershare.times import now_iso
 DEFAULT_ROOT = Path("/var/lib/containerd")
 DEFAULT_NAMESPACE = "k8s.io"
 ALL_NAMESPACES = "all"
-
-
-def familiar_name(name: str) -> str:
-    """A reference as ``docker image ls`` shows it: ``docker.io/library/app:1`` -> ``app:1``."""
-    library = name.removeprefix("docker.io/library/")
-    if library != name and "/" not in library:
-        return library
-    return name.removeprefix("docker.io/")
 
 
 class ContainerdSource(Source, ContentSource):
@@ -144,7 +137,7 @@ class ContainerdSource(Source, ContentSource):
                     blob_bytes=int(blob["size"]) if blob else None,
                 )
             )
-        references = [familiar_name(r.name) for r in refs]
+        references = [familiar(r.name) for r in refs]
         image = Image(
             id=key(target),
             tags=tuple(sorted(r for r in references if "@" not in r)),

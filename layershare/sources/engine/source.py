@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
@@ -41,7 +41,7 @@ from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoi
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
-from layershare.sources.stores.records import store_digest
+from layershare.sources.stores.records import Records, read_records, store_digest
 from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
@@ -91,6 +91,7 @@ class EngineSource(StatefulSource, ContentSource):
         self._answers: dict[str, Any] | None = None
         self._light: dict[str, Any] | None = None  # the answers but the image list (see state_digest)
         self._store_digest: str | None = None
+        self._records: Records | None = None  # containerd's records, as the state digest read them
         self._skipped = 0
 
     def _client(self) -> Any:
@@ -141,11 +142,26 @@ class EngineSource(StatefulSource, ContentSource):
 
     def lists(self) -> dict[str, Any]:
         """The four answers every run needs fresh, asked once per source (what else reads this engine in
-        the same run takes them from here): version, info, images (``all=1``), containers (``all=1``)."""
+        the same run takes them from here): version, info, images (``all=1``), containers (``all=1``).
+
+        As root on Engine 29.6 or 29.7's containerd store, the image list is made from containerd's
+        records (:meth:`~layershare.sources.stores.records.Records.image_list`), which is what the
+        engine lists, without the engine sizing each image."""
         if self._answers is None:  # asked from one thread (collect, disk)
             known = self._light or {}
+            if not known and self.read_layer_store and os.geteuid() == 0:
+                known = self._without_images()  # whether the store can list them is in the info
+            listed = self._records_list(known["info"]) if known else None
+            if listed is not None:
+                known = {**known, "images": listed}
             self._answers = {**known, **self._ask([k for k in ANSWERS if k not in known])}
         return self._answers
+
+    def _records_list(self, info: Mapping[str, Any]) -> list[dict[str, Any]] | None:
+        if not self.read_layer_store or not store_readable(info):
+            return None
+        records = self._records if self._records is not None else read_records(info)
+        return records.image_list(info) if records is not None else None
 
     def _without_images(self) -> dict[str, Any]:
         """Version, info and containers, without the image list (which the engine sizes image by image)."""
@@ -156,6 +172,8 @@ class EngineSource(StatefulSource, ContentSource):
         return self._light
 
     def _ask(self, keys: list[str]) -> dict[str, Any]:
+        if not keys:
+            return {}
         local = self._plain_api()
         if local is not None:
             # The API version is negotiated once (local.version), before the answers go out together.
@@ -249,7 +267,8 @@ class EngineSource(StatefulSource, ContentSource):
         answers = self._without_images()
         info = answers["info"]
         readable = self.read_layer_store and store_readable(info)
-        self._store_digest = store_digest(info) if readable and self._answers is None else None
+        self._records = read_records(info) if readable and self._answers is None else None
+        self._store_digest = self._records.digest if self._records is not None else None
         images = self._store_digest or sorted((trim_summary(s) for s in self.lists()["images"]), key=str)
         state = {
             "host": self.where,

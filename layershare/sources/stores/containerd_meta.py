@@ -116,20 +116,27 @@ class SnapshotRecord:
 def read_snapshot_records(snapshotter: Path) -> dict[str, SnapshotRecord]:
     """Every snapshot of a snapshotter (``io.containerd.snapshotter.v1.<name>``) by key; {} if unreadable."""
     try:
-        tree: Any = read_tree(snapshotter / "metadata.db")
-        records = tree[b"v1"][b"snapshots"]
-    except (OSError, BoltError, KeyError, TypeError):
+        tree = read_tree(snapshotter / "metadata.db")
+    except (OSError, BoltError):
         return {}
+    return snapshot_records(tree)
+
+
+def snapshot_records(tree: Tree) -> dict[str, SnapshotRecord]:
+    """Every snapshot of a snapshotter's metadata (``metadata.db``, read) by key."""
+    top = tree.get(b"v1")
+    records = top.get(b"snapshots") if isinstance(top, dict) else None
     found: dict[str, SnapshotRecord] = {}
     for key, record in records.items() if isinstance(records, dict) else ():
-        if not isinstance(record, dict) or not isinstance(record.get(b"id"), bytes):
+        number = record.get(b"id") if isinstance(record, dict) else None
+        if not isinstance(record, dict) or not isinstance(number, bytes):
             continue
         kind, recorded, parent = (record.get(k) for k in (b"kind", b"size", b"parent"))
         committed = kind == bytes([_COMMITTED]) and isinstance(recorded, bytes)
         try:
             found[key.decode(errors="replace")] = SnapshotRecord(
                 key=key.decode(errors="replace"),
-                number=uvarint(record[b"id"]),
+                number=uvarint(number),
                 committed=committed,
                 parent=parent.decode(errors="replace") if isinstance(parent, bytes) and parent else None,
                 recorded_size=varint(recorded) if committed and isinstance(recorded, bytes) else None,

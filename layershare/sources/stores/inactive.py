@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from layershare.ids import chain_ids
+from layershare.sources.references import familiar
 from layershare.sources.stores import containerd, containerd_meta, graphdriver
 
 # The graphdriver names moby has used for a layer folder at the top of a data root.
@@ -43,14 +44,6 @@ class InactiveGraphdriver:
     driver: str
     bytes: int
     images: tuple[StoredImage, ...]
-
-
-def familiar(reference: str) -> str:
-    """``docker.io/library/app:1`` -> ``app:1``; ``docker.io/team/app:1`` -> ``team/app:1``."""
-    name = reference.removeprefix("docker.io/")
-    if name != reference and name.startswith("library/") and "/" not in name[len("library/") :]:
-        name = name[len("library/") :]
-    return name
 
 
 def inactive_graphdrivers(data_root: str) -> list[InactiveGraphdriver]:

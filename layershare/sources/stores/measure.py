@@ -10,7 +10,8 @@ engines.
   content.
 
 On a graphdriver store ``LayersSize`` is the layer store's recorded sizes of the layers images use,
-at every version layershare reads.
+at every version layershare reads. Which engines' image lists layershare can make from containerd's
+records is said here too (:func:`image_list_known`).
 """
 
 from __future__ import annotations
@@ -30,6 +31,13 @@ def layers_size_rule(engine_version: str) -> LayersSizeRule:
     if version >= (28, 2):
         return "all_snapshots_and_content"
     return "all_snapshots"
+
+
+def image_list_known(engine_version: str) -> bool:
+    """Whether layershare knows how this engine lists its images on the containerd store (sizes and all,
+    :mod:`~layershare.sources.stores.image_list`): moby's rules are the same from 29.6 through 29.7.2,
+    and a later engine's are not known until read."""
+    return (29, 6) <= version_tuple(engine_version) <= (29, 7)
 
 
 def counts_as_engine(engine_version: str) -> bool:
