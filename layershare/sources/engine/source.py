@@ -143,22 +143,22 @@ class EngineSource(StatefulSource, ContentSource):
     def lists(self) -> dict[str, Any]:
         """The four answers every run needs fresh, asked once per source (what else reads this engine in
         the same run takes them from here): version, info, images (``all=1``), containers (``all=1``).
-
         As root on Engine 29.6 or 29.7's containerd store, the image list is made from containerd's
-        records (:meth:`~layershare.sources.stores.records.Records.image_list`), which is what the
-        engine lists, without the engine sizing each image."""
+        records (:meth:`~layershare.sources.stores.records.Records.image_list`), the engine's own."""
         if self._answers is None:  # asked from one thread (collect, disk)
             known = self._light or {}
             if not known and self.read_layer_store and os.geteuid() == 0:
                 known = self._without_images()  # whether the store can list them is in the info
-            listed = self._records_list(known["info"]) if known else None
-            if listed is not None:
+            if known and (listed := self._records_list(known["info"])) is not None:
                 known = {**known, "images": listed}
             self._answers = {**known, **self._ask([k for k in ANSWERS if k not in known])}
         return self._answers
 
     def _records_list(self, info: Mapping[str, Any]) -> list[dict[str, Any]] | None:
-        if not self.read_layer_store or not store_readable(info):
+        """The image list from containerd's records, at an API version that lists manifests (1.47+)."""
+        local = self._plain_api()
+        spoken = local.version if local is not None else str(self._client().api_version)
+        if not self.read_layer_store or not store_readable(info) or manifests(spoken) is None:
             return None
         records = self._records if self._records is not None else read_records(info)
         return records.image_list(info) if records is not None else None

@@ -19,6 +19,8 @@ containerd 2.1's ``core/images``:
   the manifest, its config and every layer are held.
 - ``Size`` is the sum of every manifest's ``Size.Total``. ``Created`` is the seconds of the ``created``
   time in the config of the best image manifest: the host's platform first, else the first one.
+  ``Containers`` (how many containers use the image) is left out: containerd's records do not say
+  which manifest a container runs, and nothing layershare shows depends on it.
 
 Whatever this module cannot be sure the engine would answer the same (a name not in canonical form,
 an unknown target type, a platform choice that hangs on the CPU's variant, a document that does not
@@ -159,7 +161,7 @@ def _summary(image: ImageName, tags: list[str], store: Store) -> dict[str, Any]:
     if best is None:
         return {
             "Id": target, "ParentId": "", "RepoTags": tags, "RepoDigests": [target], "Created": 0,
-            "Size": total, "SharedSize": -1, "Containers": -1, "Labels": None,
+            "Size": total, "SharedSize": -1, "Labels": None,
             "Manifests": [m.summary for m in manifests],
         }  # fmt: skip
     repository = familiar(canonical(image.name)[0]) if image.name != DANGLING + target else None
@@ -171,7 +173,6 @@ def _summary(image: ImageName, tags: list[str], store: Store) -> dict[str, Any]:
         "Created": best.created,
         "Size": total,
         "SharedSize": -1,
-        "Containers": -1,
         "Labels": dict(best.labels or {}),
         "Manifests": [m.summary for m in manifests],
     }
