@@ -12,13 +12,12 @@ import pytest
 
 from layershare.ids import chain_ids
 from layershare.sources.references import canonical, familiar
-from layershare.sources.stores.containerd_meta import SnapshotRecord
+from layershare.sources.stores.containerd_meta import SnapshotRecord, chain_usage
 from layershare.sources.stores.image_list import (
     Descriptor,
     ImageName,
     Store,
     Unsure,
-    _chain_usage,
     summaries,
 )
 from layershare.times import unix_seconds
@@ -186,7 +185,7 @@ def test_a_chains_usage_is_its_snapshot_and_every_parent() -> None:
             (5, "orphan", 5),
         )
     }
-    usage = _chain_usage(records, backend)  # type: ignore[arg-type]
+    usage = chain_usage(records, backend)  # type: ignore[arg-type]
     assert (usage("top"), usage("other"), usage("mid"), usage("orphan"), usage("none")) == (
         123,
         4120,
@@ -225,3 +224,21 @@ def test_unix_seconds_are_gos() -> None:
     assert unix_seconds("2024-01-01T02:00:00+02:00") == 1704067200
     with pytest.raises(ValueError):
         unix_seconds("2024-01-01T00:00:00")
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"config": "not an object"}, {"rootfs": ["not", "an", "object"]}, {"rootfs": {"diff_ids": "x"}},
+     {"created": "yesterday"}],
+)  # fmt: skip
+def test_a_config_that_does_not_parse_asks_the_engine(config: dict[str, Any]) -> None:
+    """A malformed image config is never guessed at (nor a traceback): the engine is asked."""
+    blobs = Blobs()
+    found, size = blobs.add({"architecture": "amd64", "os": "linux", **config})
+    manifest, manifest_size = blobs.add(
+        {"schemaVersion": 2, "mediaType": OCI_MANIFEST, "layers": [],
+         "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": found, "size": size}}
+    )  # fmt: skip
+    target = {"mediaType": OCI_MANIFEST, "digest": manifest, "size": manifest_size}
+    with pytest.raises(Unsure):
+        summaries([name("docker.io/library/bad:1", target)], blobs.store({}))

@@ -4,7 +4,7 @@ garbage collector follows. Read-only; a file that cannot be read gives nothing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -264,3 +264,38 @@ def reported_usage(folder: Path, record: SnapshotRecord, usage: DiskUsage) -> in
     if record.recorded_size is not None:
         return record.recorded_size
     return 0 if record.view else usage.tree(folder / "snapshots" / str(record.number) / "fs")
+
+
+def chain_usage(records: Tree, backend: Mapping[str, SnapshotRecord]) -> Callable[[str], int]:
+    """A chain ID's snapshot and every parent, at the usage containerd recorded at commit: the
+    namespace's records name each snapshot's key in the snapshotter and its parent. 0 where the chain
+    or one of its parents is not there (the engine's ``NotFound``); ``ValueError`` where the snapshotter
+    has no recorded usage for one (its records read at another moment than the namespace's)."""
+    memo: dict[str, int] = {}
+
+    def usage(name: str) -> int:
+        path: list[tuple[str, int]] = []  # each snapshot walked and its own usage
+        below = 0
+        key = name
+        while key:
+            if key in memo:
+                below = memo[key]
+                break
+            record = records.get(key.encode())
+            if not isinstance(record, dict) or len(path) > 4096:
+                return 0
+            own = backend.get(_decoded(record.get(b"name")))
+            if own is None or own.recorded_size is None:
+                raise ValueError(f"snapshot {key} has no recorded usage")
+            path.append((key, own.recorded_size))
+            key = _decoded(record.get(b"parent"))
+        for step, size in reversed(path):  # each snapshot's usage with its parents', for chains sharing it
+            below += size
+            memo[step] = below
+        return below
+
+    return usage
+
+
+def _decoded(value: Tree | bytes | None) -> str:
+    return value.decode() if isinstance(value, bytes) else ""

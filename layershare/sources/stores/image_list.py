@@ -38,7 +38,7 @@ from typing import Any
 from layershare.ids import chain_ids
 from layershare.sources.references import DIGEST, canonical, familiar
 from layershare.sources.stores.boltdb import Tree, varint
-from layershare.sources.stores.containerd_meta import NAMESPACE, SnapshotRecord
+from layershare.sources.stores.containerd_meta import NAMESPACE, SnapshotRecord, chain_usage
 from layershare.times import unix_seconds
 
 MANIFEST_TYPES = frozenset({
@@ -128,11 +128,12 @@ def list_images(
         store = Store(
             present=frozenset(d.decode() for d in blobs),
             document=_reader(root),
-            chain_usage=_chain_usage(_bucket(namespace, "snapshots", snapshotter), snapshots),
+            chain_usage=chain_usage(_bucket(namespace, "snapshots", snapshotter), snapshots),
             host=(str(info.get("OSType") or "linux"), _normal_arch(str(info.get("Architecture") or ""))),
         )
         return summaries(names, store)
-    except (Unsure, UnicodeDecodeError, ValueError):  # ValueError: a name not in canonical form
+    # ValueError: a name not in canonical form; TypeError, AttributeError: a record of an unknown shape.
+    except (Unsure, UnicodeDecodeError, ValueError, TypeError, AttributeError):
         return None
 
 
@@ -196,7 +197,10 @@ def _reachable_manifests(target: Descriptor, store: Store) -> list[Descriptor]:
         if depth > 8:
             raise Unsure("indexes nested too deep")
         index = _checked(store.document(descriptor.digest), descriptor.media_type)
-        for child in index.get("manifests") or []:
+        children = index.get("manifests") or []
+        if not isinstance(children, list):
+            raise Unsure("an index whose manifests are not a list")
+        for child in children:
             walk(Descriptor.of(child), depth + 1)
 
     walk(target, 0)
@@ -209,7 +213,10 @@ def _manifest(descriptor: Descriptor, store: Store) -> _Manifest:
     held = descriptor.digest in store.present
     document = _checked(store.document(descriptor.digest), descriptor.media_type) if held else None
     config = Descriptor.of(document.get("config") or {}) if document is not None else None
-    layers = [Descriptor.of(d) for d in (document.get("layers") or [])] if document is not None else []
+    listed = document.get("layers") or [] if document is not None else []
+    if not isinstance(listed, list):
+        raise Unsure("a manifest whose layers are not a list")
+    layers = [Descriptor.of(d) for d in listed]
     children = ([config] if config is not None else []) + layers
     if any(c.media_type in MANIFEST_TYPES | INDEX_TYPES for c in children):
         raise Unsure("a manifest naming a manifest")
@@ -237,9 +244,12 @@ def _manifest(descriptor: Descriptor, store: Store) -> _Manifest:
         if not isinstance(read, Mapping):
             raise Unsure("an image config that is not an object")
         image_config = read
+    rootfs, container = image_config.get("rootfs") or {}, image_config.get("config") or {}
+    if not isinstance(rootfs, Mapping) or not isinstance(container, Mapping):
+        raise Unsure("an image config that does not parse")
     if descriptor.platform is None and image_config.get("os"):
         platform = image_config
-    diff_ids = (image_config.get("rootfs") or {}).get("diff_ids")
+    diff_ids = rootfs.get("diff_ids")
     if diff_ids is not None:
         if not isinstance(diff_ids, list):
             raise Unsure("diff IDs that are not a list")
@@ -254,7 +264,7 @@ def _manifest(descriptor: Descriptor, store: Store) -> _Manifest:
             str(platform.get("variant") or ""),
         ),
         created=_seconds(image_config.get("created")),
-        labels=(image_config.get("config") or {}).get("Labels") or {},
+        labels=container.get("Labels") or {},
     )
 
 
@@ -364,33 +374,3 @@ def _reader(root: Path) -> Callable[[str], Any]:
         return read[digest]
 
     return document
-
-
-def _chain_usage(records: Tree, backend: Mapping[str, SnapshotRecord]) -> Callable[[str], int]:
-    """A chain ID's snapshot and every parent, at the usage containerd recorded at commit: the
-    namespace's records name each snapshot's key in the snapshotter and its parent. 0 where the chain
-    or one of its parents is not there (the engine's ``NotFound``)."""
-    memo: dict[str, int] = {}
-
-    def usage(name: str) -> int:
-        path: list[tuple[str, int]] = []  # each snapshot walked and its own usage
-        below = 0
-        key = name
-        while key:
-            if key in memo:
-                below = memo[key]
-                break
-            record = records.get(key.encode())
-            if not isinstance(record, dict) or len(path) > 4096:
-                return 0
-            own = backend.get(_text(record.get(b"name")))
-            if own is None or own.recorded_size is None:
-                raise Unsure(f"snapshot {key} has no recorded usage")
-            path.append((key, own.recorded_size))
-            key = _text(record.get(b"parent"))
-        for step, size in reversed(path):  # each snapshot's usage with its parents', for chains sharing it
-            below += size
-            memo[step] = below
-        return below
-
-    return usage
