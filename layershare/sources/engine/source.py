@@ -1,11 +1,9 @@
 """The Docker Engine source: what a live engine says about its images, read with ``GET`` only.
 
-Every run asks for version and info, the image list with ``all=1`` and the
-container list; then, for each image not in the image cache
-(:mod:`layershare.cache`), what never changes for its ID: from the engine's
-own files where they are readable (:mod:`~layershare.sources.engine.local_store`),
-else inspect and history over a bounded pool of connections.
-``image_content`` streams an image's export for the content rules.
+Every run asks for version and info, the image list with ``all=1`` and the container list; then, for
+each image not in the image cache (:mod:`layershare.cache`), what never changes for its ID: from the
+engine's own files where they are readable (:mod:`~layershare.sources.engine.local_store`), else
+inspect and history over a bounded pool of connections. ``image_content`` streams an image's export.
 """
 
 from __future__ import annotations
@@ -41,7 +39,7 @@ from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoi
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
-from layershare.sources.stores.records import Records, read_records, store_digest
+from layershare.sources.stores.records import Records, listed_from_records, read_records, store_digest
 from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
@@ -142,9 +140,8 @@ class EngineSource(StatefulSource, ContentSource):
 
     def lists(self) -> dict[str, Any]:
         """The four answers every run needs fresh, asked once per source (what else reads this engine in
-        the same run takes them from here): version, info, images (``all=1``), containers (``all=1``).
-        As root on Engine 29.6 or 29.7's containerd store, the image list is made from containerd's
-        records (:meth:`~layershare.sources.stores.records.Records.image_list`), the engine's own."""
+        the same run takes them from here): version, info, images (``all=1``), containers (``all=1``); as
+        root on Engine 29.6-29.7's containerd store the image list from containerd's records (the same)."""
         if self._answers is None:  # asked from one thread (collect, disk)
             known = self._light or {}
             if not known and self.read_layer_store and os.geteuid() == 0:
@@ -156,12 +153,12 @@ class EngineSource(StatefulSource, ContentSource):
 
     def _records_list(self, info: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """The image list from containerd's records, at an API version that lists manifests (1.47+)."""
-        local = self._plain_api()
-        spoken = local.version if local is not None else str(self._client().api_version)
-        if not self.read_layer_store or not store_readable(info) or manifests(spoken) is None:
+        spoken = (
+            local.version if (local := self._plain_api()) is not None else str(self._client().api_version)
+        )
+        if not self.read_layer_store or manifests(spoken) is None:
             return None
-        records = self._records if self._records is not None else read_records(info)
-        return records.image_list(info) if records is not None else None
+        return listed_from_records(info, self._records)
 
     def _without_images(self) -> dict[str, Any]:
         """Version, info and containers, without the image list (which the engine sizes image by image)."""
@@ -376,8 +373,7 @@ class EngineSource(StatefulSource, ContentSource):
         return notes
 
     def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """The two per-image calls, inspect and history (without the SDK where the engine is a plain
-        endpoint); None when the image is gone."""
+        """Inspect and history (without the SDK where the engine is a plain endpoint); None: gone."""
         local = self._plain_api()
         if local is not None:
             try:

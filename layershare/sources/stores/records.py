@@ -85,6 +85,15 @@ def read_records(info: Mapping[str, Any]) -> Records | None:
     return Records(root, meta, snapshots)
 
 
+def listed_from_records(
+    info: Mapping[str, Any], records: Records | None = None
+) -> list[dict[str, Any]] | None:
+    """The engine's image list from its containerd records (``records``, else read now); None where they
+    cannot be read here or the engine's rules are not known (:meth:`Records.image_list`)."""
+    records = records if records is not None else read_records(info)
+    return records.image_list(info) if records is not None else None
+
+
 def store_digest(info: Mapping[str, Any]) -> str | None:
     """A digest of the records the engine's image list is made from; None where they cannot be read
     here, or the data root is not proved to be this engine's (then the engine's list is asked)."""
