@@ -14,22 +14,25 @@ def now_iso() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
+def _rfc3339(text: str) -> datetime:
+    """An RFC 3339 time as Python reads it (its fraction cut to microseconds). Raises ``ValueError``."""
+    return datetime.fromisoformat(_NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00").replace("z", "+00:00"))
+
+
 def unix_time(text: object) -> int:
     """Seconds since the epoch of an RFC 3339 time as images record it (nanoseconds dropped); 0 if none."""
     if not isinstance(text, str) or not text:
         return 0
     try:
-        return int(datetime.fromisoformat(_NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00")).timestamp())
+        return int(_rfc3339(text).timestamp())
     except ValueError:
         return 0
 
 
 def unix_seconds(text: str) -> int:
     """Seconds since the epoch of an RFC 3339 time, as Go's ``Time.Unix()`` gives them (the fraction
-    dropped toward the past). Raises ``ValueError`` where it does not parse."""
-    stamp = datetime.fromisoformat(
-        _NANOSECONDS.sub(r"\1", text).replace("Z", "+00:00").replace("z", "+00:00")
-    )
+    dropped toward the past). Raises ``ValueError`` where it does not parse or has no offset."""
+    stamp = _rfc3339(text)
     if stamp.tzinfo is None:
         raise ValueError(f"a time without its offset: {text!r}")
     return math.floor(stamp.timestamp())

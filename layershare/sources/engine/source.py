@@ -153,12 +153,11 @@ class EngineSource(StatefulSource, ContentSource):
 
     def _records_list(self, info: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """The image list from containerd's records, at an API version that lists manifests (1.47+)."""
-        spoken = (
-            local.version if (local := self._plain_api()) is not None else str(self._client().api_version)
-        )
-        if not self.read_layer_store or manifests(spoken) is None:
+        if not self.read_layer_store:
             return None
-        return listed_from_records(info, self._records)
+        local = self._plain_api()
+        spoken = local.version if local is not None else str(self._client().api_version)
+        return listed_from_records(info, self._records) if manifests(spoken) is not None else None
 
     def _without_images(self) -> dict[str, Any]:
         """Version, info and containers, without the image list (which the engine sizes image by image)."""

@@ -5,7 +5,7 @@ garbage collector follows. Read-only; a file that cannot be read gives nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,22 +35,39 @@ def namespaces(meta: Tree) -> list[str]:
 
 @dataclass(frozen=True)
 class ImageRecord:
-    """One image name of a namespace and the digest it points at (a manifest or an index)."""
+    """One image name of a namespace and the digest it points at (a manifest or an index), with that
+    target's media type and size and the record's labels."""
 
     name: str
     target: str
+    media_type: str = ""
+    size: int = 0
+    labels: Mapping[str, str] = field(default_factory=dict)
 
 
 def image_records(meta: Tree, namespace: str) -> list[ImageRecord]:
-    """Every image name of a namespace, as ``ctr -n NAMESPACE images ls`` lists them."""
+    """Every image name of a namespace, as ``ctr -n NAMESPACE images ls`` lists them (in key order)."""
     found = []
-    for name, record in _bucket(meta, namespace, b"images").items():
+    for name, record in bucket(meta, namespace, b"images").items():
         target = record.get(b"target") if isinstance(record, dict) else None
         digest = target.get(b"digest") if isinstance(target, dict) else None
-        if isinstance(digest, bytes):
+        if not isinstance(record, dict) or not isinstance(target, dict) or not isinstance(digest, bytes):
+            continue
+        size, labels = target.get(b"size"), record.get(b"labels")
+        try:
             found.append(
-                ImageRecord(name=name.decode(errors="replace"), target=digest.decode(errors="replace"))
+                ImageRecord(
+                    name=name.decode(errors="replace"),
+                    target=digest.decode(errors="replace"),
+                    media_type=text(target.get(b"mediatype")),
+                    size=varint(size) if isinstance(size, bytes) else 0,
+                    labels={k.decode(errors="replace"): text(v) for k, v in (labels or {}).items()}
+                    if isinstance(labels, dict)
+                    else {},
+                )
             )
+        except BoltError:
+            continue
     return found
 
 
@@ -66,7 +83,7 @@ class ContainerRecord:
 def container_records(meta: Tree, namespace: str) -> list[ContainerRecord]:
     """Every container containerd's metadata holds in a namespace (running or not)."""
     found = []
-    for cid, record in _bucket(meta, namespace, b"containers").items():
+    for cid, record in bucket(meta, namespace, b"containers").items():
         if not isinstance(record, dict):
             continue
         image, key = record.get(b"image"), record.get(b"snapshotKey")
@@ -80,11 +97,17 @@ def container_records(meta: Tree, namespace: str) -> list[ContainerRecord]:
     return found
 
 
-def _bucket(meta: Tree, namespace: str, name: bytes) -> Tree:
+def bucket(meta: Tree, namespace: str, *path: bytes) -> Tree:
+    """A bucket of a namespace in containerd's metadata (``v1/<namespace>/<path...>``); {} if none."""
     found: Tree | bytes = meta
-    for key in (b"v1", namespace.encode(), name):
+    for key in (b"v1", namespace.encode(), *path):
         found = found.get(key, b"") if isinstance(found, dict) else b""
     return found if isinstance(found, dict) else {}
+
+
+def text(value: Tree | bytes | None) -> str:
+    """A value of containerd's metadata as text ("" for a bucket or none)."""
+    return value.decode(errors="replace") if isinstance(value, bytes) else ""
 
 
 @dataclass(frozen=True)
@@ -284,18 +307,14 @@ def chain_usage(records: Tree, backend: Mapping[str, SnapshotRecord]) -> Callabl
             record = records.get(key.encode())
             if not isinstance(record, dict) or len(path) > 4096:
                 return 0
-            own = backend.get(_decoded(record.get(b"name")))
+            own = backend.get(text(record.get(b"name")))
             if own is None or own.recorded_size is None:
                 raise ValueError(f"snapshot {key} has no recorded usage")
             path.append((key, own.recorded_size))
-            key = _decoded(record.get(b"parent"))
+            key = text(record.get(b"parent"))
         for step, size in reversed(path):  # each snapshot's usage with its parents', for chains sharing it
             below += size
             memo[step] = below
         return below
 
     return usage
-
-
-def _decoded(value: Tree | bytes | None) -> str:
-    return value.decode() if isinstance(value, bytes) else ""

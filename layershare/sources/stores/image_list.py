@@ -37,8 +37,15 @@ from typing import Any
 
 from layershare.ids import chain_ids
 from layershare.sources.references import DIGEST, canonical, familiar
-from layershare.sources.stores.boltdb import Tree, varint
-from layershare.sources.stores.containerd_meta import NAMESPACE, SnapshotRecord, chain_usage
+from layershare.sources.stores.boltdb import Tree
+from layershare.sources.stores.containerd import blob_path
+from layershare.sources.stores.containerd_meta import (
+    NAMESPACE,
+    SnapshotRecord,
+    bucket,
+    chain_usage,
+    image_records,
+)
 from layershare.times import unix_seconds
 
 MANIFEST_TYPES = frozenset({
@@ -120,15 +127,16 @@ def list_images(
 ) -> list[dict[str, Any]] | None:
     """The engine's image list (``all=1&manifests=1``) from containerd's records at ``root``, read as
     ``meta`` (``meta.db``) and ``snapshots`` (the snapshotter's records); None where not certain."""
-    namespace = _bucket(meta, "v1", NAMESPACE)
-    snapshotter = str(info.get("Driver") or "overlayfs")
-    blobs = _bucket(namespace, "content", "blob")
+    snapshotter = str(info.get("Driver") or "overlayfs").encode()
     try:
-        names = [_image_name(name, record) for name, record in _bucket(namespace, "images").items()]
+        names = [
+            ImageName(r.name, Descriptor(r.target, r.media_type, r.size), r.labels)
+            for r in image_records(meta, NAMESPACE)
+        ]
         store = Store(
-            present=frozenset(d.decode() for d in blobs),
+            present=frozenset(d.decode() for d in bucket(meta, NAMESPACE, b"content", b"blob")),
             document=_reader(root),
-            chain_usage=chain_usage(_bucket(namespace, "snapshots", snapshotter), snapshots),
+            chain_usage=chain_usage(bucket(meta, NAMESPACE, b"snapshots", snapshotter), snapshots),
             host=(str(info.get("OSType") or "linux"), _normal_arch(str(info.get("Architecture") or ""))),
         )
         return summaries(names, store)
@@ -139,21 +147,21 @@ def list_images(
 
 def summaries(names: Iterable[ImageName], store: Store) -> list[dict[str, Any]]:
     """Each target digest's summary, newest first (``names`` in the records' key order)."""
-    unique: dict[str, ImageName] = {}
+    unique: dict[str, tuple[ImageName, str | None]] = {}  # each digest's record and its repository
     tags: dict[str, list[str]] = {}
     for image in names:
         digest = image.target.digest
         if image.name == DANGLING + digest:
-            unique.setdefault(digest, image)
+            unique.setdefault(digest, (image, None))
             continue
-        unique[digest] = image
-        canonical(image.name)  # else the engine would show the name as it is: ask it
+        repository, _ = canonical(image.name)  # a name not in canonical form: the engine is asked
+        unique[digest] = (image, familiar(repository))
         tags.setdefault(digest, []).append(familiar(image.name))
-    found = [_summary(image, tags.get(digest, []), store) for digest, image in unique.items()]
+    found = [_summary(*unique[digest], tags.get(digest, []), store) for digest in unique]
     return sorted(found, key=lambda s: (-int(s["Created"]), s["Id"]))
 
 
-def _summary(image: ImageName, tags: list[str], store: Store) -> dict[str, Any]:
+def _summary(image: ImageName, repository: str | None, tags: list[str], store: Store) -> dict[str, Any]:
     manifests = [_manifest(d, store) for d in _reachable_manifests(image.target, store)]
     total = sum(int(m.summary["Size"]["Total"]) for m in manifests)
     images = [m for m in manifests if m.platform is not None]
@@ -165,7 +173,6 @@ def _summary(image: ImageName, tags: list[str], store: Store) -> dict[str, Any]:
             "Size": total, "SharedSize": -1, "Labels": None,
             "Manifests": [m.summary for m in manifests],
         }  # fmt: skip
-    repository = familiar(canonical(image.name)[0]) if image.name != DANGLING + target else None
     return {
         "Id": target,
         "ParentId": image.labels.get(PARENT_LABEL, ""),
@@ -218,7 +225,7 @@ def _manifest(descriptor: Descriptor, store: Store) -> _Manifest:
         raise Unsure("a manifest whose layers are not a list")
     layers = [Descriptor.of(d) for d in listed]
     children = ([config] if config is not None else []) + layers
-    if any(c.media_type in MANIFEST_TYPES | INDEX_TYPES for c in children):
+    if any(c.media_type in MANIFEST_TYPES or c.media_type in INDEX_TYPES for c in children):
         raise Unsure("a manifest naming a manifest")
     content = (descriptor.size + sum(c.size for c in children if c.digest in store.present)) if held else 0
     available = held and all(c.digest in store.present for c in children)
@@ -330,45 +337,14 @@ def _normal(platform: tuple[str, str, str]) -> tuple[str, str, str]:
     return os, arch, variant
 
 
-def _image_name(name: bytes, record: Tree | bytes) -> ImageName:
-    if not isinstance(record, dict):
-        raise Unsure("an image record that is not a bucket")
-    target = record.get(b"target")
-    labels = record.get(b"labels")
-    if not isinstance(target, dict):
-        raise Unsure("an image record without a target")
-    size = target.get(b"size")
-    return ImageName(
-        name=name.decode(),
-        target=Descriptor(
-            digest=_text(target.get(b"digest")),
-            media_type=_text(target.get(b"mediatype")),
-            size=varint(size) if isinstance(size, bytes) else 0,
-        ),
-        labels={k.decode(): _text(v) for k, v in (labels.items() if isinstance(labels, dict) else ())},
-    )
-
-
-def _text(value: Tree | bytes | None) -> str:
-    return value.decode() if isinstance(value, bytes) else ""
-
-
-def _bucket(tree: Tree, *path: str) -> Tree:
-    found: Tree | bytes = tree
-    for key in path:
-        found = found.get(key.encode(), b"") if isinstance(found, dict) else b""
-    return found if isinstance(found, dict) else {}
-
-
 def _reader(root: Path) -> Callable[[str], Any]:
-    folder = root / "io.containerd.content.v1.content" / "blobs"
+    """Each blob's document, read once."""
     read: dict[str, Any] = {}
 
     def document(digest: str) -> Any:
         if digest not in read:
-            algorithm, _, hexdigest = digest.partition(":")
             try:
-                read[digest] = json.loads((folder / algorithm / hexdigest).read_bytes())
+                read[digest] = json.loads(blob_path(root, digest).read_bytes())
             except (OSError, ValueError) as error:
                 raise Unsure(f"blob {digest} cannot be read") from error
         return read[digest]

@@ -25,7 +25,7 @@ from typing import Any
 from layershare.sources.answers import is_containerd_store
 from layershare.sources.stores import containerd
 from layershare.sources.stores.boltdb import BoltError, Tree, read_tree
-from layershare.sources.stores.containerd_meta import NAMESPACE, read_meta, snapshot_records
+from layershare.sources.stores.containerd_meta import NAMESPACE, bucket, read_meta, snapshot_records
 from layershare.sources.stores.image_list import list_images
 from layershare.sources.stores.measure import image_list_known
 
@@ -50,9 +50,8 @@ class Records:
     @property
     def digest(self) -> str | None:
         """A digest of the records the engine's image list is made from (see :func:`store_digest`)."""
-        top = self.meta.get(b"v1")
-        namespace = top.get(NAMESPACE.encode()) if isinstance(top, dict) else None
-        if not isinstance(namespace, dict):
+        namespace = bucket(self.meta, NAMESPACE)
+        if not namespace:
             return None
         digest = hashlib.sha256()
         for name in BUCKETS:
