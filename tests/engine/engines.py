@@ -133,29 +133,25 @@ def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
     once per run). A report served so is the uncached one, and a tag, a removal or a new image's
     content makes the next one collected afresh."""
 
-    def cached() -> dict[str, Any]:
-        result = cli(engine, "report", "-f", "json", "--all", "--cache-dir", str(cache))
+    def report(*cache: str) -> dict[str, Any]:
+        result = cli(engine, "report", "-f", "json", "--all", *cache)
         assert result.returncode == 0, result.stderr
         doc: dict[str, Any] = json.loads(result.stdout)
         doc.pop("collected_at")
         return doc
+
+    def cached() -> dict[str, Any]:
+        return report("--cache-dir", str(cache))
 
     def fresh() -> dict[str, Any]:
-        result = cli(engine, "report", "-f", "json", "--all", "--no-cache")
-        assert result.returncode == 0, result.stderr
-        doc: dict[str, Any] = json.loads(result.stdout)
-        doc.pop("collected_at")
-        return doc
-
-    def lists_asked(mark: int) -> int:
-        return image_lists_asked(engine, mark)
+        return report("--no-cache")
 
     from_records = engine.containerd and engine.kind.startswith("29.")
     first = cached()
     mark = len(engine.log())
     warm = cached()
     # overlay2 lists its images quickly: its digest is still made of the engine's list
-    assert lists_asked(mark) == (0 if engine.containerd else 1)
+    assert image_lists_asked(engine, mark) == (0 if engine.containerd else 1)
     assert warm == first == fresh()
     tagged = next(i for i in first["images"] if i["tags"])["tags"][0]
     engine.docker("tag", tagged, "warm-retag:1")
@@ -164,7 +160,7 @@ def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
         retagged = cached()
         # The records changed: collected again, with the engine's list (or, on Engine 29.6 and later,
         # one made from the records themselves).
-        assert lists_asked(mark) == (0 if from_records else 1)
+        assert image_lists_asked(engine, mark) == (0 if from_records else 1)
         assert any("warm-retag:1" in i["tags"] for i in retagged["images"]) and retagged == fresh()
     finally:
         engine.docker("rmi", "warm-retag:1")
@@ -176,9 +172,9 @@ def warm_reports_without_the_image_list(engine: Any, cache: Path) -> None:
         added = cached()
         assert any("warm-new:1" in i["tags"] for i in added["images"]) and added == fresh()
         mark = len(engine.log())
-        assert cached() == added and lists_asked(mark) == (0 if engine.containerd else 1)
+        assert cached() == added and image_lists_asked(engine, mark) == (0 if engine.containerd else 1)
     finally:
         engine.docker("rmi", "warm-new:1")
     mark = len(engine.log())
     assert cached() == first  # back to the first state: its stored report, without the list
-    assert lists_asked(mark) == (0 if engine.containerd else 1)
+    assert image_lists_asked(engine, mark) == (0 if engine.containerd else 1)
