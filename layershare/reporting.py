@@ -18,8 +18,9 @@ from layershare.sources.interface import Source, StatefulSource
 from layershare.times import now_iso
 from layershare.version import __version__
 
-# Changes whenever a report's text changes within a version (report/v1 gained images' chain_ids).
-_REPORT_REVISION = 2
+# Changes whenever a report's text changes within a version (report/v1 gained images' chain_ids; 3:
+# unique bytes count hidden parents', images gained hidden_parent_bytes, shared_with_parents_bytes, parent_id).
+_REPORT_REVISION = 3
 # Stands for the collection time in a stored report; replaced when it is served.
 _COLLECTED_AT = "\x00collected-at\x00"
 

@@ -4,7 +4,8 @@ the data root is walked, ``disk``'s categories; no terminal here.
 
 Sizes are the engine's own measure (``StoredUnit.bytes``: what ``docker system df`` sums) wherever
 the engine has one, as ``free`` weighs them. An image shows one of three figures: its unique bytes
-(layers no other image holds), its shared bytes (layers other images hold too) or its attributed
+(what removing it alone frees: what it holds that no other image does, and what the hidden parents
+removed with it hold alone), its shared bytes (what other images hold too) or its attributed
 bytes (each layer split evenly among the images that hold it, so the images add up to the store).
 """
 
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from layershare.disk.categories import DiskReport
+from layershare.free.engine_rules import parents_removed_with
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, EngineImage, EngineState, Snapshot, StoredUnit
 from layershare.render.disk import CATEGORY_LABELS
@@ -137,12 +139,22 @@ class EngineTree:
         return nodes
 
     def image_nodes(self) -> list[Node]:
+        """Each listed image. Its unique bytes are what removing it alone frees of the image store:
+        what it holds, and the hidden parents removed with it hold, that no image left holds."""
         units = self.state.units
         nodes = []
+        images = {i.id: i for i in self.state.images}
         parents = {i.parent_id for i in self.state.images}
+        taken = parents_removed_with(
+            ((i.id, i.tags, i.parent_id) for i in self.state.images),
+            self.users_of,
+            self.state.engine.image_store == "containerd",
+        )
         for image in self.state.images:
             if not image.tags and image.id in parents:
                 continue  # an intermediate image (the classic builder's step): hidden, as docker image ls does
+            gone = {image.id, *taken.get(image.id, ())}
+            seen: set[str] = set()
             unique = shared = 0
             attributed = 0.0
             for key in image.holds:
@@ -150,11 +162,17 @@ class EngineTree:
                 if not holders:
                     continue
                 size = units[key].bytes
-                if len(holders) == 1:
+                if gone.issuperset(holders):
                     unique += size
                 else:
                     shared += size
                 attributed += size / len(holders)
+            for parent in taken.get(image.id, ()):  # what the parents removed with it hold alone
+                for key in images[parent].holds:
+                    holders = self.images_of.get(key)
+                    if holders and image.id not in holders and gone.issuperset(holders) and key not in seen:
+                        seen.add(key)
+                        unique += units[key].bytes
             users = self.users_of.get(image.id, [])
             tags = ", ".join(image.tags) if image.tags else f"<none> {short_id(image.id)}"
             detail = f"{len(users)} container{'s' if len(users) != 1 else ''}" if users else ""

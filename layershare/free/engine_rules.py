@@ -13,7 +13,7 @@ keeps what running containers use. No I/O; :mod:`layershare.free.selection` driv
 from __future__ import annotations
 
 import shlex
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 
 from layershare.free.build_cache import keep_bytes, prune_to, remove_records
@@ -34,6 +34,36 @@ def normalise_reference(reference: str) -> str:
     if "@" in reference:
         return reference
     return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
+
+
+def parents_removed_with(
+    images: Iterable[tuple[str, Sequence[str], str]], in_use: Collection[str], containerd: bool
+) -> dict[str, tuple[str, ...]]:
+    """Per image (ID, tags, parent ID): the parents that removing it alone (every tag, no container)
+    removes too, nearest first, as :meth:`EngineRules._prune_parents` plays it: an untagged parent no
+    container uses goes, up the chain; on the containerd store whatever other children it has, on a
+    graphdriver store only where the image removed was its last child. Images with none are left out."""
+    rows = list(images)
+    parent_of = {image_id: parent for image_id, _, parent in rows}
+    tagged = {image_id for image_id, tags, _ in rows if tags}
+    children: dict[str, int] = {}
+    for _, _, parent in rows:
+        children[parent] = children.get(parent, 0) + 1
+    taken: dict[str, tuple[str, ...]] = {}
+    for image_id, _, parent in rows:
+        chain: list[str] = []
+        while (
+            parent in parent_of
+            and parent not in tagged
+            and parent not in in_use
+            and parent not in chain
+            and (containerd or children[parent] == 1)
+        ):
+            chain.append(parent)
+            parent = parent_of[parent]
+        if chain:
+            taken[image_id] = tuple(chain)
+    return taken
 
 
 @dataclass(frozen=True)

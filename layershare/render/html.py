@@ -63,7 +63,7 @@ def section_document(section: PageSection) -> dict[str, Any]:
         "engine": engine_document(index.engine),
         "collected_at": index.collected_at,
         "totals": totals_document(totals),
-        "notes": list(index.notes) + list(section.notes),
+        "notes": list(report.notes) + list(section.notes),
         "layers": {
             "chain_id": list(layers.index),
             "diff_id": layers["diff_id"].tolist(),

@@ -60,10 +60,13 @@ def report_document(report: Report) -> dict[str, Any]:
                 "blob_bytes": int(row["blob_bytes"]),
                 "shared_bytes": int(row["shared_bytes"]),
                 "unique_bytes": int(row["unique_bytes"]),
+                "hidden_parent_bytes": int(row["hidden_parent_bytes"]),
+                "shared_with_parents_bytes": int(row["shared_with_parents_bytes"]),
                 "layers": int(row["layers"]),
                 "containers": int(row["containers"]),
                 "dangling": bool(row["dangling"]),
                 "intermediate": bool(row["intermediate"]),
+                "parent_id": _text_or_none(row["parent_id"]),
                 "platforms": list(row["platforms"]),
                 "exact": not bool(row["estimated"]),
                 "chain_ids": list(chains.get(image_id, ())),
@@ -83,7 +86,7 @@ def report_document(report: Report) -> dict[str, Any]:
             }
             for chain_id, row in zip(layers.index, records(layers), strict=True)
         ],
-        "notes": list(report.index.notes),
+        "notes": list(report.notes),
     }
 
 

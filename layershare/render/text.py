@@ -103,7 +103,7 @@ def render_report_text(report: Report, *, top: int | None, markdown: bool) -> st
         parts.append(_table(layer_rows, ["SIZE", "IMAGES", "CHAIN ID", "CREATED BY"], markdown, {0, 1}))
     else:
         parts.append("No layer is used by more than one image.")
-    notes = list(report.index.notes)
+    notes = list(report.notes)
     if report.inexact_layers:
         notes.append("Sizes marked ~ are estimates (see above).")
     if notes:

@@ -7,7 +7,8 @@ Definitions (the engine's own, so figures match ``docker system df -v``):
   the containerd store; on the graphdriver store from Engine 23 on, the engine
   counts them, and so does layershare there; containers never count);
 - an image's *unique* bytes are its layers no other listed image uses: what
-  removing only that image (and its untagged parents) would free;
+  removing only that image (and its untagged parents) would free; on the containerd store they
+  also count what its hidden parents hold alone (their manifests and configs);
 - *physical* bytes count each stored layer (chain ID) once.
 """
 
@@ -20,6 +21,11 @@ import pandas as pd
 
 from layershare.formats import SortKey
 from layershare.report.index import LayerIndex
+from layershare.report.parents import (
+    hidden_parent_bytes,
+    hidden_parents_notes,
+    shared_only_with_hidden_parents,
+)
 
 _SORT_COLUMNS = {
     SortKey.UNIQUE: "unique_bytes",
@@ -94,12 +100,15 @@ class Report:
     layers: pd.DataFrame
     totals: Totals
     inexact_layers: int
+    notes: tuple[str, ...] = ()
 
 
 def image_usage(index: LayerIndex) -> pd.DataFrame:
     """Per image: computed size, shared and unique bytes (the engine's definitions).
 
-    ``estimated`` is True where shared/unique depend on an estimated layer size.
+    ``estimated`` is True where shared/unique depend on an estimated layer size. On the containerd
+    store ``unique_bytes`` also counts ``hidden_parent_bytes``: what the image's hidden parents hold
+    alone, which removing the image removes too (:func:`~layershare.report.parents.hidden_parent_bytes`).
     """
     edges = index.edges
     layers = index.layers
@@ -108,6 +117,7 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
     frame = pd.DataFrame(
         {
             "image_id": edges["image_id"],
+            "object": "layer:" + edges["chain_id"],
             "layer_bytes": sizes,
             "blob_bytes": 0,
             "shared_bytes": sizes.where(shared, 0),
@@ -129,6 +139,7 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
         part = pd.DataFrame(
             {
                 "image_id": object_edges["image_id"],
+                "object": column + ":" + object_edges["digest"],
                 "layer_bytes": object_sizes if column == "layer_bytes" else 0,
                 "blob_bytes": object_sizes if column == "blob_bytes" else 0,
                 "shared_bytes": object_sizes.where(object_shared, 0),
@@ -160,6 +171,9 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
         out.loc[known, "shared_bytes"] = engine[known].astype("int64")
         out.loc[known, "unique_bytes"] = sizes[known] - engine[known].astype("int64")
         out.loc[known, "estimated"] = False
+    out["hidden_parent_bytes"] = hidden_parent_bytes(index, frame)
+    out["unique_bytes"] += out["hidden_parent_bytes"]
+    out["shared_with_parents_bytes"] = shared_only_with_hidden_parents(index)
     return out.drop(columns=["inexact_shared", "inexact_unique"])
 
 
@@ -229,7 +243,17 @@ def build_report(
     selected = select_images(index, include_intermediate=include_intermediate, references=references)
     usage = image_usage(index)
     images = index.images.loc[selected].join(
-        usage[["layer_bytes", "blob_bytes", "shared_bytes", "unique_bytes", "estimated"]]
+        usage[
+            [
+                "layer_bytes",
+                "blob_bytes",
+                "shared_bytes",
+                "unique_bytes",
+                "hidden_parent_bytes",
+                "shared_with_parents_bytes",
+                "estimated",
+            ]
+        ]
     )
     column = _SORT_COLUMNS[sort]
     images = images.sort_values(
@@ -263,6 +287,7 @@ def build_report(
         layers=layers,
         totals=totals,
         inexact_layers=int((~layers["size_exact"]).sum()),
+        notes=index.notes + hidden_parents_notes(listed),
     )
 
 

@@ -80,6 +80,7 @@ class LayerIndex:
                 "layers": pd.array([len(i.chain_ids) for i in imgs], dtype="int64"),
                 "containers": pd.array([i.containers for i in imgs], dtype="int64"),
                 "intermediate": pd.array([i.intermediate for i in imgs], dtype="bool"),
+                "parent_id": [i.parent_id for i in imgs],
                 "dangling": pd.array([i.dangling for i in imgs], dtype="bool"),
                 "base_label": [dict(i.labels).get(BASE_NAME_LABEL) for i in imgs],
                 "platforms": [list(i.platforms) for i in imgs],

@@ -356,7 +356,9 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
             "containerd image store: the store's files are not readable from here, so physical bytes and "
             "each image's shared and unique bytes are the engine's own (LayersSize, SHARED SIZE), exact "
             "but for the classic builder's step snapshots several images stand on, which the engine counts "
-            "as each one's unique bytes; each layer's size is the history's figure (an estimate)"
+            "as each one's unique bytes, and for what an image's hidden parents (the classic builder's "
+            "intermediate images, removed with it) hold alone, their manifests and configs, which the "
+            "engine's unique bytes leave out; each layer's size is the history's figure (an estimate)"
         )
     elif engine.image_store == "containerd":
         notes.append(

@@ -84,6 +84,7 @@ class ReportFileSource(Source):
                     history=(),
                     containers=int(row.get("containers") or 0),
                     intermediate=bool(row.get("intermediate", False)),
+                    parent_id=row.get("parent_id") or None,
                     platforms=tuple(row.get("platforms") or ()),
                 )
             )
