@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 
 import pytest
+from generated import generated_state
 
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import FreeFormat
+from layershare.free.engine_rules import parents_removed_with
 from layershare.free.prune import parse_duration, parse_prune, parse_until
-from layershare.free.selection import Selection
+from layershare.free.selection import Selection, plan_removal
 from layershare.free.whatif import free
 from layershare.model import Container, EngineImage, EngineInfo, EngineState, StoredUnit, Volume
 from layershare.render.free import FREE_RENDERERS, render_free
@@ -322,3 +324,22 @@ def test_disks_split_by_category_adds_up_to_free_and_needs_no_pandas() -> None:
     )
     ran = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert ran.stdout.strip() == "False", ran.stderr
+
+
+def test_the_parents_a_removal_takes_are_the_planners() -> None:
+    """``parents_removed_with`` (what the report and browse count) against the planner's own removal of
+    each image alone, on generated states of both stores."""
+    checked = taking = 0
+    for seed in range(60):
+        state = generated_state(seed, seed % 2 == 1)
+        used = {c.image_id for c in state.containers}
+        taken = parents_removed_with(((i.id, i.tags, i.parent_id) for i in state.images), used,
+                                     state.engine.image_store == "containerd")  # fmt: skip
+        children = {i.parent_id for i in state.images}
+        for image in state.images:
+            if image.id in used or image.id in children:
+                continue  # blocked: the planner removes nothing
+            plan = plan_removal(state, Selection(images=(image.id,)))
+            assert plan.removed_images == {image.id, *taken.get(image.id, ())}, (seed, image.tags)
+            checked, taking = checked + 1, taking + bool(taken.get(image.id))
+    assert checked > 100 and taking > 10
