@@ -51,7 +51,8 @@ class EngineView:
 
 
 def loaders(choice: SourceChoice, data_root: str | None) -> list[Callable[[], EngineView]]:
-    """One loader per engine the options name (several ``-H``, or a containerd node)."""
+    """One loader per engine the options name (several ``-H``, or a containerd node); a Docker engine's
+    reading begins at once (:func:`read_engine`)."""
     if choice.recording or choice.archives:
         from layershare.errors import UsageError
 
@@ -69,27 +70,39 @@ def loaders(choice: SourceChoice, data_root: str | None) -> list[Callable[[], En
         from layershare.errors import UsageError
 
         raise UsageError("--data-root names one engine's data root: give --host once")
-    return [lambda c=c: read_engine(c, data_root) for c in each]  # type: ignore[misc]
+    return [read_engine(c, data_root) for c in each]
 
 
-def read_engine(choice: SourceChoice, data_root: str | None) -> EngineView:
-    """A Docker engine's state, as ``layershare free`` reads it for containers, volumes and build cache."""
+def read_engine(choice: SourceChoice, data_root: str | None) -> Callable[[], EngineView]:
+    """Begin reading a Docker engine's state now (its lists and ``/system/df`` asked on threads, while
+    the terminal UI is imported); the callable returned finishes it, as ``layershare free`` reads
+    containers, volumes and build cache."""
     from layershare.sources.choice import open_engine
     from layershare.sources.holdings.reader import HoldingsReader
 
     engine = open_engine(choice)
     reader = HoldingsReader(engine, data_root=data_root)
-    state = reader.state(with_df=True)
-    tree = EngineTree(state, paths=reader.paths, read_files=lambda i, k: files_from_export(engine, i, k))
-    return EngineView(
-        describe_engine(state.engine),
-        tree,
-        Marks(state),
-        engine=engine,
-        data_root=data_root,
-        walk=lambda: _walk(engine, data_root, reader),
-        reload=lambda: read_engine(choice, data_root),
-    )
+    reader.begin(with_df=True)
+    used = False
+
+    def finish() -> EngineView:
+        nonlocal used
+        if used:  # read again (r): a fresh engine source, nothing kept from the first reading
+            return read_engine(choice, data_root)()
+        used = True
+        state = reader.state(with_df=True)
+        tree = EngineTree(state, paths=reader.paths, read_files=lambda i, k: files_from_export(engine, i, k))
+        return EngineView(
+            describe_engine(state.engine),
+            tree,
+            Marks(state),
+            engine=engine,
+            data_root=data_root,
+            walk=lambda: _walk(engine, data_root, reader),
+            reload=lambda: read_engine(choice, data_root)(),
+        )
+
+    return finish
 
 
 def _walk(engine: Any, data_root: str | None, reader: Any) -> DiskReport:

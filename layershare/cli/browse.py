@@ -72,11 +72,13 @@ def browse(
     files. Mark items with Space and see exactly what they free (free's figure, a union); q prints the
     docker commands that would remove them (browse > plan.sh). VIEW: disk (default), images, containers,
     volumes, cache or layers."""
-    from layershare.browse.app import BrowseApp
     from layershare.browse.session import loaders
 
-    app = BrowseApp(loaders(source, data_root), view=view, filters=filters, allow_removal=allow_removal)  # type: ignore[arg-type]
     with on_the_terminal():
+        reading = loaders(source, data_root)  # the engine answers while the terminal UI is imported
+        from layershare.browse.app import BrowseApp
+
+        app = BrowseApp(reading, view=view, filters=filters, allow_removal=allow_removal)  # type: ignore[arg-type]
         app.run()
     if app.error is not None:
         raise app.error

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -59,6 +59,7 @@ class HoldingsReader:
         self.api_version = api_version
         self.paths: dict[str, tuple[str, ...]] = {}
         self.snapshot: Snapshot | None = None  # the report's collection the last state was built on
+        self._begun: tuple[ThreadPoolExecutor, Future[tuple[EngineAnswers, Future[Any] | None]]] | None = None
 
     def answers(self) -> EngineAnswers:
         """The engine's own answers, read once in a run: version, info, containers and images (those
@@ -74,19 +75,41 @@ class HoldingsReader:
             images=list(lists["images"] or []),
         )
 
+    def begin(self, *, with_df: bool) -> None:
+        """Ask the engine's lists, then its ``/system/df``, on threads of their own, without waiting: the
+        engine answers while this process goes on (``browse`` imports its terminal UI meanwhile).
+        :meth:`state` takes the answers; an error comes out there."""
+        pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="layershare-engine")
+
+        def lists() -> tuple[EngineAnswers, Future[Any] | None]:
+            answers = self.answers()
+            query = self._df_query(answers, with_df)
+            return answers, (pool.submit(system_df, self.engine, **query) if query is not None else None)
+
+        self._begun = (pool, pool.submit(lists))
+
+    def _df_query(self, answers: EngineAnswers, with_df: bool) -> dict[str, object] | None:
+        """What to ask ``/system/df`` (None: nothing): from API 1.42 the engine sizes only what is asked,
+        so not the images, known already."""
+        if not (with_df or not answers.store.readable):
+            return None
+        return {"type": ["container", "volume", "build-cache"]} if answers.api_at_least_142 else {}
+
     def state(self, *, with_df: bool, cli_api: bool = False) -> EngineState:
         """The engine's state; ``with_df`` asks ``/system/df`` for containers', volumes' and build sizes,
-        ``cli_api`` finds the API version the user's docker CLI speaks (what ``volume prune`` takes)."""
-        answers = self.answers()
-        df_query: dict[str, object] | None = None
-        if with_df or not answers.store.readable:
-            # From API 1.42 the engine sizes only what is asked: not the images (known already).
-            df_query = {"type": ["container", "volume", "build-cache"]} if answers.api_at_least_142 else {}
-        # The engine sizes containers, volumes and build cache while the images are collected.
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            df_future = pool.submit(system_df, self.engine, **df_query) if df_query is not None else None
+        ``cli_api`` finds the API version the user's docker CLI speaks (what ``volume prune`` takes).
+        The engine sizes containers, volumes and build cache while the images are collected."""
+        if self._begun is None:
+            self.begin(with_df=with_df)
+        assert self._begun is not None
+        pool, begun = self._begun
+        self._begun = None
+        try:
+            answers, df_future = begun.result()
             self.snapshot = self.engine.snapshot()
             df: Mapping[str, Any] = (df_future.result() if df_future is not None else None) or {}
+        finally:
+            pool.shutdown(wait=False, cancel_futures=True)
         return self.state_from(answers, df, self.snapshot, cli_api=cli_api)
 
     def state_from(
