@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Literal
 
 from layershare.disk.categories import DiskReport
-from layershare.free.engine_rules import parents_removed_with
+from layershare.free.parent_chain import parents_removed_with
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, EngineImage, EngineState, Snapshot, StoredUnit
 from layershare.render.disk import CATEGORY_LABELS

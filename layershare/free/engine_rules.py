@@ -5,18 +5,20 @@ containerd store's ``image_delete.go`` and ``image_prune.go``) and BuildKit's
 cache pruning, then corrected by measurement on real engines: removing a tag
 removes the image only with its last tag; an image a container uses is
 blocked; an image another image is built on (the classic builder's parent
-chain) is only untagged; an untagged parent goes with its last child (on the
-containerd store, up the chain whatever other children it has); a prune
-keeps what running containers use. No I/O; :mod:`layershare.free.selection` drives it.
+chain) is only untagged; an untagged parent goes with its last child on a
+graphdriver store; a prune keeps what running containers use. The containerd
+store walks the parents as :mod:`layershare.free.parent_chain` says.
+No I/O; :mod:`layershare.free.selection` drives it.
 """
 
 from __future__ import annotations
 
 import shlex
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from layershare.free.build_cache import keep_bytes, prune_to, remove_records
+from layershare.free.parent_chain import label_chain, parents_taken
 from layershare.free.plan import Plan
 from layershare.free.prune import BuildSpace, PruneFilters
 from layershare.model import Container, EngineImage, EngineState, version_tuple
@@ -36,36 +38,6 @@ def normalise_reference(reference: str) -> str:
     return reference if ":" in reference.rsplit("/", 1)[-1] else f"{reference}:latest"
 
 
-def parents_removed_with(
-    images: Iterable[tuple[str, Sequence[str], str]], in_use: Collection[str], containerd: bool
-) -> dict[str, tuple[str, ...]]:
-    """Per image (ID, tags, parent ID): the parents that removing it alone (every tag, no container)
-    removes too, nearest first, as :meth:`EngineRules._prune_parents` plays it: an untagged parent no
-    container uses goes, up the chain; on the containerd store whatever other children it has, on a
-    graphdriver store only where the image removed was its last child. Images with none are left out."""
-    rows = list(images)
-    parent_of = {image_id: parent for image_id, _, parent in rows}
-    tagged = {image_id for image_id, tags, _ in rows if tags}
-    children: dict[str, int] = {}
-    for _, _, parent in rows:
-        children[parent] = children.get(parent, 0) + 1
-    taken: dict[str, tuple[str, ...]] = {}
-    for image_id, _, parent in rows:
-        chain: list[str] = []
-        while (
-            parent in parent_of
-            and parent not in tagged
-            and parent not in in_use
-            and parent not in chain
-            and (containerd or children[parent] == 1)
-        ):
-            chain.append(parent)
-            parent = parent_of[parent]
-        if chain:
-            taken[image_id] = tuple(chain)
-    return taken
-
-
 @dataclass(frozen=True)
 class _StateIndex:
     """A state's lookups, made once per state: a plan is made on every key press in ``browse``."""
@@ -74,6 +46,7 @@ class _StateIndex:
     containers: dict[str, Container]
     containers_of: dict[str, list[Container]]
     children_of: dict[str, set[str]]
+    parent_of: dict[str, str]
 
 
 _LAST_INDEX: list[tuple[EngineState, _StateIndex]] = []
@@ -93,6 +66,7 @@ def _index_of(state: EngineState) -> _StateIndex:
         containers={c.id: c for c in state.containers},
         containers_of=containers_of,
         children_of=children_of,
+        parent_of={i.id: i.parent_id for i in state.images},
     )
     _LAST_INDEX[:] = [(state, index)]
     return index
@@ -126,6 +100,7 @@ class EngineRules:
         self.containerd = state.engine.image_store == "containerd"
         self.containers_of = index.containers_of
         self.children_of = index.children_of
+        self.parent_of = index.parent_of
 
     # --- who uses what ---
     def depth(self, image_id: str) -> int:
@@ -139,6 +114,12 @@ class EngineRules:
         return sorted(
             c.name for c in self.containers_of.get(image_id, ()) if c.id not in self.removed_containers
         )
+
+    def _named(self, image_id: str) -> bool:
+        return bool(self.tags[image_id])
+
+    def _used(self, image_id: str) -> bool:
+        return bool(self.users(image_id))
 
     def children(self, image_id: str) -> list[str]:
         return sorted(i for i in self.children_of.get(image_id, ()) if i in self.alive)
@@ -162,19 +143,44 @@ class EngineRules:
             kept = ", ".join(self.tags[image_id])
             self.plan.notes.append(f"tag removed, image kept: {image_id[7:19]} is still tagged {kept}")
             return
+        if self.containerd:
+            self._delete_containerd(image, by_name=bool(wanted))
+            return
         children = self.children(image_id)
         if children:
             self.plan.blocked_by.setdefault(image_id, []).extend(
                 f"image {c[7:19]} is built on it" for c in children
             )
-            if self.containerd:
-                self._prune_parents(image)
             if not wanted:
                 self.plan.notes.append(f"{image_id[7:19]} is kept: other images are built on it")
             return
         if not wanted:
             self.plan.commands.append(f"docker image rm {image_id[7:19]}")
         self._delete(image)
+
+    def _delete_containerd(self, image: EngineImage, by_name: bool) -> None:
+        """The containerd store's ``docker image rm`` of an image's last name (moby ``deleteAll``): its
+        parents are walked first (:func:`label_chain`); its record goes, kept as a dangling one when it
+        had a name and other images are built on it; then the parents :func:`parents_taken` names."""
+        chain = label_chain(image.id, self.parent_of, self.alive)
+        children = self.children(image.id)
+        if children and by_name:
+            self.plan.blocked_by.setdefault(image.id, []).extend(
+                f"image {c[7:19]} is built on it" for c in children
+            )
+        else:
+            if not by_name:
+                self.plan.commands.append(f"docker image rm {image.id[7:19]}")
+            self._delete(image, cascade=False)
+        self.plan.collects_garbage = True  # the named record's synchronous delete runs the collector
+        nearest = image.parent_id
+        if chain is None and nearest in self.alive and not self._named(nearest) and not self._used(nearest):
+            self.plan.notes.append(
+                f"{image.id[7:19]}'s untagged parents stay: a link further up its parent chain is gone "
+                "(the containerd store then removes none of them)"
+            )
+        for parent in parents_taken(chain, self._named, self._used):
+            self._delete(self.images[parent], cascade=False)
 
     def _delete(self, image: EngineImage, cascade: bool = True) -> None:
         self.alive.discard(image.id)
@@ -184,13 +190,12 @@ class EngineRules:
             self._prune_parents(image)
 
     def _prune_parents(self, image: EngineImage) -> None:
-        """moby prunes an untagged parent the deleted image leaves without children; the containerd
-        store prunes the untagged parents up the chain whatever other children they have (even when
-        the image itself stays, untagged, for its own children)."""
+        """A graphdriver store prunes an untagged parent no container uses that the deleted image
+        leaves without children, up the chain (moby ``daemon/images/image_delete.go``)."""
         parent = image.parent_id
         if parent not in self.alive or self.tags[parent] or self.users(parent):
             return
-        if self.containerd or not self.children(parent):
+        if not self.children(parent):
             self._delete(self.images[parent])
 
     # --- prunes ---

@@ -30,6 +30,9 @@ class ImageRemovalModel:
     image_ids: list[str]
     image_tagged: list[bool]
     image_parent: list[int]
+    # Its parent (the classic builder's Parent label) names an image the engine no longer has: on the
+    # containerd store such a broken chain keeps every parent.
+    image_parent_gone: list[bool]
     image_users: list[list[str]]
     image_holds: list[list[int]]
     unit_bytes: list[int]
@@ -58,6 +61,7 @@ def image_removal_model(state: EngineState) -> ImageRemovalModel:
         image_ids=[i.id for i in images],
         image_tagged=[bool(i.tags) for i in images],
         image_parent=[by_id.get(i.parent_id, -1) for i in images],
+        image_parent_gone=[bool(i.parent_id) and i.parent_id not in by_id for i in images],
         image_users=[sorted(users.get(i.id, [])) for i in images],
         image_holds=[sorted({position[k] for k in i.holds if k in position}) for i in images],
         unit_bytes=[state.units[k].bytes for k in keys],

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from layershare.free.engine_rules import parents_removed_with
+from layershare.free.parent_chain import parents_removed_with
 from layershare.report.index import LayerIndex
 from layershare.units import human_size
 

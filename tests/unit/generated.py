@@ -14,8 +14,9 @@ def image_id(rng: random.Random) -> str:
 
 
 def generated_state(seed: int, containerd: bool) -> EngineState:
-    """An engine state made from ``seed``: images on parents (some untagged), shared layers, containers,
-    and units something other than an image keeps (the build cache; on containerd, pending garbage)."""
+    """An engine state made from ``seed``: images on parents (some untagged, some gone: an earlier removal
+    took them), shared layers, containers, and units something other than an image keeps (the build
+    cache; on containerd, pending garbage)."""
     rng = random.Random(seed)
     units: dict[str, StoredUnit] = {}
 
@@ -38,7 +39,7 @@ def generated_state(seed: int, containerd: bool) -> EngineState:
                 image_id(rng),
                 tags,
                 float(n),
-                parent.id if parent else "",
+                parent.id if parent else (image_id(rng) if rng.random() < 0.25 else ""),
                 holds=tuple(dict.fromkeys([*(parent.holds if parent else ()), *own, *shared])),
             )
         )

@@ -9,7 +9,7 @@ from generated import generated_state
 
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import FreeFormat
-from layershare.free.engine_rules import parents_removed_with
+from layershare.free.parent_chain import parents_removed_with
 from layershare.free.prune import parse_duration, parse_prune, parse_until
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.whatif import free

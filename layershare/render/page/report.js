@@ -181,23 +181,43 @@
     const aliveChildren = (i) => children[i].filter((c) => alive[c]);
     const depth = (i) => { let d = 0, c = R.image_parent[i]; while (c >= 0 && d < 1000) { d += 1; c = R.image_parent[c]; } return d; };
     const block = (i, why) => { blocked.set(i, (blocked.get(i) || []).concat(why)); };
+    // A graphdriver store: an untagged parent no container uses goes with its last child, up the chain.
     function remove(i) { alive[i] = 0; removed.push(i); garbage = R.containerd; pruneParents(i); }
     function pruneParents(i) {
       const p = R.image_parent[i];
       if (p < 0 || !alive[p] || tagged[p] || R.image_users[p].length) return;
-      if (R.containerd || aliveChildren(p).length === 0) remove(p);
+      if (aliveChildren(p).length === 0) remove(p);
+    }
+    // The containerd store (layershare.free.parent_chain): every parent to the root, or null where a link is gone.
+    function labelChain(i) {
+      const chain = [];
+      for (let k = i; ; k = R.image_parent[k]) {
+        if (R.image_parent_gone[k]) return null;
+        const p = R.image_parent[k];
+        if (p < 0) return chain;
+        if (!alive[p] || chain.includes(p)) return null;
+        chain.push(p);
+      }
+    }
+    function deleteContainerd(i, byName, kids) {
+      const chain = labelChain(i);
+      if (kids.length && byName) block(i, kids.map((c) => "image " + shortId(R.image_ids[c]) + " is built on it"));
+      else { alive[i] = 0; removed.push(i); }
+      garbage = true;
+      for (const p of chain || []) {
+        if (tagged[p] || R.image_users[p].length) break;
+        alive[p] = 0; removed.push(p);
+      }
     }
     const order = picked.map((i, k) => [depth(i), k, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1]).map((x) => x[2]);
     for (const i of order) {
       if (!alive[i]) continue;
       if (R.image_users[i].length) { block(i, R.image_users[i].map((u) => "used by container " + u)); continue; }
+      const byName = tagged[i];
       tagged[i] = false;
       const kids = aliveChildren(i);
-      if (kids.length) {
-        block(i, kids.map((c) => "image " + shortId(R.image_ids[c]) + " is built on it"));
-        if (R.containerd) pruneParents(i);
-        continue;
-      }
+      if (R.containerd) { deleteContainerd(i, byName, kids); continue; }
+      if (kids.length) { block(i, kids.map((c) => "image " + shortId(R.image_ids[c]) + " is built on it")); continue; }
       remove(i);
     }
     const units = R.unit_bytes.length;
@@ -257,7 +277,7 @@
       freedExact.textContent = exact(result.freed);
       goes.setAttribute("data-removed", result.removed.map((r) => R.image_ids[r]).join(" "));
       const name = (r) => (rowOf.has(r) ? imageName(s, rowOf.get(r)) : "<none> " + shortId(R.image_ids[r]));
-      goes.replaceChildren(...result.removed.map((r) => el("li", { title: R.image_ids[r] }, picked.includes(r) ? name(r) : name(r) + " (untagged parent: goes with its last child)")));
+      goes.replaceChildren(...result.removed.map((r) => el("li", { title: R.image_ids[r] }, picked.includes(r) ? name(r) : name(r) + " (untagged parent, removed with it)")));
       stays.replaceChildren(...[...result.blocked].map(([r, why]) => el("li", { title: R.image_ids[r] }, name(r) + ": " + why.join("; "))));
       if (!result.blocked.size) stays.append(el("li", { class: "muted" }, "nothing"));
       if (!result.removed.length) goes.append(el("li", { class: "muted" }, "nothing"));
