@@ -17,11 +17,12 @@ from textual.widgets import Static
 
 from layershare.browse.levels import Level, cells, top_level
 from layershare.browse.marks import plan_lines, status_text
-from layershare.browse.rows import Rows, line, safe
+from layershare.browse.rows import Rows, line
 from layershare.browse.screens import APP_BINDINGS, Confirm, Keys, confirm_text
 from layershare.browse.session import EngineView, Removed, as_error, remove_marked
 from layershare.browse.tree import MEASURES, Measure, Node, View
 from layershare.errors import LayershareError
+from layershare.render.safe import visible as safe
 from layershare.units import human_size
 
 SORTS = ("size", "name")

@@ -10,9 +10,10 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from layershare.browse.marks import Marks
-from layershare.browse.rows import bar, safe
+from layershare.browse.rows import bar
 from layershare.browse.session import EngineView
 from layershare.browse.tree import Measure, Node, View
+from layershare.render.safe import visible as safe
 from layershare.units import human_size
 
 

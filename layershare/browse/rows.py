@@ -16,11 +16,6 @@ from layershare.browse.tree import Node
 BAR = 10
 
 
-def safe(text: str) -> str:
-    """Data as plain text: control characters (terminal escapes) shown escaped, never sent."""
-    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
-
-
 def line(text: str, style: str = "") -> Text:
     """One line of the screen: cut with an ellipsis, never wrapped onto a line that is not there."""
     return Text(text, style=style, no_wrap=True, overflow="ellipsis")

@@ -11,7 +11,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from layershare.browse.rows import safe
+from layershare.render.safe import visible as safe
 from layershare.units import human_size
 
 KEYS = [

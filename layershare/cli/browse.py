@@ -9,7 +9,7 @@ from collections.abc import Iterator
 
 import click
 
-from layershare.cli.options import handle_errors, source_options
+from layershare.cli.options import emit, handle_errors, source_options
 from layershare.errors import UsageError
 from layershare.sources.choice import SourceChoice
 
@@ -83,4 +83,4 @@ def browse(
     if app.error is not None:
         raise app.error
     if app.plan:
-        click.echo("\n".join(app.plan))
+        emit("\n".join(app.plan) + "\n")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from layershare.cli.options import format_option, handle_errors, index_from, source_options, top_option
+from layershare.cli.options import emit, format_option, handle_errors, index_from, source_options, top_option
 from layershare.errors import UsageError
 from layershare.formats import FleetFormat
 from layershare.sources.choice import SourceChoice
@@ -101,4 +101,4 @@ def fleet(
         from layershare.fleet.query import run_fleet
 
         result = run_fleet(paths, memory_limit=memory_limit, spill=spill_dir)
-    click.echo(render_fleet(result, FleetFormat(fmt), top=top), nl=False)
+    emit(render_fleet(result, FleetFormat(fmt), top=top))

@@ -12,6 +12,7 @@ from layershare.cli.browse import browse
 from layershare.cli.fleet import export, fleet
 from layershare.cli.options import (
     ExitCode,
+    emit,
     format_option,
     handle_errors,
     images_options,
@@ -87,9 +88,9 @@ def report(
         raise UsageError("--disk goes with --format html (for the categories alone: layershare disk)")
     sources = [source_from(choice) for choice in source.for_each_host()]
     if options.fmt is OutputFormat.HTML:
-        click.echo(report_page(sources, options, with_disk=with_disk), nl=False)
+        emit(report_page(sources, options, with_disk=with_disk))
         return
-    click.echo(report_text(sources, options), nl=False)
+    emit(report_text(sources, options))
 
 
 @cli.command()
@@ -109,7 +110,7 @@ def history(source: SourceChoice, fmt: str, image: str) -> None:
         raise ImageNotFound(f"no image {image!r} on {index.engine.host}")
     tags = cast(list[str], index.images.at[image_id, "tags"])
     title = f"{', '.join(tags) or '<none>'} ({short_id(image_id)})"
-    click.echo(render_history(image_history(index, image_id), title, image_id, OutputFormat(fmt)), nl=False)
+    emit(render_history(image_history(index, image_id), title, image_id, OutputFormat(fmt)))
 
 
 @cli.command()
@@ -129,7 +130,7 @@ def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[st
     if len(source.for_each_host()) > 1:
         raise UsageError("tree reads one engine: give --host once")
     report = build_report(index_from(source), include_intermediate=include_all, references=references)
-    click.echo(render_tree(sharing_tree(report), TreeFormat(fmt)), nl=False)
+    emit(render_tree(sharing_tree(report), TreeFormat(fmt)))
 
 
 @cli.command()
@@ -222,7 +223,7 @@ def check(
         baseline_reasons=reasons,
     )
     output_format = CheckFormat(fmt)
-    click.echo(render_check(result, output_format), nl=False)
+    emit(render_check(result, output_format))
     if junit_xml:
         _write(junit_xml, render_check_junit(result), "w")
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -260,7 +261,7 @@ def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> Non
     from layershare.sources.choice import open_disk
 
     reports = [disk_report(reader.snapshot()) for reader in open_disk(source, data_root=data_root)]
-    click.echo(render_disk(reports, DiskFormat(fmt), top=top), nl=False)
+    emit(render_disk(reports, DiskFormat(fmt), top=top))
 
 
 @cli.command()
@@ -365,7 +366,7 @@ def free(
         raise UsageError("free reads one engine: give --host once")
     with open_engine(source) as engine:
         result = free_space(engine, selection, data_root=data_root, api_version=api_version)
-    click.echo(render_free(result, FreeFormat(fmt)), nl=False)
+    emit(render_free(result, FreeFormat(fmt)))
 
 
 @cli.command()

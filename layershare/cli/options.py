@@ -29,6 +29,7 @@ from layershare.errors import (
     UsageError,
 )
 from layershare.formats import choices
+from layershare.render.safe import terminal_text, visible
 from layershare.sources.choice import SourceChoice, open_source
 from layershare.sources.interface import Source
 
@@ -75,9 +76,15 @@ def exit_code_for(error: LayershareError) -> ExitCode:
 
 
 def _fail(message: str, code: ExitCode) -> NoReturn:
-    for line in message.splitlines() or [""]:
-        click.echo(f"layershare: error: {line}", err=True)
+    for line in message.rstrip("\n").split("\n"):
+        click.echo(f"layershare: error: {visible(line)}", err=True)
     sys.exit(int(code))
+
+
+def emit(text: str) -> None:
+    """Write a rendered output to stdout: no control character of the data reaches the terminal
+    (:func:`~layershare.render.safe.terminal_text`)."""
+    click.echo(terminal_text(text), nl=False)
 
 
 def source_options(func: F) -> F:

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import click
 
-from layershare.cli.options import format_option, handle_errors, source_from, source_options, top_option
+from layershare.cli.options import emit, format_option, handle_errors, source_from, source_options, top_option
 from layershare.errors import UsageError
 from layershare.formats import DiffFormat
 from layershare.sources.choice import SourceChoice
@@ -43,7 +43,7 @@ def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: s
 
     sides = Sides(source, source_from)
     result = compare(sides.side(old), sides.side(new), files=files)
-    click.echo(render_diff(result, DiffFormat(fmt), top=top), nl=False)
+    emit(render_diff(result, DiffFormat(fmt), top=top))
 
 
 @click.command()
@@ -75,7 +75,7 @@ def metrics(source: SourceChoice, top: int, output: str | None, no_disk: bool) -
     if output:
         _write_atomically(output, text)
     else:
-        click.echo(text, nl=False)
+        click.echo(text, nl=False)  # the exposition format escapes its own label values
     failures = [s.failure for s in samples if s.failure is not None]
     if failures:  # the metrics say layershare_up 0; the exit code says why
         raise failures[0]

@@ -73,7 +73,7 @@ def _image_rows(report: CheckReport) -> list[list[str]]:
 
 def render_check_text(report: CheckReport, *, markdown: bool) -> str:
     """Verdict, one row per image, the failures and warnings, drift and the largest wasted files."""
-    from tabulate import tabulate
+    from layershare.render.safe import tabulate
 
     heading = "## " if markdown else ""
     fmt = "github" if markdown else "simple"
@@ -118,9 +118,8 @@ def render_check_text(report: CheckReport, *, markdown: bool) -> str:
 
 def _growth_text(report: CheckReport, heading: str, fmt: str) -> str:
     """Each checked image against its baseline: the headline and the layers only in each."""
-    from tabulate import tabulate
-
     from layershare.render.diff import headline, signed_size
+    from layershare.render.safe import tabulate
 
     lines = [f"{heading}Growth over the baseline"]
     for diff in report.baselines.values():

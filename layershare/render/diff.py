@@ -9,8 +9,6 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tabulate import tabulate
-
 from layershare.diff.files import FileChanges
 from layershare.diff.images import DiffLayer, HostDiff, ImageDiff, ImageSide
 from layershare.disk.saved_diff import DiskDiff
@@ -18,6 +16,7 @@ from layershare.formats import DiffFormat
 from layershare.ids import short_id
 from layershare.render.naming import describe_engine, engine_document, shorten
 from layershare.render.report_json import totals_document
+from layershare.render.safe import tabulate
 from layershare.units import human_size
 
 DIFF_SCHEMA = "layershare.diff/v1"

@@ -16,6 +16,7 @@ from layershare.formats import DiskFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
 from layershare.render.naming import describe_engine, engine_document, shorten
+from layershare.render.safe import csv_cell
 from layershare.units import human_size
 
 DISK_SCHEMA = "layershare.disk/v1"
@@ -186,10 +187,20 @@ def render_disk_json(reports: Sequence[DiskReport]) -> str:
     return json.dumps(doc, allow_nan=False) + "\n"
 
 
+class _SafeWriter:
+    """A CSV writer whose every cell is :func:`~layershare.render.safe.csv_cell`."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: Sequence[object]) -> None:
+        self.writer.writerow([csv_cell(c) for c in row])
+
+
 def render_disk_csv(reports: Sequence[DiskReport]) -> str:
     """One row per category and per item (container, log, volume, build-cache record, orphan), exact bytes."""
     buffer = io.StringIO()
-    out = csv.writer(buffer, lineterminator="\n")
+    out = _SafeWriter(csv.writer(buffer, lineterminator="\n"))
     out.writerow(["engine", "kind", "id", "name", "category", "bytes", "disk_bytes", "reclaimable_bytes"])
     for report in reports:
         snap = report.snapshot
@@ -224,7 +235,7 @@ def render_disk_csv(reports: Sequence[DiskReport]) -> str:
 
 
 def _table(rows: list[list[str]], headers: list[str], markdown: bool, right: set[int]) -> str:
-    from tabulate import tabulate
+    from layershare.render.safe import tabulate
 
     return tabulate(
         rows,

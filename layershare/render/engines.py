@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from layershare.render.naming import describe_engine
 from layershare.render.report_json import report_document
-from layershare.render.tabular import image_frame
+from layershare.render.tabular import frame_csv, image_frame
 from layershare.report.analysis import SUMMED_TOTALS, Report
 from layershare.units import human_size
 
@@ -21,7 +21,7 @@ def _sum(reports: Sequence[Report], name: str) -> int:
 
 def render_engines_text(reports: Sequence[Report], *, top: int | None, markdown: bool) -> str:
     """The engines table (each engine's disk is its own: physical bytes add up), then each report."""
-    from tabulate import tabulate
+    from layershare.render.safe import tabulate
 
     heading = "## " if markdown else ""
     rows = [
@@ -69,8 +69,6 @@ def render_engines_json(reports: Sequence[Report]) -> str:
 
 def render_engines_csv(reports: Sequence[Report]) -> str:
     """Every engine's images as CSV, with the engine in the first column."""
-    import io
-
     import pandas as pd
 
     frames = []
@@ -78,6 +76,4 @@ def render_engines_csv(reports: Sequence[Report]) -> str:
         frame = image_frame(r)
         frame.insert(0, "engine", r.index.engine.host)
         frames.append(frame)
-    buffer = io.StringIO()
-    pd.concat(frames, ignore_index=True).to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
+    return frame_csv(pd.concat(frames, ignore_index=True))

@@ -9,12 +9,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tabulate import tabulate
-
 from layershare.fleet.query import Fleet
 from layershare.formats import FleetFormat
 from layershare.ids import short_id
 from layershare.render.naming import shorten
+from layershare.render.safe import tabulate
 from layershare.units import human_size
 
 FLEET_SCHEMA = "layershare.fleet/v1"

@@ -9,12 +9,11 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from tabulate import tabulate
-
 from layershare.formats import FreeFormat
 from layershare.free.whatif import FreeResult
 from layershare.ids import short_id
 from layershare.render.naming import describe_engine, engine_document
+from layershare.render.safe import tabulate
 from layershare.units import human_size
 
 FREE_SCHEMA = "layershare.free/v1"

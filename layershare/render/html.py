@@ -141,7 +141,13 @@ def script_json(document: object) -> str:
         .replace(">", "\\u003e")
         .replace("\u2028", "\\u2028")
         .replace("\u2029", "\\u2029")
+        .translate(_C1_ESCAPED)
     )
+
+
+# DEL and the C1 controls, which json.dumps leaves raw without ensure_ascii: a terminal showing the page's
+# source would act on them.
+_C1_ESCAPED = {code: f"\\u{code:04x}" for code in range(0x7F, 0xA0)}
 
 
 @cache

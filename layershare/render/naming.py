@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from layershare.model import EngineInfo
+from layershare.render.safe import visible
 
 _MAX_INSTRUCTION = 60
 
 
 def shorten(text: str, width: int = _MAX_INSTRUCTION) -> str:
-    """One line of at most ``width`` characters."""
-    line = " ".join(text.split())
-    return line if len(line) <= width else line[: width - 1] + "…"
+    """One line of at most ``width`` characters, control characters shown escaped (:func:`visible`)."""
+    line = visible(" ".join(text.split()))
+    return line if len(line) <= width else _PARTIAL_ESCAPE.sub("", line[: width - 1]) + "…"
+
+
+# The start of an escape the cut would leave half-shown (``\x1`` of ``\x1b``).
+_PARTIAL_ESCAPE = re.compile(r"\\(x[0-9a-f]?|u[0-9a-f]{0,3}|U[0-9a-f]{0,7})?$")
 
 
 def describe_engine(engine: EngineInfo) -> str:

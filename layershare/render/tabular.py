@@ -6,6 +6,7 @@ import io
 
 import pandas as pd
 
+from layershare.render.safe import csv_cell
 from layershare.report.analysis import Report
 
 IMAGE_COLUMNS = [
@@ -24,8 +25,18 @@ IMAGE_COLUMNS = [
 
 def render_report_csv(report: Report) -> str:
     """The images table as CSV."""
+    return frame_csv(image_frame(report))
+
+
+def frame_csv(frame: pd.DataFrame) -> str:
+    """A frame as CSV, each text cell :func:`~layershare.render.safe.csv_cell` (no control character,
+    no cell a spreadsheet would run as a formula)."""
+    safe = frame.copy()
+    for column in safe.columns:
+        if safe[column].dtype == object or pd.api.types.is_string_dtype(safe[column]):
+            safe[column] = safe[column].map(csv_cell, na_action="ignore")
     buffer = io.StringIO()
-    image_frame(report).to_csv(buffer, index=False, lineterminator="\n")
+    safe.to_csv(buffer, index=False, lineterminator="\n")
     return buffer.getvalue()
 
 
@@ -50,6 +61,4 @@ def image_frame(report: Report) -> pd.DataFrame:
 
 def render_history_csv(history: pd.DataFrame) -> str:
     """An image's layers as CSV, oldest first."""
-    buffer = io.StringIO()
-    history.to_csv(buffer, index=False, lineterminator="\n")
-    return buffer.getvalue()
+    return frame_csv(history)

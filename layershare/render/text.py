@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import pandas as pd
-from tabulate import tabulate
 
 from layershare.ids import short_id
 from layershare.render.naming import describe_engine, shorten
 from layershare.render.rows import records
+from layershare.render.safe import tabulate
 from layershare.report.analysis import Report
 from layershare.units import human_size
 
