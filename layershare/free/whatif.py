@@ -178,8 +178,12 @@ def _kept(
     state: EngineState, held: pd.DataFrame, plan: Plan, staying: pd.DataFrame, counted: set[str]
 ) -> dict[str, tuple[int, list[str]]]:
     """For each removed image, what of its units stays counted by the engine, and who keeps it."""
+    if not plan.removed_images:
+        return {}
     removed = held[held["holder"].isin({f"image:{i}" for i in plan.removed_images})]
-    keepers = staying[staying["unit"].isin(counted)]
+    keepers = staying[staying["unit"].isin(counted) & staying["unit"].isin(removed["unit"])]
+    if keepers.empty:
+        return {}
     pairs = removed.merge(keepers, on="unit", suffixes=("", "_keeper"))
     if pairs.empty:
         return {}

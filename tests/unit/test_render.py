@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 from typing import Any
@@ -18,7 +19,14 @@ from layershare.units import human_size
 
 
 def report_of(recording: dict[str, Any]) -> Any:
-    return build_report(LayerIndex.from_snapshot(snapshot_from_recording(recording)))
+    """The report of a recording, built once per recording's content (renderers only read it)."""
+    key = hashlib.sha256(json.dumps(recording, sort_keys=True).encode()).hexdigest()
+    if key not in _REPORTS:
+        _REPORTS[key] = build_report(LayerIndex.from_snapshot(snapshot_from_recording(recording)))
+    return _REPORTS[key]
+
+
+_REPORTS: dict[str, Any] = {}
 
 
 @pytest.mark.parametrize("fmt", list(OutputFormat))
