@@ -5,14 +5,23 @@
 ARG BASE=python:3.12-slim
 
 FROM ${BASE} AS build
+# EXTRAS=fleet (make image EXTRAS=fleet) adds DuckDB and Arrow for `layershare export` and `fleet`.
+ARG EXTRAS=
 COPY .image-wheels/ /wheels/
-# A venv of layershare and its runtime dependencies with the [fleet] extra (DuckDB, Arrow), from the
-# wheels only; pip compiles every module's bytecode as it installs, and leaves the venv with it.
+# A venv of layershare and its runtime dependencies, from the wheels only. What no import needs is left
+# out: pip, setuptools (pkg_resources, _distutils_hack and its .pth), the dependencies' own test suites
+# (folders named tests; pandas.testing and numpy.testing, which are public modules, stay) and
+# zstandard's CFFI backend (12 MB; its C backend is the one imported). Every module left is compiled to
+# bytecode once, here.
 RUN python3 -m venv /opt/layershare \
- && /opt/layershare/bin/pip install --no-index --no-cache-dir --find-links /wheels \
-        "$(ls /wheels/layershare-*.whl)[fleet]" \
- && /opt/layershare/bin/pip uninstall --yes pip \
- && /opt/layershare/bin/python3 -m compileall -q /opt/layershare \
+ && site="$(/opt/layershare/bin/python3 -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')" \
+ && /opt/layershare/bin/python3 -m pip install --no-index --no-cache-dir --no-compile --find-links /wheels \
+        "$(ls /wheels/layershare-*.whl)${EXTRAS:+[$EXTRAS]}" \
+ && rm -rf /opt/layershare/bin/pip* "$site"/pip "$site"/pip-* "$site"/setuptools "$site"/setuptools-* \
+        "$site"/pkg_resources "$site"/_distutils_hack "$site"/distutils-precedence.pth \
+        "$site"/zstandard/_cffi.* "$site"/zstandard/backend_cffi.py \
+ && find "$site" -depth -type d -name tests -exec rm -rf {} + \
+ && /opt/layershare/bin/python3 -m compileall -q -j 0 /opt/layershare \
  && rm -rf /wheels
 
 FROM ${BASE}

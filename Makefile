@@ -36,6 +36,7 @@ record: setup
 	fi
 
 # layershare's container image, built without network from wheels fetched here first:
-#   make image [BASE=python:3.12-slim]   (any image with python3 and python3 -m venv)
+#   make image [BASE=python:3.12-slim] [EXTRAS=fleet]   (any image with python3 and python3 -m venv;
+#   EXTRAS=fleet adds DuckDB and Arrow as layershare:VERSION-fleet, for export and fleet)
 image:
-	@BASE="$(BASE)" bash .ci/image
+	@BASE="$(BASE)" EXTRAS="$(EXTRAS)" bash .ci/image

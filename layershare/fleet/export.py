@@ -160,7 +160,9 @@ def write_export(report: Report, folder: str | Path, host: str) -> ExportResult:
     try:
         import pyarrow as pa
     except ImportError as e:
-        raise UsageError("export needs pyarrow: pip install 'layershare[fleet]'") from e
+        raise UsageError(
+            "export needs pyarrow: pip install 'layershare[fleet]' (the container image: its -fleet tag)"
+        ) from e
     root = Path(folder)
     rows = export_rows(report, host)
     name = file_name(host)

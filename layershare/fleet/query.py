@@ -78,7 +78,9 @@ def run_fleet(
     try:
         import duckdb
     except ImportError as e:
-        raise UsageError("fleet needs DuckDB: pip install 'layershare[fleet]'") from e
+        raise UsageError(
+            "fleet needs DuckDB: pip install 'layershare[fleet]' (the container image: its -fleet tag)"
+        ) from e
     files = export_files(paths)
     with tempfile.TemporaryDirectory(prefix="layershare-fleet-") as scratch:
         connection = duckdb.connect(":memory:")

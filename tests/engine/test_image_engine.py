@@ -59,12 +59,17 @@ def imaged() -> Iterator[Any]:
             cwd=ROOT, env={**engine.env(), "PYTHON": sys.executable}, capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+        fleet = subprocess.run(
+            ["make", "image", f"BASE={BASE}", "EXTRAS=fleet"],
+            cwd=ROOT, env={**engine.env(), "PYTHON": sys.executable}, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        assert fleet.returncode == 0, fleet.stdout[-3000:] + fleet.stderr[-3000:]
         engine.built = built
         yield engine
 
 
 def run(
-    engine: Any, *args: str, options: tuple[str, ...] = (), data_root: bool = True
+    engine: Any, *args: str, options: tuple[str, ...] = (), data_root: bool = True, tag: str = VERSION
 ) -> subprocess.CompletedProcess[str]:
     """``docker run`` of the image with the engine's socket at /var/run/docker.sock (and its data root
     read-only at the same path): what a user runs."""
@@ -72,7 +77,7 @@ def run(
     if data_root:
         mounts += ["-v", f"{engine.data_root}:{engine.data_root}:ro"]
     return subprocess.run(
-        ["docker", "run", "--rm", "--network", "none", *mounts, *options, f"layershare:{VERSION}", *args],
+        ["docker", "run", "--rm", "--network", "none", *mounts, *options, f"layershare:{tag}", *args],
         env=engine.env(), capture_output=True, text=True, check=False,
     )  # fmt: skip
 
@@ -95,16 +100,53 @@ def test_make_image_tags_both_and_holds_only_the_venv(imaged: Any) -> None:
     labels = config["Labels"]
     assert labels["org.opencontainers.image.version"] == VERSION
     assert labels["org.opencontainers.image.licenses"] == "MIT" and labels["org.opencontainers.image.source"]
-    inside = imaged.docker(
-        "run", "--rm", "--network", "none", "--entrypoint", "sh", f"layershare:{VERSION}", "-c",
-        "command -v gcc cc pip pip3 || true; ls /root/.cache 2>/dev/null || true; "
-        "ls /opt/layershare/lib/python3*/site-packages | grep -c -i -E '^(duckdb|pyarrow)$'; "
-        "ls /opt/layershare/lib/python3*/site-packages | grep -c -i pyspark || true; "
-        "find /opt/layershare/lib -name '*.pyc' -path '*layershare*' | head -1",
-    ).split()  # fmt: skip
-    assert inside[0] == "2" and inside[1] == "0", inside  # no compiler, pip or pip cache; [fleet], no Spark
-    assert inside[2].endswith(".pyc")  # bytecode compiled at build time
     assert "--network=none" in (ROOT / ".ci" / "image").read_text()
+
+
+SITE = "/opt/layershare/lib/python3*/site-packages"
+INSIDE = (
+    "command -v gcc cc pip pip3 || true; ls /root/.cache 2>/dev/null || true; "
+    f"ls {SITE} | grep -c -i -E '^(duckdb|pyarrow)$' || true; "
+    f"ls {SITE} | grep -c -i pyspark || true; "
+    f"ls {SITE} | grep -c -E '^(pip|setuptools|pkg_resources|_distutils_hack)$|distutils-precedence' || true; "
+    f"find {SITE} -type d -name tests | wc -l; "
+    "find /opt/layershare/lib -name '*.pyc' -path '*layershare*' | head -1"
+)
+
+
+@pytest.mark.parametrize(("tag", "fleet"), [(VERSION, 0), (f"{VERSION}-fleet", 2)])
+def test_the_image_holds_what_an_import_needs_and_no_more(imaged: Any, tag: str, fleet: int) -> None:
+    """No compiler, pip, setuptools or dependencies' test suites; DuckDB and Arrow only in the fleet
+    variant; Spark in neither; bytecode compiled at build time."""
+    inside = imaged.docker(
+        "run", "--rm", "--network", "none", "--entrypoint", "sh", f"layershare:{tag}", "-c", INSIDE
+    ).split()  # fmt: skip
+    assert inside[:4] == [str(fleet), "0", "0", "0"], inside
+    assert inside[4].endswith(".pyc")
+
+
+def test_its_own_layer_is_at_most_150_mb_by_its_own_history(imaged: Any) -> None:
+    """The layer layershare adds to its base (its venv), as ``layershare history`` of the image sizes it."""
+    done = cli(imaged, "history", f"layershare:{VERSION}", "--format", "json")
+    assert done.returncode == 0, done.stderr
+    layers = json.loads(done.stdout)["layers"]
+    own = [layer for layer in layers if layer["shared_with"] == 0 and layer["size_bytes"] > 0]
+    assert len(own) == 1 and "/opt/layershare" in own[0]["created_by"], layers
+    assert own[0]["size_bytes"] <= 150_000_000, own[0]
+
+
+def test_the_fleet_variant_exports_and_the_default_says_which_to_use(imaged: Any, tmp_path: Path) -> None:
+    tags = json.loads(imaged.docker("image", "inspect", f"layershare:{VERSION}-fleet"))[0]["RepoTags"]
+    assert set(tags) == {f"layershare:{VERSION}-fleet", "layershare:fleet"}
+    folder = tmp_path / "fleet"
+    folder.mkdir()
+    exported = run(imaged, "export", "--to", "/fleet", "--host-name", "node-1",
+                   options=("-v", f"{folder}:/fleet"), tag=f"{VERSION}-fleet")  # fmt: skip
+    assert exported.returncode == 0, exported.stderr
+    assert list((folder / "hosts").glob("*.parquet"))
+    plain = run(imaged, "export", "--to", "/tmp/fleet")
+    assert plain.returncode == 2 and len(plain.stderr.strip().splitlines()) == 1
+    assert "-fleet tag" in plain.stderr and "Traceback" not in plain.stderr
 
 
 def test_report_in_the_container_is_the_hosts(imaged: Any) -> None:
