@@ -158,7 +158,7 @@ def test_the_images_own_policy_loads_with_a_budget_and_no_waste() -> None:
     wasted = policy.rule("max-wasted-bytes")
     assert isinstance(wasted, ThresholdRule) and wasted.levels == Levels(fail=1_000_000)
     unique = policy.rule("max-unique-size")
-    assert isinstance(unique, ThresholdRule) and unique.levels == Levels(fail=500_000_000, warn=470_000_000)
+    assert isinstance(unique, ThresholdRule) and unique.levels == Levels(fail=150_000_000, warn=145_000_000)
 
 
 def test_junit_xml_is_written_beside_the_main_format(tmp_path: Path) -> None:
