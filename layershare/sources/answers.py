@@ -39,13 +39,7 @@ def trim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     """What a recording keeps of an image summary: :data:`SUMMARY_KEYS`, and of each manifest (the
     containerd store, API 1.47+) its kind, whether it is available and its sizes."""
     kept = {k: summary.get(k) for k in SUMMARY_KEYS}
-    return _with_manifests(kept, summary)
-
-
-def _with_manifests(kept: dict[str, Any], answer: Mapping[str, Any]) -> dict[str, Any]:
-    """``kept`` with the answer's manifests (a summary's or an inspect's), each its kind, whether it is
-    available and its sizes; as it is where the answer lists none."""
-    manifests = answer.get("Manifests")
+    manifests = summary.get("Manifests")
     if isinstance(manifests, list):
         kept["Manifests"] = [
             {
@@ -78,13 +72,12 @@ def is_containerd_store(info: Mapping[str, Any]) -> bool:
 def trim_inspect(inspect: Mapping[str, Any]) -> dict[str, Any]:
     """Keep what the model needs; environment and non-OCI label values are dropped here."""
     labels = (inspect.get("Config") or {}).get("Labels") or {}
-    kept = {
+    return {
         "Id": inspect.get("Id"),
         "Created": inspect.get("Created"),
         "RootFS": {"Layers": list((inspect.get("RootFS") or {}).get("Layers") or [])},
         "Config": {"Labels": {k: v for k, v in labels.items() if k.startswith(OCI_LABEL_PREFIX)}},
     }
-    return _with_manifests(kept, inspect)  # asked with manifests=1 where the list gave none
 
 
 def trim_history(entry: Mapping[str, Any], *, show_values: bool) -> dict[str, Any]:

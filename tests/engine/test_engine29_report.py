@@ -281,34 +281,3 @@ def test_a_warm_report_on_the_containerd_store_does_not_wait_on_the_image_list(
 ) -> None:
     """:func:`engines.warm_reports_without_the_image_list` on Engine 29.7, both stores."""
     warm_reports_without_the_image_list(engine29, tmp_path / "cache")
-
-
-def test_the_docker_groups_image_list_is_the_engines_df_where_its_figures_are_needed(
-    engine29: Any, tmp_path: Path
-) -> None:
-    """As the docker group on the containerd store (uid 65534, a cache of its own), a cold report takes
-    its image list from ``/system/df?type=image``, which it needs for the engine's exact figures
-    anyway, and only the untagged images from a list: the engine sizes each image once, not twice.
-    The report is the one the full list gives (``--no-cache``), and a warm run serves it again."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    for folder in (tmp_path, cache):
-        folder.chmod(0o777)
-    args = ["report", "-f", "json", "--cache-dir", str(cache)]
-    mark = len(engine29.log())
-    cold = run_unprivileged(engine29, args)
-    assert cold.returncode == 0, cold.stderr
-    lists = [path for method, path in api_calls_since(engine29, mark) if "/images/json" in path]
-    full = run_unprivileged(engine29, ["report", "-f", "json", "--no-cache"])
-    warm = run_unprivileged(engine29, args)
-    cold_doc, full_doc, warm_doc = (json.loads(r.stdout) | {"collected_at": None} for r in (cold, full, warm))
-    assert cold_doc == full_doc == warm_doc
-    if engine29.containerd:
-        assert lists and all("dangling" in path for path in lists), lists  # no unfiltered list
-        doc = json.loads(cold.stdout)
-        ls = json.loads(
-            engine29.docker("image", "ls", "--format", "{{json .}}", "--no-trunc").splitlines()[0]
-        )
-        assert ls and all(i["content_bytes"] is not None for i in doc["images"] if i["tags"])
-    else:
-        assert lists and not any("dangling" in path for path in lists)

@@ -215,10 +215,10 @@ class _RemovesOneImage(EngineSource):
         super().__init__(host, workers=1, read_layer_store=False)
         self.victim, self.engine = victim, engine
 
-    def _fetch_image(self, api: Any, image_id: str, query: Any) -> Any:
+    def _fetch_image(self, api: Any, image_id: str) -> Any:
         if image_id == self.victim:
             self.engine.docker("rmi", image_id)
-        return super()._fetch_image(api, image_id, query)
+        return super()._fetch_image(api, image_id)
 
 
 def test_image_removed_while_collecting_is_skipped_with_a_note(engine: Any) -> None:

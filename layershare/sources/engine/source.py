@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layershare.cache import ImageCache, ReportCache, engine_key
-from layershare.ids import chain_ids
+from layershare.ids import chain_ids, short_id
 from layershare.model import ImageContent, Snapshot
 from layershare.sources.answers import (
     INFO_KEYS,
@@ -28,12 +28,12 @@ from layershare.sources.answers import (
     engine_figures_exact,
     image_usage_from,
     manifests,
+    trim_history,
+    trim_inspect,
     trim_summary,
 )
 from layershare.sources.engine.contexts import chosen_context, describe_host
-from layershare.sources.engine.df_list import df_can_list, images_from_df, inspect_query, with_manifests
 from layershare.sources.engine.export import export_image
-from layershare.sources.engine.image_answers import fetch_image, fetch_images
 from layershare.sources.engine.local_store import LocalStore, store_readable
 from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
 from layershare.sources.engine.system_df import system_df
@@ -43,6 +43,8 @@ from layershare.sources.stores.records import Records, listed_from_records, read
 from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
+# Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
+LOCAL_WORKERS = min(8, 2 * (os.cpu_count() or 1))
 ANSWERS = ("version", "info", "images", "containers")  # what every run asks first (lists)
 
 Progress = Callable[[int, int], None]
@@ -89,7 +91,6 @@ class EngineSource(StatefulSource, ContentSource):
         self._store_digest: str | None = None
         self._records: Records | None = None  # containerd's records, as the state digest read them
         self._skipped = 0
-        self._image_df: dict[str, Any] | None = None  # /system/df?type=image, where it gave the list
 
     def _client(self) -> Any:
         """The low-level API client, opened once (threads may ask at once) and reused by every call."""
@@ -147,9 +148,6 @@ class EngineSource(StatefulSource, ContentSource):
                 known = self._without_images()  # whether the store can list them is in the info
             if known and (listed := self._records_list(known["info"])) is not None:
                 known = {**known, "images": listed}
-            elif known and self._df_lists(known):
-                listed, self._image_df = images_from_df(self)
-                known = {**known, "images": listed}
             self._answers = {**known, **self._ask([k for k in ANSWERS if k not in known])}
         return self._answers
 
@@ -157,20 +155,9 @@ class EngineSource(StatefulSource, ContentSource):
         """The image list from containerd's records, at an API version that lists manifests (1.47+)."""
         if not self.read_layer_store:
             return None
-        return (
-            listed_from_records(info, self._records) if manifests(self._api_version()) is not None else None
-        )
-
-    def _df_lists(self, known: Mapping[str, Any]) -> bool:
-        """Whether the image list comes from ``/system/df`` (:mod:`~layershare.sources.engine.df_list`):
-        where the engine's files are not read, and its figures, asked anyway, are exact."""
-        if self.read_layer_store and store_readable(known["info"]):
-            return False
-        return df_can_list(known["version"], known["info"], self._api_version())
-
-    def _api_version(self) -> str:
         local = self._plain_api()
-        return local.version if local is not None else str(self._client().api_version)
+        spoken = local.version if local is not None else str(self._client().api_version)
+        return listed_from_records(info, self._records) if manifests(spoken) is not None else None
 
     def _without_images(self) -> dict[str, Any]:
         """Version, info and containers, without the image list (which the engine sizes image by image)."""
@@ -304,10 +291,9 @@ class EngineSource(StatefulSource, ContentSource):
         present = set(ids)
         inspects: dict[str, Any] = {}
         histories: dict[str, Any] = {}
-        unlisted = {str(s["Id"]) for s in summaries if "Manifests" not in s} if self._image_df else set()
         for image_id in ids:
             entry = cached.get(image_id)
-            if entry is not None and not (image_id in unlisted and "Manifests" not in entry["inspect"]):
+            if entry is not None:
                 inspects[image_id] = entry["inspect"]
                 # A parent the history names may have been removed since: the engine would say <missing>.
                 histories[image_id] = [
@@ -323,15 +309,10 @@ class EngineSource(StatefulSource, ContentSource):
         missing = [i for i in ids if i not in inspects]
         # Without the store's files, the engine's own image figures where they are exact, asked meanwhile.
         exact = content_store is None and engine_figures_exact(version, info)
-        query = inspect_query(self._api_version()) if unlisted else {}
         with ThreadPoolExecutor(max_workers=1) as pool:
-            asked = self._image_df is None and exact and ids
-            usage = pool.submit(system_df, self, type=["image"]) if asked else None
-            notes = fetch_images(self, api, missing, inspects, histories, query)
-            self._skipped += len(notes)
-            answer = usage.result() if usage is not None else self._image_df if exact and ids else None
-            image_usage = image_usage_from(answer or {}) if answer is not None else None
-        summaries = with_manifests(summaries, inspects) if unlisted else summaries
+            usage = pool.submit(system_df, self, type=["image"]) if exact and ids else None
+            notes = self._fetch_missing(api, missing, inspects, histories)
+            image_usage = image_usage_from(usage.result() or {}) if usage is not None else None
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         layer_store: dict[str, int] = {}
@@ -357,11 +338,53 @@ class EngineSource(StatefulSource, ContentSource):
             "notes": notes,
         }
 
-    def _fetch_image(
-        self, api: Any, image_id: str, query: Mapping[str, int]
-    ) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """One image's inspect (with ``query``) and history; None where it is gone."""
-        return fetch_image(self._plain_api(), api, image_id, query)
+    def _fetch_missing(
+        self, api: Any, missing: list[str], inspects: dict[str, Any], histories: dict[str, Any]
+    ) -> list[str]:
+        """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones.
+
+        A local engine is asked over up to two connections per core (it shares them with us), a
+        remote one over ``workers`` connections; TLS and ssh hosts through the SDK's pool.
+        """
+        notes: list[str] = []
+        if not missing:
+            return notes
+        local = self._plain_api()
+        # A local engine shares this machine's cores; a remote one is waited on, not computed with.
+        workers = self.workers
+        if local is not None and isinstance(local.endpoint, str):
+            workers = min(self.workers, LOCAL_WORKERS)
+
+        def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
+            found = self._fetch_image(api, image_id)
+            return (image_id, *found) if found is not None else (image_id, None, None)
+
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
+                if inspect is None or history is None:
+                    self._skipped += 1
+                    notes.append(f"image {short_id(image_id)} was removed while collecting; skipped")
+                else:
+                    inspects[image_id] = trim_inspect(inspect)
+                    histories[image_id] = [trim_history(h, show_values=self.show_values) for h in history]
+                if self.progress:
+                    self.progress(done, len(missing))
+        return notes
+
+    def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
+        """Inspect and history (without the SDK where the engine is a plain endpoint); None: gone."""
+        local = self._plain_api()
+        if local is not None:
+            try:
+                return local.get(f"/images/{image_id}/json"), local.get(f"/images/{image_id}/history")
+            except NotFound:
+                return None
+        import docker.errors
+
+        try:
+            return api.inspect_image(image_id), api.history(image_id)
+        except docker.errors.NotFound:
+            return None
 
     def image_content(self, image_id: str) -> ImageContent:
         """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
