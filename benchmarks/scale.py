@@ -11,7 +11,11 @@ whole processes, side by side, the median of ``--runs`` of:
 - ``python -c "import pandas, tabulate, docker"`` (imports alone);
 - ``layershare report --format json`` cold (an empty cache folder each run);
 - ``layershare report --format json`` warm (cache filled, nothing changed);
-- warm after one image is added, and after it is removed again (one run each).
+- warm after one image is added, and after it is removed again (one run each);
+- the floor of a cold run: the same requests a cold run made (read from dockerd's debug log), sent
+  again by one process with layershare's own HTTP client and nothing else done (the lists together,
+  then each image's requests on two threads per core, ``/system/df`` beside them from the start; every
+  body read and dropped): what waiting on the engine's answers alone takes.
 
 It prints each median wall time and peak resident memory (``ru_maxrss`` of
 the child) and the ratios the targets are stated in, and checks that the
@@ -36,6 +40,7 @@ import argparse
 import itertools
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -57,6 +62,38 @@ NAIVE = (
     "client = docker.DockerClient(base_url=os.environ['DOCKER_HOST'])\n"
     "for image in client.images.list():\n"
     "    image.history()\n"
+)
+
+
+# The floor: the requests of a cold run, as fast as one process can send them: the lists first
+# (together), each image's own requests once the list is in (on two threads per core), and whatever
+# needs no list (``/system/df``) on a thread of its own from the start.
+REPLAY = (
+    "import json, os, sys, threading\n"
+    "from concurrent.futures import ThreadPoolExecutor\n"
+    "from layershare.sources.engine.plain_api import _Connection, plain_endpoint\n"
+    "paths = json.load(open(sys.argv[1]))\n"
+    "endpoint = plain_endpoint(os.environ['DOCKER_HOST'])\n"
+    "local = threading.local()\n"
+    "def get(path):\n"
+    "    if not hasattr(local, 'c'):\n"
+    "        local.c = _Connection(endpoint, 300.0)\n"
+    "    status, body = local.c.get(path)\n"
+    "    assert status < 500, (status, path)\n"
+    "per_image = [p for p in paths if '/images/sha256:' in p or '/images/sha256%3A' in p]\n"
+    "free = [p for p in paths if '/system/df' in p]\n"
+    "lists = [p for p in paths if p not in set(per_image) | set(free)]\n"
+    "with ThreadPoolExecutor(len(free) or 1) as side:\n"
+    "    started = [side.submit(get, p) for p in free]\n"
+    "    with ThreadPoolExecutor(len(lists) or 1) as pool:\n"
+    "        list(pool.map(get, lists))\n"
+    "    with ThreadPoolExecutor(2 * (os.cpu_count() or 1)) as pool:\n"
+    "        list(pool.map(get, per_image))\n"
+    "    [f.result() for f in started]\n"
+)
+# dockerd's debug log of a call: "Calling GET /v1.41/..." (20.10, 26.1) or request-url=... (28 and later).
+CALL = re.compile(
+    r"Calling GET ([^\s\"]+)|handling GET request\" method=GET [^\n]*?request-url=\"?([^\s\"]+)"
 )
 
 
@@ -155,6 +192,7 @@ def bench_size(engine: PrivateEngine, n: int, runs: int, naive_runs: int, extra:
             runs,
             before=["rm", "-rf", str(cache)],
         )
+        floor = measure_floor(engine, [*report, "--cache-dir", str(cache)], env, runs, Path(tmp), cache)
         warm, warm_out = measure(
             "layershare warm (cache filled)", [*report, "--cache-dir", str(cache)], env, runs
         )
@@ -193,7 +231,32 @@ def bench_size(engine: PrivateEngine, n: int, runs: int, naive_runs: int, extra:
         removed, _ = measure(
             "layershare warm, that image removed", [*report, "--cache-dir", str(cache)], env, 1
         )
-    return [df, naive, imports, cold, warm, analysis, added, removed]
+    return [df, naive, imports, cold, floor, warm, analysis, added, removed]
+
+
+def measure_floor(
+    engine: PrivateEngine, report: list[str], env: dict[str, str], runs: int, tmp: Path, cache: Path
+) -> Measured:
+    """The floor of a cold run: one more cold run (not counted) whose requests dockerd logs, then those
+    requests replayed (:data:`REPLAY`) ``runs`` times, as whole processes."""
+    subprocess.run(["rm", "-rf", str(cache)], check=True)
+    mark = len(engine.log())
+    run_with_rusage(report, env)
+    time.sleep(1)  # dockerd writes its log a moment after it answers
+    paths = [a or b for a, b in CALL.findall(engine.log()[mark:])]
+    if not paths:
+        raise SystemExit("dockerd logged no request: start it with debug=True")
+    calls = tmp / "calls.json"
+    calls.write_text(json.dumps(paths))
+    os.chmod(calls, 0o644)
+    floor, _ = measure(
+        f"the engine's answers alone ({len(paths)} requests of a cold run, replayed)",
+        [sys.executable, "-c", REPLAY, str(calls)],
+        env,
+        runs,
+    )
+    subprocess.run(["rm", "-rf", str(cache)], check=True)
+    return floor
 
 
 def extra_tag(engine: PrivateEngine, extra: int) -> str:
@@ -218,7 +281,9 @@ def main() -> None:
     )
     options = parser.parse_args()
     sizes = [int(s) for s in options.sizes.split(",")]
-    engine = start_private_engine(dockerd=options.dockerd, containerd_store=options.containerd_store)
+    engine = start_private_engine(
+        dockerd=options.dockerd, containerd_store=options.containerd_store, debug=True
+    )  # debug: dockerd logs each request, which the floor replays
     opened: list[tuple[Path, int]] = []
     try:
         if options.user is not None:
@@ -239,7 +304,7 @@ def main() -> None:
             rows = bench_size(
                 engine, n, options.runs, options.naive_runs or options.runs, extra=1_000_000 + n
             )
-            df, naive, _, cold, warm, analysis, added, removed = rows
+            df, naive, _, cold, floor, warm, analysis, added, removed = rows
             print(
                 f"\n{n} images (median of {options.runs}; naive loop {options.naive_runs or options.runs}):"
             )
@@ -249,6 +314,8 @@ def main() -> None:
             ratios = {
                 "warm / df": warm.median / df.median,
                 "cold / df": cold.median / df.median,
+                "floor / df": floor.median / df.median,
+                "cold / floor": cold.median / floor.median,
                 "naive / cold": naive.median / cold.median,
                 "added / warm": added.median / warm.median,
                 "added / new options": added.median / analysis.median,
