@@ -14,6 +14,7 @@ import pytest
 
 from layershare.errors import EngineAPIError, EngineUnreachable
 from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
+from layershare.sources.engine.ssh import SshEndpoint
 
 
 def _answer(path: str) -> bytes:
@@ -122,7 +123,11 @@ def test_which_hosts_go_without_the_sdk(monkeypatch: pytest.MonkeyPatch) -> None
     assert plain_endpoint("unix:///run/x.sock") == "/run/x.sock"
     assert plain_endpoint("tcp://127.0.0.1:2375") == ("127.0.0.1", 2375)
     assert plain_endpoint("tcp://engine.example") == ("engine.example", 2375)
-    assert plain_endpoint("ssh://user@host") is None
+    # ssh as the docker CLI runs it: -l and -p only where the URL names them (~/.ssh/config otherwise)
+    assert plain_endpoint("ssh://user@host") == SshEndpoint("host", "user", None)
+    assert plain_endpoint("ssh://alias").command() == ["ssh", "--", "alias", "docker", "system", "dial-stdio"]  # type: ignore[union-attr]
+    assert plain_endpoint("ssh://me@10.0.0.1:2222").command()[:5] == ["ssh", "-l", "me", "-p", "2222"]  # type: ignore[union-attr]
+    assert plain_endpoint("ssh://host/path") is None
     monkeypatch.setenv("DOCKER_TLS_VERIFY", "1")
     assert plain_endpoint("tcp://127.0.0.1:2376") is None  # TLS: the SDK's
     assert plain_endpoint("unix:///run/x.sock") == "/run/x.sock"

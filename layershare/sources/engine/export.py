@@ -1,15 +1,17 @@
 """One image's content streamed from the engine's export (``GET /images/{id}/get``): nothing touches
-the disk. What ``layershare diff`` and browse's files of a layer read without the engine's files."""
+the disk. What ``layershare diff`` and browse's files of a layer read without the engine's files; over
+ssh through layershare's own client, elsewhere through the SDK."""
 
 from __future__ import annotations
 
 import io
 from typing import Any
 
-from layershare.errors import ArchiveError, EngineAPIError, ImageNotFound
+from layershare.errors import ArchiveError, EngineAPIError, EngineUnreachable, ImageNotFound
 from layershare.ids import short_id
 from layershare.model import ImageContent
 from layershare.sources.archive.reader import ChunkReader, read_archive
+from layershare.sources.engine.plain_api import NotFound, PlainAPI
 
 EXPORT_CHUNK = 1 << 18
 
@@ -39,6 +41,31 @@ def export_image(api: Any, image_id: str, where: str) -> ImageContent:
         raise ArchiveError(f"the export of image {short} from {where} was cut off ({e})") from e
     except (requests.exceptions.ConnectionError, docker.errors.DockerException) as e:
         raise connection_error(where, e) from e
+    if len(contents) != 1:
+        raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
+    return contents[0]
+
+
+def export_image_plain(plain: PlainAPI, image_id: str) -> ImageContent:
+    """The same through layershare's own client (an engine over ssh, where the SDK is not used)."""
+    short = short_id(image_id)
+    try:
+        chunks = plain.stream(f"/images/{image_id}/get")
+    except NotFound as e:
+        raise ImageNotFound(f"image {short} is no longer on the engine at {plain.where}") from e
+    except EngineAPIError:
+        try:
+            plain.get(f"/images/{image_id}/json")
+        except NotFound as e:  # Engine 20.10 answers 500, not 404, for a removed image
+            raise ImageNotFound(f"image {short} is no longer on the engine at {plain.where}") from e
+        raise
+    try:
+        stream = io.BufferedReader(ChunkReader(chunks), EXPORT_CHUNK)
+        contents = read_archive(stream, name=f"export of image {short}")
+    except EngineUnreachable as e:
+        raise ArchiveError(f"the export of image {short} from {plain.where} was cut off ({e})") from e
+    finally:
+        chunks.close()
     if len(contents) != 1:
         raise ArchiveError(f"the export of image {short} holds {len(contents)} images, not one")
     return contents[0]

@@ -1,10 +1,11 @@
-"""A GET-only JSON client for an engine on a unix socket or plain TCP, without the Docker SDK.
+"""A GET-only JSON client for an engine on a unix socket, plain TCP or ssh, without the Docker SDK.
 
 Importing the SDK (and ``requests``) costs about 0.15 s, and each request through it
 about a millisecond; this client is the standard library's sockets, one persistent
 connection per thread (:class:`_Connection`), the API version negotiated once from
-``GET /version`` as the SDK does. TLS (``DOCKER_TLS_VERIFY``, ``DOCKER_CERT_PATH``) and
-ssh go through the SDK.
+``GET /version`` as the SDK does. Over ssh a connection is one ``docker system
+dial-stdio`` process (:mod:`~layershare.sources.engine.ssh`). TLS (``DOCKER_TLS_VERIFY``,
+``DOCKER_CERT_PATH``) goes through the SDK.
 """
 
 from __future__ import annotations
@@ -13,12 +14,17 @@ import json
 import os
 import socket
 import threading
+from collections.abc import Generator, Iterator
 from typing import Any, BinaryIO, cast
 from urllib.parse import urlencode, urlsplit
 
 from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
+from layershare.sources.engine.ssh import SshEndpoint, SshStream, ssh_endpoint
+
+Endpoint = str | tuple[str, int] | SshEndpoint  # a unix socket's path, (address, port), or ssh
 
 DEFAULT_SOCKET = "/var/run/docker.sock"
+STREAM_CHUNK = 1 << 18
 
 
 class NotFound(LookupError):
@@ -39,13 +45,18 @@ class _Connection:
     when it shares the machine's cores.
     """
 
-    def __init__(self, endpoint: str | tuple[str, int], timeout: float) -> None:
+    def __init__(self, endpoint: Endpoint, timeout: float) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self.sock: socket.socket | None = None
+        self.sock: socket.socket | SshStream | None = None
         self.reader: BinaryIO | None = None
+        self.said = ""  # ssh's own words, where the ssh process ended by itself
 
-    def _open(self) -> tuple[socket.socket, BinaryIO]:
+    def _open(self) -> tuple[socket.socket | SshStream, BinaryIO]:
+        if isinstance(self.endpoint, SshEndpoint):
+            stream = SshStream(self.endpoint, self.timeout)
+            self.sock, self.reader = stream, stream.reader
+            return stream, stream.reader
         if isinstance(self.endpoint, str):
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
             sock.settimeout(self.timeout)
@@ -62,17 +73,21 @@ class _Connection:
         return sock, reader
 
     def close(self) -> None:
+        if isinstance(self.sock, SshStream):
+            self.said = self.sock.close() or self.said
+            self.sock = self.reader = None
+            return
         if self.reader is not None:
             self.reader.close()
         if self.sock is not None:
             self.sock.close()
         self.sock = self.reader = None
 
-    def get(self, target: str) -> tuple[int, bytes]:
-        """(status, body) of ``GET target``."""
+    def _head(self, target: str) -> tuple[BinaryIO, int, int | None, bool, bool]:
+        """Send ``GET target`` and read the answer's head: (reader, status, length, chunked, close)."""
         sock, reader = (self.sock, self.reader) if self.sock and self.reader else self._open()
         sock.sendall(f"GET {target} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
-        status_line = reader.readline(1 << 16)
+        status_line = sock.readline(1 << 16) if isinstance(sock, SshStream) else reader.readline(1 << 16)
         if not status_line:
             raise _Closed
         version, _, rest = status_line.partition(b" ")
@@ -94,6 +109,11 @@ class _Connection:
                 chunked = b"chunked" in value.lower()
             elif name == b"connection":
                 close = b"close" in value.lower()
+        return reader, int(rest[:3]), length, chunked, close
+
+    def get(self, target: str) -> tuple[int, bytes]:
+        """(status, body) of ``GET target``."""
+        reader, status, length, chunked, close = self._head(target)
         if chunked:
             body = self._chunked(reader)
         elif length is not None:
@@ -102,7 +122,42 @@ class _Connection:
             body, close = reader.read(), True
         if close:
             self.close()
-        return int(rest[:3]), body
+        return status, body
+
+    def stream(self, target: str) -> tuple[int, Generator[bytes, None, None]]:
+        """(status, the body as it arrives) of ``GET target``: a large answer (an image's export) is
+        never held whole. A body left unread closes the connection."""
+        reader, status, length, chunked, close = self._head(target)
+
+        def body() -> Generator[bytes, None, None]:
+            done = False
+            try:
+                if chunked:
+                    while size := int(reader.readline(1 << 16).split(b";", 1)[0], 16):
+                        yield from self._pieces(reader, size)
+                        reader.readline(1 << 16)
+                    while reader.readline(1 << 16) not in (b"\r\n", b"\n", b""):
+                        pass  # trailers
+                elif length is not None:
+                    yield from self._pieces(reader, length)
+                else:
+                    while piece := reader.read(STREAM_CHUNK):
+                        yield piece
+                done = length is not None or chunked
+            finally:
+                if close or not done:
+                    self.close()
+
+        return status, body()
+
+    @staticmethod
+    def _pieces(reader: BinaryIO, size: int) -> Iterator[bytes]:
+        while size:
+            piece = reader.read(min(size, STREAM_CHUNK))
+            if not piece:
+                raise _Closed
+            size -= len(piece)
+            yield piece
 
     @staticmethod
     def _exactly(reader: BinaryIO, size: int) -> bytes:
@@ -123,12 +178,15 @@ class _Connection:
             reader.readline(1 << 16)
 
 
-def plain_endpoint(host: str | None) -> str | tuple[str, int] | None:
-    """Where ``host`` (or ``DOCKER_HOST`` when None) is reached without TLS: a unix socket's path, or
-    (address, port) of plain ``tcp://``; None for TLS, ssh and anything else (the SDK's)."""
+def plain_endpoint(host: str | None) -> Endpoint | None:
+    """Where ``host`` (or ``DOCKER_HOST`` when None) is reached without TLS: a unix socket's path,
+    (address, port) of plain ``tcp://``, or an ``ssh://`` endpoint; None for TLS and anything else
+    (the SDK's)."""
     url = host if host is not None else os.environ.get("DOCKER_HOST") or f"unix://{DEFAULT_SOCKET}"
     if url.startswith("unix://"):
         return url.removeprefix("unix://")
+    if url.startswith("ssh://"):
+        return ssh_endpoint(url)
     if (
         not url.startswith("tcp://")
         or os.environ.get("DOCKER_TLS_VERIFY")
@@ -142,23 +200,46 @@ def plain_endpoint(host: str | None) -> str | tuple[str, int] | None:
 
 
 class PlainAPI:
-    """JSON answers of ``GET`` requests to the engine at a unix socket or plain TCP endpoint
-    (:func:`plain_endpoint`; ``where`` names it in messages)."""
+    """JSON answers of ``GET`` requests to the engine at a unix socket, plain TCP or ssh endpoint
+    (:func:`plain_endpoint`; ``where`` names it in messages).
 
-    def __init__(self, endpoint: str | tuple[str, int], where: str, timeout: float = 300.0) -> None:
+    A socket's connection is kept per thread; over ssh, where each connection is an ssh process, the
+    connections are a pool that any thread takes one from and gives back, so that a run starts as
+    few ssh processes as it asks requests at once."""
+
+    def __init__(self, endpoint: Endpoint, where: str, timeout: float = 300.0) -> None:
         self.endpoint = endpoint
         self.where = where
         self.timeout = timeout
         self._local = threading.local()
+        self._pooled = isinstance(endpoint, SshEndpoint)
+        self._idle: list[_Connection] = []
+        self._lock = threading.Lock()
         self._version: str | None = None
 
     def _connection(self) -> _Connection:
+        if self._pooled:
+            with self._lock:
+                if self._idle:
+                    return self._idle.pop()
+            return _Connection(self.endpoint, self.timeout)
         connection: _Connection | None = getattr(self._local, "connection", None)
         if connection is None:
             connection = self._local.connection = _Connection(self.endpoint, self.timeout)
         return connection
 
-    def _error(self, e: OSError) -> SourceError:
+    def _release(self, connection: _Connection) -> None:
+        """Give a pooled connection back (a closed one too: it opens again when next taken)."""
+        if self._pooled:
+            with self._lock:
+                self._idle.append(connection)
+
+    def _error(self, e: OSError, connection: _Connection | None = None) -> SourceError:
+        if isinstance(self.endpoint, SshEndpoint):
+            said = connection.said if connection is not None else ""
+            return EngineUnreachable(
+                f"cannot reach the Docker engine at {self.where} over ssh: {said or e or 'ssh failed'}"
+            )
         if isinstance(e, PermissionError):
             return EnginePermissionDenied(
                 f"permission denied opening the Docker socket at {self.where}: run as a member of the "
@@ -170,21 +251,27 @@ class PlainAPI:
         )
 
     def _request(self, path: str) -> Any:
+        connection = self._connection()
+        try:
+            return self._answer(connection, path)
+        finally:
+            self._release(connection)
+
+    def _answer(self, connection: _Connection, path: str) -> Any:
         for attempt in (0, 1):  # a kept-alive connection the engine closed is opened once more
-            connection = self._connection()
             try:
                 status, body = connection.get(path)
             except (_Closed, BrokenPipeError, ConnectionResetError) as e:
                 connection.close()
-                if attempt:
-                    raise self._error(e) from e
+                if attempt or connection.said:  # ssh that failed by itself fails again
+                    raise self._error(e, connection) from e
                 continue
             except ValueError as e:
                 connection.close()
                 raise EngineAPIError(f"the engine at {self.where} answered {path} with no HTTP ({e})") from e
             except OSError as e:
                 connection.close()
-                raise self._error(e) from e
+                raise self._error(e, connection) from e
             if status == 404:
                 raise NotFound(path)
             if status >= 400:
@@ -212,8 +299,46 @@ class PlainAPI:
         query = f"?{query}" if query else ""
         return self._request(f"/v{self.version}{path}{query}")
 
+    def stream(self, path: str) -> Generator[bytes, None, None]:
+        """``GET /v<version><path>``'s body as it arrives (an image's export); :class:`NotFound` for a
+        404, :class:`EngineAPIError` for another error, connection errors as for :meth:`get`."""
+        target = f"/v{self.version}{path}"
+        connection = self._connection()
+        try:
+            status, body = connection.stream(target)
+        except (_Closed, BrokenPipeError, ConnectionResetError, ValueError) as e:
+            connection.close()
+            self._release(connection)
+            raise self._error(e if isinstance(e, OSError) else OSError(str(e)), connection) from e
+        except OSError as e:
+            connection.close()
+            self._release(connection)
+            raise self._error(e, connection) from e
+        if status == 404:
+            body.close()
+            self._release(connection)
+            raise NotFound(path)
+        if status >= 400:
+            message = b"".join(body).decode(errors="replace")
+            self._release(connection)
+            raise EngineAPIError(f"the engine at {self.where} answered an error: {message.strip()[:300]}")
+        return self._released_after(connection, body)
+
+    def _released_after(
+        self, connection: _Connection, body: Generator[bytes, None, None]
+    ) -> Generator[bytes, None, None]:
+        try:
+            yield from body
+        finally:
+            body.close()
+            self._release(connection)
+
     def close(self) -> None:
-        """Close this thread's connection."""
+        """Close this thread's connection (over ssh: every idle one, ending their ssh processes)."""
+        with self._lock:
+            idle, self._idle = self._idle, []
+        for pooled in idle:
+            pooled.close()
         connection = getattr(self._local, "connection", None)
         if connection is not None:
             connection.close()

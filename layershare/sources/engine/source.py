@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from layershare.cache import ImageCache, ReportCache, engine_key
-from layershare.ids import chain_ids, short_id
+from layershare.ids import chain_ids
 from layershare.model import ImageContent, Snapshot
 from layershare.sources.answers import (
     INFO_KEYS,
@@ -28,14 +28,14 @@ from layershare.sources.answers import (
     engine_figures_exact,
     image_usage_from,
     manifests,
-    trim_history,
-    trim_inspect,
     trim_summary,
 )
 from layershare.sources.engine.contexts import chosen_context, describe_host
-from layershare.sources.engine.export import export_image
+from layershare.sources.engine.export import export_image, export_image_plain
+from layershare.sources.engine.image_answers import fetch_image, fetch_images
 from layershare.sources.engine.local_store import LocalStore, store_readable
 from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
+from layershare.sources.engine.ssh import SshEndpoint, ssh_endpoint
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
@@ -43,8 +43,6 @@ from layershare.sources.stores.records import Records, listed_from_records, read
 from layershare.times import now_iso
 
 DEFAULT_WORKERS = 8
-# Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
-LOCAL_WORKERS = min(8, 2 * (os.cpu_count() or 1))
 ANSWERS = ("version", "info", "images", "containers")  # what every run asks first (lists)
 
 Progress = Callable[[int, int], None]
@@ -106,6 +104,16 @@ class EngineSource(StatefulSource, ContentSource):
             return self._api
 
     @property
+    def over_ssh(self) -> bool:
+        """Whether the engine is reached over ssh: on another host by intent, so none of this host's
+        files are read for it (its figures are the engine's answers)."""
+        local = self._plain_api()
+        return local is not None and isinstance(local.endpoint, SshEndpoint)
+
+    def _reads_files(self) -> bool:
+        return self.read_layer_store and not self.over_ssh
+
+    @property
     def where(self) -> str:
         """The engine, as messages and reports name it."""
         return self._where or describe_host(self.host)
@@ -144,7 +152,7 @@ class EngineSource(StatefulSource, ContentSource):
         root on Engine 29.6-29.7's containerd store the image list from containerd's records (the same)."""
         if self._answers is None:  # asked from one thread (collect, disk)
             known = self._light or {}
-            if not known and self.read_layer_store and os.geteuid() == 0:
+            if not known and self._reads_files() and os.geteuid() == 0:
                 known = self._without_images()  # whether the store can list them is in the info
             if known and (listed := self._records_list(known["info"])) is not None:
                 known = {**known, "images": listed}
@@ -153,7 +161,7 @@ class EngineSource(StatefulSource, ContentSource):
 
     def _records_list(self, info: Mapping[str, Any]) -> list[dict[str, Any]] | None:
         """The image list from containerd's records, at an API version that lists manifests (1.47+)."""
-        if not self.read_layer_store:
+        if not self._reads_files():
             return None
         local = self._plain_api()
         spoken = local.version if local is not None else str(self._client().api_version)
@@ -179,7 +187,9 @@ class EngineSource(StatefulSource, ContentSource):
                 "images": ("/images/json", {"all": 1, "manifests": manifests(local.version)}),
                 "containers": ("/containers/json", {"all": 1}),
             }
-            with ThreadPoolExecutor(max_workers=len(keys)) as pool:
+            # Over ssh one connection (one ssh process) answers them one after the other.
+            workers = 1 if isinstance(local.endpoint, SshEndpoint) else len(keys)
+            with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {k: pool.submit(local.get, asks[k][0], **asks[k][1]) for k in keys}
                 return {k: f.result() for k, f in futures.items()}
         from layershare.sources.engine.connection import engine_errors
@@ -219,21 +229,22 @@ class EngineSource(StatefulSource, ContentSource):
                 return None
 
     def _plain_api(self) -> PlainAPI | None:
-        """The SDK-free client when this engine is a unix socket or plain TCP (not a docker context's
-        other host)."""
+        """The SDK-free client when this engine is a unix socket, plain TCP or ssh (also a docker
+        context's ssh endpoint)."""
         with self._opening:
             if self._plain is None:
-                endpoint = plain_endpoint(self.host)
-                if endpoint is not None and (
-                    self.host or os.environ.get("DOCKER_HOST") or not self._uses_context()
-                ):
+                self._plain = False
+                chosen = None
+                if not (self.host or os.environ.get("DOCKER_HOST")):
+                    chosen = chosen_context(self.context)
+                if chosen is None:
+                    endpoint = plain_endpoint(self.host)
+                else:  # a context: only its ssh endpoint here (TLS goes through the SDK)
+                    endpoint = ssh_endpoint(chosen.host)
+                    self._where = f"{chosen.host} (context {chosen.name})"
+                if endpoint is not None:
                     self._plain = PlainAPI(endpoint, self.where)
-                else:
-                    self._plain = False
             return self._plain or None
-
-    def _uses_context(self) -> bool:
-        return chosen_context(self.context) is not None
 
     def report_cache(self) -> ReportCache | None:
         """Where this engine's rendered reports are kept; None without a cache or with ``show_values``."""
@@ -262,7 +273,7 @@ class EngineSource(StatefulSource, ContentSource):
         """
         answers = self._without_images()
         info = answers["info"]
-        readable = self.read_layer_store and store_readable(info)
+        readable = self._reads_files() and store_readable(info)
         self._records = read_records(info) if readable and self._answers is None else None
         self._store_digest = self._records.digest if self._records is not None else None
         images = self._store_digest or sorted((trim_summary(s) for s in self.lists()["images"]), key=str)
@@ -299,7 +310,7 @@ class EngineSource(StatefulSource, ContentSource):
                 histories[image_id] = [
                     h if h.get("Id") in present else {**h, "Id": "<missing>"} for h in entry["history"]
                 ]
-        store = LocalStore(info, show_values=self.show_values) if self.read_layer_store else None
+        store = LocalStore(info, show_values=self.show_values) if self._reads_files() else None
         content_store = None
         if store is not None and ids:
             content_store = store.content_store(ids)
@@ -311,7 +322,8 @@ class EngineSource(StatefulSource, ContentSource):
         exact = content_store is None and engine_figures_exact(version, info)
         with ThreadPoolExecutor(max_workers=1) as pool:
             usage = pool.submit(system_df, self, type=["image"]) if exact and ids else None
-            notes = self._fetch_missing(api, missing, inspects, histories)
+            notes = fetch_images(self, api, missing, inspects, histories)
+            self._skipped += len(notes)
             image_usage = image_usage_from(usage.result() or {}) if usage is not None else None
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
@@ -338,56 +350,15 @@ class EngineSource(StatefulSource, ContentSource):
             "notes": notes,
         }
 
-    def _fetch_missing(
-        self, api: Any, missing: list[str], inspects: dict[str, Any], histories: dict[str, Any]
-    ) -> list[str]:
-        """Ask the engine for inspect and history of each image in ``missing``; notes for removed ones.
-
-        A local engine is asked over up to two connections per core (it shares them with us), a
-        remote one over ``workers`` connections; TLS and ssh hosts through the SDK's pool.
-        """
-        notes: list[str] = []
-        if not missing:
-            return notes
-        local = self._plain_api()
-        # A local engine shares this machine's cores; a remote one is waited on, not computed with.
-        workers = self.workers
-        if local is not None and isinstance(local.endpoint, str):
-            workers = min(self.workers, LOCAL_WORKERS)
-
-        def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:
-            found = self._fetch_image(api, image_id)
-            return (image_id, *found) if found is not None else (image_id, None, None)
-
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            for done, (image_id, inspect, history) in enumerate(pool.map(fetch, missing), 1):
-                if inspect is None or history is None:
-                    self._skipped += 1
-                    notes.append(f"image {short_id(image_id)} was removed while collecting; skipped")
-                else:
-                    inspects[image_id] = trim_inspect(inspect)
-                    histories[image_id] = [trim_history(h, show_values=self.show_values) for h in history]
-                if self.progress:
-                    self.progress(done, len(missing))
-        return notes
-
     def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
-        """Inspect and history (without the SDK where the engine is a plain endpoint); None: gone."""
-        local = self._plain_api()
-        if local is not None:
-            try:
-                return local.get(f"/images/{image_id}/json"), local.get(f"/images/{image_id}/history")
-            except NotFound:
-                return None
-        import docker.errors
-
-        try:
-            return api.inspect_image(image_id), api.history(image_id)
-        except docker.errors.NotFound:
-            return None
+        """One image's inspect and history; None where it is gone."""
+        return fetch_image(self._plain_api(), api, image_id)
 
     def image_content(self, image_id: str) -> ImageContent:
         """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
+        plain = self._plain_api()
+        if plain is not None and isinstance(plain.endpoint, SshEndpoint):
+            return export_image_plain(plain, image_id)
         try:
             return export_image(self._client(), image_id, self.where)
         except BaseException:

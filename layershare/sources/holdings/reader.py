@@ -69,7 +69,10 @@ class HoldingsReader:
         engine_info = engine_info_from(lists["info"], lists["version"], engine.where)
         return EngineAnswers(
             engine=engine_info,
-            store=EngineStore(lists["info"], self.data_root_override or engine_info.root_dir),
+            # Over ssh the engine is another host's: its data root is not this host's folder of that name.
+            store=EngineStore(
+                lists["info"], self.data_root_override or ("" if engine.over_ssh else engine_info.root_dir)
+            ),
             containers=list(lists["containers"] or []),
             volumes=list((engine.get_json("/volumes") or {}).get("Volumes") or []),
             images=list(lists["images"] or []),
