@@ -18,6 +18,11 @@ from layershare.sources.engine.source import EngineSource
 def carry_out(source: EngineSource, commands: list[str]) -> None:
     """Run each command's API calls on the engine ``source`` reads, in order, through a client of its
     own (the source itself only reads); the first refusal stops the rest (as ``set -e``)."""
+    if source.over_ssh:  # the SDK would want paramiko for ssh; removals go through it
+        raise UsageError(
+            f"removing over ssh is not supported: the engine at {source.where} is read over ssh only; "
+            "run the printed commands there, or layershare on that host"
+        )
     api, where = open_api(source.host, context=source.context, pool_size=1)
     try:
         with engine_errors(where):
