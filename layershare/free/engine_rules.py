@@ -174,7 +174,7 @@ class EngineRules:
             self._delete(image, cascade=False)
         self.plan.collects_garbage = True  # the named record's synchronous delete runs the collector
         nearest = image.parent_id
-        if chain is None and nearest in self.alive and not self._named(nearest) and not self._used(nearest):
+        if chain is None and nearest in self.alive and parents_taken((nearest,), self._named, self._used):
             self.plan.notes.append(
                 f"{image.id[7:19]}'s untagged parents stay: a link further up its parent chain is gone "
                 "(the containerd store then removes none of them)"

@@ -185,8 +185,6 @@ def _kept(
     if keepers.empty:
         return {}
     pairs = removed.merge(keepers, on="unit", suffixes=("", "_keeper"))
-    if pairs.empty:
-        return {}
     pairs["kind"] = pairs["holder_keeper"].str.split(":", n=1).str[0]
     found: dict[str, tuple[int, list[str]]] = {}
     for holder, group in pairs.groupby("holder"):

@@ -16,7 +16,7 @@ from layershare.formats import DiskFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
 from layershare.render.naming import describe_engine, engine_document, shorten
-from layershare.render.safe import csv_cell
+from layershare.render.safe import SafeCsvWriter
 from layershare.units import human_size
 
 DISK_SCHEMA = "layershare.disk/v1"
@@ -187,20 +187,10 @@ def render_disk_json(reports: Sequence[DiskReport]) -> str:
     return json.dumps(doc, allow_nan=False) + "\n"
 
 
-class _SafeWriter:
-    """A CSV writer whose every cell is :func:`~layershare.render.safe.csv_cell`."""
-
-    def __init__(self, writer: Any) -> None:
-        self.writer = writer
-
-    def writerow(self, row: Sequence[object]) -> None:
-        self.writer.writerow([csv_cell(c) for c in row])
-
-
 def render_disk_csv(reports: Sequence[DiskReport]) -> str:
     """One row per category and per item (container, log, volume, build-cache record, orphan), exact bytes."""
     buffer = io.StringIO()
-    out = _SafeWriter(csv.writer(buffer, lineterminator="\n"))
+    out = SafeCsvWriter(csv.writer(buffer, lineterminator="\n"))
     out.writerow(["engine", "kind", "id", "name", "category", "bytes", "disk_bytes", "reclaimable_bytes"])
     for report in reports:
         snap = report.snapshot

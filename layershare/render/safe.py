@@ -48,6 +48,16 @@ def csv_cell(value: object) -> object:
     return text
 
 
+class SafeCsvWriter:
+    """A :func:`csv.writer` whose every cell is :func:`csv_cell`."""
+
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def writerow(self, row: Sequence[object]) -> None:
+        self.writer.writerow([csv_cell(c) for c in row])
+
+
 def tabulate(rows: Iterable[Sequence[Any]], headers: Any = (), **options: Any) -> str:
     """:func:`tabulate.tabulate` with every text cell :func:`visible` (a table's cells are data)."""
     from tabulate import tabulate as _tabulate  # only where a table is drawn (a warm report needs none)

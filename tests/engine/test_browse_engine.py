@@ -68,13 +68,13 @@ def free(engine: Any, *args: str) -> dict[str, Any]:
 
 def pilot(
     engine: Any, keys: list[str], *, view: str = "disk", check: Callable[[BrowseApp], None] | None = None,
-    allow_removal: bool = False, wait: Callable[[BrowseApp], bool] | None = None,
+    allow_removal: bool = False, wait: Callable[[BrowseApp], bool] | None = None, host: str | None = None,
 ) -> BrowseApp:  # fmt: skip
-    """Drive browse on the engine headless: press ``keys`` once the rows are there, wait for ``wait``,
-    let ``check`` look, quit with q."""
+    """Drive browse on the engine (or at ``host``) headless: press ``keys`` once the rows are there,
+    wait for ``wait``, let ``check`` look, quit with q."""
 
     async def run() -> BrowseApp:
-        choice = SourceChoice(hosts=(engine.host,))
+        choice = SourceChoice(hosts=(host or engine.host,))
         app = BrowseApp(loaders(choice, None), view=view, allow_removal=allow_removal)  # type: ignore[arg-type]
         async with app.run_test(size=(120, 40)) as pilot:
             while not app.loaded:

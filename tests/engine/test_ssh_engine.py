@@ -158,37 +158,14 @@ def test_an_images_export_streams_over_ssh(remote: Any, monkeypatch: pytest.Monk
 def test_browse_over_ssh_marks_what_free_says(remote: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """browse over ssh (headless, Textual's pilot): the images view, every app-* image marked, and the
     status line's figure is ``free``'s over the same ssh."""
-    import re
-    import time
-
-    from support import run_async
-
-    from layershare.browse.app import BrowseApp
-    from layershare.browse.session import loaders
-    from layershare.sources.choice import SourceChoice
+    from test_browse_engine import filtered, pilot, status_of
 
     for key, value in remote.sshd.env(DOCKER_HOST=remote.sshd.url).items():
         monkeypatch.setenv(key, value)
-    seen: dict[str, str] = {}
-
-    async def run() -> BrowseApp:
-        app = BrowseApp(loaders(SourceChoice(hosts=(remote.sshd.url,)), None), view="images")  # type: ignore[arg-type]
-        async with app.run_test(size=(120, 40)) as pilot:
-            deadline = time.monotonic() + 60
-            while not app.loaded and time.monotonic() < deadline:
-                await pilot.pause(0.05)
-            await pilot.press("slash", "a", "p", "p", "minus", "asterisk", "enter", "A")
-            await pilot.pause(0.5)
-            seen["status"] = str(app.query_one("#status").render())
-            await pilot.press("q")
-        if app.error is not None:
-            raise app.error
-        return app
-
-    run_async(run())
-    found = re.search(r"Marked (\d+) · frees \S+ \(([\d,]+) B\)", seen["status"])
-    assert found, seen["status"]
+    seen: dict[str, tuple[int, int]] = {}
+    pilot(remote, [*filtered("app-*"), "A"], view="images", host=remote.sshd.url,
+          check=lambda app: seen.update(status=status_of(app)))  # fmt: skip
     doc = json.loads(
         over_ssh(remote, "free", "app-*", "--format", "json", DOCKER_HOST=remote.sshd.url).stdout
     )
-    assert int(found.group(2).replace(",", "")) == doc["freed_bytes"] > 0
+    assert seen["status"][1] == doc["freed_bytes"] > 0

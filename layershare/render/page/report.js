@@ -199,9 +199,10 @@
         chain.push(p);
       }
     }
+    const builtOn = (kids) => kids.map((c) => "image " + shortId(R.image_ids[c]) + " is built on it");
     function deleteContainerd(i, byName, kids) {
       const chain = labelChain(i);
-      if (kids.length && byName) block(i, kids.map((c) => "image " + shortId(R.image_ids[c]) + " is built on it"));
+      if (kids.length && byName) block(i, builtOn(kids));
       else { alive[i] = 0; removed.push(i); }
       garbage = true;
       for (const p of chain || []) {
@@ -217,7 +218,7 @@
       tagged[i] = false;
       const kids = aliveChildren(i);
       if (R.containerd) { deleteContainerd(i, byName, kids); continue; }
-      if (kids.length) { block(i, kids.map((c) => "image " + shortId(R.image_ids[c]) + " is built on it")); continue; }
+      if (kids.length) { block(i, builtOn(kids)); continue; }
       remove(i);
     }
     const units = R.unit_bytes.length;

@@ -13,7 +13,7 @@ from typing import Any, Protocol
 from layershare.ids import short_id
 from layershare.sources.answers import trim_history, trim_inspect
 from layershare.sources.engine.plain_api import NotFound, PlainAPI
-from layershare.sources.engine.ssh import SSH_WORKERS, SshEndpoint
+from layershare.sources.engine.ssh import SSH_WORKERS
 
 # Threads asking a local engine: it shares this machine's cores, and more threads only queue (measured).
 LOCAL_WORKERS = min(8, 2 * (os.cpu_count() or 1))
@@ -42,7 +42,7 @@ def fetch_images(
     workers = engine.workers
     if local is not None and isinstance(local.endpoint, str):
         workers = min(engine.workers, LOCAL_WORKERS)
-    elif local is not None and isinstance(local.endpoint, SshEndpoint):
+    elif local is not None and local.over_ssh:
         workers = min(engine.workers, SSH_WORKERS)  # each holds an ssh process
 
     def fetch(image_id: str) -> tuple[str, dict[str, Any] | None, list[dict[str, Any]] | None]:

@@ -15,7 +15,7 @@ import os
 import socket
 import threading
 from collections.abc import Generator, Iterator
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, NoReturn, cast
 from urllib.parse import urlencode, urlsplit
 
 from layershare.errors import EngineAPIError, EnginePermissionDenied, EngineUnreachable, SourceError
@@ -54,7 +54,7 @@ class _Connection:
 
     def _open(self) -> tuple[socket.socket | SshStream, BinaryIO]:
         if isinstance(self.endpoint, SshEndpoint):
-            stream = SshStream(self.endpoint, self.timeout)
+            stream = SshStream(self.endpoint)
             self.sock, self.reader = stream, stream.reader
             return stream, stream.reader
         if isinstance(self.endpoint, str):
@@ -212,13 +212,13 @@ class PlainAPI:
         self.where = where
         self.timeout = timeout
         self._local = threading.local()
-        self._pooled = isinstance(endpoint, SshEndpoint)
+        self.over_ssh = isinstance(endpoint, SshEndpoint)  # each connection an ssh process, pooled
         self._idle: list[_Connection] = []
         self._lock = threading.Lock()
         self._version: str | None = None
 
     def _connection(self) -> _Connection:
-        if self._pooled:
+        if self.over_ssh:
             with self._lock:
                 if self._idle:
                     return self._idle.pop()
@@ -230,12 +230,12 @@ class PlainAPI:
 
     def _release(self, connection: _Connection) -> None:
         """Give a pooled connection back (a closed one too: it opens again when next taken)."""
-        if self._pooled:
+        if self.over_ssh:
             with self._lock:
                 self._idle.append(connection)
 
     def _error(self, e: OSError, connection: _Connection | None = None) -> SourceError:
-        if isinstance(self.endpoint, SshEndpoint):
+        if self.over_ssh:
             said = connection.said if connection is not None else ""
             return EngineUnreachable(
                 f"cannot reach the Docker engine at {self.where} over ssh: {said or e or 'ssh failed'}"
@@ -272,14 +272,8 @@ class PlainAPI:
             except OSError as e:
                 connection.close()
                 raise self._error(e, connection) from e
-            if status == 404:
-                raise NotFound(path)
             if status >= 400:
-                try:
-                    message = json.loads(body).get("message") or body.decode(errors="replace")
-                except ValueError:
-                    message = body.decode(errors="replace")
-                raise EngineAPIError(f"the engine at {self.where} answered an error: {message.strip()}")
+                self._refuse(path, status, body)
             try:
                 return json.loads(body)
             except ValueError as e:
@@ -305,24 +299,31 @@ class PlainAPI:
         target = f"/v{self.version}{path}"
         connection = self._connection()
         try:
-            status, body = connection.stream(target)
-        except (_Closed, BrokenPipeError, ConnectionResetError, ValueError) as e:
-            connection.close()
+            try:
+                status, body = connection.stream(target)
+            except ValueError as e:
+                connection.close()
+                raise EngineAPIError(f"the engine at {self.where} answered {path} with no HTTP ({e})") from e
+            except OSError as e:  # _Closed, a broken pipe or a reset among them
+                connection.close()
+                raise self._error(e, connection) from e
+            if status >= 400:
+                self._refuse(path, status, b"".join(body))
+        except BaseException:
             self._release(connection)
-            raise self._error(e if isinstance(e, OSError) else OSError(str(e)), connection) from e
-        except OSError as e:
-            connection.close()
-            self._release(connection)
-            raise self._error(e, connection) from e
-        if status == 404:
-            body.close()
-            self._release(connection)
-            raise NotFound(path)
-        if status >= 400:
-            message = b"".join(body).decode(errors="replace")
-            self._release(connection)
-            raise EngineAPIError(f"the engine at {self.where} answered an error: {message.strip()[:300]}")
+            raise
         return self._released_after(connection, body)
+
+    def _refuse(self, path: str, status: int, body: bytes) -> NoReturn:
+        """The error of an answer with an error status: :class:`NotFound` for 404, else the engine's
+        message."""
+        if status == 404:
+            raise NotFound(path)
+        try:
+            message = json.loads(body).get("message") or body.decode(errors="replace")
+        except ValueError:
+            message = body.decode(errors="replace")
+        raise EngineAPIError(f"the engine at {self.where} answered an error: {message.strip()}")
 
     def _released_after(
         self, connection: _Connection, body: Generator[bytes, None, None]

@@ -35,7 +35,7 @@ from layershare.sources.engine.export import export_image, export_image_plain
 from layershare.sources.engine.image_answers import fetch_image, fetch_images
 from layershare.sources.engine.local_store import LocalStore, store_readable
 from layershare.sources.engine.plain_api import NotFound, PlainAPI, plain_endpoint
-from layershare.sources.engine.ssh import SshEndpoint, ssh_endpoint
+from layershare.sources.engine.ssh import ssh_endpoint
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.interface import ContentSource, StatefulSource
 from layershare.sources.recording.normalise import snapshot_from_recording
@@ -108,7 +108,7 @@ class EngineSource(StatefulSource, ContentSource):
         """Whether the engine is reached over ssh: on another host by intent, so none of this host's
         files are read for it (its figures are the engine's answers)."""
         local = self._plain_api()
-        return local is not None and isinstance(local.endpoint, SshEndpoint)
+        return local is not None and local.over_ssh
 
     def _reads_files(self) -> bool:
         return self.read_layer_store and not self.over_ssh
@@ -188,7 +188,7 @@ class EngineSource(StatefulSource, ContentSource):
                 "containers": ("/containers/json", {"all": 1}),
             }
             # Over ssh one connection (one ssh process) answers them one after the other.
-            workers = 1 if isinstance(local.endpoint, SshEndpoint) else len(keys)
+            workers = 1 if local.over_ssh else len(keys)
             with ThreadPoolExecutor(max_workers=workers) as pool:
                 futures = {k: pool.submit(local.get, asks[k][0], **asks[k][1]) for k in keys}
                 return {k: f.result() for k, f in futures.items()}
@@ -357,7 +357,7 @@ class EngineSource(StatefulSource, ContentSource):
     def image_content(self, image_id: str) -> ImageContent:
         """Stream ``GET /images/{id}/get`` through the archive reader: nothing touches the disk."""
         plain = self._plain_api()
-        if plain is not None and isinstance(plain.endpoint, SshEndpoint):
+        if plain is not None and plain.over_ssh:
             return export_image_plain(plain, image_id)
         try:
             return export_image(self._client(), image_id, self.where)

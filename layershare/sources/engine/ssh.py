@@ -57,8 +57,7 @@ class SshStream:
     """One ``docker system dial-stdio`` over ssh: what a socket is to a plain connection (``sendall``,
     a reader of its answers, ``close``), and ssh's own words once it has failed."""
 
-    def __init__(self, endpoint: SshEndpoint, timeout: float) -> None:
-        self.timeout = timeout
+    def __init__(self, endpoint: SshEndpoint) -> None:
         # ssh's stderr: a file (closed in close()), so a chatty ssh never blocks
         self.errors = tempfile.TemporaryFile()  # noqa: SIM115
         try:
