@@ -19,8 +19,9 @@ from layershare.times import now_iso
 from layershare.version import __version__
 
 # Changes whenever a report's text changes within a version (report/v1 gained images' chain_ids; 3:
-# unique bytes count hidden parents', images gained hidden_parent_bytes, shared_with_parents_bytes, parent_id).
-_REPORT_REVISION = 3
+# unique bytes count hidden parents', images gained hidden_parent_bytes, shared_with_parents_bytes, parent_id;
+# 4: unique bytes leave out what hidden parents a removal does not take keep, kept_by_parents_bytes).
+_REPORT_REVISION = 4
 # Stands for the collection time in a stored report; replaced when it is served.
 _COLLECTED_AT = "\x00collected-at\x00"
 

@@ -62,6 +62,7 @@ def report_document(report: Report) -> dict[str, Any]:
                 "unique_bytes": int(row["unique_bytes"]),
                 "hidden_parent_bytes": int(row["hidden_parent_bytes"]),
                 "shared_with_parents_bytes": int(row["shared_with_parents_bytes"]),
+                "kept_by_parents_bytes": int(row["kept_by_parents_bytes"]),
                 "layers": int(row["layers"]),
                 "containers": int(row["containers"]),
                 "dangling": bool(row["dangling"]),

@@ -24,6 +24,7 @@ from layershare.report.index import LayerIndex
 from layershare.report.parents import (
     hidden_parent_bytes,
     hidden_parents_notes,
+    kept_by_parents_bytes,
     shared_only_with_hidden_parents,
 )
 
@@ -172,7 +173,8 @@ def image_usage(index: LayerIndex) -> pd.DataFrame:
         out.loc[known, "unique_bytes"] = sizes[known] - engine[known].astype("int64")
         out.loc[known, "estimated"] = False
     out["hidden_parent_bytes"] = hidden_parent_bytes(index, frame)
-    out["unique_bytes"] += out["hidden_parent_bytes"]
+    out["kept_by_parents_bytes"] = kept_by_parents_bytes(index, frame).where(~known, 0)
+    out["unique_bytes"] += out["hidden_parent_bytes"] - out["kept_by_parents_bytes"]
     out["shared_with_parents_bytes"] = shared_only_with_hidden_parents(index)
     return out.drop(columns=["inexact_shared", "inexact_unique"])
 
@@ -250,6 +252,7 @@ def build_report(
                 "shared_bytes",
                 "unique_bytes",
                 "hidden_parent_bytes",
+                "kept_by_parents_bytes",
                 "shared_with_parents_bytes",
                 "estimated",
             ]

@@ -80,6 +80,31 @@ def hidden_parent_bytes(index: LayerIndex, frame: pd.DataFrame) -> pd.Series:
     return _freed_with_parents(images.index, holdings, _taken(index))
 
 
+def kept_by_parents_bytes(index: LayerIndex, frame: pd.DataFrame) -> pd.Series:
+    """Per image, on the containerd store: the bytes it holds, no other listed image holds, and a hidden
+    image its removal does not take holds too (the parent chain is broken, a container uses that
+    parent, or a named image stands between): ``docker system df -v`` counts them unique, as if the
+    hidden images went too, but they stay. ``frame`` has one row per (image, object) with the object's
+    bytes. Zero elsewhere and where no hidden image stays."""
+    images = index.images
+    hidden = images["intermediate"].astype(bool)
+    zero = pd.Series(0, index=images.index, dtype="int64")
+    if index.engine.image_store != "containerd" or not hidden.any() or not len(frame):
+        return zero
+    held = frame["image_id"].map(hidden).astype(bool)
+    listed = frame.loc[~held]
+    holders = listed.groupby("object")["image_id"].nunique()
+    own = listed.loc[listed["object"].map(holders) == 1]
+    own = own.assign(bytes=own["layer_bytes"] + own["blob_bytes"])[["image_id", "object", "bytes"]]
+    keepers = frame.loc[held, ["image_id", "object"]].rename(columns={"image_id": "hidden"})
+    pairs = own.merge(keepers, on="object")
+    taken = _taken(index).rename(columns={"taker": "image_id", "image_id": "hidden"})
+    pairs = pairs.merge(taken.assign(taken=True), on=["image_id", "hidden"], how="left")
+    stays = pairs.loc[pairs["taken"].isna(), ["image_id", "object", "bytes"]].drop_duplicates()
+    per_image = stays.groupby("image_id")["bytes"].sum()
+    return zero.add(per_image.astype("int64"), fill_value=0).astype("int64")
+
+
 def shared_only_with_hidden_parents(index: LayerIndex) -> pd.Series:
     """Per image, on a graphdriver store whose SHARED SIZE counts intermediates as users (Engine 23+):
     the bytes of its layers that only hidden parents removed with it hold too. ``docker system df -v``
@@ -102,6 +127,10 @@ _NOTES = {
     "hidden_parent_bytes": "{n} image(s)' unique bytes also count {size} in all that their hidden parents (the "
     "classic builder's intermediate images, removed with them) hold alone, as a removal frees them; docker "
     "system df -v's UNIQUE leaves these out",
+    "kept_by_parents_bytes": "{n} image(s) hold {size} in all that hidden parents their removal does not "
+    "take keep too (the parent chain is broken by an earlier removal or prune, or a container uses the "
+    "parent): docker system df -v counts those bytes unique, but removing the image leaves them; this "
+    "report's unique bytes leave them out",
     "shared_with_parents_bytes": "{n} image(s) share {size} in all only with their hidden parents (the classic "
     "builder's intermediate images): this engine's docker system df -v counts those bytes shared, and so "
     "does this report, but removing the image removes those parents and frees them too; layershare free "

@@ -11,13 +11,14 @@ builds its own family (new random bytes) and plays its own order; the seed is in
 
 from __future__ import annotations
 
+import json
 import random
 from collections.abc import Iterator
 from typing import Any
 
 import docker
 import pytest
-from engines import engine_with_state
+from engines import cli, engine_with_state
 from free_state import build, random_file, settle
 from test_free_engine import predicted_then_done, tags
 
@@ -59,6 +60,14 @@ def build_family(engine: Any, p: str) -> None:
     settle(engine)
 
 
+def unique_bytes(engine: Any, reference: str) -> int | None:
+    """The report's unique bytes of the image ``reference`` names, where that is its only tag."""
+    result = cli(engine, "report", "--format", "json", "--no-cache")
+    assert result.returncode == 0, result.stderr
+    found = [i for i in json.loads(result.stdout)["images"] if reference in i["tags"]]
+    return int(found[0]["unique_bytes"]) if found and found[0]["tags"] == [reference] else None
+
+
 def steps(p: str, seed: int) -> list[list[str]]:
     """The ``free`` arguments of one generated order: each removal by tag, a glob over the siblings,
     a stopped container's image with its container, and dangling and container prunes."""
@@ -88,8 +97,13 @@ def test_each_step_frees_what_free_predicted(engine: Any, seed: int) -> None:
         names = [a for a in args if a.startswith(p) and "*" not in a]
         if any(n not in present for n in names):
             continue  # an earlier step took it
+        unique = unique_bytes(engine, args[0]) if engine.containerd and len(args) == 1 else None
         doc = predicted_then_done(engine, *args)
         played.append((" ".join(args), doc["freed_bytes"], len(doc["images"])))
+        removed = [i for i in doc["images"] if i["removed"] and i["tags"]]
+        if unique is not None and len(removed) == 1 and not doc["containers"]:
+            # The report's unique bytes are what removing the image alone frees, after any sequence.
+            assert unique == doc["freed_bytes"], (args, unique, doc["freed_bytes"], played)
     assert len(played) >= 6, played
     # Every step is held to the engine above; the order must also have freed real bytes (on a graphdriver
     # store less: a layer goes only with the last image on it).

@@ -92,15 +92,21 @@ def test_unique_bytes_count_what_the_hidden_parents_removed_with_an_image_hold_a
     # Unique: its own objects no other listed image holds, plus those.
     assert images.at["X", "unique_bytes"] == LAYERS["L3"] + BLOBS["mX"] + BLOBS["cX"] + parents["X"]
     assert images.at["Y", "unique_bytes"] == LAYERS["L4"] + BLOBS["mY"] + BLOBS["cY"] + parents["Y"]
-    assert images.at["Z", "unique_bytes"] == LAYERS["L5"] + BLOBS["mZ"] + BLOBS["cZ"]
+    # Z's removal leaves Q (a container runs it), and Q keeps L5: df -v counts L5 unique to Z, a removal
+    # does not free it (kept_by_parents_bytes).
+    kept = images["kept_by_parents_bytes"].to_dict()
+    assert kept == {"X": 0, "Y": 0, "Z": LAYERS["L5"], "B": 0, "W": 0}
+    assert images.at["Z", "unique_bytes"] == BLOBS["mZ"] + BLOBS["cZ"]
     for image_id in ("X", "Y", "Z", "B", "W"):
         stored = images.at[image_id, "layer_bytes"] + images.at[image_id, "blob_bytes"]
         assert (
             images.at[image_id, "unique_bytes"]
-            == stored - images.at[image_id, "shared_bytes"] + parents[image_id]
+            == stored - images.at[image_id, "shared_bytes"] + parents[image_id] - kept[image_id]
         )
     total = parents["X"] + parents["Y"] + parents["W"]
-    (note,) = [n for n in report.notes if "hidden parents" in n]
+    (kept_note,) = [n for n in report.notes if "does not take keep" in n]
+    assert kept_note.startswith("1 image(s) hold 16.8MB (16,777,216 B) in all")
+    (note,) = [n for n in report.notes if "unique bytes also count" in n]
     assert (
         note.startswith("3 image(s)' unique bytes also count 115kB (114,760 B) in all") and total == 114_760
     )
