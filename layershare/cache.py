@@ -32,6 +32,7 @@ from typing import Any
 
 CACHE_SCHEMA = "layershare.cache/v1"
 REPORT_CACHE_SCHEMA = "layershare.report-cache/v1"
+CONTENT_CACHE_SCHEMA = "layershare.content-cache/v1"
 KEPT_REPORTS = 16
 CACHE_DIR_ENV = "LAYERSHARE_CACHE_DIR"
 
@@ -121,16 +122,24 @@ def _valid(image_id: str, entry: Any) -> bool:
 
 
 class ImageCache:
-    """The cache file of one engine."""
+    """The cache file of one engine: each image ID's inspect and history."""
+
+    schema = CACHE_SCHEMA
+    prefix = "images"
 
     def __init__(self, folder: Path, key: str) -> None:
         self.folder = folder
         self.key = key
-        self.path = folder / f"images-{key}.json"
+        self.path = folder / f"{self.prefix}-{key}.json"
+
+    @staticmethod
+    def valid(image_id: str, entry: Any) -> bool:
+        """Whether a stored entry has the shape this cache keeps."""
+        return _valid(image_id, entry)
 
     def load(self) -> dict[str, Entry]:
         """Every valid cached entry by image ID; ``{}`` for a missing or untrustworthy file."""
-        payload = read_checked(self.path, schema=CACHE_SCHEMA, engine=self.key)
+        payload = read_checked(self.path, schema=self.schema, engine=self.key)
         if payload is None:
             return {}
         try:
@@ -139,12 +148,34 @@ class ImageCache:
             return {}
         if not isinstance(entries, dict):
             return {}
-        return {k: v for k, v in entries.items() if isinstance(k, str) and _valid(k, v)}
+        return {k: v for k, v in entries.items() if isinstance(k, str) and self.valid(k, v)}
 
     def save(self, entries: Mapping[str, Entry]) -> None:
         """Replace the file with ``entries``, atomically; a folder that cannot be written is skipped."""
         payload = json.dumps(entries, separators=(",", ":"), sort_keys=True).encode()
-        write_checked(self.path, {"schema": CACHE_SCHEMA, "engine": self.key}, payload)
+        write_checked(self.path, {"schema": self.schema, "engine": self.key}, payload)
+
+
+class ContentCache(ImageCache):
+    """The containerd store's content blobs of each image ID as the engine's export gave them
+    (:mod:`layershare.sources.engine.content`): immutable for the ID while its manifests are present, so
+    each image is exported once. Kept apart from the image cache, which root's runs use too."""
+
+    schema = CONTENT_CACHE_SCHEMA
+    prefix = "content"
+
+    @staticmethod
+    def valid(image_id: str, entry: Any) -> bool:
+        """An entry of :func:`~layershare.sources.engine.content.walk`'s shape."""
+        if not isinstance(entry, dict) or not isinstance(entry.get("blobs"), dict):
+            return False
+        blobs = entry["blobs"]
+        return (
+            all(isinstance(v, list) and len(v) == 2 and isinstance(v[0], int) for v in blobs.values())
+            and isinstance(entry.get("manifests"), list)
+            and isinstance(entry.get("parts"), dict)
+            and isinstance(entry.get("layer_blobs"), list)
+        )
 
 
 class ReportCache:

@@ -27,10 +27,15 @@ class Status:
     marked: int
     freed_bytes: int
     rules: bool
+    estimated: bool = False  # the engine's answers leave part of it open (free gives the range)
 
     def text(self) -> str:
         what = "frees" if self.rules else "the marked images alone hold"
-        return f"Marked {self.marked} · {what} {human_size(self.freed_bytes)} ({self.freed_bytes:,} B)"
+        line = f"Marked {self.marked} · {what} {human_size(self.freed_bytes)} ({self.freed_bytes:,} B)"
+        return line + (ESTIMATED if self.estimated else "")
+
+
+ESTIMATED = ", an estimate (BuildKit's cache: free gives the range)"
 
 
 class Marks:
@@ -90,7 +95,15 @@ class Marks:
             self.total.update({f"image:{i}" for i in images})
 
     def status(self) -> Status:
-        return Status(len(self.marked), self.total.freed_bytes, self.rules)
+        return Status(len(self.marked), self.total.freed_bytes, self.rules, self._estimated())
+
+    def _estimated(self) -> bool:
+        """Whether what goes touches what the engine's answers leave open (:attr:`EngineState.uncertain`)."""
+        open_ = self.state.uncertain
+        if not open_:
+            return False
+        gone = removed_holders(self.plan)
+        return any(h in open_ or any(u in open_ for u in self.total.units_of.get(h, ())) for h in gone)
 
     def why_kept(self, key: str) -> str:
         """Why a marked row stays (a container, a tag on another image, a running container), or ""."""
@@ -115,7 +128,8 @@ def status_text(statuses: list[Status]) -> str:
         return statuses[0].text()
     marked, freed = sum(s.marked for s in statuses), sum(s.freed_bytes for s in statuses)
     verb = "frees" if all(s.rules for s in statuses) else "frees (nodes: what the marked images alone hold)"
-    return f"Marked {marked} · {verb} {human_size(freed)} ({freed:,} B)"
+    line = f"Marked {marked} · {verb} {human_size(freed)} ({freed:,} B)"
+    return line + (ESTIMATED if any(s.estimated for s in statuses) else "")
 
 
 def plan_lines(engines: list[tuple[str, Marks]]) -> list[str]:

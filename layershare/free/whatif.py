@@ -70,6 +70,18 @@ class FreeResult:
     collected_at: str = ""
     # Containers, volumes and build-cache records asked for that stay: holder key -> why.
     refused: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Where the engine's answers leave part of the drop open (the docker group on the containerd
+    # store, BuildKit's build cache): the least and the most it can be. Both equal freed_bytes when exact.
+    freed_min_bytes: int | None = None
+    freed_max_bytes: int | None = None
+
+    @property
+    def freed_exact(self) -> bool:
+        """Whether ``freed_bytes`` is the drop itself, not the likeliest point of a range."""
+        return self.freed_min_bytes in (None, self.freed_bytes) and self.freed_max_bytes in (
+            None,
+            self.freed_bytes,
+        )
 
 
 def holdings(state: EngineState) -> pd.DataFrame:
@@ -126,6 +138,13 @@ def what_if(
     parts = sum(i.freed_bytes for i in images) + sum(c.freed_bytes for c in containers)
     parts += sum(v.freed_bytes for v in volumes) + build_bytes
     notes = list(dict.fromkeys(plan.notes)) + list(state.notes)
+    less, more = open_range(state, gone, before - after)
+    if less or more:
+        notes.append(
+            f"freed_bytes is an estimate: the drop is between {freed_bytes - less:,} and "
+            f"{freed_bytes + more:,} bytes (freed_min_bytes, freed_max_bytes), as BuildKit's build cache "
+            "keeps what the engine's answers do not say"
+        )
     if uncertain:
         notes.append(
             f"up to {uncertain:,} more bytes may go on disk: blobs BuildKit's build history also names, "
@@ -149,7 +168,22 @@ def what_if(
         notes=tuple(notes),
         collected_at=state.collected_at,
         refused={key: tuple(dict.fromkeys(why)) for key, why in plan.refused.items()},
+        freed_min_bytes=freed_bytes - less,
+        freed_max_bytes=freed_bytes + more,
     )
+
+
+def open_range(state: EngineState, gone: set[str], leaving: set[str]) -> tuple[int, int]:
+    """By how much less and how much more than the point figure a removal may free, where the state
+    leaves it open (:attr:`EngineState.uncertain`): the removed images' share is capped at the shared
+    build-cache records, which each turn unshared once at most."""
+    if not state.uncertain:
+        return 0, 0
+    open_ = state.uncertain
+    images = [open_[k] for k in gone if k.startswith("image:") and k in open_]
+    others = [open_[k] for k in (gone | leaving) if not k.startswith("image:") and k in open_]
+    less = min(sum(lo for lo, _ in images), state.shared_build_bytes) + sum(lo for lo, _ in others)
+    return less, sum(hi for _, hi in images) + sum(hi for _, hi in others)
 
 
 def _alone(

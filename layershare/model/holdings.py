@@ -159,3 +159,12 @@ class EngineState:
     # Free bytes of the file system under BuildKit's folder (statfs: f_bsize x f_bfree, as BuildKit
     # reads it for --min-free-space); None where it cannot be read from here.
     build_cache_free_bytes: int | None = None
+    # What the engine's answers leave open (the docker group on the containerd store), keyed by holder or
+    # unit: (what removing it may free less than the figure by, more by). ``free`` gives the range.
+    uncertain: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+
+    @property
+    def shared_build_bytes(self) -> int:
+        """The size of the build-cache records the engine calls shared: removals may turn each unshared
+        (counted) once, at most."""
+        return sum(r.bytes for r in self.build_cache if r.shared)

@@ -30,6 +30,9 @@ def free_document(result: FreeResult) -> dict[str, Any]:
         "freed_disk_bytes": result.freed_disk_bytes,
         "shared_within_selection_bytes": result.shared_within_selection_bytes,
         "freed_disk_uncertain_bytes": result.freed_disk_uncertain_bytes,
+        "freed_bytes_exact": result.freed_exact,
+        "freed_min_bytes": result.freed_bytes if result.freed_min_bytes is None else result.freed_min_bytes,
+        "freed_max_bytes": result.freed_bytes if result.freed_max_bytes is None else result.freed_max_bytes,
         "images": [
             {
                 "id": i.id,
@@ -68,12 +71,17 @@ def _size(value: int | None) -> str:
     return "-" if value is None else human_size(value)
 
 
+def _freed(result: FreeResult) -> str:
+    point = f"{human_size(result.freed_bytes)} ({result.freed_bytes:,} B)"
+    if result.freed_exact:
+        return point
+    low, high = result.freed_min_bytes or 0, result.freed_max_bytes or 0
+    return f"about {point}, between {human_size(low)} and {human_size(high)} (estimate: see the notes)"
+
+
 def _summary(result: FreeResult) -> list[tuple[str, str]]:
     return [
-        (
-            "Would free (engine's own accounting)",
-            f"{human_size(result.freed_bytes)} ({result.freed_bytes:,} B)",
-        ),
+        ("Would free (engine's own accounting)", _freed(result)),
         (
             "Would free on disk (metadata left out)",
             "-"

@@ -17,7 +17,7 @@ from typing import Any
 from layershare.ids import chain_ids
 from layershare.model import OCI_LABEL_PREFIX, version_tuple
 from layershare.redact import redact_created_by
-from layershare.sources.stores.measure import counts_as_engine
+from layershare.sources.stores.measure import counts_as_engine, layers_size_rule
 from layershare.times import unix_time
 
 RECORDING_SCHEMA = "layershare.recording/v1"
@@ -43,6 +43,7 @@ def trim_summary(summary: Mapping[str, Any]) -> dict[str, Any]:
     if isinstance(manifests, list):
         kept["Manifests"] = [
             {
+                "ID": m.get("ID"),
                 "Kind": m.get("Kind"),
                 "Available": bool(m.get("Available")),
                 "Size": {k: (m.get("Size") or {}).get(k) for k in ("Content", "Total")},
@@ -143,6 +144,14 @@ def image_usage_from(df: Mapping[str, Any]) -> dict[str, Any] | None:
     images = df.get("Images") or usage.get("Items") or []
     shared = {str(i["Id"]): int(i["SharedSize"]) for i in images if int(i.get("SharedSize", -1)) >= 0}
     return {"LayersSize": int(total), "SharedSize": shared}
+
+
+def content_counted(version: Mapping[str, Any], info: Mapping[str, Any]) -> bool:
+    """Whether the engine counts content blobs in ``LayersSize`` and in what a removal frees: the
+    containerd store of Engine 28.2 and later (:func:`~layershare.sources.stores.measure.layers_size_rule`)."""
+    return (
+        is_containerd_store(info) and layers_size_rule(str(version.get("Version") or "")) != "all_snapshots"
+    )
 
 
 def engine_figures_exact(version: Mapping[str, Any], info: Mapping[str, Any]) -> bool:

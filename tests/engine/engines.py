@@ -112,6 +112,16 @@ def run_unprivileged(
         return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
 
 
+def run_unprivileged_python(
+    engine: Any, code: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Python ``code`` as uid 65534 (as :func:`run_unprivileged`, every layershare module imported first)."""
+    with open_to_others(engine):
+        full_env = {**engine.env(), "HOME": "/nonexistent", **(env or {})}
+        script = "import os\n" + IMPORT_EVERYTHING + "os.setgid(65534); os.setuid(65534)\n" + code
+        return subprocess.run([sys.executable, "-c", script], env=full_env, capture_output=True, text=True)
+
+
 def image_lists_asked(engine: Any, mark: int) -> int:
     """How many image lists (``GET /images/json``) were asked since ``mark``: the log is read once a
     call made afterwards (``docker volume ls``) is in it, as dockerd writes its log a little after it

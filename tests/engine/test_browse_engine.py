@@ -24,7 +24,15 @@ from typing import Any
 
 import pytest
 from disk_state import build_disk_state
-from engines import api_calls_since, cli, engine_with_state, open_to_others, system_df, unprivileged_script
+from engines import (
+    api_calls_since,
+    cli,
+    engine_with_state,
+    open_to_others,
+    run_unprivileged,
+    system_df,
+    unprivileged_script,
+)
 from free_state import build_free_state, settle
 from support import ROOT, need, run_async
 
@@ -304,6 +312,42 @@ def test_without_the_data_root_it_says_what_needs_root(engine: Any, terminal: An
         assert "bk-ambiguous:1 / layer" in screen
         term.keys("q")
         assert term.finished() == 0 and term.out.read_text() == ""
+
+
+def as_the_group(engine: Any, *args: str) -> dict[str, Any]:
+    result = run_unprivileged(engine, [*args, "--format", "json"])
+    assert result.returncode == 0, result.stderr
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+@pytest.mark.parametrize("tag", ["overwrite:1", "bk-built:1"])
+def test_as_the_docker_group_one_figure_per_image(engine: Any, terminal: Any, tag: str) -> None:
+    """As uid 65534 with the socket (the docker group): browse's total for one marked image is free's
+    figure for it and report's unique bytes; where BuildKit's cache leaves the drop open (an image it
+    built, on the containerd store) the status line and free both say it is an estimate."""
+    with open_to_others(engine):
+        term = terminal(engine, ["-H", engine.host, "images"], (160, 30), user=True)
+        term.wait_for("Marked 0 · frees", timeout=90)
+        term.keys("/", tag, "Enter", at_once=True)
+        term.wait_for(f"[filter {tag}]")
+        term.keys("A")
+        screen = term.wait_for("Marked 1 · frees")
+        term.keys("q")
+        assert term.finished() == 0
+    marked = STATUS.search(screen)
+    assert marked, screen
+    freed = as_the_group(engine, "free", image_id(engine, tag))
+    unique = next(i for i in as_the_group(engine, "report")["images"] if tag in i["tags"])["unique_bytes"]
+    (row,) = [i for i in freed["images"] if tag in i["tags"]]
+    assert (
+        row["removed"] and int(marked.group(2).replace(",", "")) == freed["freed_bytes"] == row["freed_bytes"]
+    )
+    assert freed["freed_bytes"] == unique
+    estimated = engine.containerd and tag.startswith("bk-")
+    assert ("an estimate" in screen) == estimated == (not freed["freed_bytes_exact"])
+    if estimated:
+        assert freed["freed_min_bytes"] < freed["freed_bytes"] <= freed["freed_max_bytes"]
 
 
 # --- removal, last: it changes the engine ---

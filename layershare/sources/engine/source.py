@@ -17,7 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Literal
 
-from layershare.cache import ImageCache, ReportCache, engine_key
+from layershare.cache import ContentCache, ImageCache, ReportCache, engine_key
+from layershare.errors import ArchiveError, EngineAPIError
 from layershare.ids import chain_ids
 from layershare.model import ImageContent, Snapshot
 from layershare.sources.answers import (
@@ -25,11 +26,13 @@ from layershare.sources.answers import (
     RECORDING_SCHEMA,
     VERSION_KEYS,
     Recording,
+    content_counted,
     engine_figures_exact,
     image_usage_from,
     manifests,
     trim_summary,
 )
+from layershare.sources.engine.content import content_blobs
 from layershare.sources.engine.contexts import chosen_context, describe_host
 from layershare.sources.engine.export import export_image, export_image_plain
 from layershare.sources.engine.image_answers import fetch_image, fetch_images
@@ -318,13 +321,17 @@ class EngineSource(StatefulSource, ContentSource):
             for image_id, (inspect, history) in found.items():
                 inspects[image_id], histories[image_id] = inspect, history
         missing = [i for i in ids if i not in inspects]
-        # Without the store's files, the engine's own image figures where they are exact, asked meanwhile.
-        exact = content_store is None and engine_figures_exact(version, info)
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        # Without the store's files, the engine's own image figures where they are exact, asked meanwhile;
+        # and where the engine counts content blobs, their lengths from its export (read once, then cached).
+        exporting = content_store is None and ids and content_counted(version, info) and not self.over_ssh
+        exact = content_store is None and not exporting and engine_figures_exact(version, info)
+        with ThreadPoolExecutor(max_workers=2) as pool:
             usage = pool.submit(system_df, self, type=["image"]) if exact and ids else None
+            exported = pool.submit(self._exported, api, summaries, info) if exporting else None
             notes = fetch_images(self, api, missing, inspects, histories)
             self._skipped += len(notes)
             image_usage = image_usage_from(usage.result() or {}) if usage is not None else None
+            export_content, export_notes = exported.result() if exported is not None else (None, [])
         if cache is not None and (missing or len(cached) != len(inspects)):
             cache.save({i: {"inspect": inspects[i], "history": histories[i]} for i in inspects})
         layer_store: dict[str, int] = {}
@@ -347,8 +354,25 @@ class EngineSource(StatefulSource, ContentSource):
             "layer_store": layer_store,
             **({"content_store": content_store} if content_store is not None else {}),
             **({"image_usage": image_usage} if image_usage is not None else {}),
-            "notes": notes,
+            **({"export_content": export_content} if export_content is not None else {}),
+            "notes": notes + export_notes,
         }
+
+    def _exported(
+        self, api: Any, summaries: list[dict[str, Any]], info: Mapping[str, Any]
+    ) -> tuple[dict[str, Any] | None, list[str]]:
+        """Each image's content blobs from the content cache or the engine's export
+        (:mod:`~layershare.sources.engine.content`); an export that fails is a note, and the report
+        goes on without the blobs."""
+        cache = ContentCache(self.cache_dir, engine_key(info)) if self.cache_dir is not None else None
+        cached = cache.load() if cache is not None else {}
+        try:
+            found, read = content_blobs(self._plain_api(), api, summaries, cached)
+        except (EngineAPIError, ArchiveError) as e:
+            return None, [f"the engine's export could not be read, so content blobs are not counted: {e}"]
+        if cache is not None and (read or len(found) != len(cached)):
+            cache.save(found)
+        return found, []
 
     def _fetch_image(self, api: Any, image_id: str) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
         """One image's inspect and history; None where it is gone."""

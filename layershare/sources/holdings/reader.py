@@ -26,10 +26,13 @@ from layershare.sources.engine import EngineSource
 from layershare.sources.engine.cli_api import cli_api_version
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.containerd import containerd_units
+from layershare.sources.holdings.exported import buildkit_uncertain, exported_note, exported_units
 from layershare.sources.holdings.graphdriver import graphdriver_units
 from layershare.sources.holdings.items import build_records_from, containers_from, volumes_from
 from layershare.sources.holdings.store import EngineStore
 from layershare.sources.recording import engine_info_from
+from layershare.sources.recording.exported import EXPORTED_NOTE
+from layershare.sources.stores.measure import layers_size_rule
 from layershare.sources.stores.usage import DiskUsage
 from layershare.times import now_iso
 
@@ -135,13 +138,21 @@ class HoldingsReader:
         readable = readable and store.readable
         if readable and store.containerd and store.containerd_root is None:
             readable = False
+        exported = not readable and store.containerd and EXPORTED_NOTE in snapshot.notes
+        uncertain: dict[str, tuple[int, int]] = {}
         if readable and store.containerd:
             holds = containerd_units(store, images, answers.containers, records, units, others, self.paths)
+        elif exported:
+            rule = layers_size_rule(answers.engine.version)
+            holds = exported_units(rule, snapshot, answers.containers, df, units, self.paths)
+            uncertain = buildkit_uncertain(rule, snapshot, df, holds, units)
         else:
             holds = graphdriver_units(
                 store, snapshot, answers.containers, records, units, others, self.paths, readable
             )
-        if not readable:
+        if exported:
+            notes.append(exported_note(uncertain))
+        elif not readable:
             notes.append(
                 f"the data root {store.data_root} is not readable from here: freed_disk_bytes needs root on "
                 "the engine's host; freed_bytes is an estimate there (layers the build cache keeps, and "
@@ -176,7 +187,7 @@ class HoldingsReader:
             replace(r, holds=holds.get(f"build:{r.id}", ()))
             for r in build_records_from(df, show_values=self.engine.show_values)
         )
-        if store.containerd and records:
+        if store.containerd and records and not exported:
             notes.append(
                 "on the containerd store the engine sizes a build-cache record with its blobs and "
                 "snapshots; the build cache's share of freed_bytes is an estimate there"
@@ -196,6 +207,7 @@ class HoldingsReader:
             notes=tuple(notes),
             collected_at=now_iso(),
             build_cache_free_bytes=_free_bytes(store.data_root) if readable else None,
+            uncertain=uncertain,
         )
 
     def disk_bytes(self, keys: Iterable[str]) -> dict[str, int]:

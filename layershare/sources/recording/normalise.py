@@ -28,6 +28,7 @@ from layershare.model import (
 )
 from layershare.sources.answers import RECORDING_SCHEMA, content_size, is_containerd_store
 from layershare.sources.history import HistoryMismatch, LayerAssignment, map_history
+from layershare.sources.recording.exported import EXPORTED_NOTE, store_from_export
 from layershare.sources.stores.measure import counts_as_engine, layers_size_rule
 
 _NONE_TAG = "<none>:<none>"
@@ -187,6 +188,18 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     chains = {i: chain_ids(d) for i, d in diff_ids.items()}
     histories = {s["Id"]: _history_entries(histories_raw[s["Id"]]) for s in present}
     store: Mapping[str, Any] = recording.get("content_store") or {}
+    assignments, problems = _Resolver(
+        histories, diff_ids, chains, {} if engine.image_store == "containerd" else layer_store
+    ).resolve()
+    if not store and recording.get("export_content") is not None and engine.image_store == "containerd":
+        # As the docker group: the export's blobs, history's snapshots (:mod:`.exported`).
+        weighed = {
+            c: a.size_bytes for i, a_s in assignments.items() for a, c in zip(a_s, chains[i], strict=True)
+        }
+        store, found = store_from_export(
+            recording["export_content"], chains, weighed, {str(s["Id"]): s for s in present}
+        )
+        notes += [EXPORTED_NOTE, *found]
     # Engine 29.6 and later count exactly the images' snapshots and content in LayersSize: weigh them in
     # the engine's measure there; elsewhere as du counts them (a recording before both were kept too).
     # Engine 28.2 to 29.5 count every snapshot and the images' content: the images' part in the engine's
@@ -208,9 +221,6 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         # Sizes on this store are snapshots weighed on disk (or in the engine's measure), not history's.
         weighed = store.get("snapshot_bytes" if engine_measure else "snapshots") or {}
         layer_store = {str(k): int(v) for k, v in weighed.items()}
-    assignments, problems = _Resolver(
-        histories, diff_ids, chains, {} if engine.image_store == "containerd" else layer_store
-    ).resolve()
     store_blobs: Mapping[str, Mapping[str, Any]] = {
         digest: blob
         for digest, blob in (store.get("blobs") or {}).items()
@@ -238,7 +248,8 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
         for k, (a, c) in enumerate(zip(assigned, chain, strict=True)):
             entry = entries[a.entry_index]
             size = layer_store.get(c, a.size_bytes)
-            size_exact = c in layer_store or (a.size_exact and engine.image_store != "containerd")
+            size_exact = c in layer_store and (a.size_exact or not store.get("exported"))
+            size_exact = size_exact or (a.size_exact and engine.image_store != "containerd")
             blob = store_blobs.get(layer_blobs[k]) if k < len(layer_blobs) else None
             new = Layer(
                 blob_bytes=int(blob[blob_measure]) if blob else None,
@@ -304,7 +315,9 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
     )
     used_steps = dict.fromkeys(s for image in images for s in image.step_snapshots if s in step_weights)
     steps = tuple(Blob(digest=s, size_bytes=int(step_weights[s]["bytes"]), kind="step") for s in used_steps)
-    if engine.image_store == "containerd" and store:
+    if store.get("exported"):
+        pass  # what no image uses and the disk's own figures need the store's files
+    elif engine.image_store == "containerd" and store:
         every_blob: Mapping[str, Mapping[str, Any]] = store.get("blobs") or {}
         snapshots_du = {str(k): int(v) for k, v in (store.get("snapshots") or {}).items()}
         # What no image uses, as du counts it: containers' snapshots, leftovers, blobs no image reaches.
