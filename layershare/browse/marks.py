@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from layershare.browse.total import RunningTotal
-from layershare.free.holders import removed_holders
+from layershare.free.holders import open_range, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineState
@@ -99,11 +99,9 @@ class Marks:
 
     def _estimated(self) -> bool:
         """Whether what goes touches what the engine's answers leave open (:attr:`EngineState.uncertain`)."""
-        open_ = self.state.uncertain
-        if not open_:
+        if not self.state.uncertain:
             return False
-        gone = removed_holders(self.plan)
-        return any(h in open_ or any(u in open_ for u in self.total.units_of.get(h, ())) for h in gone)
+        return open_range(self.state, removed_holders(self.plan), self.total.left()) != (0, 0)
 
     def why_kept(self, key: str) -> str:
         """Why a marked row stays (a container, a tag on another image, a running container), or ""."""

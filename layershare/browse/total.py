@@ -39,6 +39,7 @@ class RunningTotal:
                 self.holders[unit] += 1
                 self.image_holders[unit] += image
         self.counted = {key: self._counts(key) for key in self.bytes}
+        self.at_first = dict(self.counted)
         self.removed: set[str] = set()
         self.freed_bytes = 0
 
@@ -48,6 +49,11 @@ class RunningTotal:
         if key in self.with_images and not self.image_holders[key]:
             return False
         return not any(self.image_holders.get(u, 0) for u in self.under.get(key, ()))
+
+    def left(self) -> set[str]:
+        """The units no longer counted since the first call: what the removed holders took out of the totals."""
+        return {key for holder in self.removed for key in self.units_of.get(holder, ()) if
+                self.at_first[key] and not self.counted[key]}  # fmt: skip
 
     def update(self, removed: Iterable[str]) -> int:
         """The bytes freed once ``removed`` (every removed holder) is gone; only the change is weighed."""

@@ -70,6 +70,20 @@ def counted_units(state: EngineState, pairs: Iterable[tuple[str, str]]) -> set[s
     return counted
 
 
+def open_range(state: EngineState, gone: set[str], leaving: set[str]) -> tuple[int, int]:
+    """By how much less and how much more than the point figure a removal may free, where the state
+    leaves it open (:attr:`~layershare.model.holdings.EngineState.uncertain`), given the holders that go
+    and the units that leave the totals: the removed images' share is capped at the shared build-cache
+    records, which each turn unshared once at most."""
+    if not state.uncertain:
+        return 0, 0
+    open_ = state.uncertain
+    images = [open_[k] for k in gone if k.startswith("image:") and k in open_]
+    others = [open_[k] for k in (gone | leaving) if not k.startswith("image:") and k in open_]
+    less = min(sum(lo for lo, _ in images), state.shared_build_bytes) + sum(lo for lo, _ in others)
+    return less, sum(hi for _, hi in images) + sum(hi for _, hi in others)
+
+
 # Which of the engine's totals a stored unit counts in (disk's categories).
 KIND_CATEGORY = {
     "layer": "images",

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from layershare.free.holders import counted_units as counted_from_pairs
-from layershare.free.holders import holding_pairs, removed_holders
+from layershare.free.holders import holding_pairs, open_range, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineInfo
@@ -171,19 +171,6 @@ def what_if(
         freed_min_bytes=freed_bytes - less,
         freed_max_bytes=freed_bytes + more,
     )
-
-
-def open_range(state: EngineState, gone: set[str], leaving: set[str]) -> tuple[int, int]:
-    """By how much less and how much more than the point figure a removal may free, where the state
-    leaves it open (:attr:`EngineState.uncertain`): the removed images' share is capped at the shared
-    build-cache records, which each turn unshared once at most."""
-    if not state.uncertain:
-        return 0, 0
-    open_ = state.uncertain
-    images = [open_[k] for k in gone if k.startswith("image:") and k in open_]
-    others = [open_[k] for k in (gone | leaving) if not k.startswith("image:") and k in open_]
-    less = min(sum(lo for lo, _ in images), state.shared_build_bytes) + sum(lo for lo, _ in others)
-    return less, sum(hi for _, hi in images) + sum(hi for _, hi in others)
 
 
 def _alone(

@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import tarfile
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -213,3 +214,24 @@ def test_browse_says_when_the_marked_total_is_an_estimate() -> None:
     assert marks.status().freed_bytes == 100 and "estimate" not in marks.status().text()
     marks.toggle("image:sha256:bk")
     assert marks.status().freed_bytes == 200 and "an estimate" in marks.status().text()
+
+
+def test_a_snapshot_buildkit_may_keep_makes_an_estimate_only_when_it_leaves() -> None:
+    """Before 29.6 a snapshot of an image BuildKit built may stay counted (a record keeps it): removing
+    another image standing on it, which leaves it in place, stays exact in free and in browse."""
+    state = buildkit_state(shared=0)
+    units = dict(state.units)
+    units["snapshot:base"] = StoredUnit("snapshot:base", "snapshot", 50, None, counted_with_images=True)
+    images = tuple(replace(i, holds=(*i.holds, "snapshot:base")) for i in state.images)
+    state = replace(state, units=units, images=images, uncertain={"snapshot:base": (50, 0)})
+    plain = free(state, Selection(references=("plain:1",)))
+    assert plain.freed_bytes == 100 and plain.freed_exact
+    both = free(state, Selection(references=("plain:1", "bk:1")))
+    assert both.freed_bytes == 250 and (both.freed_min_bytes, both.freed_max_bytes) == (200, 250)
+    marks = Marks(state)
+    marks.toggle("image:sha256:plain")
+    assert not marks.status().estimated
+    marks.toggle("image:sha256:bk")
+    assert marks.status().estimated and marks.status().freed_bytes == both.freed_bytes
+    marks.toggle("image:sha256:bk")
+    assert not marks.status().estimated
