@@ -28,8 +28,9 @@ if TYPE_CHECKING:
     from layershare.disk.categories import DiskReport, disk_report
     from layershare.disk.saved_diff import DiskDiff
     from layershare.formats import CheckFormat, OutputFormat, SortKey
+    from layershare.free.choose import Rules, Target, parse_target
     from layershare.free.selection import Selection, plan_removal
-    from layershare.free.space import free_space
+    from layershare.free.space import free_space, plan_space
     from layershare.free.whatif import FreeResult, what_if
     from layershare.policy.config import Policy, load_policy
     from layershare.policy.gate import CheckReport, run_check, select_for_check
@@ -136,6 +137,10 @@ _HOMES = {
     "run_check": "layershare.policy.gate",
     "select_for_check": "layershare.policy.gate",
     "free_space": "layershare.free.space",
+    "plan_space": "layershare.free.space",
+    "Rules": "layershare.free.choose",
+    "Target": "layershare.free.choose",
+    "parse_target": "layershare.free.choose",
     "FreeResult": "layershare.free.whatif",
     "what_if": "layershare.free.whatif",
     "Selection": "layershare.free.selection",
@@ -164,12 +169,14 @@ __all__ = [
     "RecordingSource",
     "Report",
     "ReportOptions",
+    "Rules",
     "Selection",
     "SharingTree",
     "Sides",
     "SortKey",
     "Source",
     "SourceChoice",
+    "Target",
     "Totals",
     "build_report",
     "collect",
@@ -183,7 +190,9 @@ __all__ = [
     "load",
     "load_policy",
     "open_source",
+    "parse_target",
     "plan_removal",
+    "plan_space",
     "read_archives",
     "read_disk",
     "report_page",

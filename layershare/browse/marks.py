@@ -1,5 +1,5 @@
 """What the marked rows free: marks become ``free``'s selection, planned by the engine's rules, and the
-freed bytes kept as a running total (:class:`~layershare.browse.total.RunningTotal`). No terminal here.
+freed bytes kept as a running total (:class:`~layershare.free.running.RunningTotal`). No terminal here.
 
 On a Docker engine the figure is ``layershare free``'s ``freed_bytes`` for the same images, containers,
 volumes and build-cache records. On containerd without dockerd there are no removal rules: the
@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from layershare.browse.total import RunningTotal
 from layershare.free.holders import open_range, removed_holders
 from layershare.free.plan import Plan
+from layershare.free.running import RunningTotal
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineState
 from layershare.units import human_size

@@ -23,6 +23,7 @@ from layershare.cli.options import (
     top_option,
 )
 from layershare.cli.over_time import diff, metrics, serve
+from layershare.cli.plan import plan
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import (
     CheckFormat,
@@ -388,7 +389,7 @@ def record(host: str | None, show_values: bool, output: str) -> None:
     click.echo(f"recorded to {output}", err=True)
 
 
-for _command in (diff, metrics, serve, export, fleet, browse):
+for _command in (diff, metrics, serve, export, fleet, browse, plan):
     cli.add_command(_command)
 
 

@@ -50,6 +50,7 @@ class ExitCode(IntEnum):
     ENGINE_ERROR = 5
     IMAGE_NOT_FOUND = 6
     BAD_INPUT = 7
+    TARGET_NOT_REACHED = 8  # plan: the target is out of reach under the rules given
     INTERRUPTED = 130
 
 

@@ -1,4 +1,5 @@
-"""``layershare free`` as a library call: read the engine, plan the removal, weigh what it frees.
+"""``layershare free`` and ``layershare plan`` as library calls: read the engine, plan the removal (or
+choose one that reaches a target), weigh what it frees.
 
 Nothing is removed: the engine is only read (GET and HEAD requests, and its
 files where readable).
@@ -8,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from layershare.free.choose import Choice, PlanResult, Rules, Target, choose, images_total, last_used_of
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.whatif import FreeResult, freed_units, holdings, what_if
-from layershare.model import SOFT
+from layershare.model import SOFT, EngineState
 from layershare.sources.engine import EngineSource
 from layershare.sources.holdings.reader import HoldingsReader
 
@@ -48,3 +50,78 @@ def free_space(
             units[key] = replace(units[key], disk_bytes=size)
         state = replace(state, units=units)
     return what_if(state, plan, selection.describe(), held)
+
+
+def plan_space(
+    engine: EngineSource,
+    target: Target,
+    rules: Rules,
+    *,
+    data_root: str | None = None,
+    api_version: str | None = None,
+    now: float | None = None,
+) -> PlanResult:
+    """The least-harm removals from a live engine that reach ``target`` (nothing is removed), with
+    ``free``'s exact figures for them."""
+    import time
+
+    from layershare.sources.holdings.last_used import last_used_answers
+
+    now = time.time() if now is None else now
+    source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
+    state = source.state(with_df=True)
+    needed, filesystem = 0, None
+    if target.kind == "disk_free":
+        filesystem = data_root_space(state, source)
+        wanted = target.size if target.share is None else round(target.share * filesystem[1])
+        needed = wanted - filesystem[0]
+        disk = source.disk_bytes(sorted(state.units))
+        state = replace(
+            state, units={k: replace(u, disk_bytes=disk.get(k, u.disk_bytes)) for k, u in state.units.items()}
+        )
+    elif target.kind == "images_under":
+        needed = images_total(state) - target.size
+    else:
+        needed = target.size
+    tagged, container_times = last_used_answers(
+        engine, [i.id for i in state.images], [c.id for c in state.containers]
+    )
+    last_used = last_used_of(state, tagged, container_times)
+    choice = choose(state, target, needed, rules, last_used, now)
+    result = _measured(source, state, choice)
+    return PlanResult(choice, result, filesystem)
+
+
+def data_root_space(state: EngineState, source: HoldingsReader) -> tuple[int, int]:
+    """(bytes free to a user, the file system's size) of the data root's file system; a clear error
+    where it cannot be read from here."""
+    import os
+
+    from layershare.errors import UsageError
+
+    root = source.data_root
+    if not state.disk_readable or root is None:
+        raise UsageError(
+            "--disk-free needs the engine's data root (root on the engine's host, not a remote engine): "
+            "use --free or --images-under"
+        )
+    stat = os.statvfs(root)
+    return stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
+
+
+def _measured(source: HoldingsReader, state: EngineState, choice: Choice) -> FreeResult:
+    """``free``'s result for the chosen images, its disk bytes measured where the data root is readable."""
+    plan, held = choice.plan, holdings(state)
+    if state.disk_readable:
+        gone = freed_units(held, plan)
+        gone += freed_units(held[~held["holder"].str.startswith(f"other:{SOFT}")], plan)
+        missing = [k for k in set(gone) if state.units[k].disk_bytes is None]
+        disk = source.disk_bytes(sorted(missing)) if missing else {}
+        state = replace(
+            state, units={k: replace(u, disk_bytes=disk.get(k, u.disk_bytes)) for k, u in state.units.items()}
+        )
+    result = what_if(state, plan, choice.selection.describe(), held)
+    # An empty plan is the plan's answer, not an empty selection: its notes say why (the images kept).
+    return replace(
+        result, notes=tuple(n for n in result.notes if not n.startswith("the selection matches nothing"))
+    )

@@ -25,9 +25,9 @@ from textual import _wait
 from layershare.browse.app import BrowseApp, Rows
 from layershare.browse.marks import Marks
 from layershare.browse.session import EngineView
-from layershare.browse.total import RunningTotal
 from layershare.browse.tree import EngineTree, state_of_snapshot
 from layershare.free.holders import removed_holders
+from layershare.free.running import RunningTotal
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.whatif import holdings, what_if
 from layershare.model import Container, EngineImage, EngineState, StoredUnit, Volume

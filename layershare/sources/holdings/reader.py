@@ -62,6 +62,7 @@ class HoldingsReader:
         self.api_version = api_version
         self.paths: dict[str, tuple[str, ...]] = {}
         self.snapshot: Snapshot | None = None  # the report's collection the last state was built on
+        self.data_root: str | None = None  # the data root the last state read files of (None: none)
         self._begun: tuple[ThreadPoolExecutor, Future[tuple[EngineAnswers, Future[Any] | None]]] | None = None
 
     def answers(self) -> EngineAnswers:
@@ -139,6 +140,7 @@ class HoldingsReader:
         if readable and store.containerd and store.containerd_root is None:
             readable = False
         exported = not readable and store.containerd and EXPORTED_NOTE in snapshot.notes
+        self.data_root = store.data_root if readable else None
         uncertain: dict[str, tuple[int, int]] = {}
         if readable and store.containerd:
             holds = containerd_units(store, images, answers.containers, records, units, others, self.paths)

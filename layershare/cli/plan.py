@@ -1,0 +1,107 @@
+"""``layershare plan``: the removals that reach a disk target, least recently used first (nothing is
+removed); exit 8 when the target is out of reach, so that a cron job notices."""
+
+from __future__ import annotations
+
+import click
+
+from layershare.cli.options import ExitCode, emit, format_option, handle_errors, source_options
+from layershare.errors import UsageError
+from layershare.formats import FreeFormat
+from layershare.sources.choice import SourceChoice
+
+
+@click.command()
+@source_options
+@format_option(FreeFormat, "Output format. json gives exact bytes (layershare.plan/v1).")
+@click.option(
+    "--free",
+    "free_size",
+    metavar="SIZE",
+    help="Target: the engine's accounting drops by at least SIZE (20GB, 1.5GiB, bytes).",
+)
+@click.option(
+    "--images-under", metavar="SIZE", help="Target: the images' LayersSize is at most SIZE afterwards."
+)
+@click.option(
+    "--disk-free",
+    metavar="SIZE|PCT%",
+    help="Target: at least SIZE (or PCT% of it) free on the data root's file system afterwards (needs the data root).",
+)
+@click.option(
+    "--keep",
+    "keeps",
+    multiple=True,
+    metavar="GLOB",
+    help="Never remove an image with a tag matching GLOB (repeatable).",
+)
+@click.option(
+    "--keep-label",
+    "keep_labels",
+    multiple=True,
+    metavar="KEY[=VALUE]",
+    help="Never remove an image with this label (repeatable).",
+)
+@click.option(
+    "--keep-last",
+    metavar="N",
+    type=click.IntRange(min=0),
+    help="Per repository, never remove the N most recently tagged images.",
+)
+@click.option(
+    "--min-age",
+    metavar="DURATION",
+    default="1h",
+    show_default=True,
+    help="Never remove an image created, tagged or used more recently (0 turns it off).",
+)
+@click.option(
+    "--with-containers",
+    is_flag=True,
+    help="Images only stopped containers use may go too, their containers first (never a running one).",
+)
+@click.option("--data-root", metavar="DIR", help="The engine's data root as seen from here.")
+@click.option(
+    "--api-version", metavar="VERSION", help="The API version your docker CLI speaks (as for free)."
+)
+@click.pass_context
+@handle_errors
+def plan(
+    ctx: click.Context,
+    source: SourceChoice,
+    fmt: str,
+    free_size: str | None,
+    images_under: str | None,
+    disk_free: str | None,
+    keeps: tuple[str, ...],
+    keep_labels: tuple[str, ...],
+    keep_last: int | None,
+    min_age: str,
+    with_containers: bool,
+    data_root: str | None,
+    api_version: str | None,
+) -> None:
+    """Choose the removals that reach a target, hurting least: the least recently used images first,
+    each figure exact (free's union), no image more than the target needs. Removes nothing: prints the
+    images, what each frees, the total and the docker commands, in order."""
+    from layershare.free.choose import Rules, parse_target
+    from layershare.free.prune import LabelFilter, parse_duration
+    from layershare.free.space import plan_space
+    from layershare.render.plan import render_plan
+    from layershare.sources.choice import open_engine
+
+    target = parse_target(free_size, images_under, disk_free)
+    rules = Rules(
+        keep=keeps,
+        keep_labels=tuple(LabelFilter.parse(label) for label in keep_labels),
+        keep_last=keep_last,
+        min_age=0.0 if min_age.strip() == "0" else parse_duration(min_age),
+        with_containers=with_containers,
+    )
+    if len(source.for_each_host()) > 1:
+        raise UsageError("plan reads one engine: give --host once")
+    with open_engine(source) as engine:
+        planned = plan_space(engine, target, rules, data_root=data_root, api_version=api_version)
+    emit(render_plan(planned, FreeFormat(fmt)))
+    if not planned.choice.reached:
+        ctx.exit(ExitCode.TARGET_NOT_REACHED)
