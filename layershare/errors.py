@@ -53,3 +53,8 @@ class UsageError(LayershareError):
 
 class ContainerdStoreError(SourceError):
     """A containerd root named with ``--containerd-root`` is missing, not a containerd root, or unreadable."""
+
+
+class StateChanged(LayershareError):
+    """The engine is no longer in the state a removal was planned on (``browse``, ``plan --apply``):
+    nothing was removed."""

@@ -12,15 +12,12 @@ from typing import Any
 from layershare.browse.marks import Marks
 from layershare.browse.tree import EngineTree, state_of_snapshot
 from layershare.disk.categories import DiskReport, disk_report
-from layershare.errors import LayershareError
+from layershare.errors import LayershareError, StateChanged
+from layershare.free.holders import fingerprint
 from layershare.ids import chain_ids
 from layershare.model import EngineState
 from layershare.render.naming import describe_engine
 from layershare.sources.choice import SourceChoice, open_source
-
-
-class StateChanged(LayershareError):
-    """The engine is no longer in the state the marks were planned on."""
 
 
 @dataclass
@@ -142,29 +139,6 @@ def files_from_export(engine: Any, image_id: str, unit_key: str) -> list[tuple[s
 # --- removal (--allow-removal, after the user confirmed) ---
 
 
-def fingerprint(state: EngineState) -> tuple[object, ...]:
-    """What a plan depends on: image IDs and tags, containers and whether each runs, volumes, records."""
-    return (
-        sorted((i.id, tuple(sorted(i.tags))) for i in state.images),
-        sorted((c.id, c.running) for c in state.containers),
-        sorted(v.name for v in state.volumes),
-        sorted(r.id for r in state.build_cache),
-    )
-
-
-def accounting(engine: Any) -> int:
-    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
-    from layershare.sources.engine.system_df import system_df
-
-    df = system_df(engine)
-    return (
-        int(df.get("LayersSize") or 0)
-        + sum(int(c.get("SizeRw") or 0) for c in df.get("Containers") or [])
-        + sum(int((v.get("UsageData") or {}).get("Size") or 0) for v in df.get("Volumes") or [])
-        + sum(int(r.get("Size") or 0) for r in df.get("BuildCache") or [] if not r.get("Shared"))
-    )
-
-
 @dataclass(frozen=True)
 class Removed:
     """What a removal was predicted to free and what the engine's accounting dropped by."""
@@ -185,7 +159,7 @@ def remove_marked(view: EngineView) -> Removed:
     if fingerprint(view.reload().state) != fingerprint(view.state):
         raise StateChanged("the engine changed since it was read (images, tags, containers, volumes or build "
                            "cache): nothing was removed; it is read again")  # fmt: skip
-    from layershare.sources.engine.removal import carry_out
+    from layershare.sources.engine.removal import accounting, carry_out
 
     before = accounting(engine)
     carry_out(engine, commands)

@@ -26,6 +26,7 @@ from layershare.errors import (
     ImageNotFound,
     LayershareError,
     SnapshotError,
+    StateChanged,
     UsageError,
 )
 from layershare.formats import choices
@@ -51,6 +52,7 @@ class ExitCode(IntEnum):
     IMAGE_NOT_FOUND = 6
     BAD_INPUT = 7
     TARGET_NOT_REACHED = 8  # plan: the target is out of reach under the rules given
+    STATE_CHANGED = 9  # plan --apply, browse: the engine changed since the plan was made; nothing removed
     INTERRUPTED = 130
 
 
@@ -63,6 +65,7 @@ _EXIT_FOR: list[tuple[type[LayershareError], ExitCode]] = [
     (ArchiveError, ExitCode.BAD_INPUT),
     (DataRootError, ExitCode.BAD_INPUT),
     (ContainerdStoreError, ExitCode.BAD_INPUT),
+    (StateChanged, ExitCode.STATE_CHANGED),
     (ConfigError, ExitCode.USAGE),
     (UsageError, ExitCode.USAGE),
 ]

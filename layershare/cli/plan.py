@@ -1,5 +1,5 @@
-"""``layershare plan``: the removals that reach a disk target, least recently used first (nothing is
-removed); exit 8 when the target is out of reach, so that a cron job notices."""
+"""``layershare plan``: the removals that reach a disk target, least recently used first (removed only
+with ``--apply``); exit 8 when the target is out of reach, so that a cron job notices."""
 
 from __future__ import annotations
 
@@ -60,6 +60,13 @@ from layershare.sources.choice import SourceChoice
     is_flag=True,
     help="Images only stopped containers use may go too, their containers first (never a running one).",
 )
+@click.option(
+    "--apply",
+    "apply_",
+    is_flag=True,
+    help="Carry the plan out through the engine's API (by tag, children first, nothing forced), unless the "
+    "engine changed since it was read (exit 9); prints what was predicted against what went.",
+)
 @click.option("--data-root", metavar="DIR", help="The engine's data root as seen from here.")
 @click.option(
     "--api-version", metavar="VERSION", help="The API version your docker CLI speaks (as for free)."
@@ -78,15 +85,16 @@ def plan(
     keep_last: int | None,
     min_age: str,
     with_containers: bool,
+    apply_: bool,
     data_root: str | None,
     api_version: str | None,
 ) -> None:
     """Choose the removals that reach a target, hurting least: the least recently used images first,
-    each figure exact (free's union), no image more than the target needs. Removes nothing: prints the
-    images, what each frees, the total and the docker commands, in order."""
+    each figure exact (free's union), no image more than the target needs. Prints the images, what each
+    frees, the total and the docker commands, in order; removes them only with --apply."""
     from layershare.free.choose import Rules, parse_target
     from layershare.free.prune import LabelFilter, parse_duration
-    from layershare.free.space import plan_space
+    from layershare.free.space import apply_plan, plan_space
     from layershare.render.plan import render_plan
     from layershare.sources.choice import open_engine
 
@@ -102,6 +110,8 @@ def plan(
         raise UsageError("plan reads one engine: give --host once")
     with open_engine(source) as engine:
         planned = plan_space(engine, target, rules, data_root=data_root, api_version=api_version)
+        if apply_ and planned.result.commands:
+            planned = apply_plan(engine, planned, data_root=data_root, api_version=api_version)
     emit(render_plan(planned, FreeFormat(fmt)))
     if not planned.choice.reached:
         ctx.exit(ExitCode.TARGET_NOT_REACHED)

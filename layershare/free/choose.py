@@ -135,6 +135,10 @@ class PlanResult:
     choice: Choice
     result: FreeResult
     filesystem: tuple[int, int] | None = None
+    fingerprint: tuple[
+        object, ...
+    ] = ()  # the state it was made on (:func:`~layershare.free.holders.fingerprint`)
+    applied_bytes: int | None = None  # with --apply: what the engine's accounting dropped by
 
 
 def last_used_of(

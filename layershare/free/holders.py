@@ -84,6 +84,17 @@ def open_range(state: EngineState, gone: set[str], leaving: set[str]) -> tuple[i
     return less, sum(hi for _, hi in images) + sum(hi for _, hi in others)
 
 
+def fingerprint(state: EngineState) -> tuple[object, ...]:
+    """What a removal's plan depends on: image IDs and tags, containers and whether each runs, volumes,
+    build-cache records (``browse`` and ``plan --apply`` refuse to remove when it changed)."""
+    return (
+        sorted((i.id, tuple(sorted(i.tags))) for i in state.images),
+        sorted((c.id, c.running) for c in state.containers),
+        sorted(v.name for v in state.volumes),
+        sorted(r.id for r in state.build_cache),
+    )
+
+
 # Which of the engine's totals a stored unit counts in (disk's categories).
 KIND_CATEGORY = {
     "layer": "images",

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from layershare.free.choose import Choice, PlanResult, Rules, Target, choose, images_total, last_used_of
+from layershare.free.holders import fingerprint
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.whatif import FreeResult, freed_units, holdings, what_if
 from layershare.model import SOFT, EngineState
@@ -89,7 +90,27 @@ def plan_space(
     last_used = last_used_of(state, tagged, container_times)
     choice = choose(state, target, needed, rules, last_used, now)
     result = _measured(source, state, choice)
-    return PlanResult(choice, result, filesystem)
+    return PlanResult(choice, result, filesystem, fingerprint(state))
+
+
+def apply_plan(
+    engine: EngineSource, planned: PlanResult, *, data_root: str | None = None, api_version: str | None = None
+) -> PlanResult:
+    """Carry out a plan through the engine's API (by tag, children first, nothing forced), if the engine
+    is still in the state it was made on (else :class:`~layershare.errors.StateChanged`, nothing
+    removed); the plan with what the engine's accounting dropped by."""
+    from layershare.errors import StateChanged
+    from layershare.sources.engine.removal import accounting, carry_out
+
+    now = HoldingsReader(engine, data_root=data_root, api_version=api_version).state(with_df=False)
+    if fingerprint(now) != planned.fingerprint:
+        raise StateChanged(
+            "the engine changed since the plan was made (images, tags, containers, volumes or build cache): "
+            "nothing was removed; plan again"
+        )
+    before = accounting(engine)
+    carry_out(engine, list(planned.result.commands))
+    return replace(planned, applied_bytes=before - accounting(engine))
 
 
 def data_root_space(state: EngineState, source: HoldingsReader) -> tuple[int, int]:

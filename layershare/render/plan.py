@@ -63,6 +63,8 @@ def plan_document(planned: PlanResult) -> dict[str, Any]:
         ],
         "kept": [{"id": k.image.id, "tags": list(k.image.tags), "reason": k.reason} for k in choice.kept],
         "commands": list(result.commands),
+        "applied": planned.applied_bytes is not None,
+        "applied_freed_bytes": planned.applied_bytes,
         "notes": [*choice.notes, *result.notes],
     }
 
@@ -99,7 +101,11 @@ def _table(planned: PlanResult, fmt: str) -> str:
         out += ["", tabulate(kept, ["KEPT", "TAGS", "WHY"], tablefmt=fmt)]
     if result.commands:
         fence = ["```"] if fmt == "github" else []
-        out += ["", "Commands, in this order (not run):", *fence, *result.commands, *fence]
+        done = "carried out" if planned.applied_bytes is not None else "not run"
+        out += ["", f"Commands, in this order ({done}):", *fence, *result.commands, *fence]
+    if planned.applied_bytes is not None:
+        out += ["", f"Removed: predicted {result.freed_bytes:,} B, the engine's accounting dropped by "
+                    f"{planned.applied_bytes:,} B"]  # fmt: skip
     notes = [*choice.notes, *result.notes]
     if notes:
         out += ["", *(f"Note: {n}" for n in notes)]

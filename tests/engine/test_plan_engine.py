@@ -7,6 +7,7 @@ code; bad targets. On every engine x store a user runs: 20.10, 26.1, 28.5 and 29
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 import time
@@ -213,6 +214,41 @@ def test_bad_targets_are_one_line_and_exit_2(engine: Any) -> None:
         result = cli(engine, "plan", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_apply_refuses_a_changed_state(engine: Any) -> None:
+    """The library's two steps with a tag added between them: nothing is removed, StateChanged."""
+    from layershare import EngineSource
+    from layershare.errors import StateChanged
+    from layershare.free.choose import Rules, Target
+    from layershare.free.space import apply_plan, plan_space
+
+    with EngineSource(engine.host) as source:
+        planned = plan_space(source, Target("free", 1, "1"), Rules(min_age=0, keep=("plan-os:*",)))
+        assert planned.result.commands
+        engine.docker("tag", "plan-os:1", "plan-os:moved")
+        images = all_images(engine)
+        with pytest.raises(StateChanged):
+            apply_plan(source, planned)
+    assert all_images(engine) == images
+
+
+def test_apply_removes_and_says_what_went(engine: Any) -> None:
+    """``--apply``: the plan carried out through the engine's API; what the engine's accounting dropped
+    by is the plan's freed_bytes, and the chosen images are gone."""
+    before = quiet(engine)
+    images = all_images(engine)
+    doc = plan(engine, "--free", "1", "--min-age", "0", "--keep", "plan-os:*", "--apply")
+    assert doc["applied"] and doc["items"]
+    assert doc["applied_freed_bytes"] == doc["freed_bytes"] == before - quiet(engine)
+    assert {i["id"] for i in doc["items"]} <= images - all_images(engine)
+    build(engine, "plan-extra:1", "FROM plan-os:1\n" + random_file("/extra.bin", 20))  # one more to take
+    table = cli(engine, "plan", "--free", "1", "--min-age", "0", "--keep", "plan-os:*", "--apply")
+    assert table.returncode == 0, table.stderr
+    said = re.search(
+        r"Removed: predicted ([\d,]+) B, the engine's accounting dropped by ([\d,]+) B", table.stdout
+    )
+    assert said and said.group(1) == said.group(2) != "0", table.stdout
 
 
 def test_disk_free_counts_the_bytes_that_leave_the_disk(engine: Any) -> None:

@@ -1,7 +1,8 @@
 """The removal commands a plan prints (``docker rm``, ``docker image rm``, ``docker volume rm``, ``docker
 builder prune -a -f --filter id=…``), carried out through the Engine API as the docker CLI does them:
 each name in turn, nothing forced (a running container, an image in use, a volume in use are refused
-by the engine itself). Used only by ``browse --allow-removal`` once the user confirmed.
+by the engine itself). Used only by ``browse --allow-removal`` once the user confirmed, and by
+``plan --apply``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,19 @@ from typing import Any
 from layershare.errors import UsageError
 from layershare.sources.engine.connection import engine_errors, open_api
 from layershare.sources.engine.source import EngineSource
+
+
+def accounting(engine: Any) -> int:
+    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
+    from layershare.sources.engine.system_df import system_df
+
+    df = system_df(engine)
+    return (
+        int(df.get("LayersSize") or 0)
+        + sum(int(c.get("SizeRw") or 0) for c in df.get("Containers") or [])
+        + sum(int((v.get("UsageData") or {}).get("Size") or 0) for v in df.get("Volumes") or [])
+        + sum(int(r.get("Size") or 0) for r in df.get("BuildCache") or [] if not r.get("Shared"))
+    )
 
 
 def carry_out(source: EngineSource, commands: list[str]) -> None:
