@@ -28,11 +28,12 @@ import os
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 CACHE_SCHEMA = "layershare.cache/v1"
 REPORT_CACHE_SCHEMA = "layershare.report-cache/v1"
 CONTENT_CACHE_SCHEMA = "layershare.content-cache/v1"
+USE_JOURNAL_SCHEMA = "layershare.use-journal/v1"
 KEPT_REPORTS = 16
 CACHE_DIR_ENV = "LAYERSHARE_CACHE_DIR"
 
@@ -176,6 +177,26 @@ class ContentCache(ImageCache):
             and isinstance(entry.get("parts"), dict)
             and isinstance(entry.get("layer_blobs"), list)
         )
+
+
+class UseJournal(ImageCache):
+    """When each image was last used, as the engine's events said (``plan``, the keeper): image ID or
+    reference -> seconds since the epoch, and ``""`` -> the time of the newest event read. Written
+    whole and atomically, so a restart, or ``kill -9``, keeps what was read before it."""
+
+    schema = USE_JOURNAL_SCHEMA
+    prefix = "uses"
+
+    @staticmethod
+    def valid(image_id: str, entry: Any) -> bool:
+        return isinstance(entry, (int, float)) and not isinstance(entry, bool)
+
+    def times(self) -> dict[str, float]:
+        """The journal: name -> seconds (``""``: the newest event read)."""
+        return {k: float(cast(float, v)) for k, v in self.load().items()}
+
+    def save_times(self, times: Mapping[str, float]) -> None:
+        self.save(cast(Mapping[str, Entry], times))
 
 
 class ReportCache:

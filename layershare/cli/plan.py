@@ -3,12 +3,17 @@ with ``--apply``); exit 8 when the target is out of reach, so that a cron job no
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from layershare.cli.options import ExitCode, emit, format_option, handle_errors, source_options
 from layershare.errors import UsageError
 from layershare.formats import FreeFormat
 from layershare.sources.choice import SourceChoice
+
+if TYPE_CHECKING:
+    from layershare.free.choose import Rules, Target
 
 
 @click.command()
@@ -67,6 +72,26 @@ from layershare.sources.choice import SourceChoice
     help="Carry the plan out through the engine's API (by tag, children first, nothing forced), unless the "
     "engine changed since it was read (exit 9); prints what was predicted against what went.",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="With --apply: keep the target (--images-under or --disk-free), planning when the engine's events "
+    "say something changed and every --interval; acts only when the target is missed. SIGTERM stops it.",
+)
+@click.option(
+    "--interval",
+    metavar="DURATION",
+    default="5m",
+    show_default=True,
+    help="--watch: plan at least this often.",
+)
+@click.option(
+    "--margin",
+    metavar="PCT%",
+    default="5%",
+    show_default=True,
+    help="--watch: once the target is missed, free this much of it beyond it.",
+)
 @click.option("--data-root", metavar="DIR", help="The engine's data root as seen from here.")
 @click.option(
     "--api-version", metavar="VERSION", help="The API version your docker CLI speaks (as for free)."
@@ -86,6 +111,9 @@ def plan(
     min_age: str,
     with_containers: bool,
     apply_: bool,
+    watch: bool,
+    interval: str,
+    margin: str,
     data_root: str | None,
     api_version: str | None,
 ) -> None:
@@ -108,6 +136,9 @@ def plan(
     )
     if len(source.for_each_host()) > 1:
         raise UsageError("plan reads one engine: give --host once")
+    if watch:
+        _keep(source, target, rules, apply_, interval, margin, data_root, api_version)
+        return
     with open_engine(source) as engine:
         planned = plan_space(engine, target, rules, data_root=data_root, api_version=api_version)
         if apply_ and planned.result.commands:
@@ -115,3 +146,51 @@ def plan(
     emit(render_plan(planned, FreeFormat(fmt)))
     if not planned.choice.reached:
         ctx.exit(ExitCode.TARGET_NOT_REACHED)
+
+
+def _keep(
+    source: SourceChoice,
+    target: Target,
+    rules: Rules,
+    apply_: bool,
+    interval: str,
+    margin: str,
+    data_root: str | None,
+    api_version: str | None,
+) -> None:
+    """``--watch``: the keeper, until SIGTERM or SIGINT; one line per action on stdout."""
+    import signal
+    import sys
+    import threading
+
+    from layershare.errors import ConfigError
+    from layershare.free.keeper import keep
+    from layershare.free.prune import parse_duration
+    from layershare.policy.thresholds import parse_ratio
+    from layershare.sources.choice import open_engine
+
+    if not apply_:
+        raise UsageError("--watch acts: give --apply with it (plan alone never removes)")
+    try:
+        share = parse_ratio(margin, most=None)
+    except ConfigError as e:
+        raise UsageError(f"--margin: {e}") from e
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+
+    def log(line: str) -> None:
+        emit(line + "\n")
+        sys.stdout.flush()
+
+    keep(
+        lambda: open_engine(source),
+        target,
+        rules,
+        margin=share,
+        interval=parse_duration(interval),
+        stop=stop,
+        log=log,
+        data_root=data_root,
+        api_version=api_version,
+    )

@@ -141,14 +141,34 @@ class PlanResult:
     applied_bytes: int | None = None  # with --apply: what the engine's accounting dropped by
 
 
+def resolve_uses(state: EngineState, uses: Mapping[str, float]) -> dict[str, float]:
+    """The event journal's uses (an image ID, a short one, or a reference) by image ID, as the state
+    names them now; what names no image here any more is left out."""
+    ids = {i.id for i in state.images}
+    by_tag = {normalise_reference(t): i.id for i in state.images for t in i.tags}
+    found: dict[str, float] = {}
+    for key, at in uses.items():
+        image = (
+            key if key in ids else by_tag.get(normalise_reference(key)) if "/" in key or ":" in key else None
+        )
+        if image is None and key and all(c in "0123456789abcdef" for c in key.removeprefix("sha256:")):
+            short = key if key.startswith("sha256:") else f"sha256:{key}"
+            image = next((i for i in ids if i.startswith(short)), None) if len(short) >= 19 else None
+        if image is None:
+            image = by_tag.get(normalise_reference(key))
+        if image is not None:
+            found[image] = max(found.get(image, 0.0), at)
+    return found
+
+
 def last_used_of(
     state: EngineState,
     tagged: Mapping[str, float],
     container_times: Mapping[str, float],
     events: Mapping[str, float] | None = None,
 ) -> dict[str, LastUsed]:
-    """Each image's last use: the newest of the event journal's, its containers' (started, finished or
-    created), when it was last tagged, and when it was created."""
+    """Each image's last use: the newest of the event journal's (by image ID: :func:`resolve_uses`), its
+    containers' (started, finished or created), when it was last tagged, and when it was created."""
     by_image: dict[str, float] = {}
     for c in state.containers:
         at = container_times.get(c.id) or c.created

@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.free.choose import Choice, PlanResult, Rules, Target, choose, images_total, last_used_of
+from layershare.free.choose import (
+    Choice,
+    PlanResult,
+    Rules,
+    Target,
+    choose,
+    images_total,
+    last_used_of,
+    resolve_uses,
+)
 from layershare.free.holders import fingerprint
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.whatif import FreeResult, freed_units, holdings, what_if
@@ -87,7 +96,7 @@ def plan_space(
     tagged, container_times = last_used_answers(
         engine, [i.id for i in state.images], [c.id for c in state.containers]
     )
-    last_used = last_used_of(state, tagged, container_times)
+    last_used = last_used_of(state, tagged, container_times, resolve_uses(state, read_uses(engine, now)[0]))
     choice = choose(state, target, needed, rules, last_used, now)
     result = _measured(source, state, choice)
     return PlanResult(choice, result, filesystem, fingerprint(state))
@@ -102,7 +111,8 @@ def apply_plan(
     from layershare.errors import StateChanged
     from layershare.sources.engine.removal import accounting, carry_out
 
-    now = HoldingsReader(engine, data_root=data_root, api_version=api_version).state(with_df=False)
+    with engine.afresh() as fresh:
+        now = HoldingsReader(fresh, data_root=data_root, api_version=api_version).state(with_df=False)
     if fingerprint(now) != planned.fingerprint:
         raise StateChanged(
             "the engine changed since the plan was made (images, tags, containers, volumes or build cache): "
@@ -111,6 +121,31 @@ def apply_plan(
     before = accounting(engine)
     carry_out(engine, list(planned.result.commands))
     return replace(planned, applied_bytes=before - accounting(engine))
+
+
+def read_uses(engine: EngineSource, now: float) -> tuple[dict[str, float], int]:
+    """The use journal of the engine (in the cache folder), with the engine's events since its last read
+    added and saved: (image ID or reference -> when last used, how many events said a use since the
+    last read). Without a cache folder, the events the engine still holds (its last 256)."""
+    from layershare.cache import UseJournal, engine_key
+    from layershare.errors import SourceError
+    from layershare.sources.engine.events import read_events, uses
+
+    folder = engine.cache_dir
+    journal = UseJournal(folder, engine_key(engine.lists()["info"])) if folder is not None else None
+    entries = journal.times() if journal is not None else {}
+    try:
+        events = read_events(engine, float(entries.get("", 0.0)), now)
+    except SourceError:
+        events = []  # the journal as it was: events cost only precision
+    used = uses(events)
+    for name, at in used.items():
+        entries[name] = max(float(entries.get(name, 0.0)), at)
+    if journal is not None:
+        entries[""] = now
+        journal.save_times(entries)
+    entries.pop("", None)
+    return entries, len(used)
 
 
 def data_root_space(state: EngineState, source: HoldingsReader) -> tuple[int, int]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from generated import generated_state
@@ -224,3 +225,47 @@ def test_on_generated_states_the_choice_is_minimal_and_in_lru_order(seed: int) -
         assert set(ids) <= set(prefix)
         shorter = [i.id for i in order if used[i.id].at < newest]
         assert free(st, Selection(images=tuple(shorter)), NOW).freed_bytes < needed or not ids
+
+
+def test_events_say_which_images_were_used_and_when() -> None:
+    from layershare.sources.engine.events import uses
+
+    events = [
+        {"Type": "image", "Action": "pull", "Actor": {"ID": "old:1", "Attributes": {"name": "old:1"}}, "time": 5},
+        {"Type": "image", "Action": "tag", "Actor": {"ID": "sha256:mid", "Attributes": {"name": "mid:1"}},
+         "timeNano": 7_500_000_000},
+        {"Type": "container", "Action": "start", "Actor": {"ID": "c9", "Attributes": {"image": "new:1"}}, "time": 9},
+        {"Type": "container", "Action": "exec_start: sh", "Actor": {"Attributes": {"image": "new:1"}}, "time": 11},
+        {"Type": "image", "Action": "delete", "Actor": {"ID": "sha256:gone"}, "time": 12},
+        {"Type": "network", "Action": "connect", "Actor": {"ID": "n"}, "time": 13},
+    ]  # fmt: skip
+    assert uses(events) == {"old:1": 5.0, "sha256:mid": 7.5, "mid:1": 7.5, "new:1": 11.0}
+
+
+def test_the_journal_names_images_by_id_short_id_or_reference() -> None:
+    from layershare.free.choose import resolve_uses
+
+    st = state()
+    found = resolve_uses(st, {"old": 1.0, "old:1": 2.0, "sha256:mid": 3.0, "new:1": 4.0, "no-such:1": 5.0})
+    assert found == {"sha256:old": 2.0, "sha256:mid": 3.0, "sha256:new": 4.0}
+    used = last_used_of(st, {}, {}, {"sha256:old": NOW - DAY})
+    assert used["sha256:old"] == LastUsed(NOW - DAY, "event")
+
+
+def test_the_journal_survives_a_restart_and_a_damaged_file(tmp_path: Path) -> None:
+    from layershare.cache import UseJournal
+
+    folder = tmp_path
+    UseJournal(folder, "k").save_times({"": 10.0, "app:1": 5.0})
+    assert UseJournal(folder, "k").times() == {"": 10.0, "app:1": 5.0}
+    path = folder / "uses-k.json"
+    path.write_bytes(path.read_bytes()[:-3])  # cut short, as a crash mid-write would (it cannot: renamed)
+    assert UseJournal(folder, "k").times() == {}
+
+
+def test_the_keeper_frees_to_a_margin_beyond_the_target() -> None:
+    from layershare.free.keeper import with_margin
+
+    assert with_margin(Target("images_under", 1000, "1000"), 0.05).size == 950
+    assert with_margin(Target("disk_free", 1000, "1000"), 0.05).size == 1050
+    assert with_margin(Target("disk_free", 0, "10%", share=0.10), 0.05).share == pytest.approx(0.105)
