@@ -28,9 +28,9 @@ if TYPE_CHECKING:
     from layershare.disk.categories import DiskReport, disk_report
     from layershare.disk.saved_diff import DiskDiff
     from layershare.formats import CheckFormat, OutputFormat, SortKey
-    from layershare.free.choose import Rules, Target, parse_target
     from layershare.free.selection import Selection, plan_removal
     from layershare.free.space import free_space, plan_space
+    from layershare.free.target import Rules, Target, parse_target
     from layershare.free.whatif import FreeResult, what_if
     from layershare.policy.config import Policy, load_policy
     from layershare.policy.gate import CheckReport, run_check, select_for_check
@@ -138,9 +138,9 @@ _HOMES = {
     "select_for_check": "layershare.policy.gate",
     "free_space": "layershare.free.space",
     "plan_space": "layershare.free.space",
-    "Rules": "layershare.free.choose",
-    "Target": "layershare.free.choose",
-    "parse_target": "layershare.free.choose",
+    "Rules": "layershare.free.target",
+    "Target": "layershare.free.target",
+    "parse_target": "layershare.free.target",
     "FreeResult": "layershare.free.whatif",
     "what_if": "layershare.free.whatif",
     "Selection": "layershare.free.selection",

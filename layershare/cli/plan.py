@@ -13,7 +13,7 @@ from layershare.formats import FreeFormat
 from layershare.sources.choice import SourceChoice
 
 if TYPE_CHECKING:
-    from layershare.free.choose import Rules, Target
+    from layershare.free.target import Rules, Target
 
 
 @click.command()
@@ -120,9 +120,9 @@ def plan(
     """Choose the removals that reach a target, hurting least: the least recently used images first,
     each figure exact (free's union), no image more than the target needs. Prints the images, what each
     frees, the total and the docker commands, in order; removes them only with --apply."""
-    from layershare.free.choose import Rules, parse_target
     from layershare.free.prune import LabelFilter, parse_duration
     from layershare.free.space import apply_plan, plan_space
+    from layershare.free.target import Rules, parse_target
     from layershare.render.plan import render_plan
     from layershare.sources.choice import open_engine
 

@@ -18,7 +18,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 
 from layershare.errors import LayershareError, StateChanged, UsageError
-from layershare.free.choose import PlanResult, Rules, Target
+from layershare.free.choose import PlanResult
+from layershare.free.target import Rules, Target
 from layershare.sources.engine import EngineSource
 
 POLL_SECONDS = 2.0

@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.free.choose import (
-    Choice,
-    PlanResult,
-    Rules,
-    Target,
-    choose,
-    images_total,
-    last_used_of,
-    resolve_uses,
-)
+from layershare.free.choose import Choice, PlanResult, choose, images_total, last_used_of, resolve_uses
 from layershare.free.holders import fingerprint
 from layershare.free.selection import Selection, plan_removal
+from layershare.free.target import Rules, Target
 from layershare.free.whatif import FreeResult, freed_units, holdings, what_if
 from layershare.model import SOFT, EngineState
 from layershare.sources.engine import EngineSource

@@ -229,8 +229,8 @@ def test_apply_refuses_a_changed_state(engine: Any) -> None:
     """The library's two steps with a tag added between them: nothing is removed, StateChanged."""
     from layershare import EngineSource
     from layershare.errors import StateChanged
-    from layershare.free.choose import Rules, Target
     from layershare.free.space import apply_plan, plan_space
+    from layershare.free.target import Rules, Target
 
     with EngineSource(engine.host) as source:
         planned = plan_space(source, Target("free", 1, "1"), Rules(min_age=0, keep=("plan-os:*",)))

@@ -14,18 +14,10 @@ from generated import generated_state
 from layershare.cli.options import ExitCode
 from layershare.errors import UsageError
 from layershare.formats import FreeFormat
-from layershare.free.choose import (
-    LastUsed,
-    PlanResult,
-    Rules,
-    Target,
-    choose,
-    eligible,
-    last_used_of,
-    parse_target,
-)
+from layershare.free.choose import PlanResult, choose, eligible, last_used_of
 from layershare.free.prune import LabelFilter
 from layershare.free.selection import Selection
+from layershare.free.target import LastUsed, Rules, Target, parse_target
 from layershare.free.whatif import free, what_if
 from layershare.model import Container, EngineImage, EngineInfo, EngineState, StoredUnit
 from layershare.render.plan import render_plan

@@ -94,15 +94,9 @@ class EngineSource(StatefulSource, ContentSource):
         self._skipped = 0
 
     def afresh(self) -> EngineSource:
-        """The same engine, as a new source that has asked nothing yet (its answers are read again)."""
-        return EngineSource(
-            self.host,
-            show_values=self.show_values,
-            read_layer_store=self.read_layer_store,
-            workers=self.workers,
-            cache_dir=self.cache_dir,
-            context=self.context,
-        )
+        """The same engine as a new source that has asked nothing yet."""
+        keep = ("show_values", "read_layer_store", "workers", "cache_dir", "context")
+        return EngineSource(self.host, **{k: getattr(self, k) for k in keep})
 
     def _client(self) -> Any:
         """The low-level API client, opened once (threads may ask at once) and reused by every call."""
