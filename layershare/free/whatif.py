@@ -142,8 +142,9 @@ def what_if(
     if less or more:
         notes.append(
             f"freed_bytes is an estimate: the drop is between {freed_bytes - less:,} and "
-            f"{freed_bytes + more:,} bytes (freed_min_bytes, freed_max_bytes), as BuildKit's build cache "
-            "keeps what the engine's answers do not say"
+            f"{freed_bytes + more:,} bytes (freed_min_bytes, freed_max_bytes): which layers BuildKit's build "
+            "cache keeps is not in what the engine answers this user; root on the engine's host reads it "
+            "from the store and gets the exact figure"
         )
     if uncertain:
         notes.append(
