@@ -118,8 +118,14 @@ def quiet(engine: Any) -> tuple[int, int]:
     pytest.fail("the engine never settled")
 
 
+def as_group(engine: Any) -> bool:
+    """Whether this module's ``free`` runs as the docker group on ``engine`` (other modules' engines:
+    as root)."""
+    return bool(getattr(engine, "as_group", False))
+
+
 def free(engine: Any, *args: str, env: dict[str, str] | None = None) -> dict[str, Any]:
-    if engine.as_group:
+    if as_group(engine):
         cache = {"LAYERSHARE_CACHE_DIR": str(engine.group_cache)}
         ran = run_unprivileged(engine, ["free", "--format", "json", *args], {**cache, **(env or {})})
         result: Any = ran
@@ -166,9 +172,9 @@ def predicted_then_done(engine: Any, *args: str, env: dict[str, str] | None = No
             doc,
         )
     else:  # what BuildKit's cache keeps is not in the group's answers: a range, said so
-        assert engine.as_group and any("freed_bytes is an estimate" in n for n in doc["notes"]), doc
+        assert as_group(engine) and any("freed_bytes is an estimate" in n for n in doc["notes"]), doc
         assert doc["freed_min_bytes"] <= dropped <= doc["freed_max_bytes"], (args, dropped, doc)
-    if engine.as_group:  # the allocated bytes need the engine's files
+    if as_group(engine):  # the allocated bytes need the engine's files
         assert doc["freed_disk_bytes"] is None and any("needs root" in n for n in doc["notes"])
         assert parts_add_up(doc)
         return doc
@@ -223,59 +229,60 @@ def image(doc: dict[str, Any], tag: str) -> dict[str, Any]:
     return next(i for i in doc["images"] if tag in i["tags"])
 
 
-# What browse's running total says for each image marked alone, read as the test's user (browse's own
-# reading of the engine and its marks, without the terminal: the browse tests drive that).
-BROWSE_TOTALS = """
+# For each image, read once as the test's user: browse's running total with it marked alone (browse's
+# own reading of the engine and its marks, without the terminal: the browse tests drive that), and
+# free's answer for it (the plan and figures ``layershare free IMAGE`` prints, on that one reading).
+ANSWERS = """
 import json
 from layershare.browse.marks import Marks
 from layershare.browse.session import read_engine
+from layershare.free.selection import Selection, plan_removal
+from layershare.free.whatif import what_if
+from layershare.render.free import free_document
 from layershare.sources.choice import SourceChoice
-view = read_engine(SourceChoice(hosts=(HOST,)), None)()
+state = read_engine(SourceChoice(hosts=(HOST,)), None)().state
 found = {}
-for image in view.state.images:
-    marks = Marks(view.state)
+for image in state.images:
+    marks = Marks(state)
     marks.toggle("image:" + image.id)
-    found[image.id] = [marks.status().freed_bytes, marks.status().estimated]
+    selection = Selection(images=(image.id,))
+    doc = free_document(what_if(state, plan_removal(state, selection), selection.describe()))
+    found[image.id] = {"browse": [marks.status().freed_bytes, marks.status().estimated], "free": doc}
 print(json.dumps(found))
 """
 
 
-def browse_totals(engine: Any) -> dict[str, list[Any]]:
-    code = BROWSE_TOTALS.replace("HOST", repr(engine.host))
-    if engine.as_group:
+def answers(engine: Any, as_group: bool) -> dict[str, dict[str, Any]]:
+    code = ANSWERS.replace("HOST", repr(engine.host))
+    if as_group:
         result = run_unprivileged_python(engine, code, {"LAYERSHARE_CACHE_DIR": str(engine.group_cache)})
     else:
         result = subprocess.run(
             [sys.executable, "-c", code], env=engine.env(), capture_output=True, text=True
         )
     assert result.returncode == 0, result.stderr
-    found: dict[str, list[Any]] = json.loads(result.stdout)
+    found: dict[str, dict[str, Any]] = json.loads(result.stdout)
     return found
 
 
 def test_one_answer_per_image(engine: Any) -> None:
     """For every image free would remove on its own: report's unique bytes, free's figure and browse's
     running total are one number for the same user; as the docker group they are root's, exact, but
-    where BuildKit's build cache leaves the drop open (then free gives a range holding root's figure
-    and every surface says it is an estimate). First: nothing is removed yet."""
-    report = json.loads(
-        (
-            run_unprivileged(
-                engine, ["report", "--format", "json"], {"LAYERSHARE_CACHE_DIR": str(engine.group_cache)}
-            )
-            if engine.as_group
-            else cli(engine, "report", "--format", "json")
-        ).stdout
-    )
+    where BuildKit's build cache leaves the drop open (then free gives a range holding root's exact
+    figure and browse says it is an estimate). First: nothing is removed yet."""
+    env = {"LAYERSHARE_CACHE_DIR": str(engine.group_cache)}
+    ran = run_unprivileged(engine, ["report", "--format", "json"], env) if engine.as_group else None
+    report = json.loads(ran.stdout if ran is not None else cli(engine, "report", "--format", "json").stdout)
     roots = {i["id"]: i for i in json.loads(cli(engine, "report", "--format", "json").stdout)["images"]}
-    totals = browse_totals(engine)
+    ours = answers(engine, engine.as_group)
+    roots_free = answers(engine, False) if engine.as_group else ours
     checked, estimated, kept_by_cache = 0, 0, 0
     for image in report["images"]:
-        doc = free(engine, image["id"])
+        doc = ours[image["id"]]["free"]
         (row,) = [i for i in doc["images"] if i["id"] == image["id"]]
         if not row["removed"] or len(doc["images"]) > 1:
             continue  # blocked, or hidden parents go with it: not one image's own figure
-        shown, browse_estimated = totals[image["id"]]
+        shown, browse_estimated = ours[image["id"]]["browse"]
         assert shown == doc["freed_bytes"], image["tags"]  # the image's row leaves out a record counted again
         assert browse_estimated == (not doc["freed_bytes_exact"]), image["tags"]
         if engine.as_group:
@@ -283,19 +290,19 @@ def test_one_answer_per_image(engine: Any) -> None:
         checked += 1
         if not doc["freed_bytes_exact"]:  # root reads what BuildKit's cache keeps: its figure is the drop
             estimated += 1
-            truth = json.loads(cli(engine, "free", "--format", "json", image["id"]).stdout)["freed_bytes"]
+            truth = roots_free[image["id"]]["free"]["freed_bytes"]
             assert doc["freed_min_bytes"] <= truth <= doc["freed_max_bytes"], (image["tags"], truth, doc)
         elif image["unique_bytes"] != doc["freed_bytes"]:
             # The report's unique bytes count a layer BuildKit's cache keeps as docker system df -v does;
             # removing the image leaves it counted, under the cache: free says so in kept_by.
-            assert any("build cache" in why for why in row["kept_by"]), (
-                image["tags"],
-                image["unique_bytes"],
-                doc,
-            )
+            why = (image["tags"], image["unique_bytes"], doc)
+            assert any("build cache" in reason for reason in row["kept_by"]), why
             kept_by_cache += 1
     assert checked >= 15 and (estimated == 0 or engine.as_group), (checked, estimated)
     assert kept_by_cache <= 3, kept_by_cache  # the BuildKit-built examples only
+    # The same figures as the command prints, for one image: the library's answer above is free's.
+    image = next(i for i in report["images"] if "overwrite:1" in i["tags"])
+    assert free(engine, image["id"])["freed_bytes"] == ours[image["id"]]["free"]["freed_bytes"]
 
 
 def test_one_tag_of_a_multi_tag_image_frees_nothing(engine: Any) -> None:
