@@ -262,16 +262,63 @@ def choose(
             f"{human_size(needed)} ({needed:,} B) needed; the images kept say what holds the rest"
         )
         return _choice(state, target, False, needed, most, ids, kept, weigher, last_used, notes)
-    chosen = ids[:length]
+    chosen = _reverse_pass(state, weigher, ids[:length], needed, quick=True)
+    measured, _ = weigher.weigh(chosen)
+    if measured < needed:  # the quick weighing misjudged a drop: the pass again, every trial planned
+        chosen = _reverse_pass(state, weigher, ids[:length], needed, quick=False)
+        measured, _ = weigher.weigh(chosen)
+    return _choice(state, target, True, needed, measured, chosen, kept, weigher, last_used, notes)
+
+
+def _reverse_pass(
+    state: EngineState, weigher: _Weigher, chosen: list[str], needed: int, *, quick: bool
+) -> list[str]:
+    """Most recently used first, drop each image the target does not need, again until none can be
+    (after a drop a build-cache record an image kept uncounted may count). ``quick``: an image whose
+    removal takes nothing but itself (and its containers) is weighed by taking its holders out of the
+    plan's, without planning again."""
+    parents = {i.parent_id for i in state.images if i.parent_id}
+    by_id = {i.id: i for i in state.images}
     dropped = True
-    while dropped:  # most recently used first, drop what the target does not need, until none is left
-        dropped = False  # (again after a drop: a build-cache record an image kept uncounted may count)
+    while dropped:
+        dropped = False
+        _, plan = weigher.weigh(chosen)
+        gone = removed_holders(plan)
         for image_id in reversed(list(chosen)):
+            own = _own_holders(state, weigher.rules, by_id, parents, set(chosen), image_id) if quick else None
+            if own is not None and own <= gone:
+                if weigher.total.update(gone - own) >= needed:
+                    chosen = [i for i in chosen if i != image_id]
+                    gone, dropped = gone - own, True
+                continue
             trial = [i for i in chosen if i != image_id]
             if weigher.weigh(trial)[0] >= needed:
                 chosen, dropped = trial, True
-    measured, _ = weigher.weigh(chosen)
-    return _choice(state, target, True, needed, measured, chosen, kept, weigher, last_used, notes)
+            gone = removed_holders(weigher.weigh(chosen)[1])
+    return chosen
+
+
+def _own_holders(
+    state: EngineState,
+    rules: Rules,
+    by_id: Mapping[str, EngineImage],
+    parents: set[str],
+    chosen: set[str],
+    image_id: str,
+) -> set[str] | None:
+    """The holders only this image's removal takes (itself, with ``--with-containers`` its containers),
+    or None where leaving it changes more: images stand on it, or its parent is untagged (taken with its
+    last child) or chosen too."""
+    image = by_id[image_id]
+    parent = by_id.get(image.parent_id) if image.parent_id else None
+    if image_id in parents or (
+        image.parent_id and (parent is None or not parent.tags or parent.id in chosen)
+    ):
+        return None
+    own = {f"image:{image_id}"}
+    if rules.with_containers:
+        own |= {f"container:{c.id}" for c in state.containers if c.image_id == image_id}
+    return own
 
 
 def _alone(total: RunningTotal, image_id: str) -> int:
