@@ -74,9 +74,8 @@ class PlanResult:
     choice: Choice
     result: FreeResult
     filesystem: tuple[int, int] | None = None
-    fingerprint: tuple[
-        object, ...
-    ] = ()  # the state it was made on (:func:`~layershare.free.holders.fingerprint`)
+    # The state it was made on (:func:`~layershare.free.holders.fingerprint`).
+    fingerprint: tuple[object, ...] = ()
     applied_bytes: int | None = None  # with --apply: what the engine's accounting dropped by
 
 
@@ -87,14 +86,10 @@ def resolve_uses(state: EngineState, uses: Mapping[str, float]) -> dict[str, flo
     by_tag = {normalise_reference(t): i.id for i in state.images for t in i.tags}
     found: dict[str, float] = {}
     for key, at in uses.items():
-        image = (
-            key if key in ids else by_tag.get(normalise_reference(key)) if "/" in key or ":" in key else None
-        )
-        if image is None and key and all(c in "0123456789abcdef" for c in key.removeprefix("sha256:")):
-            short = key if key.startswith("sha256:") else f"sha256:{key}"
-            image = next((i for i in ids if i.startswith(short)), None) if len(short) >= 19 else None
-        if image is None:
-            image = by_tag.get(normalise_reference(key))
+        image = key if key in ids else by_tag.get(normalise_reference(key))
+        short = key if key.startswith("sha256:") else f"sha256:{key}"
+        if image is None and len(short) >= 19 and all(c in "0123456789abcdef" for c in short[7:]):
+            image = next((i for i in ids if i.startswith(short)), None)  # a short ID
         if image is not None:
             found[image] = max(found.get(image, 0.0), at)
     return found
@@ -202,13 +197,11 @@ class _Weigher:
     def __init__(self, state: EngineState, target: Target, rules: Rules, now: float) -> None:
         self.state, self.rules, self.now = state, rules, now
         self.total = RunningTotal(_measured_state(state, target.kind))
-        self.plans = 0
 
     def selection(self, ids: Sequence[str]) -> Selection:
         return Selection(images=tuple(ids), with_containers=self.rules.with_containers)
 
     def weigh(self, ids: Sequence[str]) -> tuple[int, Plan]:
-        self.plans += 1
         plan = plan_removal(self.state, self.selection(ids), self.now)
         return self.total.update(removed_holders(plan)), plan
 
@@ -366,12 +359,12 @@ def _choice(
     images = {i.id: i for i in state.images}
     _, plan = weigher.weigh(chosen)
     gone = removed_holders(plan)
+    plan.matched_nothing = False  # an empty choice is the plan's answer, not a selection of nothing
     position = {image_id: n for n, image_id in enumerate(chosen)}
+    image_of = {f"container:{c.id}": c.image_id for c in state.containers}
     steps: list[set[str]] = [set() for _ in chosen]
     for holder in gone:
-        kind, _, ident = holder.partition(":")
-        if kind == "container":
-            ident = next((c.image_id for c in state.containers if c.id == ident), "")
+        ident = image_of.get(holder, holder.partition(":")[2])
         if steps:
             steps[position.get(ident, len(steps) - 1)].add(holder)
     running = RunningTotal(state)  # rows in the engine's own measure, as freed_bytes

@@ -40,8 +40,6 @@ class KeeperCounts:
 
     checks: int = 0
     actions: int = 0
-    removed_images: int = 0
-    predicted_bytes: int = 0
     freed_bytes: int = 0
     errors: int = 0
 
@@ -68,7 +66,6 @@ def keep(
     tighter = with_margin(target, margin)
     last_plan = 0.0
     log(f"keeping {target.describe()} (acting then to {tighter.describe()}), every {interval:g}s at least")
-    options = {"data_root": data_root, "api_version": api_version}
     with open_engine() as watcher:
         while not stop.is_set():
             now = time.time()
@@ -78,12 +75,18 @@ def keep(
                     last_plan = now
                     counts.checks += 1
                     with open_engine() as engine:
-                        planned = plan_space(engine, target, rules, **options)  # type: ignore[arg-type]
+                        planned = plan_space(
+                            engine, target, rules, data_root=data_root, api_version=api_version
+                        )
                     if planned.choice.needed > 0:
                         with open_engine() as engine:
-                            planned = plan_space(engine, tighter, rules, **options)  # type: ignore[arg-type]
+                            planned = plan_space(
+                                engine, tighter, rules, data_root=data_root, api_version=api_version
+                            )
                             if planned.result.commands:
-                                planned = apply_plan(engine, planned, **options)
+                                planned = apply_plan(
+                                    engine, planned, data_root=data_root, api_version=api_version
+                                )
                         _acted(counts, planned, log)
             except StateChanged:
                 log("the engine changed while planning: planning again")
@@ -104,8 +107,6 @@ def _acted(counts: KeeperCounts, planned: PlanResult, log: Callable[[str], None]
         log(f"{stamp} target missed by {choice.needed:,} B: nothing may go ({len(choice.kept)} images kept)")
         return
     counts.actions += 1
-    counts.removed_images += len(choice.chosen)
-    counts.predicted_bytes += result.freed_bytes
     counts.freed_bytes += planned.applied_bytes
     reached = "target reached" if choice.reached else "target NOT reached"
     log(

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.free.choose import Choice, PlanResult, choose, images_total, last_used_of, resolve_uses
+from layershare.free.choose import PlanResult, choose, images_total, last_used_of, resolve_uses
 from layershare.free.holders import fingerprint
+from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.target import Rules, Target
 from layershare.free.whatif import FreeResult, freed_units, holdings, what_if
@@ -40,18 +41,26 @@ def free_space(
     """What removing ``selection`` from a live engine would free, exactly, and how to do it."""
     source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
     state = source.state(with_df=needs_df(selection), cli_api=any(p.volumes for p in selection.prunes))
-    plan = plan_removal(state, selection, now)
+    return _weighed(source, state, plan_removal(state, selection, now), selection.describe())
+
+
+def _weighed(source: HoldingsReader, state: EngineState, plan: Plan, selection: list[str]) -> FreeResult:
+    """``free``'s figures for a plan, the disk bytes of what surely goes and what may (units only a soft
+    holder keeps besides) measured where the data root is readable."""
     held = holdings(state)
     if state.disk_readable:
-        # Measure what surely goes and what may (units only a soft holder keeps besides).
         gone = freed_units(held, plan)
         gone += freed_units(held[~held["holder"].str.startswith(f"other:{SOFT}")], plan)
-        disk = source.disk_bytes(sorted(set(gone)))
-        units = dict(state.units)
-        for key, size in disk.items():
-            units[key] = replace(units[key], disk_bytes=size)
-        state = replace(state, units=units)
-    return what_if(state, plan, selection.describe(), held)
+        state = _with_disk(source, state, [k for k in set(gone) if state.units[k].disk_bytes is None])
+    return what_if(state, plan, selection, held)
+
+
+def _with_disk(source: HoldingsReader, state: EngineState, keys: list[str]) -> EngineState:
+    """The state with the allocated bytes of ``keys`` measured on disk."""
+    disk = source.disk_bytes(sorted(keys))
+    return replace(
+        state, units={k: replace(u, disk_bytes=disk.get(k, u.disk_bytes)) for k, u in state.units.items()}
+    )
 
 
 def plan_space(
@@ -77,10 +86,7 @@ def plan_space(
         filesystem = data_root_space(state, source)
         wanted = target.size if target.share is None else round(target.share * filesystem[1])
         needed = wanted - filesystem[0]
-        disk = source.disk_bytes(sorted(state.units))
-        state = replace(
-            state, units={k: replace(u, disk_bytes=disk.get(k, u.disk_bytes)) for k, u in state.units.items()}
-        )
+        state = _with_disk(source, state, list(state.units))
     elif target.kind == "images_under":
         needed = images_total(state) - target.size
     else:
@@ -90,7 +96,7 @@ def plan_space(
     )
     last_used = last_used_of(state, tagged, container_times, resolve_uses(state, read_uses(engine, now)[0]))
     choice = choose(state, target, needed, rules, last_used, now)
-    result = _measured(source, state, choice)
+    result = _weighed(source, state, choice.plan, choice.selection.describe())
     return PlanResult(choice, result, filesystem, fingerprint(state))
 
 
@@ -155,21 +161,3 @@ def data_root_space(state: EngineState, source: HoldingsReader) -> tuple[int, in
         )
     stat = os.statvfs(root)
     return stat.f_bavail * stat.f_frsize, stat.f_blocks * stat.f_frsize
-
-
-def _measured(source: HoldingsReader, state: EngineState, choice: Choice) -> FreeResult:
-    """``free``'s result for the chosen images, its disk bytes measured where the data root is readable."""
-    plan, held = choice.plan, holdings(state)
-    if state.disk_readable:
-        gone = freed_units(held, plan)
-        gone += freed_units(held[~held["holder"].str.startswith(f"other:{SOFT}")], plan)
-        missing = [k for k in set(gone) if state.units[k].disk_bytes is None]
-        disk = source.disk_bytes(sorted(missing)) if missing else {}
-        state = replace(
-            state, units={k: replace(u, disk_bytes=disk.get(k, u.disk_bytes)) for k, u in state.units.items()}
-        )
-    result = what_if(state, plan, choice.selection.describe(), held)
-    # An empty plan is the plan's answer, not an empty selection: its notes say why (the images kept).
-    return replace(
-        result, notes=tuple(n for n in result.notes if not n.startswith("the selection matches nothing"))
-    )

@@ -45,6 +45,17 @@ def system_df(engine: Any) -> dict[str, Any]:
     raise AssertionError("unreachable")
 
 
+def df_total(engine: Any) -> int:
+    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
+    df = system_df(engine)
+    return (
+        int(df["LayersSize"])
+        + sum(int(c.get("SizeRw") or 0) for c in df["Containers"])
+        + sum(int(v["UsageData"]["Size"]) for v in df["Volumes"])
+        + sum(int(r["Size"]) for r in df.get("BuildCache") or [] if not r["Shared"])
+    )
+
+
 def cli(engine: Any, *args: str, cwd: str | Path | None = None, env: dict[str, str] | None = None) -> Ran:
     """``layershare ARGS`` against the engine, in this process (:func:`support.cli`); ``env`` on top."""
     return in_process(*args, env={**engine.env(), **(env or {})}, cwd=cwd)

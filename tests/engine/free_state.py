@@ -80,7 +80,8 @@ def replenish(engine: Any, n: int) -> None:
 def settle(engine: Any, quiet_for: float = 3.5) -> None:
     """Wait until the data root stops changing: BuildKit writes its build history (a trace blob on the
     containerd store) seconds after a build returns."""
-    from test_free_engine import data_bytes, df_total
+    from engines import df_total
+    from test_free_engine import data_bytes
 
     last, since = (df_total(engine), data_bytes(engine)), time.monotonic()
     deadline = since + 60

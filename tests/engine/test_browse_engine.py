@@ -27,6 +27,7 @@ from disk_state import build_disk_state
 from engines import (
     api_calls_since,
     cli,
+    df_total,
     engine_with_state,
     open_to_others,
     run_unprivileged,
@@ -54,17 +55,6 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
         settle(private)
 
     yield from engine_with_state(request.param, build)
-
-
-def df_total(engine: Any) -> int:
-    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
-    df = system_df(engine)
-    return (
-        int(df["LayersSize"])
-        + sum(int(c.get("SizeRw") or 0) for c in df["Containers"])
-        + sum(int(v["UsageData"]["Size"]) for v in df["Volumes"])
-        + sum(int(r["Size"]) for r in df.get("BuildCache") or [] if not r["Shared"])
-    )
 
 
 def free(engine: Any, *args: str) -> dict[str, Any]:

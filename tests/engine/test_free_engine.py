@@ -28,6 +28,7 @@ from disk_state import build_disk_state
 from engines import (
     api_calls_since,
     cli,
+    df_total,
     engine_with_state,
     run_unprivileged,
     run_unprivileged_python,
@@ -68,17 +69,6 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
             yield private
         finally:
             shutil.rmtree(private.group_cache, ignore_errors=True)
-
-
-def df_total(engine: Any) -> int:
-    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
-    df = system_df(engine)
-    return (
-        int(df["LayersSize"])
-        + sum(int(c.get("SizeRw") or 0) for c in df["Containers"])
-        + sum(int(v["UsageData"]["Size"]) for v in df["Volumes"])
-        + sum(int(r["Size"]) for r in df.get("BuildCache") or [] if not r["Shared"])
-    )
 
 
 def data_paths(engine: Any) -> list[str]:

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import api_calls_since, cli, system_df
+from engines import api_calls_since, cli, df_total, system_df
 from free_state import build, random_file
 from support import private_engine
 
@@ -77,17 +77,6 @@ def build_plan_state(engine: Any) -> None:
 def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     with private_engine(request.param, corpus=False, build=build_plan_state) as private:
         yield private
-
-
-def df_total(engine: Any) -> int:
-    """What ``docker system df`` sums: LayersSize, writable layers, volumes, the unshared build cache."""
-    df = system_df(engine)
-    return (
-        int(df["LayersSize"])
-        + sum(int(c.get("SizeRw") or 0) for c in df["Containers"])
-        + sum(int(v["UsageData"]["Size"]) for v in df["Volumes"])
-        + sum(int(r["Size"]) for r in df.get("BuildCache") or [] if not r["Shared"])
-    )
 
 
 def quiet(engine: Any) -> int:
