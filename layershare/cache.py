@@ -11,7 +11,8 @@ container lists. Tags, sizes and containers always come fresh.
 A second, smaller cache keeps rendered reports by a digest of everything a
 report depends on (the engine's image and container lists, the options,
 layershare's version): when nothing changed on the engine, a warm run prints
-the stored report without importing the analysis libraries at all.
+the stored report without importing the analysis libraries at all. Plans are
+kept the same way (:mod:`layershare.free.served`).
 
 Each file is one header line (schema, engine, the sha256 of the payload) and
 one JSON payload line. A file that is truncated, corrupt, of another version
@@ -34,6 +35,7 @@ CACHE_SCHEMA = "layershare.cache/v1"
 REPORT_CACHE_SCHEMA = "layershare.report-cache/v1"
 CONTENT_CACHE_SCHEMA = "layershare.content-cache/v1"
 USE_JOURNAL_SCHEMA = "layershare.use-journal/v1"
+KEEPER_SCHEMA = "layershare.keeper/v1"
 KEPT_REPORTS = 16
 CACHE_DIR_ENV = "LAYERSHARE_CACHE_DIR"
 
@@ -199,11 +201,21 @@ class UseJournal(ImageCache):
         self.save(cast(Mapping[str, Entry], times))
 
 
+class KeeperCounters(UseJournal):
+    """What the keeper (``plan --watch --apply``) did since it started, name -> number, rewritten whole
+    after each check; ``serve`` and ``metrics`` beside it read it (``layershare_keeper_*``)."""
+
+    schema = KEEPER_SCHEMA
+    prefix = "keeper"
+
+
 class ReportCache:
     """Rendered reports of one engine, keyed by the digest of their inputs (the newest few kept)."""
 
+    prefix = "reports"
+
     def __init__(self, folder: Path, key: str) -> None:
-        self.folder = folder / f"reports-{key}"
+        self.folder = folder / f"{self.prefix}-{key}"
 
     @staticmethod
     def key(state_digest: str, options: object) -> str:

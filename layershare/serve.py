@@ -17,7 +17,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from layershare.errors import UsageError
-from layershare.metrics.samples import EngineSample, collect_disk, collect_images
+from layershare.metrics.samples import EngineSample, collect_disk, collect_images, with_keeper
 
 if TYPE_CHECKING:
     from layershare.disk.categories import CategoryUsage
@@ -58,7 +58,7 @@ class Exporter:
                 if k in self._disk and sample.up:
                     categories, seconds = self._disk[k]
                     sample = replace(sample, disk=categories, disk_seconds=seconds)
-                out.append(sample)
+                out.append(with_keeper(sample))
             return out
 
     def collect_images(self) -> None:

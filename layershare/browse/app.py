@@ -118,6 +118,8 @@ class BrowseApp(App[None]):
             if view.walk is not None and self.view_name == "disk":
                 self.walk(number)
         if first:
+            if said := [v.opening for v in views if v.opening]:
+                self.say("; ".join(said))
             pending, self.pending = self.pending, []
             for action, args in pending:
                 getattr(self, f"action_{action}")(*args)

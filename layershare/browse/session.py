@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from layershare.browse.marks import Marks
 from layershare.browse.tree import EngineTree, state_of_snapshot
@@ -18,6 +18,9 @@ from layershare.ids import chain_ids
 from layershare.model import EngineState
 from layershare.render.naming import describe_engine
 from layershare.sources.choice import SourceChoice, open_source
+
+if TYPE_CHECKING:
+    from layershare.free.target import Planning
 
 
 @dataclass
@@ -31,6 +34,7 @@ class EngineView:
     data_root: str | None = None
     walk: Callable[[], DiskReport] | None = None
     reload: Callable[[], EngineView] | None = None  # the same engine read again, afresh
+    opening: str = ""  # said once it opens (``--plan``: what the plan marked)
 
     @property
     def state(self) -> EngineState:
@@ -47,9 +51,12 @@ class EngineView:
         return f"Engine {engine.version.split('+')[0]} {store} at {where}"
 
 
-def loaders(choice: SourceChoice, data_root: str | None) -> list[Callable[[], EngineView]]:
+def loaders(
+    choice: SourceChoice, data_root: str | None, planning: Planning | None = None
+) -> list[Callable[[], EngineView]]:
     """One loader per engine the options name (several ``-H``, or a containerd node); a Docker engine's
-    reading begins at once (:func:`read_engine`)."""
+    reading begins at once (:func:`read_engine`). ``planning``: each engine opens with ``plan``'s
+    choice for it marked."""
     if choice.recording or choice.archives:
         from layershare.errors import UsageError
 
@@ -61,16 +68,22 @@ def loaders(choice: SourceChoice, data_root: str | None) -> list[Callable[[], En
             raise UsageError(
                 "--data-root names a Docker engine's data root; --containerd-root is read as given"
             )
+        if planning is not None:
+            from layershare.errors import UsageError
+
+            raise UsageError("--plan plans on a Docker engine's rules: not on a containerd node")
         return [lambda: _node_view(choice)]
     each = choice.for_each_host()
     if data_root and len(each) > 1:
         from layershare.errors import UsageError
 
         raise UsageError("--data-root names one engine's data root: give --host once")
-    return [read_engine(c, data_root) for c in each]
+    return [read_engine(c, data_root, planning) for c in each]
 
 
-def read_engine(choice: SourceChoice, data_root: str | None) -> Callable[[], EngineView]:
+def read_engine(
+    choice: SourceChoice, data_root: str | None, planning: Planning | None = None
+) -> Callable[[], EngineView]:
     """Begin reading a Docker engine's state now (its lists and ``/system/df`` asked on threads, while
     the terminal UI is imported); the callable returned finishes it, as ``layershare free`` reads
     containers, volumes and build cache."""
@@ -89,17 +102,38 @@ def read_engine(choice: SourceChoice, data_root: str | None) -> Callable[[], Eng
         used = True
         state = reader.state(with_df=True)
         tree = EngineTree(state, paths=reader.paths, read_files=lambda i, k: files_from_export(engine, i, k))
+        marks, opening = Marks(state), ""
+        if planning is not None:
+            opening = _mark_plan(reader, state, planning, marks)
         return EngineView(
             describe_engine(state.engine),
             tree,
-            Marks(state),
+            marks,
             engine=engine,
             data_root=data_root,
             walk=lambda: _walk(engine, data_root, reader),
             reload=lambda: read_engine(choice, data_root)(),
+            opening=opening,
         )
 
     return finish
+
+
+def _mark_plan(reader: Any, state: EngineState, planning: Planning, marks: Marks) -> str:
+    """Mark what ``plan`` chooses on this reading (the images, and the stopped containers that go first
+    with ``--with-containers``); what to say of it."""
+    from layershare.free.space import plan_on
+    from layershare.units import human_size
+
+    choice = plan_on(reader, state, planning.target, planning.rules).choice
+    marks.keep(
+        [f"container:{c}" for c in choice.plan.containers] + [f"image:{c.image.id}" for c in choice.chosen]
+    )
+    verdict = "reached" if choice.reached else "NOT reached (the most these rules free)"
+    return (
+        f"Plan: target {verdict}, {len(choice.chosen)} least recently used image(s) marked "
+        f"({planning.target.describe()}, {human_size(choice.measured)})"
+    )
 
 
 def _walk(engine: Any, data_root: str | None, reader: Any) -> DiskReport:

@@ -6,12 +6,17 @@ import contextlib
 import os
 import sys
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import click
 
 from layershare.cli.options import emit, handle_errors, source_options
+from layershare.cli.plan import planning_options
 from layershare.errors import UsageError
 from layershare.sources.choice import SourceChoice
+
+if TYPE_CHECKING:
+    from layershare.free.target import Planning
 
 VIEW_CHOICES = ("disk", "images", "containers", "volumes", "cache", "layers")
 
@@ -64,9 +69,23 @@ def on_the_terminal() -> Iterator[None]:
     is_flag=True,
     help="Let d remove what is marked, through the engine's API, after a confirmation with the exact bytes.",
 )
+@click.option(
+    "--plan",
+    "plan_marked",
+    is_flag=True,
+    help="Open with plan's choice marked (give its target and rules: --free, --images-under or "
+    "--disk-free, --keep, --min-age...); change the marks and see the exact total.",
+)
+@planning_options
 @handle_errors
 def browse(
-    source: SourceChoice, view: str, filters: tuple[str, ...], data_root: str | None, allow_removal: bool
+    source: SourceChoice,
+    view: str,
+    filters: tuple[str, ...],
+    data_root: str | None,
+    allow_removal: bool,
+    plan_marked: bool,
+    planning: Planning | None,
 ) -> None:
     """Explore the whole engine in the terminal: categories, items, an image's layers, a layer's largest
     files. Mark items with Space and see exactly what they free (free's figure, a union); q prints the
@@ -74,8 +93,12 @@ def browse(
     volumes, cache or layers."""
     from layershare.browse.session import loaders
 
+    if plan_marked and planning is None:
+        raise UsageError("--plan needs a target: --free SIZE, --images-under SIZE or --disk-free SIZE|PCT%")
+    if planning is not None and not plan_marked:
+        raise UsageError("a target (--free, --images-under, --disk-free) goes with --plan")
     with on_the_terminal():
-        reading = loaders(source, data_root)  # the engine answers while the terminal UI is imported
+        reading = loaders(source, data_root, planning)  # the engine answers while the terminal UI is imported
         from layershare.browse.app import BrowseApp
 
         app = BrowseApp(reading, view=view, filters=filters, allow_removal=allow_removal)  # type: ignore[arg-type]

@@ -79,7 +79,7 @@ def exit_code_for(error: LayershareError) -> ExitCode:
     return ExitCode.BAD_INPUT
 
 
-def _fail(message: str, code: ExitCode) -> NoReturn:
+def fail(message: str, code: ExitCode) -> NoReturn:
     for line in message.rstrip("\n").split("\n"):
         click.echo(f"layershare: error: {visible(line)}", err=True)
     sys.exit(int(code))
@@ -169,7 +169,7 @@ def source_options(func: F) -> F:
                 quiet=kwargs.pop("quiet"),
             )
         except UsageError as e:
-            _fail(str(e), ExitCode.USAGE)
+            fail(str(e), ExitCode.USAGE)
         return func(*args, **kwargs)
 
     return wrapper  # type: ignore[return-value]
@@ -259,9 +259,9 @@ def handle_errors(func: F) -> F:
         try:
             return func(*args, **kwargs)
         except LayershareError as e:
-            _fail(str(e), exit_code_for(e))
+            fail(str(e), exit_code_for(e))
         except KeyboardInterrupt:
-            _fail("interrupted", ExitCode.INTERRUPTED)
+            fail("interrupted", ExitCode.INTERRUPTED)
         except BrokenPipeError:
             sys.stderr.close()
             sys.exit(int(ExitCode.OK))

@@ -60,7 +60,7 @@ def diff(source: SourceChoice, fmt: str, top: int, files: bool, old: str, new: s
 def metrics(source: SourceChoice, top: int, output: str | None, no_disk: bool) -> None:
     """Prometheus metrics of each engine (text format): physical, logical and listed bytes, per-image
     size, shared and unique bytes, the disk's categories, layershare_up."""
-    from layershare.metrics.samples import collect_disk, collect_images
+    from layershare.metrics.samples import collect_disk, collect_images, with_keeper
     from layershare.render.prometheus import render_metrics
     from layershare.sources.choice import open_engine
 
@@ -70,7 +70,7 @@ def metrics(source: SourceChoice, top: int, output: str | None, no_disk: bool) -
         if sample.up and not no_disk:
             categories, seconds, _why = collect_disk(open_engine(choice))
             sample = replace(sample, disk=categories, disk_seconds=seconds)
-        samples.append(sample)
+        samples.append(with_keeper(sample))
     text = render_metrics(samples)
     if output:
         _write_atomically(output, text)

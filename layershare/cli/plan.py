@@ -3,68 +3,103 @@ with ``--apply``); exit 8 when the target is out of reach, so that a cron job no
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import functools
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from layershare.cli.options import ExitCode, emit, format_option, handle_errors, source_options
+from layershare.cli.options import ExitCode, F, emit, fail, format_option, handle_errors, source_options
 from layershare.errors import UsageError
 from layershare.formats import FreeFormat
 from layershare.sources.choice import SourceChoice
 
 if TYPE_CHECKING:
-    from layershare.free.target import Rules, Target
+    from layershare.free.target import Planning, Rules, Target
+
+
+def planning_options(func: F) -> F:
+    """The target (one of --free, --images-under, --disk-free) and the protections, as one ``planning``
+    argument (None where no target is given: ``plan`` requires one, ``browse`` opens unmarked)."""
+
+    @click.option(
+        "--free",
+        "free_size",
+        metavar="SIZE",
+        help="Target: the engine's accounting drops by at least SIZE (20GB, 1.5GiB, bytes).",
+    )
+    @click.option(
+        "--images-under", metavar="SIZE", help="Target: the images' LayersSize is at most SIZE afterwards."
+    )
+    @click.option(
+        "--disk-free",
+        metavar="SIZE|PCT%",
+        help="Target: at least SIZE (or PCT% of it) free on the data root's file system afterwards "
+        "(needs the data root).",
+    )
+    @click.option(
+        "--keep",
+        "keeps",
+        multiple=True,
+        metavar="GLOB",
+        help="Never remove an image with a tag matching GLOB (repeatable).",
+    )
+    @click.option(
+        "--keep-label",
+        "keep_labels",
+        multiple=True,
+        metavar="KEY[=VALUE]",
+        help="Never remove an image with this label (repeatable).",
+    )
+    @click.option(
+        "--keep-last",
+        metavar="N",
+        type=click.IntRange(min=0),
+        help="Per repository, never remove the N most recently tagged images.",
+    )
+    @click.option(
+        "--min-age",
+        metavar="DURATION",
+        default="1h",
+        show_default=True,
+        help="Never remove an image created, tagged or used more recently (0 turns it off).",
+    )
+    @click.option(
+        "--with-containers",
+        is_flag=True,
+        help="Images only stopped containers use may go too, their containers first (never a running one).",
+    )
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from layershare.free.prune import LabelFilter, parse_duration
+        from layershare.free.target import Planning, Rules, parse_target
+
+        given = [kwargs.pop(k) for k in ("free_size", "images_under", "disk_free")]
+        keeps, labels, last = kwargs.pop("keeps"), kwargs.pop("keep_labels"), kwargs.pop("keep_last")
+        min_age, with_containers = kwargs.pop("min_age"), kwargs.pop("with_containers")
+        planning = None
+        if any(given):
+            try:
+                target = parse_target(*given)
+                rules = Rules(
+                    keep=keeps,
+                    keep_labels=tuple(LabelFilter.parse(label) for label in labels),
+                    keep_last=last,
+                    min_age=0.0 if min_age.strip() == "0" else parse_duration(min_age),
+                    with_containers=with_containers,
+                )
+            except UsageError as e:
+                fail(str(e), ExitCode.USAGE)
+            options = [target.kind, target.text, keeps, labels, last, min_age, with_containers]
+            planning = Planning(target, rules, options)
+        return func(*args, planning=planning, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 @click.command()
 @source_options
 @format_option(FreeFormat, "Output format. json gives exact bytes (layershare.plan/v1).")
-@click.option(
-    "--free",
-    "free_size",
-    metavar="SIZE",
-    help="Target: the engine's accounting drops by at least SIZE (20GB, 1.5GiB, bytes).",
-)
-@click.option(
-    "--images-under", metavar="SIZE", help="Target: the images' LayersSize is at most SIZE afterwards."
-)
-@click.option(
-    "--disk-free",
-    metavar="SIZE|PCT%",
-    help="Target: at least SIZE (or PCT% of it) free on the data root's file system afterwards (needs the data root).",
-)
-@click.option(
-    "--keep",
-    "keeps",
-    multiple=True,
-    metavar="GLOB",
-    help="Never remove an image with a tag matching GLOB (repeatable).",
-)
-@click.option(
-    "--keep-label",
-    "keep_labels",
-    multiple=True,
-    metavar="KEY[=VALUE]",
-    help="Never remove an image with this label (repeatable).",
-)
-@click.option(
-    "--keep-last",
-    metavar="N",
-    type=click.IntRange(min=0),
-    help="Per repository, never remove the N most recently tagged images.",
-)
-@click.option(
-    "--min-age",
-    metavar="DURATION",
-    default="1h",
-    show_default=True,
-    help="Never remove an image created, tagged or used more recently (0 turns it off).",
-)
-@click.option(
-    "--with-containers",
-    is_flag=True,
-    help="Images only stopped containers use may go too, their containers first (never a running one).",
-)
+@planning_options
 @click.option(
     "--apply",
     "apply_",
@@ -102,14 +137,7 @@ def plan(
     ctx: click.Context,
     source: SourceChoice,
     fmt: str,
-    free_size: str | None,
-    images_under: str | None,
-    disk_free: str | None,
-    keeps: tuple[str, ...],
-    keep_labels: tuple[str, ...],
-    keep_last: int | None,
-    min_age: str,
-    with_containers: bool,
+    planning: Planning | None,
     apply_: bool,
     watch: bool,
     interval: str,
@@ -120,31 +148,38 @@ def plan(
     """Choose the removals that reach a target, hurting least: the least recently used images first,
     each figure exact (free's union), no image more than the target needs. Prints the images, what each
     frees, the total and the docker commands, in order; removes them only with --apply."""
-    from layershare.free.prune import LabelFilter, parse_duration
-    from layershare.free.space import apply_plan, plan_space
-    from layershare.free.target import Rules, parse_target
-    from layershare.render.plan import render_plan
+    from layershare.free.served import ServedPlans
     from layershare.sources.choice import open_engine
 
-    target = parse_target(free_size, images_under, disk_free)
-    rules = Rules(
-        keep=keeps,
-        keep_labels=tuple(LabelFilter.parse(label) for label in keep_labels),
-        keep_last=keep_last,
-        min_age=0.0 if min_age.strip() == "0" else parse_duration(min_age),
-        with_containers=with_containers,
-    )
+    if planning is None:
+        raise UsageError("give one target: --free SIZE, --images-under SIZE or --disk-free SIZE|PCT%")
+    target, rules = planning.target, planning.rules
     if len(source.for_each_host()) > 1:
         raise UsageError("plan reads one engine: give --host once")
     if watch:
         _keep(source, target, rules, apply_, interval, margin, data_root, api_version)
         return
+    options: list[object] = [fmt, *planning.options]
     with open_engine(source) as engine:
-        planned = plan_space(engine, target, rules, data_root=data_root, api_version=api_version)
-        if apply_ and planned.result.commands:
-            planned = apply_plan(engine, planned, data_root=data_root, api_version=api_version)
-    emit(render_plan(planned, FreeFormat(fmt)))
-    if not planned.choice.reached:
+        # A plan made on the same state with the same options is served again (never with --apply, nor
+        # for --disk-free, whose free bytes move all the time).
+        served = None if apply_ or target.kind == "disk_free" else ServedPlans(engine, options, data_root)
+        key = served.key() if served is not None else None
+        found = served.get(key) if served is not None else None
+        if found is not None:
+            text, reached = found.text, found.reached
+        else:
+            from layershare.free.space import apply_plan, plan_space
+            from layershare.render.plan import render_plan
+
+            planned = plan_space(engine, target, rules, data_root=data_root, api_version=api_version)
+            if apply_ and planned.result.commands:
+                planned = apply_plan(engine, planned, data_root=data_root, api_version=api_version)
+            text, reached = render_plan(planned, FreeFormat(fmt)), planned.choice.reached
+            if served is not None:
+                served.put(key, text, planned.result.collected_at, reached, planned.holds_until)
+    emit(text)
+    if not reached:
         ctx.exit(ExitCode.TARGET_NOT_REACHED)
 
 

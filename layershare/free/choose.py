@@ -18,6 +18,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from layershare.free.engine_rules import normalise_reference, repository
@@ -77,6 +78,7 @@ class PlanResult:
     # The state it was made on (:func:`~layershare.free.holders.fingerprint`).
     fingerprint: tuple[object, ...] = ()
     applied_bytes: int | None = None  # with --apply: what the engine's accounting dropped by
+    holds_until: float | None = None  # when --min-age next lets an image go (None: never)
 
 
 def resolve_uses(state: EngineState, uses: Mapping[str, float]) -> dict[str, float]:
@@ -169,7 +171,8 @@ def eligible(
         elif image.id in newest:
             reason = f"kept: among the {rules.keep_last} newest of its repository (--keep-last)"
         elif now - used.at < rules.min_age:
-            reason = f"kept: {used.source} {human_duration(now - used.at)} ago, under --min-age"
+            when = datetime.fromtimestamp(used.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            reason = f"kept: {used.source} {when}, within --min-age {human_duration(rules.min_age)}"
         if reason:
             kept.append(Kept(image, reason))
         else:

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 
 from layershare.errors import LayershareError, StateChanged, UsageError
 from layershare.free.choose import PlanResult
@@ -36,12 +36,27 @@ def with_margin(target: Target, margin: float) -> Target:
 
 @dataclass
 class KeeperCounts:
-    """What the keeper did, for its log and the metrics."""
+    """What the keeper did, for its log and the metrics (saved after each check: :func:`save_counts`)."""
 
     checks: int = 0
     actions: int = 0
+    removed_images: int = 0
     freed_bytes: int = 0
+    predicted_bytes: int = 0
     errors: int = 0
+    started_at: float = field(default_factory=time.time)
+    last_check_at: float = 0.0
+    last_action_at: float = 0.0
+
+
+def save_counts(engine: EngineSource, counts: KeeperCounts) -> None:
+    """The counts into the cache folder, for ``serve`` and ``metrics`` (nothing without a cache folder)."""
+    from layershare.cache import KeeperCounters, engine_key
+
+    if engine.cache_dir is not None:
+        KeeperCounters(engine.cache_dir, engine_key(engine.light_answers()["info"])).save_times(
+            asdict(counts)
+        )
 
 
 def keep(
@@ -58,11 +73,13 @@ def keep(
 ) -> KeeperCounts:
     """Hold ``target`` on the engine ``open_engine`` opens (afresh for each plan; one stays open to
     read the events) until ``stop`` is set; returns what it did."""
-    from layershare.free.space import apply_plan, plan_space, read_uses
+    from layershare.free.journal import read_uses
+    from layershare.free.space import apply_plan, plan_space
 
     if target.kind == "free":
         raise UsageError("the keeper holds --images-under or --disk-free (a --free target is met once)")
     counts = KeeperCounts()
+    saved: KeeperCounts | None = None
     tighter = with_margin(target, margin)
     last_plan = 0.0
     log(f"keeping {target.describe()} (acting then to {tighter.describe()}), every {interval:g}s at least")
@@ -74,6 +91,7 @@ def keep(
                 if new or now - last_plan >= interval:
                     last_plan = now
                     counts.checks += 1
+                    counts.last_check_at = now
                     with open_engine() as engine:
                         planned = plan_space(
                             engine, target, rules, data_root=data_root, api_version=api_version
@@ -94,6 +112,12 @@ def keep(
             except LayershareError as e:
                 counts.errors += 1
                 log(f"error: {e}")
+            if counts != saved:
+                try:
+                    save_counts(watcher, counts)
+                    saved = replace(counts)
+                except LayershareError:
+                    pass  # the engine did not answer: it said why above, or will at the next step
             stop.wait(POLL_SECONDS)
     log(f"stopped after {counts.checks} checks, {counts.actions} removals, {counts.freed_bytes:,} B freed")
     return counts
@@ -107,7 +131,10 @@ def _acted(counts: KeeperCounts, planned: PlanResult, log: Callable[[str], None]
         log(f"{stamp} target missed by {choice.needed:,} B: nothing may go ({len(choice.kept)} images kept)")
         return
     counts.actions += 1
+    counts.removed_images += len(choice.chosen)
     counts.freed_bytes += planned.applied_bytes
+    counts.predicted_bytes += result.freed_bytes
+    counts.last_action_at = time.time()
     reached = "target reached" if choice.reached else "target NOT reached"
     log(
         f"{stamp} removed {len(choice.chosen)} image(s) ({tags}): predicted {result.freed_bytes:,} B, "

@@ -11,6 +11,7 @@ from dataclasses import replace
 
 from layershare.free.choose import PlanResult, choose, images_total, last_used_of, resolve_uses
 from layershare.free.holders import fingerprint
+from layershare.free.journal import read_uses
 from layershare.free.plan import Plan
 from layershare.free.selection import Selection, plan_removal
 from layershare.free.target import Rules, Target
@@ -74,13 +75,21 @@ def plan_space(
 ) -> PlanResult:
     """The least-harm removals from a live engine that reach ``target`` (nothing is removed), with
     ``free``'s exact figures for them."""
+    source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
+    return plan_on(source, source.state(with_df=True), target, rules, now)
+
+
+def plan_on(
+    source: HoldingsReader, state: EngineState, target: Target, rules: Rules, now: float | None = None
+) -> PlanResult:
+    """:func:`plan_space` on a state ``source`` read (with ``/system/df``), as browse read it."""
     import time
 
     from layershare.sources.holdings.last_used import last_used_answers
+    from layershare.sources.stores.tag_times import tag_times
 
     now = time.time() if now is None else now
-    source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
-    state = source.state(with_df=True)
+    engine = source.engine
     needed, filesystem = 0, None
     if target.kind == "disk_free":
         filesystem = data_root_space(state, source)
@@ -91,13 +100,19 @@ def plan_space(
         needed = images_total(state) - target.size
     else:
         needed = target.size
+    ids = [i.id for i in state.images]
+    # As root the store's files say when each image was last tagged: no inspect per image.
+    known = tag_times(engine.light_answers()["info"], source.data_root, ids) if source.data_root else None
     tagged, container_times = last_used_answers(
-        engine, [i.id for i in state.images], [c.id for c in state.containers]
+        engine, ids if known is None else [], [c.id for c in state.containers]
     )
+    tagged = known if known is not None else tagged
     last_used = last_used_of(state, tagged, container_times, resolve_uses(state, read_uses(engine, now)[0]))
     choice = choose(state, target, needed, rules, last_used, now)
     result = _weighed(source, state, choice.plan, choice.selection.describe())
-    return PlanResult(choice, result, filesystem, fingerprint(state))
+    # The plan holds until --min-age lets another image go (or the engine changes).
+    ends = [u.at + rules.min_age for u in last_used.values() if u.at + rules.min_age > now]
+    return PlanResult(choice, result, filesystem, fingerprint(state), holds_until=min(ends, default=None))
 
 
 def apply_plan(
@@ -119,31 +134,6 @@ def apply_plan(
     before = accounting(engine)
     carry_out(engine, list(planned.result.commands))
     return replace(planned, applied_bytes=before - accounting(engine))
-
-
-def read_uses(engine: EngineSource, now: float) -> tuple[dict[str, float], int]:
-    """The use journal of the engine (in the cache folder), with the engine's events since its last read
-    added and saved: (image ID or reference -> when last used, how many events said a use since the
-    last read). Without a cache folder, the events the engine still holds (its last 256)."""
-    from layershare.cache import UseJournal, engine_key
-    from layershare.errors import SourceError
-    from layershare.sources.engine.events import read_events, uses
-
-    folder = engine.cache_dir
-    journal = UseJournal(folder, engine_key(engine.lists()["info"])) if folder is not None else None
-    entries = journal.times() if journal is not None else {}
-    try:
-        events = read_events(engine, float(entries.get("", 0.0)), now)
-    except SourceError:
-        events = []  # the journal as it was: events cost only precision
-    used = uses(events)
-    for name, at in used.items():
-        entries[name] = max(float(entries.get(name, 0.0)), at)
-    if journal is not None:
-        entries[""] = now
-        journal.save_times(entries)
-    entries.pop("", None)
-    return entries, len(used)
 
 
 def data_root_space(state: EngineState, source: HoldingsReader) -> tuple[int, int]:

@@ -62,6 +62,15 @@ class Rules:
 
 
 @dataclass(frozen=True)
+class Planning:
+    """A target and the rules that protect images from it, as the command line gave them."""
+
+    target: Target
+    rules: Rules
+    options: list[object]  # what they were given as (what a stored plan is kept under)
+
+
+@dataclass(frozen=True)
 class LastUsed:
     """When an image was last used and what says so: ``event``, ``container``, ``tagged``, ``created``."""
 

@@ -10,7 +10,8 @@ the service that refreshes them in the background is :mod:`layershare.serve`.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from layershare.errors import LayershareError
@@ -47,6 +48,20 @@ class EngineSample:
     failure: LayershareError | None = None
     state_digest: str = ""
     notes: tuple[str, ...] = field(default=())
+    keeper_at: tuple[str, str] | None = None  # (cache folder, engine key) of a keeper's counts
+    keeper: Mapping[str, float] | None = None  # its counts, read when the sample is served
+
+
+def with_keeper(sample: EngineSample) -> EngineSample:
+    """The sample with its engine's keeper's counts as the keeper last saved them (None: no keeper)."""
+    if sample.keeper_at is None:
+        return sample
+    from pathlib import Path
+
+    from layershare.cache import KeeperCounters
+
+    folder, key = sample.keeper_at
+    return replace(sample, keeper=KeeperCounters(Path(folder), key).times() or None)
 
 
 def report_sample(engine: str, report: Report, *, top: int, seconds: float, digest: str = "") -> EngineSample:
@@ -93,7 +108,12 @@ def collect_images(source: EngineSource, *, top: int, last: EngineSample | None 
         return EngineSample(engine=label, up=False, collect_seconds=time.perf_counter() - started, failure=e)
     finally:
         source.close()
-    return report_sample(label, report, top=top, seconds=time.perf_counter() - started, digest=digest)
+    sample = report_sample(label, report, top=top, seconds=time.perf_counter() - started, digest=digest)
+    if source.cache_dir is None:
+        return sample
+    from layershare.cache import engine_key
+
+    return replace(sample, keeper_at=(str(source.cache_dir), engine_key(source.light_answers()["info"])))
 
 
 def collect_disk(source: EngineSource) -> tuple[tuple[CategoryUsage, ...] | None, float, str]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from layershare.metrics.samples import EngineSample
@@ -24,6 +24,28 @@ _TOTALS = (
     ),
     ("layershare_images", "images", "Images docker image ls lists."),
     ("layershare_layers", "layers", "Distinct stored layers the images use."),
+)
+# The keeper's counts (``plan --watch --apply``, saved in the cache folder), where one runs beside.
+_KEEPER_COUNTERS = (
+    ("layershare_keeper_checks", "checks", "Plans the keeper made (events or its interval)."),
+    ("layershare_keeper_actions", "actions", "Times the keeper found its target missed and removed images."),
+    ("layershare_keeper_removed_images", "removed_images", "Images the keeper removed."),
+    (
+        "layershare_keeper_freed_bytes",
+        "freed_bytes",
+        "Bytes the engine's accounting dropped by as it removed.",
+    ),
+    ("layershare_keeper_predicted_bytes", "predicted_bytes", "Bytes its plans said those removals free."),
+    ("layershare_keeper_errors", "errors", "Checks that failed (the engine did not answer, ...)."),
+)
+_KEEPER_TIMES = (
+    ("layershare_keeper_start_time_seconds", "started_at", "When the keeper started (Unix time)."),
+    (
+        "layershare_keeper_last_check_timestamp_seconds",
+        "last_check_at",
+        "The keeper's last plan (Unix time).",
+    ),
+    ("layershare_keeper_last_action_timestamp_seconds", "last_action_at", "Its last removal (0: none yet)."),
 )
 _PER_IMAGE = (
     ("layershare_image_size_bytes", "size_bytes", "The image's size as docker image ls shows it."),
@@ -59,8 +81,15 @@ def metric_families(samples: Iterable[EngineSample]) -> list[Metric]:
     disk_seconds = GaugeMetricFamily(
         "layershare_disk_collect_seconds", "Seconds the last walk of the disk took.", labels=["engine"]
     )
+    keeper: list[CounterMetricFamily | GaugeMetricFamily]
+    keeper = [CounterMetricFamily(n, t, labels=["engine"]) for n, _, t in _KEEPER_COUNTERS]
+    keeper += [GaugeMetricFamily(n, t, labels=["engine"]) for n, _, t in _KEEPER_TIMES]
+    keeper_keys = [k for _, k, _ in (*_KEEPER_COUNTERS, *_KEEPER_TIMES)]
     for sample in samples:
         engine = sample.engine
+        for family, key in zip(keeper, keeper_keys, strict=True):
+            if sample.keeper is not None and key in sample.keeper:
+                family.add_metric([engine], float(sample.keeper[key]))
         up.add_metric([engine], 1.0 if sample.up else 0.0)
         seconds.add_metric([engine], sample.collect_seconds)
         if sample.up and sample.totals is not None:
@@ -79,7 +108,7 @@ def metric_families(samples: Iterable[EngineSample]) -> list[Metric]:
                     allocated.add_metric([engine, row.category], float(row.disk_bytes))
             if sample.disk_seconds is not None:
                 disk_seconds.add_metric([engine], sample.disk_seconds)
-    return [up, seconds, *totals.values(), *images.values(), disk, allocated, disk_seconds]
+    return [up, seconds, *totals.values(), *images.values(), disk, allocated, disk_seconds, *keeper]
 
 
 class SampleCollector(Collector):

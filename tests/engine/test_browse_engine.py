@@ -340,6 +340,44 @@ def test_as_the_docker_group_one_figure_per_image(engine: Any, terminal: Any, ta
         assert freed["freed_min_bytes"] < freed["freed_bytes"] <= freed["freed_max_bytes"]
 
 
+def test_it_opens_with_the_plan_marked_and_the_marks_stay_the_persons(engine: Any, terminal: Any) -> None:
+    """``browse --plan`` with plan's target and rules (in a real terminal at 80x24): the images the plan
+    chooses are marked, and the status line is the plan's exact figure; the plan's own commands on
+    stdout at q. Unmarking one of them shows ``free``'s figure for the rest: the marks are the person's."""
+    everything = json.loads(cli(engine, "plan", "--format", "json", "--free", "1TB", "--min-age", "0").stdout)
+    assert len(everything["items"]) >= 3
+    rules = ["--free", str(everything["freed_bytes"] // 2), "--min-age", "0"]
+    planned = json.loads(cli(engine, "plan", "--format", "json", *rules).stdout)
+    assert planned["reached"] and len(planned["items"]) >= 2
+    chosen = [i["id"] for i in planned["items"]]
+    term = terminal(engine, ["-H", engine.host, "images", "--plan", *rules], (80, 24))
+    screen = term.wait_for("Plan: target reached, ")
+    assert "Marked 0" not in screen, screen
+    marked = STATUS.search(screen)
+    assert marked, screen
+    assert int(marked.group(2).replace(",", "")) == planned["freed_bytes"], (screen, planned)
+    term.keys("q")
+    assert term.finished() == 0
+    assert sorted(term.out.read_text().splitlines()) == sorted(planned["commands"])
+    # The person unmarks the newest chosen image: the total is free's for the others.
+    term = terminal(engine, ["-H", engine.host, "images", "--plan", *rules], (100, 30))
+    term.wait_for("Plan: target reached, ")
+    newest = next(i for i in planned["items"] if i["id"] == chosen[-1])
+    name = newest["tags"][0] if newest["tags"] else newest["id"][7:19]
+    term.keys("/", name, "Enter", at_once=True)
+    term.wait_for(f"[filter {name}]")
+    term.keys("Space")
+    screen = term.wait_for(
+        f"Marked {len(STATUS.search(screen).group(1)) and int(marked.group(1)) - 1} · frees"
+    )
+    rest = free(engine, *chosen[:-1])
+    assert f"({rest['freed_bytes']:,} B)" in screen, (screen, rest)
+    term.keys("q")
+    assert term.finished() == 0
+    refused = cli(engine, "browse", "--plan", "-H", engine.host)
+    assert refused.returncode == 2 and "needs a target" in refused.stderr
+
+
 # --- removal, last: it changes the engine ---
 
 

@@ -23,6 +23,7 @@ import pytest
 from engines import api_calls_since, cli, df_total, system_df
 from free_state import build, random_file
 from support import private_engine
+from test_over_time_engine import free_port, scrape, start_serve, stop, wait_for
 
 pytestmark = pytest.mark.engine
 
@@ -195,9 +196,95 @@ def test_a_container_started_now_makes_its_image_recently_used(engine: Any) -> N
     assert used["last_used_source"] in ("container", "event") and doc["items"][-1] == used
     kept = plan(engine, "--free", "1TB", "--with-containers", code=8)  # --min-age 1h: it ran just now
     assert any(
-        "plan-stopped:1" in k["tags"] and re.search(r"(container|event) \d+s ago", k["reason"])
+        "plan-stopped:1" in k["tags"]
+        and re.search(r"(container|event) 20\d\d-\d\d-\d\d [\d:]+ UTC, within --min-age 1h", k["reason"])
         for k in kept["kept"]
     )
+
+
+def test_the_stores_files_say_when_each_image_was_last_tagged_as_inspect_does(engine: Any) -> None:
+    """As root the plan reads LastTagTime from the store's files (imagedb's lastUpdated; containerd's
+    image records' updatedat) instead of inspecting every image: for every image, tagged again or
+    never, the same second inspect says."""
+    from layershare.sources.stores.tag_times import tag_times
+    from layershare.times import unix_time
+
+    time.sleep(1.1)
+    engine.docker("tag", "plan-a:1", "plan-a:again")
+    info = json.loads(engine.docker("info", "--format", "{{json .}}"))
+    ids = sorted(set(engine.docker("images", "-a", "-q", "--no-trunc").split()))
+    files = tag_times(info, info["DockerRootDir"], ids)
+    assert files is not None
+    inspect = {
+        i["Id"]: float(max(unix_time(i["Metadata"]["LastTagTime"]), 0))
+        for i in json.loads(engine.docker("image", "inspect", *ids))
+    }
+    assert files == inspect
+    again = next(
+        i for i in ids if "plan-a:again" in engine.docker("image", "inspect", "-f", "{{.RepoTags}}", i)
+    )
+    assert files[again] >= time.time() - 60
+    engine.docker("rmi", "plan-a:again")
+
+
+def inspected(engine: Any, mark: int) -> list[str]:
+    """What a plan made (not served) asks after ``mark``: the engine's ``/system/df`` and each
+    container's inspect (as root the images' last tag times come from the store's files)."""
+    return [
+        p
+        for _, p in api_calls_since(engine, mark)
+        if re.search(r"/system/df|/containers/[0-9a-f]{12,}/json", p)
+    ]
+
+
+def test_a_plan_is_served_again_until_what_it_rests_on_changes(engine: Any, tmp_path: Path) -> None:
+    """The same plan twice: the second is served from the cache folder (nothing but the lists asked), the same
+    but for when it was collected. A tag given again to the same image (nothing in the image list
+    changes; its LastTagTime and the events do) makes it plan again, with that image now the most
+    recently used; so does a build-cache prune (BuildKit's records change)."""
+    where = {"LAYERSHARE_CACHE_DIR": str(tmp_path)}
+    args = ("plan", "--format", "json", "--free", "1TB", "--min-age", "0", "--keep", "plan-os:*")
+
+    def served(expect_served: bool) -> dict[str, Any]:
+        mark = len(engine.log())
+        ran = cli(engine, *args, env=where)
+        assert ran.returncode == 8, ran.stderr
+        assert (inspected(engine, mark) == []) == expect_served, inspected(engine, mark)
+        doc: dict[str, Any] = json.loads(ran.stdout)
+        return doc
+
+    quiet(engine)  # containerd's collector done: its metadata, which the plan rests on, settled
+    first = served(False)
+    again = served(True)
+    assert again == {**first, "collected_at": again["collected_at"]}
+    oldest = first["items"][0]
+    assert oldest["id"] != first["items"][-1]["id"]
+    time.sleep(1.1)  # last-used times in whole seconds
+    engine.docker("tag", oldest["tags"][0], oldest["tags"][0])
+    quiet(engine)
+    retagged = served(False)
+    moved = next(i for i in retagged["items"] if i["id"] == oldest["id"])
+    assert moved["last_used"] > oldest["last_used"] and moved["last_used_source"] in ("tagged", "event")
+    assert retagged["items"][-1]["id"] == oldest["id"]
+    served(True)
+    engine.docker("builder", "prune", "-af")
+    served(False)
+
+
+def test_a_served_plan_holds_only_until_min_age_lets_an_image_go(engine: Any, tmp_path: Path) -> None:
+    """An image tagged now is kept under --min-age 6s; once 6 s have passed the same plan (served a
+    moment ago) takes it."""
+    where = {"LAYERSHARE_CACHE_DIR": str(tmp_path)}
+    args = ("plan", "--format", "json", "--free", "1TB", "--min-age", "6s", "--keep", "plan-os:*")
+    time.sleep(6.5)  # everything else older than --min-age
+    engine.docker("tag", "plan-lone:1", "plan-lone:now")
+    young = json.loads(cli(engine, *args, env=where).stdout)
+    assert any("plan-lone:now" in k["tags"] and "--min-age 6s" in k["reason"] for k in young["kept"])
+    assert json.loads(cli(engine, *args, env=where).stdout)["items"] == young["items"]  # served
+    time.sleep(6.5)
+    older = json.loads(cli(engine, *args, env=where).stdout)
+    assert "plan-lone:now" in tags(older)
+    engine.docker("rmi", "plan-lone:now")
 
 
 def test_images_under_a_size(engine: Any) -> None:
@@ -314,9 +401,25 @@ def test_the_keeper_holds_a_target_across_a_restart_and_stops_on_sigterm(engine:
         for n in (1, 2, 3):
             build(engine, f"plan-keep-{n}:1", "FROM plan-os:1\n" + random_file(f"/keep{n}.bin", 100))
         line = keeper.wait_for("removed ")
-        said = re.search(r"predicted ([\d,]+) B, freed ([\d,]+) B; target reached", line)
-        assert said and said.group(1) == said.group(2), line
+        said = re.search(
+            r"removed (\d+) image\(s\).*predicted ([\d,]+) B, freed ([\d,]+) B; target reached", line
+        )
+        assert said and said.group(2) == said.group(3), line
         assert int(system_df(engine)["LayersSize"]) <= target
+        # serve beside it, on the same cache folder: the keeper's counts in its metrics
+        port = free_port()
+        server = start_serve(engine, port, "--no-disk", "--cache-dir", str(cache))
+        try:
+            values = wait_for(lambda: scrape(port).get("layershare_keeper_actions"))
+            families = scrape(port)
+        finally:
+            stop(server)
+        assert [s.value for s in values] == [1.0]
+        freed = int(said.group(3).replace(",", ""))
+        assert [s.value for s in families["layershare_keeper_freed_bytes"]] == [freed]
+        assert [s.value for s in families["layershare_keeper_predicted_bytes"]] == [freed]
+        assert [s.value for s in families["layershare_keeper_removed_images"]] == [int(said.group(1))]
+        assert families["layershare_keeper_last_action_timestamp_seconds"][0].value > time.time() - 300
         keeper.process.kill()  # kill -9: the journal was written whole (renamed into place) or not at all
         keeper.process.wait()
         journal = next(cache.glob("uses-*.json")).read_text()

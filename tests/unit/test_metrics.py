@@ -91,3 +91,26 @@ def test_the_examples_use_only_series_layershare_writes(recording: dict[str, Any
     image = next(x for x in cron.splitlines() if "docker run" in x)  # the same from the image
     assert "layershare:0.1.0 metrics " in image and "-v /var/run/docker.sock:/var/run/docker.sock" in image
     assert "-o /out/layershare.prom" in image and "-v /var/lib/prometheus/node-exporter:/out" in image
+
+
+def test_a_keepers_saved_counts_are_its_series(recording: dict[str, Any], tmp_path: Path) -> None:
+    """What a keeper saved in the cache folder comes out as layershare_keeper_* for its engine; an
+    engine without a keeper has none."""
+    from dataclasses import replace
+
+    from layershare.cache import KeeperCounters
+    from layershare.metrics.samples import with_keeper
+
+    report = build_report(LayerIndex.from_snapshot(snapshot_from_recording(recording)))
+    sample = report_sample("unix:///x.sock", report, top=1, seconds=0.5)
+    saved = {"checks": 7, "actions": 2, "removed_images": 3, "freed_bytes": 12_345, "predicted_bytes": 12_345,
+             "errors": 1, "started_at": 1.7e9, "last_check_at": 1.7e9 + 60, "last_action_at": 1.7e9 + 30}  # fmt: skip
+    KeeperCounters(tmp_path, "e").save_times(saved)
+    families = parsed(render_metrics([with_keeper(replace(sample, keeper_at=(str(tmp_path), "e")))]))
+    for name in ("checks", "actions", "removed_images", "freed_bytes", "predicted_bytes", "errors"):
+        (only,) = families[f"layershare_keeper_{name}"]
+        assert only.name == f"layershare_keeper_{name}_total" and only.value == saved[name]
+        assert only.labels == {"engine": "unix:///x.sock"}
+    assert families["layershare_keeper_last_check_timestamp_seconds"][0].value == saved["last_check_at"]
+    alone = parsed(render_metrics([with_keeper(replace(sample, keeper_at=(str(tmp_path), "other")))]))
+    assert alone["layershare_keeper_actions"] == [] and alone["layershare_up"][0].value == 1

@@ -175,6 +175,10 @@ class EngineSource(StatefulSource, ContentSource):
         spoken = local.version if local is not None else str(self._client().api_version)
         return listed_from_records(info, self._records) if manifests(spoken) is not None else None
 
+    def light_answers(self) -> dict[str, Any]:
+        """Version, info and the container list (``all=1``), asked once, without the image list."""
+        return self._without_images()
+
     def _without_images(self) -> dict[str, Any]:
         """Version, info and containers, without the image list (which the engine sizes image by image)."""
         if self._answers is not None:
