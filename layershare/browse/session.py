@@ -126,12 +126,10 @@ def _mark_plan(reader: Any, state: EngineState, planning: Planning, marks: Marks
     from layershare.units import human_size
 
     choice = plan_on(reader, state, planning.target, planning.rules).choice
-    marks.keep(
-        [f"container:{c}" for c in choice.plan.containers] + [f"image:{c.image.id}" for c in choice.chosen]
-    )
+    marks.keep([f"container:{c}" for c in choice.plan.containers] + [c.holder for c in choice.chosen])
     verdict = "reached" if choice.reached else "NOT reached (the most these rules free)"
     return (
-        f"Plan: target {verdict}, {len(choice.chosen)} least recently used image(s) marked "
+        f"Plan: target {verdict}, {len(choice.chosen)} least recently used item(s) marked "
         f"({planning.target.describe()}, {human_size(choice.measured)})"
     )
 

@@ -68,6 +68,12 @@ def planning_options(func: F) -> F:
         is_flag=True,
         help="Images only stopped containers use may go too, their containers first (never a running one).",
     )
+    @click.option(
+        "--build-cache",
+        is_flag=True,
+        help="BuildKit's cache records may go too (never one in use), in BuildKit's own gc order, each "
+        "where its last use falls among the images.",
+    )
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         from layershare.free.prune import LabelFilter, parse_duration
@@ -76,6 +82,7 @@ def planning_options(func: F) -> F:
         given = [kwargs.pop(k) for k in ("free_size", "images_under", "disk_free")]
         keeps, labels, last = kwargs.pop("keeps"), kwargs.pop("keep_labels"), kwargs.pop("keep_last")
         min_age, with_containers = kwargs.pop("min_age"), kwargs.pop("with_containers")
+        build_cache = kwargs.pop("build_cache")
         planning = None
         if any(given):
             try:
@@ -86,10 +93,11 @@ def planning_options(func: F) -> F:
                     keep_last=last,
                     min_age=0.0 if min_age.strip() == "0" else parse_duration(min_age),
                     with_containers=with_containers,
+                    build_cache=build_cache,
                 )
             except UsageError as e:
                 fail(str(e), ExitCode.USAGE)
-            options = [target.kind, target.text, keeps, labels, last, min_age, with_containers]
+            options = [target.kind, target.text, keeps, labels, last, min_age, with_containers, build_cache]
             planning = Planning(target, rules, options)
         return func(*args, planning=planning, **kwargs)
 

@@ -87,25 +87,38 @@ def keep_bytes(state: EngineState, plan: Plan, total: int, space: BuildSpace) ->
 
 
 def prune_to(plan: Plan, records: dict[str, BuildRecord], removable: set[str], total: int, keep: int) -> None:
-    """BuildKit's gc mode: while the unshared total is not under ``keep``, remove the one record
-    (among those nothing kept stands on) that is least recently and least often used."""
+    """BuildKit's gc mode: while the unshared total is not under ``keep``, remove the next record of
+    :func:`gc_order`."""
     gone: set[str] = set()
-    while total >= keep:
-        standing = {p for r in records.values() if r.id not in gone for p in r.parents}
-        leaves = [records[i] for i in sorted(removable - gone) if i not in standing]
-        if not leaves:
+    for rid, tied in gc_order(records, removable):
+        if total < keep:
             break
-        rank = _gc_rank(leaves)
-        first = min(leaves, key=rank.__getitem__)
-        if _tied(leaves, rank, first):
+        if tied:
             plan.notes.append(
                 "BuildKit ranks some build-cache records equally (last used at the same time, as "
                 "often): which of them it prunes first is its choice, so the build cache's share "
                 "is one of the possible outcomes"
             )
-        gone.add(first.id)
-        total -= first.bytes
+        gone.add(rid)
+        total -= records[rid].bytes
     plan.build_records.extend(sorted(gone))
+
+
+def gc_order(records: dict[str, BuildRecord], removable: set[str]) -> list[tuple[str, bool]]:
+    """The order BuildKit's gc mode removes ``removable`` records in: each time, among those no record
+    still there stands on, the least recently and least often used; with whether BuildKit may take
+    another first (:func:`_tied`)."""
+    gone: set[str] = set()
+    order: list[tuple[str, bool]] = []
+    while True:
+        standing = {p for r in records.values() if r.id not in gone for p in r.parents}
+        leaves = [records[i] for i in sorted(removable - gone) if i not in standing]
+        if not leaves:
+            return order
+        rank = _gc_rank(leaves)
+        first = min(leaves, key=rank.__getitem__)
+        order.append((first.id, _tied(leaves, rank, first)))
+        gone.add(first.id)
 
 
 def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, tuple[float, int, int]]:

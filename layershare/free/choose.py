@@ -4,9 +4,9 @@ figure :func:`~layershare.free.whatif.what_if`'s (the engine's own accounting, a
 No I/O: a state (:class:`~layershare.model.holdings.EngineState`), when each image was last used, a
 target and the rules that protect images in; :func:`choose` returns the removals.
 
-The choice: every image a removal may take (tagged, or untagged with no child; never one a container
-uses unless ``with_containers`` and its containers are all stopped) that no rule protects, ordered by
-when it was last used, oldest first (ties: the one that frees more alone first). The shortest prefix of
+The choice: every image a removal may take (:mod:`~layershare.free.candidates`) ordered by when it was
+last used, oldest first (ties: the one that frees more alone first); with ``--build-cache`` BuildKit's
+records are merged in, in BuildKit's own gc order, each where its last use falls. The shortest prefix of
 that order that meets the target is found by doubling then halving (what a prefix frees grows with
 it, but where a build-cache record counts again once no image holds its layer), then a reverse pass
 drops each chosen image the target does not need, most recently used first, and again until none
@@ -15,13 +15,11 @@ can be: no chosen image can be left out with the target still met.
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from layershare.free.engine_rules import normalise_reference, repository
+from layershare.free.candidates import RECORD, Chosen, Kept, eligible, eligible_records
 from layershare.free.holders import KIND_CATEGORY, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.running import RunningTotal
@@ -32,24 +30,6 @@ from layershare.units import human_size
 
 if TYPE_CHECKING:
     from layershare.free.whatif import FreeResult
-
-
-@dataclass(frozen=True)
-class Chosen:
-    """An image the plan removes: what it adds to the plan's figure, in the plan's order, and the total."""
-
-    image: EngineImage
-    last_used: LastUsed
-    freed_bytes: int
-    total_bytes: int
-
-
-@dataclass(frozen=True)
-class Kept:
-    """An image the plan may not take, and why."""
-
-    image: EngineImage
-    reason: str
 
 
 @dataclass(frozen=True)
@@ -81,118 +61,6 @@ class PlanResult:
     holds_until: float | None = None  # when --min-age next lets an image go (None: never)
 
 
-def resolve_uses(state: EngineState, uses: Mapping[str, float]) -> dict[str, float]:
-    """The event journal's uses (an image ID, a short one, or a reference) by image ID, as the state
-    names them now; what names no image here any more is left out."""
-    ids = {i.id for i in state.images}
-    by_tag = {normalise_reference(t): i.id for i in state.images for t in i.tags}
-    found: dict[str, float] = {}
-    for key, at in uses.items():
-        image = key if key in ids else by_tag.get(normalise_reference(key))
-        short = key if key.startswith("sha256:") else f"sha256:{key}"
-        if image is None and len(short) >= 19 and all(c in "0123456789abcdef" for c in short[7:]):
-            image = next((i for i in ids if i.startswith(short)), None)  # a short ID
-        if image is not None:
-            found[image] = max(found.get(image, 0.0), at)
-    return found
-
-
-def last_used_of(
-    state: EngineState,
-    tagged: Mapping[str, float],
-    container_times: Mapping[str, float],
-    events: Mapping[str, float] | None = None,
-) -> dict[str, LastUsed]:
-    """Each image's last use: the newest of the event journal's (by image ID: :func:`resolve_uses`), its
-    containers' (started, finished or created), when it was last tagged, and when it was created."""
-    by_image: dict[str, float] = {}
-    for c in state.containers:
-        at = container_times.get(c.id) or c.created
-        by_image[c.image_id] = max(by_image.get(c.image_id, 0.0), at)
-    found = {}
-    for image in state.images:
-        seen = [
-            LastUsed(image.created, "created"),
-            LastUsed(tagged.get(image.id, 0.0), "tagged"),
-            LastUsed(by_image.get(image.id, 0.0), "container"),
-            LastUsed((events or {}).get(image.id, 0.0), "event"),
-        ]
-        newest = max(seen, key=lambda u: u.at)  # the first of equal times: created before tagged
-        found[image.id] = replace(newest, tagged_at=tagged.get(image.id, 0.0))
-    return found
-
-
-def _matches_keep(image: EngineImage, globs: Sequence[str]) -> str | None:
-    for glob in globs:
-        wanted = normalise_reference(glob) if not any(ch in glob for ch in "*?[") else glob
-        for tag in image.tags:
-            if fnmatch.fnmatchcase(tag, wanted) or fnmatch.fnmatchcase(tag, glob):
-                return glob
-    return None
-
-
-def eligible(
-    state: EngineState, rules: Rules, last_used: Mapping[str, LastUsed], now: float
-) -> tuple[list[EngineImage], list[Kept]]:
-    """The images a plan may take, and the others with why not."""
-    parents = {i.parent_id for i in state.images if i.parent_id}
-    users: dict[str, list[str]] = {}
-    running: set[str] = set()
-    for c in state.containers:
-        users.setdefault(c.image_id, []).append(c.name)
-        if c.running:
-            running.add(c.image_id)
-    newest: set[str] = set()
-    if rules.keep_last is not None:
-        by_repo: dict[str, list[EngineImage]] = {}
-        for image in state.images:
-            for repo in dict.fromkeys(repository(t) for t in image.tags):
-                by_repo.setdefault(repo, []).append(image)
-        for images in by_repo.values():
-            images.sort(key=lambda i: (last_tagged(i, last_used), i.created, i.id), reverse=True)
-            newest.update(i.id for i in images[: rules.keep_last])
-    candidates: list[EngineImage] = []
-    kept: list[Kept] = []
-    for image in state.images:
-        if not image.tags and image.id in parents:
-            continue  # a hidden parent goes with its children, never on its own
-        used = last_used[image.id]
-        glob = _matches_keep(image, rules.keep)
-        label = next((f for f in rules.keep_labels if f.matches(image.labels)), None)
-        reason = ""
-        if image.id in running:
-            reason = "used by a running container"
-        elif image.id in users and not rules.with_containers:
-            reason = f"used by container {', '.join(sorted(users[image.id]))} (--with-containers removes stopped ones)"
-        elif glob is not None:
-            reason = f"kept: matches --keep {glob}"
-        elif label is not None:
-            reason = f"kept: label {label.key} (--keep-label)"
-        elif image.id in newest:
-            reason = f"kept: among the {rules.keep_last} newest of its repository (--keep-last)"
-        elif now - used.at < rules.min_age:
-            when = datetime.fromtimestamp(used.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-            reason = f"kept: {used.source} {when}, within --min-age {human_duration(rules.min_age)}"
-        if reason:
-            kept.append(Kept(image, reason))
-        else:
-            candidates.append(image)
-    return candidates, kept
-
-
-def last_tagged(image: EngineImage, last_used: Mapping[str, LastUsed]) -> float:
-    """When the image was last tagged, or created where the engine does not say."""
-    used = last_used.get(image.id)
-    return used.tagged_at if used is not None and used.tagged_at else image.created
-
-
-def human_duration(seconds: float) -> str:
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.0f}{unit}"
-    return f"{max(seconds, 0):.0f}s"
-
-
 class _Weigher:
     """What a set of chosen images frees in the target's measure, planned by the engine's rules and
     weighed incrementally (:class:`~layershare.free.running.RunningTotal`)."""
@@ -202,7 +70,12 @@ class _Weigher:
         self.total = RunningTotal(_measured_state(state, target.kind))
 
     def selection(self, ids: Sequence[str]) -> Selection:
-        return Selection(images=tuple(ids), with_containers=self.rules.with_containers)
+        """Images by ID, build-cache records by ``build:<ID>``."""
+        return Selection(
+            images=tuple(i for i in ids if not i.startswith(RECORD)),
+            build_records=tuple(i.removeprefix(RECORD) for i in ids if i.startswith(RECORD)),
+            with_containers=self.rules.with_containers,
+        )
 
     def weigh(self, ids: Sequence[str]) -> tuple[int, Plan]:
         plan = plan_removal(self.state, self.selection(ids), self.now)
@@ -241,17 +114,19 @@ def choose(
 ) -> Choice:
     """The least-harm removals that make the target's measure drop by ``needed`` bytes."""
     candidates, kept = eligible(state, rules, last_used, now)
+    records, kept_records = eligible_records(state, rules, last_used, now)
+    kept += kept_records
     weigher = _Weigher(state, target, rules, now)
     alone = {i.id: _alone(weigher.total, i.id) for i in candidates}
     order = sorted(candidates, key=lambda i: (last_used[i.id].at, -alone[i.id], i.id))
-    ids = [i.id for i in order]
+    ids = _merged([i.id for i in order], records, last_used)
     notes: list[str] = []
     if needed <= 0:
         return _choice(state, target, True, needed, 0, [], kept, weigher, last_used, notes)
     length = _shortest_prefix(weigher, ids, needed)
     if length is None:  # out of reach: everything these rules allow (not a tag removed for nothing)
         _, plan = weigher.weigh(ids)
-        ids = [i for i in ids if i in plan.removed_images]
+        ids = [i for i in ids if i in plan.removed_images or i.removeprefix(RECORD) in plan.build_records]
         most, _ = weigher.weigh(ids)
         notes.append(
             f"the target is out of reach: these rules free at most {human_size(most)} ({most:,} B) of the "
@@ -264,6 +139,16 @@ def choose(
         chosen = _reverse_pass(state, weigher, ids[:length], needed, quick=False)
         measured, _ = weigher.weigh(chosen)
     return _choice(state, target, True, needed, measured, chosen, kept, weigher, last_used, notes)
+
+
+def _merged(images: list[str], records: list[str], last_used: Mapping[str, LastUsed]) -> list[str]:
+    """The images (least recently used first) and the records (BuildKit's order), each kept in its own
+    order, the one whose next item was used longer ago first."""
+    merged: list[str] = []
+    while images and records:
+        pick = images if last_used[images[0]].at <= last_used[records[0]].at else records
+        merged.append(pick.pop(0))
+    return merged + images + records
 
 
 def _reverse_pass(
@@ -281,7 +166,11 @@ def _reverse_pass(
         _, plan = weigher.weigh(chosen)
         gone = removed_holders(plan)
         for image_id in reversed(list(chosen)):
-            own = _own_holders(state, weigher.rules, by_id, parents, set(chosen), image_id) if quick else None
+            own = (
+                _own_holders(state, weigher.rules, by_id, parents, set(chosen), image_id)
+                if quick and not image_id.startswith(RECORD)
+                else None
+            )
             if own is not None and own <= gone:
                 if weigher.total.update(gone - own) >= needed:
                     chosen = [i for i in chosen if i != image_id]
@@ -354,33 +243,45 @@ def _choice(
     last_used: Mapping[str, LastUsed],
     notes: list[str],
 ) -> Choice:
-    """Each chosen image's share in the order chosen (the running total of the plan so far), the plan.
+    """Each chosen item's share in the order chosen (the running total of the plan so far), the plan.
 
-    The plan is made once; each holder it removes is weighed in with the chosen image it goes with (a
-    container with its image; anything else, such as a hidden parent, with the last image chosen), so
+    The plan is made once; each holder it removes is weighed in with the chosen item it goes with (a
+    container with its image; anything else, such as a hidden parent, with the last item chosen), so
     the running total ends at the plan's figure without a plan per row."""
     images = {i.id: i for i in state.images}
+    records = {f"{RECORD}{r.id}": r for r in state.build_cache}
     _, plan = weigher.weigh(chosen)
     gone = removed_holders(plan)
+    # A record the engine would keep (another one that stays stands on it) is not one of the plan's.
+    chosen = [k for k in chosen if k not in records or k.removeprefix(RECORD) in plan.build_records]
     plan.matched_nothing = False  # an empty choice is the plan's answer, not a selection of nothing
-    position = {image_id: n for n, image_id in enumerate(chosen)}
+    position = {key: n for n, key in enumerate(chosen)}
     image_of = {f"container:{c.id}": c.image_id for c in state.containers}
     steps: list[set[str]] = [set() for _ in chosen]
     for holder in gone:
-        ident = image_of.get(holder, holder.partition(":")[2])
+        ident = image_of.get(holder) or (holder if holder in records else holder.partition(":")[2])
         if steps:
             steps[position.get(ident, len(steps) - 1)].add(holder)
     running = RunningTotal(state)  # rows in the engine's own measure, as freed_bytes
     rows: list[Chosen] = []
     removed: set[str] = set()
     before = 0
-    for n, image_id in enumerate(chosen):
+    for n, key in enumerate(chosen):
         removed |= steps[n]
         total = running.update(removed)
-        rows.append(Chosen(images[image_id], last_used[image_id], total - before, total))
+        item = {"record": records[key]} if key in records else {}
+        rows.append(
+            Chosen(
+                images.get(key),
+                **item,
+                last_used=last_used[key],
+                freed_bytes=total - before,
+                total_bytes=total,
+            )
+        )
         before = total
     taken = set(chosen)
-    left = [k for k in kept if k.image.id not in taken]
+    left = [k for k in kept if k.key not in taken]
     return Choice(
         target,
         reached,

@@ -125,18 +125,21 @@ def keep(
 
 def _acted(counts: KeeperCounts, planned: PlanResult, log: Callable[[str], None]) -> None:
     choice, result = planned.choice, planned.result
-    tags = ", ".join(t for c in choice.chosen for t in c.image.tags[:1]) or "-"
+    tags = ", ".join(c.tags[0] if c.tags else c.name for c in choice.chosen) or "-"
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     if planned.applied_bytes is None:
         log(f"{stamp} target missed by {choice.needed:,} B: nothing may go ({len(choice.kept)} images kept)")
         return
     counts.actions += 1
-    counts.removed_images += len(choice.chosen)
+    images = sum(1 for c in choice.chosen if c.image is not None)
+    counted = len(choice.chosen) - images
+    records = f" and {counted} build-cache record(s)" if counted else ""
+    counts.removed_images += images
     counts.freed_bytes += planned.applied_bytes
     counts.predicted_bytes += result.freed_bytes
     counts.last_action_at = time.time()
     reached = "target reached" if choice.reached else "target NOT reached"
     log(
-        f"{stamp} removed {len(choice.chosen)} image(s) ({tags}): predicted {result.freed_bytes:,} B, "
+        f"{stamp} removed {images} image(s){records} ({tags}): predicted {result.freed_bytes:,} B, "
         f"freed {planned.applied_bytes:,} B; {reached}"
     )

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from layershare.free.choose import PlanResult, choose, images_total, last_used_of, resolve_uses
+from layershare.free.candidates import last_used_of, resolve_uses
+from layershare.free.choose import PlanResult, choose, images_total
 from layershare.free.holders import fingerprint
 from layershare.free.journal import read_uses
 from layershare.free.plan import Plan

@@ -59,6 +59,7 @@ class Rules:
     keep_last: int | None = None  # per repository, the N most recently tagged (or created)
     min_age: float = 3600.0  # seconds: nothing used, tagged or created more recently
     with_containers: bool = False  # stopped containers go, then their images
+    build_cache: bool = False  # BuildKit's cache records may go too, in its own gc order
 
 
 @dataclass(frozen=True)

@@ -52,8 +52,9 @@ def plan_document(planned: PlanResult) -> dict[str, Any]:
         ),
         "items": [
             {
-                "id": c.image.id,
-                "tags": list(c.image.tags),
+                "id": c.id,
+                "kind": c.kind,
+                "tags": list(c.tags),
                 "last_used": _when(c.last_used.at),
                 "last_used_source": c.last_used.source,
                 "freed_bytes": c.freed_bytes,
@@ -61,7 +62,7 @@ def plan_document(planned: PlanResult) -> dict[str, Any]:
             }
             for c in choice.chosen
         ],
-        "kept": [{"id": k.image.id, "tags": list(k.image.tags), "reason": k.reason} for k in choice.kept],
+        "kept": [{"id": k.id, "kind": k.kind, "tags": list(k.tags), "reason": k.reason} for k in choice.kept],
         "commands": list(result.commands),
         "applied": planned.applied_bytes is not None,
         "applied_freed_bytes": planned.applied_bytes,
@@ -80,8 +81,8 @@ def _table(planned: PlanResult, fmt: str) -> str:
         out.append("The target is met already: nothing to remove.")
     rows = [
         [
-            short_id(c.image.id),
-            ", ".join(c.image.tags) or "<none>",
+            short_id(c.id),
+            c.name,
             f"{_when(c.last_used.at)[:16].replace('T', ' ')} ({c.last_used.source})",
             human_size(c.freed_bytes),
             human_size(c.total_bytes),
@@ -97,7 +98,7 @@ def _table(planned: PlanResult, fmt: str) -> str:
     if result.freed_disk_bytes is not None:
         out.append(f"On disk: {human_size(result.freed_disk_bytes)} ({result.freed_disk_bytes:,} B)")
     if choice.kept and not choice.reached:
-        kept = [[short_id(k.image.id), ", ".join(k.image.tags) or "<none>", k.reason] for k in choice.kept]
+        kept = [[short_id(k.id), k.name, k.reason] for k in choice.kept]
         out += ["", tabulate(kept, ["KEPT", "TAGS", "WHY"], tablefmt=fmt)]
     if result.commands:
         fence = ["```"] if fmt == "github" else []

@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 from engines import api_calls_since, cli, df_total, system_df
-from free_state import build, random_file
+from free_state import build, random_file, settle
 from support import private_engine
 from test_over_time_engine import free_port, scrape, start_serve, stop, wait_for
 
@@ -135,7 +135,7 @@ def planned_then_done(engine: Any, *args: str, at_least: int | None = None) -> d
     images = all_images(engine)
     carry_out(engine, doc)
     assert before - quiet(engine) == doc["freed_bytes"], (args, doc)
-    assert {i["id"] for i in doc["items"]} <= images - all_images(engine)
+    assert {i["id"] for i in doc["items"] if i["kind"] == "image"} <= images - all_images(engine)
     assert doc["items"] == sorted(doc["items"], key=lambda i: i["last_used"])  # least recently used first
     return doc
 
@@ -210,7 +210,7 @@ def test_the_stores_files_say_when_each_image_was_last_tagged_as_inspect_does(en
     from layershare.times import unix_time
 
     time.sleep(1.1)
-    engine.docker("tag", "plan-a:1", "plan-a:again")
+    engine.docker("tag", "plan-os:1", "plan-os:again")
     info = json.loads(engine.docker("info", "--format", "{{json .}}"))
     ids = sorted(set(engine.docker("images", "-a", "-q", "--no-trunc").split()))
     files = tag_times(info, info["DockerRootDir"], ids)
@@ -221,10 +221,10 @@ def test_the_stores_files_say_when_each_image_was_last_tagged_as_inspect_does(en
     }
     assert files == inspect
     again = next(
-        i for i in ids if "plan-a:again" in engine.docker("image", "inspect", "-f", "{{.RepoTags}}", i)
+        i for i in ids if "plan-os:again" in engine.docker("image", "inspect", "-f", "{{.RepoTags}}", i)
     )
     assert files[again] >= time.time() - 60
-    engine.docker("rmi", "plan-a:again")
+    engine.docker("rmi", "plan-os:again")
 
 
 def inspected(engine: Any, mark: int) -> list[str]:
@@ -328,7 +328,7 @@ def test_apply_removes_and_says_what_went(engine: Any) -> None:
     doc = plan(engine, "--free", "1", "--min-age", "0", "--keep", "plan-os:*", "--apply")
     assert doc["applied"] and doc["items"]
     assert doc["applied_freed_bytes"] == doc["freed_bytes"] == before - quiet(engine)
-    assert {i["id"] for i in doc["items"]} <= images - all_images(engine)
+    assert {i["id"] for i in doc["items"] if i["kind"] == "image"} <= images - all_images(engine)
     table = cli(engine, "plan", "--free", "1", "--min-age", "0", "--keep", "plan-os:*", "--apply")
     assert table.returncode == 0, table.stderr
     said = re.search(
@@ -447,3 +447,44 @@ def test_disk_free_counts_the_bytes_that_leave_the_disk(engine: Any) -> None:
     doc = plan(engine, "--disk-free", str(wanted), "--min-age", "0", "--keep", "plan-os:*")
     assert doc["reached"] and doc["items"], doc
     assert doc["measured_bytes"] == doc["freed_disk_bytes"] >= wanted - doc["filesystem"]["free_bytes"]
+
+
+def test_build_cache_goes_too_with_the_flag_and_the_drop_is_exact(engine: Any) -> None:
+    """With --build-cache BuildKit's records are candidates (never without): every tagged image kept,
+    the records alone; the first in BuildKit's order as a reachable target, then everything these
+    rules allow (images and records), each carried out with the engine's CLI and the drop equal."""
+    build(
+        engine,
+        "plan-bk:1",
+        "FROM plan-os:1\nRUN --mount=type=cache,target=/cache dd if=/dev/urandom of=/cache/c.bin bs=1000 "
+        "count=90 2>/dev/null && echo bk > /built\n",
+        buildkit=True,
+    )
+    settle(engine)
+    only_records = ("--min-age", "0", "--keep", "*")
+    assert plan(engine, "--free", "1TB", *only_records, code=8)["items"] == []
+    every = plan(engine, "--free", "1TB", "--build-cache", *only_records, code=8)
+    assert every["items"] and {i["kind"] for i in every["items"]} == {"build-cache"}
+    assert all(i["last_used_source"] == "build-cache" and i["tags"] == [] for i in every["items"])
+    assert every["commands"][0].startswith("docker builder prune -a -f --filter id=")
+    # The first record that frees something, as a target: it, and at most those before it in BuildKit's
+    # order (a record that stands on it must go first), nothing after.
+    n = next(n for n, i in enumerate(every["items"]) if i["freed_bytes"] > 0)
+    first = every["items"][n]
+    doc = planned_then_done(engine, "--free", str(first["freed_bytes"]), "--build-cache", *only_records)
+    ids = [i["id"] for i in doc["items"]]
+    assert first["id"] in ids and set(ids) <= {i["id"] for i in every["items"][: n + 1]}, (doc, every)
+    # Everything these rules allow, images and records, in one plan: the drop is its figure.
+    build(
+        engine,
+        "plan-bk:2",
+        "FROM plan-os:1\nRUN --mount=type=cache,target=/cache dd if=/dev/urandom of=/cache/d.bin bs=1000 "
+        "count=70 2>/dev/null && echo bk2 > /built\n",
+        buildkit=True,
+    )
+    settle(engine)
+    before = quiet(engine)
+    mixed = plan(engine, "--free", "1TB", "--build-cache", "--min-age", "0", "--keep", "plan-os:*", code=8)
+    assert {i["kind"] for i in mixed["items"]} == {"image", "build-cache"}
+    carry_out(engine, mixed)
+    assert before - quiet(engine) == mixed["freed_bytes"], mixed

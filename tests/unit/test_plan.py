@@ -14,7 +14,8 @@ from generated import generated_state
 from layershare.cli.options import ExitCode
 from layershare.errors import UsageError
 from layershare.formats import FreeFormat
-from layershare.free.choose import PlanResult, choose, eligible, last_used_of
+from layershare.free.candidates import eligible, last_used_of
+from layershare.free.choose import PlanResult, choose
 from layershare.free.prune import LabelFilter
 from layershare.free.selection import Selection
 from layershare.free.target import LastUsed, Rules, Target, parse_target
@@ -82,7 +83,7 @@ def planned(
     choice = choose(
         st, Target("free", target_bytes, str(target_bytes)), target_bytes, rules or Rules(), used, NOW
     )
-    return [c.image.tags[0] for c in choice.chosen], choice.reached
+    return [c.tags[0] for c in choice.chosen], choice.reached
 
 
 def test_the_least_recently_used_go_first_and_no_more_than_needed() -> None:
@@ -110,7 +111,7 @@ def test_rules_keep_images() -> None:
     used = last_used_of(st, {}, {})
     rules = Rules(keep=("old:*",), keep_labels=(LabelFilter("team", "ops"),))
     candidates, kept = eligible(st, rules, used, NOW)
-    why = {k.image.tags[0]: k.reason for k in kept}
+    why = {k.tags[0]: k.reason for k in kept}
     assert "--keep old:*" in why["old:1"] and "--keep-label" in why["team:1"]
     assert "running" in why["live:1"] and "web-box" in why["web:1"] and "--min-age" in why["fresh:1"]
     assert {i.tags[0] for i in candidates} == {"base:1", "mid:1", "new:1", "lone:1"}
@@ -118,7 +119,7 @@ def test_rules_keep_images() -> None:
     assert "web:1" in {i.tags[0] for i in with_containers} and "fresh:1" in {
         i.tags[0] for i in with_containers
     }
-    assert [k.image.tags[0] for k in kept] == ["live:1"]  # a running container's image never goes
+    assert [k.tags[0] for k in kept] == ["live:1"]  # a running container's image never goes
     # --keep-last 1: per repository the newest; every repository here holds one image.
     assert not eligible(st, Rules(keep_last=1, min_age=0), used, NOW)[0]
 
@@ -129,7 +130,7 @@ def test_with_containers_a_stopped_container_goes_before_its_image() -> None:
     assert used["sha256:web"] == LastUsed(NOW - 25 * DAY, "created")
     rules = Rules(keep=("old:*", "team:*", "lone:*"), with_containers=True)
     choice = choose(st, Target("free", 50, "50"), 50, rules, used, NOW)
-    assert [c.image.tags[0] for c in choice.chosen] == ["web:1"] and choice.measured == 50 + 5
+    assert [c.tags[0] for c in choice.chosen] == ["web:1"] and choice.measured == 50 + 5
     assert what_if(st, choice.plan).commands[:2] == ("docker rm web-box", "docker image rm web:1")
 
 
@@ -201,7 +202,7 @@ def test_on_generated_states_the_choice_is_minimal_and_in_lru_order(seed: int) -
     for share in (0.2, 0.6, 1.0):
         needed = max(1, int(everything * share))
         choice = choose(st, Target("free", needed, str(needed)), needed, rules, used, NOW)
-        ids = [c.image.id for c in choice.chosen]
+        ids = [c.id for c in choice.chosen]
         got = free(st, Selection(images=tuple(ids)), NOW).freed_bytes
         assert got == choice.measured
         if everything < needed:
@@ -235,7 +236,7 @@ def test_events_say_which_images_were_used_and_when() -> None:
 
 
 def test_the_journal_names_images_by_id_short_id_or_reference() -> None:
-    from layershare.free.choose import resolve_uses
+    from layershare.free.candidates import resolve_uses
 
     st = state()
     found = resolve_uses(st, {"old": 1.0, "old:1": 2.0, "sha256:mid": 3.0, "new:1": 4.0, "no-such:1": 5.0})
