@@ -10,8 +10,9 @@ all of that keys the rendered text; a run that finds it prints it, stamped with 
 without importing the analysis libraries.
 
 Never served: ``--disk-free`` (the file system's free bytes move all the time), ``--apply`` and
-``--watch`` (they read the engine afresh), and a plan whose engine changed while it was made (not
-stored). Without a cache folder nothing is kept.
+``--watch`` (they read the engine afresh), and a plan whose engine changed while it was made: it is
+not stored when the engine's events name any image or container change since the key was read (every
+pull, tag, removal, build, container start or stop is one), or BuildKit's records moved. Without a cache folder nothing is kept.
 """
 
 from __future__ import annotations
@@ -59,6 +60,7 @@ class ServedPlans:
             if engine.cache_dir
             else None
         )
+        self._asked: tuple[float, object] = (0.0, None)  # when the key was read, and BuildKit's part
 
     def key(self) -> str | None:
         """The digest of everything the plan rests on now; None where it cannot be told cheaply."""
@@ -69,7 +71,8 @@ class ServedPlans:
         builds = self._build_cache()
         if builds is None:
             return None
-        uses, _ = read_uses(self.engine, time.time())
+        self._asked = (time.time(), builds)
+        uses, _ = read_uses(self.engine, self._asked[0])
         containers = sorted(
             (str(c.get("Id")), str(c.get("ImageID")), str(c.get("State")))
             for c in self.engine.light_answers()["containers"] or []
@@ -105,11 +108,20 @@ class ServedPlans:
         self, key: str | None, text: str, collected_at: str, reached: bool, holds_until: float | None
     ) -> None:
         """Keep a plan made on the state ``key`` names, unless the engine changed while it was made."""
+        from layershare.errors import SourceError
+        from layershare.sources.engine.events import read_events
+
         if key is None or self.cache is None:
             return
-        with self.engine.afresh() as fresh:
-            if ServedPlans(fresh, self.options, self.data_root).key() != key:
+        # Every change to images and containers is an event: none since the key was read, and
+        # BuildKit's records as they were, means the plan was made on the state the key names.
+        try:
+            if read_events(self.engine, self._asked[0], time.time()):
                 return
+        except SourceError:
+            return
+        if self._build_cache() != self._asked[1]:
+            return
         body = text.replace(collected_at, _COLLECTED_AT, 1) if collected_at else text
         self.cache.put(key, json.dumps({"text": body, "reached": reached, "holds_until": holds_until}))
 

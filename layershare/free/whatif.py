@@ -206,19 +206,28 @@ def _kept(
     keepers = staying[staying["unit"].isin(counted) & staying["unit"].isin(removed["unit"])]
     if keepers.empty:
         return {}
-    pairs = removed.merge(keepers, on="unit", suffixes=("", "_keeper"))
-    pairs["kind"] = pairs["holder_keeper"].str.split(":", n=1).str[0]
+    # Who keeps each unit, then each removed image's kept units' keepers together (no pairwise merge:
+    # a base layer hundreds of images share would make removed x keeping rows).
+    keeping: dict[str, set[str]] = {}
+    for holder, unit in zip(keepers["holder"], keepers["unit"], strict=True):
+        keeping.setdefault(unit, set()).add(holder)
+    units_of: dict[str, set[str]] = {}
+    for holder, unit in zip(removed["holder"], removed["unit"], strict=True):
+        if unit in keeping:
+            units_of.setdefault(holder, set()).add(unit)
     found: dict[str, tuple[int, list[str]]] = {}
-    for holder, group in pairs.groupby("holder"):
+    for holder, units in units_of.items():
+        by = set().union(*(keeping[u] for u in units))
+        kinds = {k.split(":", 1)[0] for k in by}
         why = []
-        images = group.loc[group["kind"] == "image", "holder_keeper"].nunique()
+        images = sum(1 for k in by if k.startswith("image:"))
         if images:
             why.append(f"layers kept: also used by {images} other image{'s' if images > 1 else ''}")
-        if group["kind"].isin(["build", "other"]).any():
+        if kinds & {"build", "other"}:
             why.append("layers kept by the build cache (or another holder)")
-        if (group["kind"] == "container").any():
+        if "container" in kinds:
             why.append("layers kept by a container")
-        found[str(holder)[6:]] = (sum(state.units[k].bytes for k in set(group["unit"])), why)
+        found[holder[6:]] = (sum(state.units[k].bytes for k in units), why)
     return found
 
 

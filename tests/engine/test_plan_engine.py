@@ -271,6 +271,24 @@ def test_a_plan_is_served_again_until_what_it_rests_on_changes(engine: Any, tmp_
     served(False)
 
 
+def test_a_plan_made_while_the_engine_changed_is_not_kept(engine: Any, tmp_path: Path) -> None:
+    """The library's steps: the key read, then a tag (an event) before the plan is stored: not stored;
+    the same without a change between: stored and served."""
+    from layershare import EngineSource
+    from layershare.free.served import ServedPlans
+
+    quiet(engine)
+    for change, kept in ((True, False), (False, True)):
+        with EngineSource(engine.host, cache_dir=tmp_path / str(change)) as source:
+            plans = ServedPlans(source, ["race"], None)
+            key = plans.key()
+            if change:
+                engine.docker("tag", "plan-os:1", "plan-os:racing")
+            plans.put(key, "the plan", "", True, None)
+            assert (plans.get(key) is not None) == kept
+    engine.docker("rmi", "plan-os:racing")
+
+
 def test_a_served_plan_holds_only_until_min_age_lets_an_image_go(engine: Any, tmp_path: Path) -> None:
     """An image tagged now is kept under --min-age 6s; once 6 s have passed the same plan (served a
     moment ago) takes it."""
