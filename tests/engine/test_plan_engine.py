@@ -506,3 +506,32 @@ def test_build_cache_goes_too_with_the_flag_and_the_drop_is_exact(engine: Any) -
     assert {i["kind"] for i in mixed["items"]} == {"image", "build-cache"}
     carry_out(engine, mixed)
     assert before - quiet(engine) == mixed["freed_bytes"], mixed
+
+
+def test_a_use_the_journal_read_outlives_its_container_and_the_engines_restart(
+    engine: Any, tmp_path: Path
+) -> None:
+    """A container of an image runs and is removed: only the engine's events say the image was used.
+    A plan reads them into the journal; the engine restarts (its event buffer, in memory, is gone); the
+    next plan still has that use from the journal, at the same time; a plan without the journal has
+    not. (Last, the engine restarts.)"""
+    if engine.kind not in ("20.10-overlay2", "29.7-containerd"):
+        pytest.skip("the journal across an engine restart on 20.10 overlay2 and 29.7 containerd (CI time)")
+    build(engine, "plan-journal:1", "FROM plan-os:1\n" + random_file("/journal.bin", 30))
+    time.sleep(1.1)  # its use a second after it was made
+    engine.docker("run", "--rm", "--network", "none", "plan-journal:1", "true")
+    args = ("plan", "--format", "json", "--free", "1TB", "--min-age", "0", "--keep", "plan-os:*")
+
+    def last_use(folder: Path) -> dict[str, Any]:
+        doc = json.loads(cli(engine, *args, env={"LAYERSHARE_CACHE_DIR": str(folder)}).stdout)
+        found: dict[str, Any] = next(i for i in doc["items"] if "plan-journal:1" in i["tags"])
+        return found
+
+    first = last_use(tmp_path / "kept")
+    assert first["last_used_source"] == "event", first
+    engine.halt()
+    engine.resume()
+    assert "plan-journal" not in engine.docker("events", "--since", "0", "--until", str(int(time.time())))
+    again = last_use(tmp_path / "kept")
+    assert (again["last_used_source"], again["last_used"]) == ("event", first["last_used"])
+    assert last_use(tmp_path / "none")["last_used_source"] in ("created", "tagged")
