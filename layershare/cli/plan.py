@@ -187,6 +187,9 @@ def plan(
             if served is not None:
                 served.put(key, text, planned.result.collected_at, reached, planned.holds_until)
     emit(text)
+    for glob in planning.rules.keep:  # the plan's note, on stderr too: perhaps a typo
+        if f"--keep {glob} matches no image here" in text:
+            click.echo(f"layershare: warning: --keep {glob} matches no image here", err=True)
     if not reached:
         ctx.exit(ExitCode.TARGET_NOT_REACHED)
 

@@ -160,6 +160,11 @@ def _matches_keep(image: EngineImage, globs: Sequence[str]) -> str | None:
     return None
 
 
+def unmatched_keeps(state: EngineState, rules: Rules) -> list[str]:
+    """The ``--keep`` globs no image's tag matches (a warning: perhaps a typo)."""
+    return [g for g in rules.keep if not any(_matches_keep(i, (g,)) for i in state.images)]
+
+
 def eligible(
     state: EngineState, rules: Rules, last_used: Mapping[str, LastUsed], now: float
 ) -> tuple[list[EngineImage], list[Kept]]:

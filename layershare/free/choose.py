@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from layershare.free.candidates import RECORD, Chosen, Kept, eligible, eligible_records
+from layershare.free.candidates import RECORD, Chosen, Kept, eligible, eligible_records, unmatched_keeps
 from layershare.free.holders import KIND_CATEGORY, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.running import RunningTotal
@@ -120,7 +120,7 @@ def choose(
     alone = {i.id: _alone(weigher.total, i.id) for i in candidates}
     order = sorted(candidates, key=lambda i: (last_used[i.id].at, -alone[i.id], i.id))
     ids = _merged([i.id for i in order], records, last_used)
-    notes: list[str] = []
+    notes = [f"--keep {g} matches no image here (kept nothing)" for g in unmatched_keeps(state, rules)]
     if needed <= 0:
         return _choice(state, target, True, needed, 0, [], kept, weigher, last_used, notes)
     length = _shortest_prefix(weigher, ids, needed)

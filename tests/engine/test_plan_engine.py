@@ -317,6 +317,10 @@ def test_bad_targets_are_one_line_and_exit_2(engine: Any) -> None:
         result = cli(engine, "plan", *args)
         assert result.returncode == 2, (args, result.stderr)
         assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    typo = cli(engine, "plan", "--free", "1B", "--min-age", "0", "--keep", "plan-oss:*")
+    assert typo.returncode in (0, 8), typo.stderr  # a warning, not an error (exit 2)
+    assert typo.stderr == "layershare: warning: --keep plan-oss:* matches no image here\n"
+    assert "Note: --keep plan-oss:* matches no image here" in typo.stdout
 
 
 def test_apply_refuses_a_changed_state(engine: Any) -> None:

@@ -124,6 +124,16 @@ def test_rules_keep_images() -> None:
     assert not eligible(st, Rules(keep_last=1, min_age=0), used, NOW)[0]
 
 
+def test_a_keep_glob_that_matches_nothing_is_a_note_not_an_error() -> None:
+    st = state()
+    rules = Rules(keep=("old:*", "olld:*"), min_age=0)
+    choice = choose(st, Target("free", 100, "100"), 100, rules, last_used_of(st, {}, {}), NOW)
+    assert choice.reached
+    assert [n for n in choice.notes if "--keep" in n] == [
+        "--keep olld:* matches no image here (kept nothing)"
+    ]
+
+
 def test_with_containers_a_stopped_container_goes_before_its_image() -> None:
     st = state()
     used = last_used_of(st, {}, {"c1": NOW - 60 * DAY})  # it last ran before the image was made: created
