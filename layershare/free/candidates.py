@@ -9,7 +9,7 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 
 from layershare.free.build_cache import gc_order
 from layershare.free.engine_rules import normalise_reference, repository
@@ -78,7 +78,7 @@ class Kept(Item):
 
 
 def _too_young(used: LastUsed, rules: Rules) -> str:
-    when = datetime.fromtimestamp(used.at, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+    when = datetime.fromtimestamp(used.at, timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
     return f"kept: {used.source} {when}, within --min-age {human_duration(rules.min_age)}"
 
 

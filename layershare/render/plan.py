@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from layershare.formats import FreeFormat
@@ -22,7 +22,7 @@ PLAN_SCHEMA = "layershare.plan/v1"
 
 
 def _when(at: float) -> str:
-    return datetime.fromtimestamp(at, UTC).isoformat(timespec="seconds") if at > 0 else ""
+    return datetime.fromtimestamp(at, timezone.utc).isoformat(timespec="seconds") if at > 0 else ""
 
 
 def plan_document(planned: PlanResult) -> dict[str, Any]:
