@@ -68,7 +68,12 @@ class ServedPlans:
 
         if self.cache is None or self.engine.show_values:
             return None
-        builds = self._build_cache()
+        from layershare.errors import LayershareError
+
+        try:
+            builds = self._build_cache()
+        except LayershareError:
+            return None  # not told cheaply: planned afresh (and any real fault said there)
         if builds is None:
             return None
         self._asked = (time.time(), builds)
@@ -120,7 +125,10 @@ class ServedPlans:
                 return
         except SourceError:
             return
-        if self._build_cache() != self._asked[1]:
+        try:
+            if self._build_cache() != self._asked[1]:
+                return
+        except SourceError:
             return
         body = text.replace(collected_at, _COLLECTED_AT, 1) if collected_at else text
         self.cache.put(key, json.dumps({"text": body, "reached": reached, "holds_until": holds_until}))
