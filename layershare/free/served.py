@@ -32,6 +32,9 @@ from layershare.version import __version__
 
 _PLAN_REVISION = 1  # changes whenever a plan's text changes within a version
 _COLLECTED_AT = "\x00collected-at\x00"
+# Events that reading causes and that change nothing: an image exported (the docker group's plan on the
+# containerd store reads the engine's export), a container's files copied out.
+_READS = frozenset({"save", "export", "archive-path"})
 
 
 class PlanCache(ReportCache):
@@ -121,7 +124,8 @@ class ServedPlans:
         # Every change to images and containers is an event: none since the key was read, and
         # BuildKit's records as they were, means the plan was made on the state the key names.
         try:
-            if read_events(self.engine, self._asked[0], time.time()):
+            events = read_events(self.engine, self._asked[0], time.time())
+            if any(str(e.get("Action") or "").split(":", 1)[0] not in _READS for e in events):
                 return
         except SourceError:
             return

@@ -7,12 +7,15 @@ code; bad targets. On every engine x store a user runs: 20.10, 26.1, 28.5 and 29
 from __future__ import annotations
 
 import json
+import os
 import queue
 import re
 import shlex
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from engines import api_calls_since, cli, df_total, system_df
+from engines import api_calls_since, cli, df_total, run_unprivileged, system_df
 from free_state import build, random_file, settle
 from support import private_engine
 from test_over_time_engine import free_port, scrape, start_serve, stop, wait_for
@@ -469,6 +472,36 @@ def test_disk_free_counts_the_bytes_that_leave_the_disk(engine: Any) -> None:
     doc = plan(engine, "--disk-free", str(wanted), "--min-age", "0", "--keep", "plan-os:*")
     assert doc["reached"] and doc["items"], doc
     assert doc["measured_bytes"] == doc["freed_disk_bytes"] >= wanted - doc["filesystem"]["free_bytes"]
+
+
+def test_as_the_docker_group_the_same_plan_as_roots_and_served_again(engine: Any) -> None:
+    """As uid 65534 with the socket (the docker group, no data root): the images everything these rules
+    allow takes are root's, the figure root's (exact, said so); the same plan a second time is the
+    same but for when it was collected, served from the group's own cache folder where the engine
+    answers for BuildKit's records alone."""
+    if engine.kind not in ("20.10-overlay2", "29.7-containerd"):
+        pytest.skip("the docker group's plan on 20.10 overlay2 and 29.7 containerd (CI time)")
+    rules = ("--free", "1TB", "--min-age", "0", "--keep", "plan-os:*")
+    root = plan(engine, *rules, code=8)
+    folder = Path(tempfile.mkdtemp(prefix="layershare-group-cache-"))  # pytest's folders are root's alone
+    os.chmod(folder, 0o777)
+    env = {"LAYERSHARE_CACHE_DIR": str(folder)}
+    docs = []
+    try:
+        for _ in range(2):
+            ran = run_unprivileged(engine, ["plan", "--format", "json", *rules], env)
+            assert ran.returncode == 8, ran.stderr
+            docs.append(json.loads(ran.stdout))
+        stored = bool(list(folder.glob("plans-*/*")))
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    group, again = docs
+    assert {i["id"] for i in group["items"]} == {i["id"] for i in root["items"]} != set()
+    assert group["freed_bytes_exact"] and group["freed_bytes"] == root["freed_bytes"], (group, root)
+    assert again == {**group, "collected_at": again["collected_at"]}
+    # Kept where BuildKit's records can be asked alone (API 1.42+); 20.10's API would size every
+    # container and volume for them, so there it is planned afresh each time.
+    assert stored == (engine.kind != "20.10-overlay2")
 
 
 def test_build_cache_goes_too_with_the_flag_and_the_drop_is_exact(engine: Any) -> None:
