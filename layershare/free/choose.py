@@ -264,11 +264,9 @@ def _choice(
             steps[position.get(ident, len(steps) - 1)].add(holder)
     running = RunningTotal(state)  # rows in the engine's own measure, as freed_bytes
     rows: list[Chosen] = []
-    removed: set[str] = set()
     before = 0
     for n, key in enumerate(chosen):
-        removed |= steps[n]
-        total = running.update(removed)
+        total = running.add(steps[n])
         item = {"record": records[key]} if key in records else {}
         rows.append(
             Chosen(

@@ -58,8 +58,16 @@ class RunningTotal:
     def update(self, removed: Iterable[str]) -> int:
         """The bytes freed once ``removed`` (every removed holder) is gone; only the change is weighed."""
         wanted = set(removed)
+        return self._apply(wanted - self.removed, self.removed - wanted)
+
+    def add(self, holders: Iterable[str]) -> int:
+        """The bytes freed once ``holders`` go too, beside those removed already: only they are weighed
+        (a plan's rows, one after the other, without the whole set each time)."""
+        return self._apply({h for h in holders if h not in self.removed}, set())
+
+    def _apply(self, gone: set[str], back: set[str]) -> int:
         touched: set[str] = set()
-        for holders, step in ((wanted - self.removed, -1), (self.removed - wanted, 1)):
+        for holders, step in ((gone, -1), (back, 1)):
             for holder in holders:
                 image = holder.startswith("image:")
                 for unit in self.units_of.get(holder, ()):
@@ -67,7 +75,8 @@ class RunningTotal:
                     if image:
                         self.image_holders[unit] += step
                     touched.add(unit)
-        self.removed = wanted
+        self.removed |= gone
+        self.removed -= back
         for key in touched | {k for u in touched for k in self.counted_under.get(u, ())}:
             now = self._counts(key)
             if now != self.counted[key]:
