@@ -156,7 +156,7 @@ def plan(
     """Choose the removals that reach a target, hurting least: the least recently used images first,
     each figure exact (free's union), no image more than the target needs. Prints the images, what each
     frees, the total and the docker commands, in order; removes them only with --apply."""
-    from layershare.free.served import ServedPlans
+    from layershare.free.served import Served, ServedPlans
     from layershare.sources.choice import open_engine
 
     if planning is None:
@@ -167,29 +167,28 @@ def plan(
     if watch:
         _keep(source, target, rules, apply_, interval, margin, data_root, api_version)
         return
-    options: list[object] = [fmt, *planning.options]
+    options: list[object] = [fmt, *planning.options, data_root, api_version]
     with open_engine(source) as engine:
         # A plan made on the same state with the same options is served again (never with --apply, nor
         # for --disk-free, whose free bytes move all the time).
         served = None if apply_ or target.kind == "disk_free" else ServedPlans(engine, options, data_root)
         key = served.key() if served is not None else None
         found = served.get(key) if served is not None else None
-        if found is not None:
-            text, reached = found.text, found.reached
-        else:
+        if found is None:
             from layershare.free.space import apply_plan, plan_space
             from layershare.render.plan import render_plan
 
             planned = plan_space(engine, target, rules, data_root=data_root, api_version=api_version)
             if apply_ and planned.result.commands:
                 planned = apply_plan(engine, planned, data_root=data_root, api_version=api_version)
-            text, reached = render_plan(planned, FreeFormat(fmt)), planned.choice.reached
+            warnings = tuple(f"--keep {g} matches no image here" for g in planned.choice.unmatched_keeps)
+            found = Served(render_plan(planned, FreeFormat(fmt)), planned.choice.reached, warnings)
             if served is not None:
-                served.put(key, text, planned.result.collected_at, reached, planned.holds_until)
-    emit(text)
-    for glob in planning.rules.keep:  # the plan's note, on stderr too: perhaps a typo
-        if f"--keep {glob} matches no image here" in text:
-            click.echo(f"layershare: warning: --keep {glob} matches no image here", err=True)
+                served.put(key, found, planned.result.collected_at, planned.holds_until)
+    emit(found.text)
+    for warning in found.warnings:  # perhaps a typo: on stderr too, not only in the plan's notes
+        click.echo(f"layershare: warning: {warning}", err=True)
+    reached = found.reached
     if not reached:
         ctx.exit(ExitCode.TARGET_NOT_REACHED)
 

@@ -19,7 +19,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from layershare.free.candidates import RECORD, Chosen, Kept, eligible, eligible_records, unmatched_keeps
+from layershare.free.candidates import (
+    RECORD,
+    Chosen,
+    Kept,
+    eligible,
+    eligible_records,
+    record_key,
+    unmatched_keeps,
+)
 from layershare.free.holders import KIND_CATEGORY, removed_holders
 from layershare.free.plan import Plan
 from layershare.free.running import RunningTotal
@@ -45,6 +53,7 @@ class Choice:
     plan: Plan
     selection: Selection
     notes: tuple[str, ...]
+    unmatched_keeps: tuple[str, ...] = ()  # --keep globs no image's tag matches (a warning)
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,20 @@ def choose(
     now: float,
 ) -> Choice:
     """The least-harm removals that make the target's measure drop by ``needed`` bytes."""
+    unmatched = tuple(unmatched_keeps(state, rules))
+    notes = [f"--keep {g} matches no image here (kept nothing)" for g in unmatched]
+    return replace(_search(state, target, needed, rules, last_used, now, notes), unmatched_keeps=unmatched)
+
+
+def _search(
+    state: EngineState,
+    target: Target,
+    needed: int,
+    rules: Rules,
+    last_used: Mapping[str, LastUsed],
+    now: float,
+    notes: list[str],
+) -> Choice:
     candidates, kept = eligible(state, rules, last_used, now)
     records, kept_records = eligible_records(state, rules, last_used, now)
     kept += kept_records
@@ -120,7 +143,6 @@ def choose(
     alone = {i.id: _alone(weigher.total, i.id) for i in candidates}
     order = sorted(candidates, key=lambda i: (last_used[i.id].at, -alone[i.id], i.id))
     ids = _merged([i.id for i in order], records, last_used)
-    notes = [f"--keep {g} matches no image here (kept nothing)" for g in unmatched_keeps(state, rules)]
     if needed <= 0:
         return _choice(state, target, True, needed, 0, [], kept, weigher, last_used, notes)
     length = _shortest_prefix(weigher, ids, needed)
@@ -143,12 +165,17 @@ def choose(
 
 def _merged(images: list[str], records: list[str], last_used: Mapping[str, LastUsed]) -> list[str]:
     """The images (least recently used first) and the records (BuildKit's order), each kept in its own
-    order, the one whose next item was used longer ago first."""
+    order, the one whose next item was used longer ago first (an image on a tie)."""
     merged: list[str] = []
-    while images and records:
-        pick = images if last_used[images[0]].at <= last_used[records[0]].at else records
-        merged.append(pick.pop(0))
-    return merged + images + records
+    i = r = 0
+    while i < len(images) and r < len(records):
+        if last_used[images[i]].at <= last_used[records[r]].at:
+            merged.append(images[i])
+            i += 1
+        else:
+            merged.append(records[r])
+            r += 1
+    return merged + images[i:] + records[r:]
 
 
 def _reverse_pass(
@@ -249,7 +276,7 @@ def _choice(
     container with its image; anything else, such as a hidden parent, with the last item chosen), so
     the running total ends at the plan's figure without a plan per row."""
     images = {i.id: i for i in state.images}
-    records = {f"{RECORD}{r.id}": r for r in state.build_cache}
+    records = {record_key(r.id): r for r in state.build_cache}
     _, plan = weigher.weigh(chosen)
     gone = removed_holders(plan)
     # A record the engine would keep (another one that stays stands on it) is not one of the plan's.
@@ -267,11 +294,10 @@ def _choice(
     before = 0
     for n, key in enumerate(chosen):
         total = running.add(steps[n])
-        item = {"record": records[key]} if key in records else {}
         rows.append(
             Chosen(
                 images.get(key),
-                **item,
+                records.get(key),
                 last_used=last_used[key],
                 freed_bytes=total - before,
                 total_bytes=total,

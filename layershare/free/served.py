@@ -12,7 +12,8 @@ without importing the analysis libraries.
 Never served: ``--disk-free`` (the file system's free bytes move all the time), ``--apply`` and
 ``--watch`` (they read the engine afresh), and a plan whose engine changed while it was made: it is
 not stored when the engine's events name any image or container change since the key was read (every
-pull, tag, removal, build, container start or stop is one), or BuildKit's records moved. Without a cache folder nothing is kept.
+pull, tag, removal, build, container start or stop is one), or BuildKit's records moved. Without a
+cache folder nothing is kept.
 """
 
 from __future__ import annotations
@@ -45,10 +46,12 @@ class PlanCache(ReportCache):
 
 @dataclass(frozen=True)
 class Served:
-    """A stored plan: its text and whether it reached its target (the exit code)."""
+    """A plan as the command prints it: its text, whether it reached its target (the exit code), and
+    the warnings for stderr."""
 
     text: str
     reached: bool
+    warnings: tuple[str, ...] = ()
 
 
 class ServedPlans:
@@ -71,12 +74,7 @@ class ServedPlans:
 
         if self.cache is None or self.engine.show_values:
             return None
-        from layershare.errors import LayershareError
-
-        try:
-            builds = self._build_cache()
-        except LayershareError:
-            return None  # not told cheaply: planned afresh (and any real fault said there)
+        builds = self._build_cache()
         if builds is None:
             return None
         self._asked = (time.time(), builds)
@@ -106,16 +104,16 @@ class ServedPlans:
         try:
             payload = json.loads(stored)
             text, reached, until = str(payload["text"]), bool(payload["reached"]), payload["holds_until"]
+            warnings = tuple(str(w) for w in payload.get("warnings") or ())
             if until is not None and time.time() >= float(until):
                 return None
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, AttributeError):
             return None
-        return Served(text.replace(_COLLECTED_AT, now_iso(), 1), reached)
+        return Served(text.replace(_COLLECTED_AT, now_iso(), 1), reached, warnings)
 
-    def put(
-        self, key: str | None, text: str, collected_at: str, reached: bool, holds_until: float | None
-    ) -> None:
-        """Keep a plan made on the state ``key`` names, unless the engine changed while it was made."""
+    def put(self, key: str | None, planned: Served, collected_at: str, holds_until: float | None) -> None:
+        """Keep a plan made on the state ``key`` names (``collected_at``: the time its text holds),
+        unless the engine changed while it was made."""
         from layershare.errors import SourceError
         from layershare.sources.engine.events import read_events
 
@@ -125,30 +123,40 @@ class ServedPlans:
         # BuildKit's records as they were, means the plan was made on the state the key names.
         try:
             events = read_events(self.engine, self._asked[0], time.time())
-            if any(str(e.get("Action") or "").split(":", 1)[0] not in _READS for e in events):
-                return
         except SourceError:
             return
-        try:
-            if self._build_cache() != self._asked[1]:
-                return
-        except SourceError:
+        if any(str(e.get("Action") or "").split(":", 1)[0] not in _READS for e in events):
             return
+        if self._build_cache() != self._asked[1]:
+            return
+        text = planned.text
+        text = planned.text
         body = text.replace(collected_at, _COLLECTED_AT, 1) if collected_at else text
-        self.cache.put(key, json.dumps({"text": body, "reached": reached, "holds_until": holds_until}))
+        payload = {"text": body, "reached": planned.reached, "warnings": list(planned.warnings)}
+        self.cache.put(key, json.dumps({**payload, "holds_until": holds_until}))
 
     def _build_cache(self) -> object | None:
-        """What tells whether BuildKit's records (or containerd's metadata) changed."""
+        """What tells whether BuildKit's records (or containerd's metadata) changed; None where that
+        cannot be told cheaply (then the plan is made afresh, and any real fault is said there)."""
+        from layershare.errors import LayershareError
+
+        try:
+            return self._build_cache_state()
+        except LayershareError:
+            return None
+
+    def _build_cache_state(self) -> object | None:
         info = self.engine.light_answers()["info"]
         root = self.data_root or ("" if self.engine.over_ssh else str(info.get("DockerRootDir") or ""))
         if root and os.access(root, os.R_OK | os.X_OK):
             from layershare.sources.answers import is_containerd_store
             from layershare.sources.stores.containerd import find_store_near
+            from layershare.sources.stores.containerd_meta import META_DB
 
             files = sorted(Path(root, "buildkit").glob("*.db"))
             containerd = find_store_near(root) if is_containerd_store(info) else None
             if containerd is not None:
-                files.append(containerd / "io.containerd.metadata.v1.bolt" / "meta.db")
+                files.append(containerd / META_DB)
             return [_stat(f) for f in files]
         from layershare.model import version_tuple
 

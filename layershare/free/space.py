@@ -87,7 +87,6 @@ def plan_on(
     import time
 
     from layershare.sources.holdings.last_used import last_used_answers
-    from layershare.sources.stores.tag_times import tag_times
 
     now = time.time() if now is None else now
     engine = source.engine
@@ -101,13 +100,9 @@ def plan_on(
         needed = images_total(state) - target.size
     else:
         needed = target.size
-    ids = [i.id for i in state.images]
-    # As root the store's files say when each image was last tagged: no inspect per image.
-    known = tag_times(engine.light_answers()["info"], source.data_root, ids) if source.data_root else None
     tagged, container_times = last_used_answers(
-        engine, ids if known is None else [], [c.id for c in state.containers]
+        engine, [i.id for i in state.images], [c.id for c in state.containers], data_root=source.data_root
     )
-    tagged = known if known is not None else tagged
     last_used = last_used_of(state, tagged, container_times, resolve_uses(state, read_uses(engine, now)[0]))
     choice = choose(state, target, needed, rules, last_used, now)
     result = _weighed(source, state, choice.plan, choice.selection.describe())

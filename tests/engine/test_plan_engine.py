@@ -278,7 +278,7 @@ def test_a_plan_made_while_the_engine_changed_is_not_kept(engine: Any, tmp_path:
     """The library's steps: the key read, then a tag (an event) before the plan is stored: not stored;
     the same without a change between: stored and served."""
     from layershare import EngineSource
-    from layershare.free.served import ServedPlans
+    from layershare.free.served import Served, ServedPlans
 
     quiet(engine)
     for change, kept in ((True, False), (False, True)):
@@ -287,7 +287,7 @@ def test_a_plan_made_while_the_engine_changed_is_not_kept(engine: Any, tmp_path:
             key = plans.key()
             if change:
                 engine.docker("tag", "plan-os:1", "plan-os:racing")
-            plans.put(key, "the plan", "", True, None)
+            plans.put(key, Served("the plan", True), "", None)
             assert (plans.get(key) is not None) == kept
     engine.docker("rmi", "plan-os:racing")
 
