@@ -305,7 +305,8 @@ def _choice(
         )
         before = total
     taken = set(chosen)
-    left = [k for k in kept if k.key not in taken]
+    # In a set order (the engine lists its images in no fixed one): the same state, the same plan.
+    left = sorted((k for k in kept if k.key not in taken), key=lambda k: (k.kind, k.name, k.id))
     return Choice(
         target,
         reached,
