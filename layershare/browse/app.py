@@ -15,7 +15,7 @@ from textual.binding import BindingType
 from textual.containers import Vertical
 from textual.widgets import Static
 
-from layershare.browse.levels import Level, cells, top_level
+from layershare.browse.levels import Level, cells, headers, top_level
 from layershare.browse.marks import plan_lines, status_text
 from layershare.browse.rows import Rows, line
 from layershare.browse.screens import APP_BINDINGS, Confirm, Keys, confirm_text
@@ -54,6 +54,7 @@ class BrowseApp(App[None]):
         self.pending: list[tuple[str, tuple[Any, ...]]] = []
         self.sort = "size"
         self.measure: Measure = "unique"
+        self.empty = False  # the history entries that made no layer, among an image's layers
         self.error: LayershareError | None = None
         self.plan: list[str] = []
         self.last_removal: Removed | None = None
@@ -150,26 +151,27 @@ class BrowseApp(App[None]):
     def _rows(self, keep_cursor: bool = False) -> None:
         level = self.stack[-1]
         current = level.shown[level.cursor].key if keep_cursor and level.shown[level.cursor :] else None
-        level.shown = level.rows(self.filters, self.sort, self.measure)
+        level.shown = level.rows(self.filters, self.sort, self.measure, self.empty)
         self.parent_bytes = sum(n.size(self.measure) or 0 for n in level.shown) or 1
         if current is not None:
             level.cursor = next((i for i, n in enumerate(level.shown) if n.key == current), level.cursor)
         level.cursor = min(level.cursor, max(0, len(level.shown) - 1))
-        self.query_one(Rows).show(level.shown, level.cursor)
+        self.query_one(Rows).show(level.shown, level.cursor, headers(level))
         self._path()
 
     def _row_cells(self, node: Node) -> list[Text]:
         level = self.stack[-1]
         marks = self.views[level.engine].marks if level.engine is not None else None
-        return cells(node, self.parent_bytes, marks, self.measure)
+        return cells(node, self.parent_bytes, marks, self.measure, level.blobs)
 
     def _path(self) -> None:
         level = self.stack[-1]
         crumbs = " / ".join(safe(lv.title) for lv in self.stack)
         extra = f"  [filter {safe(level.filter)}]" if level.filter else ""
-        self.query_one("#path", Static).update(line(f"{crumbs}{extra}  ({len(level.shown)} rows)"))
+        self.query_one("#path", Static).update(line(f"{crumbs}{extra}  ({level.count(self.empty)})"))
         engines = self.views[0].short if len(self.views) == 1 else f"{len(self.views)} engines"
-        top = f"? keys · {safe(engines)} · sort {self.sort} · images: {self.measure}"
+        sort = "bottom to top" if level.layered and self.sort == "name" else self.sort
+        top = f"? keys · sort {sort} · images: {self.measure} · {safe(engines)}"
         self.query_one("#top", Static).update(line(top))
 
     def _status(self) -> None:
@@ -278,16 +280,13 @@ class BrowseApp(App[None]):
         self._rows(keep_cursor=True)
         self._status()
 
-    def action_sort(self) -> None:
-        if self._defer("sort"):
+    def action_cycle(self, setting: str) -> None:
+        """``s`` sorts by size or by name (layers: bottom to top), ``u`` weighs images another way, ``e``
+        shows or hides the history entries that made no layer (ENV, CMD, LABEL …)."""
+        if self._defer("cycle", setting):
             return
-        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
-        self._rows(keep_cursor=True)
-
-    def action_measure(self) -> None:
-        if self._defer("measure"):
-            return
-        self.measure = MEASURES[(MEASURES.index(self.measure) + 1) % len(MEASURES)]
+        options: tuple[Any, ...] = {"sort": SORTS, "measure": MEASURES, "empty": (False, True)}[setting]
+        setattr(self, setting, options[(options.index(getattr(self, setting)) + 1) % len(options)])
         self._rows(keep_cursor=True)
 
     def action_filter(self) -> None:

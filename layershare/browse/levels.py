@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from layershare.browse.marks import Marks
-from layershare.browse.rows import bar
+from layershare.browse.rows import BAR, bar
 from layershare.browse.session import EngineView
 from layershare.browse.tree import Measure, Node, View
 from layershare.render.safe import visible as safe
@@ -28,18 +28,46 @@ class Level:
     filter: str = ""
     parent_key: str = ""
     shown: list[Node] = field(default_factory=list)
+    _seen: tuple[list[Node], tuple[bool, bool]] | None = field(default=None, repr=False)
 
-    def rows(self, filters: Sequence[str], sort: str, measure: Measure) -> list[Node]:
+    def rows(self, filters: Sequence[str], sort: str, measure: Measure, empty: bool = False) -> list[Node]:
         """The rows shown: items matching any of ``filters`` (and this level's own filter), by size
-        (largest first) or by name."""
-        nodes = self.nodes
+        (largest first) or by name (layers: bottom to top); the history entries that made no layer
+        only with ``empty``."""
+        nodes = self.nodes if empty else [n for n in self.nodes if n.kind != "empty"]
         if filters:
             nodes = [n for n in nodes if not n.markable or any(_matches(g, n.name) for g in filters)]
         if self.filter:
             nodes = [n for n in nodes if _matches(self.filter, n.name)]
         if sort == "size":
             return sorted(nodes, key=lambda n: (-(n.size(measure) or 0), n.name))
+        if self.layered:
+            return sorted(nodes, key=lambda n: n.order)
         return sorted(nodes, key=lambda n: n.name.lower())
+
+    def count(self, empty: bool) -> str:
+        """How many rows are shown, and how to show the instructions that made no layer (``e``)."""
+        without = sum(1 for n in self.nodes if n.kind == "empty")
+        if not without:
+            return f"{len(self.shown)} rows"
+        return f"{len(self.shown)} rows; e {'hides' if empty else 'shows'} {without} made no layer"
+
+    @property
+    def layered(self) -> bool:
+        """Whether the level is layers, which have an order of their own (bottom to top)."""
+        return self._kinds()[0]
+
+    @property
+    def blobs(self) -> bool:
+        """Whether the level is layers that came as blobs (the containerd store)."""
+        return self._kinds()[1]
+
+    def _kinds(self) -> tuple[bool, bool]:
+        if self._seen is None or self._seen[0] is not self.nodes:  # once per list of rows
+            layered = any(n.kind == "layer" for n in self.nodes)
+            blobs = layered and any(name.startswith("blob") for n in self.nodes for name, _ in n.parts)
+            self._seen = (self.nodes, (layered, blobs))
+        return self._seen[1]
 
 
 def top_level(views: Sequence[EngineView], view: View) -> Level:
@@ -55,21 +83,40 @@ def top_level(views: Sequence[EngineView], view: View) -> Level:
     return Level("engines", nodes, None)
 
 
-def cells(node: Node, parent: int, marks: Marks | None, measure: Measure) -> list[Text]:
-    """A row's cells: mark (``!`` where a marked item stays), size, share of the level, name, note."""
+def headers(level: Level) -> tuple[str, ...]:
+    """The columns' titles: a layer level of the containerd store shows each layer's blob (what the
+    layer came as, compressed) where other levels show a bar; its size is its snapshot's and its blob's."""
+    if level.blobs:
+        return (" ", "SIZE", "BLOB", "INSTRUCTION", "LAYER · WHO ELSE HOLDS IT")
+    if level.layered:
+        return (" ", "SIZE", "SHARE", "INSTRUCTION", "LAYER · WHO ELSE HOLDS IT")
+    return (" ", "SIZE", "SHARE", "NAME", "")
+
+
+def cells(node: Node, parent: int, marks: Marks | None, measure: Measure, blobs: bool = False) -> list[Text]:
+    """A row's cells: mark (``!`` where a marked item stays), size, share of the level (``blobs``: the
+    layer's blob), name, note."""
     size = node.size(measure)
     why = marks.why_kept(node.key) if marks is not None and node.markable else ""
     marked = marks is not None and node.key in marks.marked
     mark = Text("!" if why else ("●" if marked else " "), style="bold red" if why else "bold green")
-    name = safe(node.name) + ("/" if node.opens and node.kind != "image" else "")
+    name = safe(node.name) + ("/" if node.opens and node.kind not in ("image", "layer", "other") else "")
     note = Text(f"kept: {safe(why)}", style="red") if why else Text(safe(node.detail), style="dim")
     return [
         mark,
         Text("…" if size is None else human_size(size)),
-        Text(bar((size or 0) / parent), style="cyan"),
+        blob_cell(node) if blobs else Text(bar((size or 0) / parent), style="cyan"),
         Text(name, style="bold" if marked else ""),
         note,
     ]
+
+
+def blob_cell(node: Node) -> Text:
+    """A layer's blob as the engine counts it, right-aligned; ``↑`` where an earlier row counts it."""
+    found = dict(node.parts)
+    if "blob" in found:
+        return Text(human_size(found["blob"]).rjust(BAR - 1), style="cyan")
+    return Text("↑ above".rjust(BAR - 1), style="cyan") if "blob above" in found else Text("")
 
 
 def _matches(pattern: str, name: str) -> bool:

@@ -28,6 +28,19 @@ def bar(share: float) -> str:
     return ("█" * full + (" ▏▎▍▌▋▊▉"[part] if part else "")).ljust(BAR)
 
 
+def whole_words(text: Text, width: int) -> Text:
+    """``text`` cut to ``width`` cells between words, with an ellipsis (``RUN apt-get install …``), never
+    mid-token where a space leaves half the width or more; as it is where it fits."""
+    if text.cell_len <= width:
+        return text
+    cut = text.plain.rfind(" ", 0, width - 1)
+    if cut < width // 2:
+        return text
+    shown = text[:cut]
+    shown.append(" …")
+    return shown
+
+
 class Rows(ScrollView, can_focus=False):
     """The rows of one level, drawn a line at a time: only the lines on screen are ever made, so moving,
     marking and sorting cost the same at ten rows or ten thousand."""
@@ -42,6 +55,7 @@ class Rows(ScrollView, can_focus=False):
         self.cursor = 0
         self.cells: Callable[[Node], list[Text]] = lambda node: []
         self.widths = (1, 9, BAR, 30, 20)
+        self.headers: tuple[str, ...] = (" ", "SIZE", "SHARE", "NAME", "")
 
     def fit(self, width: int, cells: Callable[[Node], list[Text]]) -> None:
         """Columns for a screen ``width`` wide (mark, size, share, name, note), each row's cells from ``cells``."""
@@ -50,8 +64,9 @@ class Rows(ScrollView, can_focus=False):
         self.widths = (1, 9, BAR, name, max(8, width - 1 - 9 - BAR - 5 - name))
         self.cells = cells
 
-    def show(self, nodes: list[Node], cursor: int) -> None:
+    def show(self, nodes: list[Node], cursor: int, headers: tuple[str, ...] = ()) -> None:
         self.nodes = nodes
+        self.headers = headers or self.headers
         self.cursor = cursor
         self.virtual_size = Size(self.size.width, len(nodes) + 1)
         self.keep_cursor_visible()
@@ -73,9 +88,7 @@ class Rows(ScrollView, can_focus=False):
     def render_line(self, y: int) -> Strip:
         width = self.size.width
         if y == 0:
-            line = self._line(
-                [Text(h, style="bold") for h in (" ", "SIZE", "SHARE", "NAME", "")], header=True
-            )
+            line = self._line([Text(h, style="bold") for h in self.headers], header=True)
             return Strip(list(line.render(self.app.console)), line.cell_len).adjust_cell_length(width)
         index = int(self.scroll_offset.y) + y - 1
         if index >= len(self.nodes):
@@ -90,6 +103,8 @@ class Rows(ScrollView, can_focus=False):
             cell = cell.copy()
             if n == 1 and cell.cell_len < width:  # sizes line up on the right
                 cell = Text(" " * (width - cell.cell_len)) + cell
+            if n >= 3:
+                cell = whole_words(cell, width)
             cell.truncate(width, overflow="ellipsis", pad=True)
             line.append_text(cell)
             line.append(" ")

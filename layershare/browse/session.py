@@ -101,7 +101,12 @@ def read_engine(
             return read_engine(choice, data_root)()
         used = True
         state = reader.state(with_df=True)
-        tree = EngineTree(state, paths=reader.paths, read_files=lambda i, k: files_from_export(engine, i, k))
+        tree = EngineTree(
+            state,
+            paths=reader.paths,
+            read_files=lambda i, c: files_from_export(engine, i, c),
+            snapshot=reader.snapshot,
+        )
         marks, opening = Marks(state), ""
         if planning is not None:
             opening = _mark_plan(reader, state, planning, marks)
@@ -147,23 +152,23 @@ def _node_view(choice: SourceChoice) -> EngineView:
 
     source = open_source(choice)
     assert isinstance(source, ContainerdSource)
-    state = state_of_snapshot(source.snapshot())
+    snapshot = source.snapshot()
+    state = state_of_snapshot(snapshot)
     return EngineView(
         describe_engine(state.engine),
-        EngineTree(state),
+        EngineTree(state, snapshot=snapshot),
         Marks(state, rules=False),
         walk=lambda: disk_report(NodeDiskSource(source).snapshot()),
         reload=lambda: _node_view(choice),
     )
 
 
-def files_from_export(engine: Any, image_id: str, unit_key: str) -> list[tuple[str, int]]:
+def files_from_export(engine: Any, image_id: str, chain_id: str) -> list[tuple[str, int]]:
     """A layer's files, streamed from the engine's export of one image (nothing written to disk)."""
     content = engine.image_content(image_id)
     chains = chain_ids(content.diff_ids)
-    ident = unit_key.partition(":")[2]
     for layer, chain in zip(content.layers, chains, strict=False):
-        if ident in (chain, layer.diff_id):
+        if chain == chain_id:
             return [("/" + f.path, f.size_bytes) for f in layer.files if f.kind == "file"]
     return []
 

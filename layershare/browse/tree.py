@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from layershare.browse.layers import OTHER, LayerIndex, LayerRow, chain_of, figures, other_text, parts
 from layershare.disk.categories import DiskReport
 from layershare.free.parent_chain import parents_removed_with
 from layershare.ids import short_id
@@ -31,6 +32,7 @@ VIEWS: tuple[View, ...] = ("disk", "images", "containers", "volumes", "cache", "
 Measure = Literal["unique", "shared", "attributed"]
 MEASURES: tuple[Measure, ...] = ("unique", "shared", "attributed")
 FILES_SHOWN = 50  # a layer's largest files
+METADATA = "index, manifests, config; the classic builder's step snapshots"
 
 
 @dataclass
@@ -47,6 +49,8 @@ class Node:
     sizes: Mapping[Measure, int] = field(default_factory=dict)
     children: list[Node] | None = None
     load: Callable[[], list[Node]] | None = None
+    order: int = 0  # a layer's place, bottom to top
+    parts: tuple[tuple[str, int], ...] = ()  # a layer's figures: its snapshot's and its blob's
 
     def size(self, measure: Measure) -> int | None:
         """The row's bytes; an image's in the chosen measure."""
@@ -67,15 +71,25 @@ class EngineTree:
         *,
         paths: Mapping[str, tuple[str, ...]] | None = None,
         read_files: Callable[[str, str], list[tuple[str, int]]] | None = None,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self.state = state
+        self.layer_index = LayerIndex(snapshot)  # what made each layer (the report's collection)
         self.paths = paths or {}
-        self.read_files = read_files  # (image ID, unit key) -> (path, bytes), from the engine's export
+        self.read_files = read_files  # (image ID, chain ID) -> (path, bytes), from the engine's export
         self.disk: DiskReport | None = None
         self.images_of: dict[str, list[str]] = {}
         for image in state.images:
             for unit in image.holds:
-                if unit in state.units and state.units[unit].kind in ("layer", "snapshot", "blob"):
+                if (
+                    unit in state.units
+                    and state.units[unit].kind in ("layer", "snapshot", "blob")
+                    and (
+                        not unit.startswith(
+                            "layers:"
+                        )  # a manifest's layer list: BuildKit's sharing, no bytes
+                    )
+                ):
                     self.images_of.setdefault(unit, []).append(image.id)
         self.users_of: dict[str, list[str]] = {}
         for c in state.containers:
@@ -191,40 +205,103 @@ class EngineTree:
         return nodes
 
     def layers_of(self, image_id: str) -> list[Node]:
+        """An image's layers, bottom to top, one row each (:mod:`layershare.browse.layers`), the history
+        entries that made no layer among them (hidden unless asked), and what else the image holds."""
         image = next(i for i in self.state.images if i.id == image_id)
-        return [self._unit_node(key, image_id) for key in image.holds if key in self.images_of]
+        held = [k for k in image.holds if k in self.images_of]
+        rows = self.layer_index.rows(image_id, held)
+        return [self._layer_node(r, image_id) for r in rows if r.units or r.counted_above or r.empty]
 
     def layer_nodes(self) -> list[Node]:
-        return [self._unit_node(key, None) for key in self.images_of]
+        """Every stored layer once (the global ``layers`` view), then one row of what images hold beside
+        their layers: manifests, configs, the classic builder's step snapshots."""
+        nodes: dict[str, Node] = {}
+        shown: set[str] = set()
+        rest: list[str] = []
+        for image in self.state.images:
+            held = [k for k in image.holds if k in self.images_of and k not in shown]
+            for row in self.layer_index.rows(image.id, held, shown):
+                shown.update(row.units)
+                if row.chain_id == OTHER:
+                    rest += row.units
+                elif not row.empty and row.chain_id not in nodes and (row.units or row.counted_above):
+                    nodes[row.chain_id] = self._layer_node(row, None, order=len(nodes))
+        if rest:
+            children = [self._unit_node(k) for k in rest]
+            total = sum(self.state.units[k].bytes for k in rest)
+            nodes[OTHER] = Node(
+                "layers:other", "other", other_text(rest), total, METADATA, children=children,
+                order=len(nodes),
+            )  # fmt: skip
+        return list(nodes.values())
 
-    def _unit_node(self, key: str, image_id: str | None) -> Node:
-        unit = self.state.units[key]
-        others = [i for i in self.images_of[key] if i != image_id]
-        if not others:
-            detail = "only this image" if image_id else ""
-        else:
-            names = ", ".join(self.names[i] for i in others[:3])
-            more = f" and {len(others) - 3} more" if len(others) > 3 else ""
-            detail = f"also in {names}{more}" if image_id else f"in {names}{more}"
-        owner = image_id or self.images_of[key][0]
-        kind, _, ident = key.partition(":")
+    def _layer_node(self, row: LayerRow, image_id: str | None, order: int | None = None) -> Node:
+        units = self.state.units
+        position = row.position if order is None else order
+        if row.empty:
+            return Node(
+                f"empty:{image_id}:{row.position}", "empty", row.instruction, 0, "no layer", order=position
+            )
+        if row.chain_id == OTHER:
+            children = [self._unit_node(k) for k in row.units]
+            total = sum(units[k].bytes for k in row.units)
+            return Node(
+                f"other:{image_id}",
+                "other",
+                row.instruction,
+                total,
+                METADATA,
+                children=children,
+                order=position,
+            )
+        every = (*row.units, *row.counted_above)
+        first = next((k for k in every if chain_of(k)), every[0])  # the layer or snapshot, else the blob
+        others = [i for i in self.images_of.get(first, ()) if i != image_id]
+        found = parts(row.units, {k: units[k].bytes for k in every}, row.counted_above)
+        detail = [short_id(row.chain_id), self._holders(others, image_id is not None), figures(found)]
+        owner = image_id or self.images_of[first][0]
         return Node(
-            f"unit:{key}",
+            f"layer:{row.chain_id}" if image_id is None else f"layer:{image_id}:{row.chain_id}",
             "layer",
-            f"{kind} {short_id(ident) if len(ident) >= 12 else ident}",
-            unit.bytes,
-            detail,
-            load=functools.partial(self.files_of, owner, key),
+            row.instruction,
+            sum(units[k].bytes for k in row.units),
+            " · ".join(d for d in detail if d),
+            load=functools.partial(self.files_of, owner, every, row.chain_id),
+            order=position,
+            parts=found,
         )
 
-    def files_of(self, image_id: str, key: str) -> list[Node]:
+    def _holders(self, others: list[str], in_image: bool) -> str:
+        """Who else holds a layer: ``6 others: app-one:1, app-two:1, app-three:1 …`` (the count first, so
+        a narrow screen keeps it)."""
+        if not others:
+            return "only here" if in_image else ""
+        names = ", ".join(self.names[i] for i in others[:3]) + (" …" if len(others) > 3 else "")
+        if in_image:
+            return f"{len(others)} other{'s' if len(others) > 1 else ''}: {names}"
+        return f"{len(others)} image{'s' if len(others) > 1 else ''}: {names}"
+
+    def _unit_node(self, key: str) -> Node:
+        """One stored unit as it is: a manifest's blob, a step snapshot."""
+        unit = self.state.units[key]
+        kind, _, ident = key.partition(":")
+        holders = self.images_of.get(key, [])
+        return Node(
+            f"unit:{key}",
+            "unit",
+            f"{kind} {short_id(ident.rsplit('/', 1)[-1]) if len(ident) >= 12 else ident}",
+            unit.bytes,
+            self._holders(holders, False),
+        )
+
+    def files_of(self, image_id: str, keys: tuple[str, ...], chain_id: str) -> list[Node]:
         """A layer's largest files: walked in the layer store where readable, else from the export."""
-        found = largest_files(self.paths.get(key, ()))
+        found = largest_files([p for k in keys for p in self.paths.get(k, ())])
         if found is None and self.read_files is not None:
-            found = heapq.nlargest(FILES_SHOWN, self.read_files(image_id, key), key=lambda f: f[1])
+            found = heapq.nlargest(FILES_SHOWN, self.read_files(image_id, chain_id), key=lambda f: f[1])
         if found is None:
-            return [Node(f"file:{key}:", "note", "files: not readable from here", None)]
-        return [Node(f"file:{key}:{path}", "file", path, size) for path, size in found]
+            return [Node(f"file:{chain_id}:", "note", "files: not readable from here", None)]
+        return [Node(f"file:{chain_id}:{path}", "file", path, size) for path, size in found]
 
     def container_nodes(self) -> list[Node]:
         report = self.disk

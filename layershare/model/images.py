@@ -130,6 +130,9 @@ class Image:
     # CONTENT SIZE of ``docker image ls`` (CLI 29, containerd store, API 1.47+): the content blobs of the
     # image's available manifests; None where the engine does not say (a graphdriver store, older APIs).
     content_bytes: int | None = None
+    # The content blob each layer came as, aligned with ``chain_ids`` (the containerd store, where the
+    # image's manifest is read and lists one blob per layer); empty elsewhere.
+    layer_blobs: tuple[str, ...] = ()
 
     @property
     def dangling(self) -> bool:

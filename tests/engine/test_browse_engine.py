@@ -10,6 +10,8 @@ cache. The tests of a module run in order on one engine; the removals come last.
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import re
@@ -17,11 +19,13 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tarfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 from disk_state import build_disk_state
 from engines import (
@@ -34,10 +38,11 @@ from engines import (
     system_df,
     unprivileged_script,
 )
+from free_state import build as build_image
 from free_state import build_free_state, settle
 from support import ROOT, need, run_async
 
-from layershare.browse.app import BrowseApp
+from layershare.browse.app import BrowseApp, Rows
 from layershare.browse.screens import Confirm
 from layershare.browse.session import loaders
 from layershare.sources.choice import SourceChoice
@@ -47,11 +52,17 @@ pytestmark = pytest.mark.engine
 STATUS = re.compile(r"Marked (\d+) · frees \S+ \(([\d,]+) B\)")
 
 
+# An instruction that would set the terminal's title, clear the screen and style the row, were it not
+# shown as text.
+HOSTILE_RUN = "echo '\x1b]0;pwned\x07[bold red]boom[/] \x1b[2J' > /h"
+
+
 @pytest.fixture(scope="module", params=["20.10-overlay2", "29.7-containerd"])
 def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
     def build(private: Any) -> None:
         build_disk_state(private)
         build_free_state(private)
+        build_image(private, "hostile-layer:1", f"FROM distro-a:1\nRUN {HOSTILE_RUN}\nENV A=1\n")
         settle(private)
 
     yield from engine_with_state(request.param, build)
@@ -67,6 +78,7 @@ def free(engine: Any, *args: str) -> dict[str, Any]:
 def pilot(
     engine: Any, keys: list[str], *, view: str = "disk", check: Callable[[BrowseApp], None] | None = None,
     allow_removal: bool = False, wait: Callable[[BrowseApp], bool] | None = None, host: str | None = None,
+    size: tuple[int, int] = (120, 40),
 ) -> BrowseApp:  # fmt: skip
     """Drive browse on the engine (or at ``host``) headless: press ``keys`` once the rows are there,
     wait for ``wait``, let ``check`` look, quit with q."""
@@ -74,7 +86,7 @@ def pilot(
     async def run() -> BrowseApp:
         choice = SourceChoice(hosts=(host or engine.host,))
         app = BrowseApp(loaders(choice, None), view=view, allow_removal=allow_removal)  # type: ignore[arg-type]
-        async with app.run_test(size=(120, 40)) as pilot:
+        async with app.run_test(size=size) as pilot:
             while not app.loaded:
                 await pilot.pause(0.05)
             for key in keys:
@@ -299,8 +311,8 @@ def test_without_the_data_root_it_says_what_needs_root(engine: Any, terminal: An
         # The largest image's largest layer: its files are streamed from the engine's export.
         term.keys("/", "images*", "Enter", "Enter", "/", "bk-ambiguous:1", "Enter", "Enter", "Enter")
         screen = term.wait_for("/bin/busybox", timeout=60)
-        # As the docker group on the containerd store a layer is its snapshot (and its blob), as for root.
-        assert re.search(r"bk-ambiguous:1 / (layer|snapshot|blob)", screen), screen
+        # As the docker group a layer is one row (its snapshot and its blob on the containerd store), as for root.
+        assert "bk-ambiguous:1 / ADD rootfs.tar /" in screen, screen  # the largest layer: what made it
         term.keys("q")
         assert term.finished() == 0 and term.out.read_text() == ""
 
@@ -379,6 +391,205 @@ def test_it_opens_with_the_plan_marked_and_the_marks_stay_the_persons(engine: An
 
 
 # --- removal, last: it changes the engine ---
+
+
+# --- an image's layers: one row per layer, with what made it ---
+
+WRAPPING = {"/bin/sh", "-c", "#(nop)", "#", "buildkit", "RUN"}
+
+
+def words(text: str) -> list[str]:
+    """An instruction's own words, as a person reads them: without the builder's wrapping (the shell,
+    ``#(nop)``, BuildKit's comment) and with a COPY source's digest named by 12 hex."""
+    text = re.sub(r"\b(file|dir):([0-9a-f]{12})[0-9a-f]{52}\b", r"\1:\2", text)
+    return [w for w in text.split() if w not in WRAPPING]
+
+
+def history_of(engine: Any, image: str) -> list[tuple[str, str, int]]:
+    """``docker history --no-trunc --format json``, oldest first: each entry's instruction and comment,
+    with the API's exact bytes beside (the CLI prints them rounded)."""
+    printed = [
+        json.loads(line)
+        for line in engine.docker("history", "--no-trunc", "--format", "json", image).splitlines()
+    ]
+    exact = docker.APIClient(base_url=engine.host, version="auto").history(image)
+    assert len(printed) == len(exact)
+    return [(p["CreatedBy"], p["Comment"], int(e["Size"])) for p, e in zip(printed, exact, strict=True)][::-1]
+
+
+def chains(diff_ids: list[str]) -> list[str]:
+    """The OCI image spec's chain IDs of a list of diff IDs."""
+    found = [diff_ids[0]]
+    for diff in diff_ids[1:]:
+        found.append("sha256:" + hashlib.sha256(f"{found[-1]} {diff}".encode()).hexdigest())
+    return found
+
+
+def saved_layer_blobs(engine: Any, tag: str) -> list[int]:
+    """The size of the blob each layer came as, from the image's manifest in ``docker save``'s OCI layout."""
+    data = subprocess.run(["docker", "save", tag], env=engine.env(), capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+
+        def blob(digest: str) -> Any:
+            member = archive.extractfile(f"blobs/sha256/{digest.removeprefix('sha256:')}")
+            assert member is not None
+            return json.loads(member.read())
+
+        top = json.loads(archive.extractfile("index.json").read())["manifests"][0]  # type: ignore[union-attr]
+        manifest = blob(top["digest"])
+        while "manifests" in manifest:  # an index: this machine's platform
+            manifest = blob(
+                next(
+                    m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64"
+                )["digest"]
+            )
+        return [int(layer["size"]) for layer in manifest["layers"]]
+
+
+def test_every_layer_is_one_row_saying_what_made_it_as_history_does(engine: Any) -> None:
+    """Every tagged image: one row per layer of its RootFS, bottom to top, each the chain ID's; every
+    history entry that made a non-empty layer has its row with the instruction's words and its bytes
+    (the layer's on overlay2; on the containerd store the snapshot's, beside the blob's size in the
+    image's manifest); the entries that made no layer are rows of their own, hidden until asked."""
+    view = loaders(SourceChoice(hosts=(engine.host,)), None)[0]()
+    checked = 0
+    for image in view.state.images:
+        if not image.tags:
+            continue
+        rows = sorted(view.tree.layers_of(image.id), key=lambda n: n.order)
+        layers = [r for r in rows if r.kind == "layer"]
+        diff_ids = json.loads(engine.docker("image", "inspect", image.id))[0]["RootFS"]["Layers"]
+        expected = chains(diff_ids)  # one row per layer, bottom to top, keyed by its chain ID
+        assert len(layers) == len(expected) and all(
+            r.key.endswith(c) for r, c in zip(layers, expected, strict=False)
+        ), image.tags
+        history = history_of(engine, image.id)
+        assert len([r for r in rows if r.kind in ("layer", "empty")]) == len(history), image.tags
+        for (created_by, comment, size), row in zip(
+            history, [r for r in rows if r.kind in ("layer", "empty")], strict=True
+        ):
+            if not created_by:
+                assert row.name == ("imported" if "Imported" in comment else "(no history)")
+            else:
+                assert words(row.name.removesuffix(" (?)")) == words(created_by) or "***" in row.name, (
+                    row.name,
+                    created_by,
+                )
+            if row.kind == "empty":
+                assert size == 0
+                continue
+            figures = dict(row.parts)
+            if size:
+                assert figures["unpacked" if engine.containerd else "layer"] == size, (image.tags, row.name)
+                checked += 1
+        if engine.containerd:
+            blobs = [dict(r.parts).get("blob", dict(r.parts).get("blob above")) for r in layers]
+            assert blobs == saved_layer_blobs(engine, image.tags[0]), image.tags
+            assert all(r.bytes == sum(v for k, v in r.parts if k != "blob above") for r in layers)
+        else:
+            assert all(r.bytes == dict(r.parts)["layer"] for r in layers)
+    assert checked > 40
+
+
+def test_an_images_layers_on_screen_and_the_entries_that_made_none(engine: Any) -> None:
+    """The layers of an image with a LABEL: bottom to top with s, the LABEL's row only after e, each
+    row's line inside the screen's 80 columns with the short chain ID and the instruction's start."""
+    tag = "on-rebuilt:1"
+    seen: list[tuple[list[str], list[str], str]] = []
+
+    def look(app: BrowseApp) -> None:
+        level = app.stack[-1]
+        rows = app.query_one(Rows)
+        lines = [rows.render_line(y).text for y in range(len(level.shown) + 1)]
+        seen.append(([n.kind for n in level.shown], lines, str(app.query_one("#path").render())))
+
+    def at(keys: list[str]) -> None:
+        pilot(engine, [*filtered(tag), "enter", *keys], view="images", check=look, size=(80, 24))
+
+    at([])
+    at(["s"])
+    at(["s", "e"])
+    hidden, ordered, shown = seen[0], seen[1], seen[2]
+    assert "empty" not in hidden[0] and "e shows 1 made no layer" in hidden[2]
+    kinds = [k for k in shown[0] if k != "other"]  # the image's metadata comes after its layers
+    assert kinds[-1] == "empty" and "e hides 1" in shown[2]
+    assert "LABEL org.opencontainers" in shown[1][shown[0].index("empty") + 1]
+    history = history_of(engine, tag)
+    diff_ids = json.loads(engine.docker("image", "inspect", tag))[0]["RootFS"]["Layers"]
+    lines = ordered[1][1:]
+    assert len(lines) == len(diff_ids) + (1 if engine.containerd else 0)  # the image's metadata: one row
+    for chain, (created_by, _, _) in zip(
+        chains(diff_ids), [h for h in history if "LABEL" not in h[0]], strict=True
+    ):
+        (line,) = [x for x in lines if chain.removeprefix("sha256:")[:12] in x]
+        assert len(line) <= 80
+        assert (" ".join(words(created_by)[:2]) if created_by else "imported") in line, (line, created_by)
+    assert all(len(x) <= 80 for x in hidden[1] + shown[1])
+
+
+def test_the_layers_view_holds_each_layer_once_and_adds_up_to_layers_size(engine: Any) -> None:
+    """The global ``layers`` view: each stored layer one row (its snapshot and blob together on the
+    containerd store), what images hold beside their layers one more; the rows add up to the engine's
+    ``LayersSize``; the imported bases say so."""
+
+    def look(app: BrowseApp) -> None:
+        rows = app.stack[-1].shown
+        layers = [r for r in rows if r.kind == "layer"]
+        assert len({r.key for r in layers}) == len(layers)
+        assert sum(r.bytes or 0 for r in rows) == system_df(engine)["LayersSize"]
+        base = chains(json.loads(engine.docker("image", "inspect", "distro-a:1"))[0]["RootFS"]["Layers"])[0]
+        assert next(r for r in layers if r.key == f"layer:{base}").name == "imported"
+        lines = [app.query_one(Rows).render_line(y).text for y in range(1, 23)]
+        assert all(len(x) <= 80 for x in lines)
+
+    pilot(engine, [], view="layers", check=look, size=(80, 24))
+
+
+def test_a_hostile_instruction_shows_as_text(engine: Any) -> None:
+    """An instruction holding escape sequences and Rich markup: the row shows them as characters."""
+    texts: list[str] = []
+
+    def look(app: BrowseApp) -> None:
+        rows = app.query_one(Rows)
+        texts.extend(rows.render_line(y).text for y in range(len(app.stack[-1].shown) + 1))
+
+    pilot(engine, [*filtered("hostile-layer:1"), "enter", "s"], view="images", check=look, size=(200, 30))
+    (line,) = [t for t in texts if "echo" in t]
+    assert "RUN echo '\\x1b]0;pwned\\x07[bold red]boom[/] \\x1b[2J' > /h" in line, line
+    assert not re.search(r"[\x00-\x1f\x7f-\x9f]", "".join(texts))
+
+
+@pytest.mark.parametrize("size", [(80, 24), (200, 50)], ids=["80x24", "200x50"])
+def test_an_images_layers_in_a_real_terminal(engine: Any, terminal: Any, size: tuple[int, int]) -> None:
+    """In tmux: the layers of an image, each on one line inside the screen, with its chain ID and the
+    start of its instruction; the hostile instruction as text, the terminal's title untouched."""
+    term = terminal(engine, ["-H", engine.host, "images"], size)
+    term.wait_for("Marked 0 · frees")
+    term.keys("/", "legacy-app:1", "Enter", at_once=True)
+    term.wait_for("[filter legacy-app:1]")
+    term.keys("Enter", "s")
+    screen = term.wait_for("bottom to top")
+    lines = screen.splitlines()
+    assert len(lines) == size[1] and all(len(x) <= size[0] for x in lines), screen
+    diff_ids = json.loads(engine.docker("image", "inspect", "legacy-app:1"))[0]["RootFS"]["Layers"]
+    made = [h for h in history_of(engine, "legacy-app:1") if (words(h[0]) or [""])[0] != "ENV"]
+    for chain, (created_by, _, _) in zip(chains(diff_ids), made, strict=True):
+        (line,) = [x for x in lines if chain.removeprefix("sha256:")[:12] in x]
+        assert (" ".join(words(created_by)[:2]) if created_by else "imported") in line, screen
+    assert "ENV RUNTIME_VERSION" not in screen
+    term.keys("e")
+    screen = term.wait_for("ENV RUNTIME_VERSION=***")
+    term.keys("Left", "Escape")
+    term.keys("/", "hostile-layer:1", "Enter", at_once=True)
+    term.wait_for("[filter hostile-layer:1]")
+    term.keys("Enter")
+    screen = term.wait_for("RUN echo")
+    assert "\\x1b]0;pwned\\x07" in screen, screen
+    title = subprocess.run(["tmux", "display-message", "-p", "-t", term.name, "#{pane_title}"], capture_output=True,
+                           text=True, check=True).stdout  # fmt: skip
+    assert "pwned" not in title
+    term.keys("q")
+    assert term.finished() == 0 and term.out.read_text() == "" and term.err.read_text() == ""
 
 
 def test_a_changed_state_is_refused(engine: Any) -> None:

@@ -343,3 +343,32 @@ def test_browse_on_the_node_says_what_the_marked_images_alone_hold(node: Node) -
     unique = report["docker.io/library/fat-app:1"]["unique_bytes"] if "docker.io/library/fat-app:1" in report \
         else report["fat-app:1"]["unique_bytes"]  # fmt: skip
     assert int(found.group(1).replace(",", "")) == unique > 4_000_000
+
+
+def test_browse_on_the_node_shows_each_layer_as_its_snapshot_and_its_blob(node: Node) -> None:
+    """An image's layers on a node: one row per layer of its chain, its unpacked snapshot and the blob its
+    manifest lists (``ctr content get``) as one row, the instruction from the image's history; the rows
+    add up to what the image holds (the report's stored bytes)."""
+    from layershare.browse.session import loaders
+    from layershare.sources.choice import SourceChoice
+
+    view = loaders(SourceChoice(containerd_root=str(node.root)), None)[0]()
+    digest = node.listed("k8s.io")["docker.io/library/fat-app:1"]
+    rows = sorted(view.tree.layers_of(digest), key=lambda n: n.order)
+    layers = [r for r in rows if r.kind == "layer"]
+    manifest = json.loads(node.containerd.ctr("k8s.io", "content", "get", digest))
+    while "manifests" in manifest:  # an index: this machine's platform
+        amd64 = next(m for m in manifest["manifests"] if m.get("platform", {}).get("architecture") == "amd64")
+        manifest = json.loads(node.containerd.ctr("k8s.io", "content", "get", amd64["digest"]))
+    inspect = json.loads(node.engine.docker("image", "inspect", "fat-app:1"))[0]
+    expected = chains(inspect["RootFS"]["Layers"])
+    assert len(layers) == len(expected) and all(
+        r.key.endswith(c) for r, c in zip(layers, expected, strict=True)
+    )
+    assert [dict(r.parts)["blob"] for r in layers] == [int(la["size"]) for la in manifest["layers"]]
+    assert all(dict(r.parts)["unpacked"] > 0 for r in layers)
+    history = node.engine.docker("history", "--no-trunc", "--format", "json", "fat-app:1").splitlines()
+    newest = json.loads(history[0])["CreatedBy"].split()  # the top layer's instruction, as Docker built it
+    assert all(any(word.startswith(w) for word in newest) for w in layers[-1].name.split()), layers[-1].name
+    report = next(i for i in node.report()["images"] if "fat-app:1" in i["tags"])
+    assert sum(r.bytes or 0 for r in rows) == report["stored_bytes"]

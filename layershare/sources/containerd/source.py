@@ -150,6 +150,7 @@ class ContainerdSource(Source, ContentSource):
             labels=oci_labels(config),
             blob_digests=tuple(objects["blobs"]),
             platforms=tuple(objects["platforms"]),
+            layer_blobs=tuple(layer_blobs) if len(layer_blobs) == len(chain) else (),
         )
         return image, layers, sum(1 for c in chain if c not in snapshots)
 

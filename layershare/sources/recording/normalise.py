@@ -292,6 +292,7 @@ def _build(recording: Mapping[str, Any]) -> Snapshot:
                 step_snapshots=tuple(objects.get("steps") or ()) if engine_measure else (),
                 platforms=tuple(objects.get("platforms") or ()),
                 content_bytes=content_size(s),
+                layer_blobs=tuple(layer_blobs) if len(layer_blobs) == len(chain) else (),
             )
         )
     for problem in problems:
