@@ -48,6 +48,15 @@ class FreeFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
+class DupesFormat(str, Enum):
+    """Formats ``dupes`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    CSV = "csv"
+    MARKDOWN = "markdown"
+
+
 class DiffFormat(str, Enum):
     """Formats ``diff`` can write."""
 

@@ -9,6 +9,7 @@ from typing import cast
 import click
 
 from layershare.cli.browse import browse
+from layershare.cli.dupes import dupes
 from layershare.cli.fleet import export, fleet
 from layershare.cli.options import (
     ExitCode,
@@ -389,7 +390,7 @@ def record(host: str | None, show_values: bool, output: str) -> None:
     click.echo(f"recorded to {output}", err=True)
 
 
-for _command in (diff, metrics, serve, export, fleet, browse, plan):
+for _command in (diff, metrics, serve, export, fleet, browse, plan, dupes):
     cli.add_command(_command)
 
 

@@ -3,7 +3,8 @@
 - :mod:`~layershare.model.images`: what an engine (or a file) says of its images and layers;
 - :mod:`~layershare.model.holdings`: an engine's containers, volumes, build cache and the stored
   units each of them and each image holds (what ``disk`` and ``free`` read);
-- :mod:`~layershare.model.disk`: where the bytes under a data root went, and a saved disk.
+- :mod:`~layershare.model.disk`: where the bytes under a data root went, and a saved disk;
+- :mod:`~layershare.model.dupes`: the files each stored layer holds (what ``dupes`` reads).
 
 Every name is importable from ``layershare.model`` itself.
 """
@@ -20,6 +21,7 @@ from layershare.model.disk import (
     SavedDisk,
     SavedItem,
 )
+from layershare.model.dupes import DupesImage, DupesInput, LayerFiles, StoredCopy
 from layershare.model.holdings import (
     SOFT,
     BuildRecord,
@@ -58,6 +60,8 @@ __all__ = [
     "Container",
     "DiskRoot",
     "DiskSnapshot",
+    "DupesImage",
+    "DupesInput",
     "EngineImage",
     "EngineInfo",
     "EngineState",
@@ -71,11 +75,13 @@ __all__ = [
     "InactiveStore",
     "Layer",
     "LayerContent",
+    "LayerFiles",
     "Orphan",
     "SavedCategory",
     "SavedDisk",
     "SavedItem",
     "Snapshot",
+    "StoredCopy",
     "StoredUnit",
     "Usage",
     "Volume",

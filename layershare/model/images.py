@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, NamedTuple
 
+from layershare.model.dupes import StoredCopy
+
 ImageStore = Literal["graphdriver", "containerd", "archive", "unknown"]
 
 # The only labels an image keeps (``Image.labels``): other label values may hold secrets.
@@ -228,6 +230,8 @@ class LayerContent:
     diff_id: str
     size_bytes: int
     files: tuple[FileEntry, ...]
+    # Its stored copies with their content digests, where the reader was asked to hash (``dupes``).
+    copies: tuple[StoredCopy, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ the image's root, absurd sizes and corrupt data raise
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
@@ -19,7 +20,7 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any, Literal, cast
 
 from layershare.errors import ArchiveError
-from layershare.model import FileEntry, FileKind, LayerContent
+from layershare.model import FileEntry, FileKind, LayerContent, StoredCopy
 
 MAX_MEMBER_BYTES = 1 << 40  # 1 TiB: no real layer comes near
 MAX_PATH_CHARS = 4096
@@ -159,15 +160,19 @@ def _entry(member: tarfile.TarInfo, path: str, where: str) -> FileEntry:
     return FileEntry(path, kind)
 
 
-def read_layer(raw: IO[bytes], compression: Compression, where: str = "layer") -> LayerContent:
+def read_layer(
+    raw: IO[bytes], compression: Compression, where: str = "layer", *, hash_files: bool = False
+) -> LayerContent:
     """One layer's entries and size, read once; its diff ID is the sha256 of the uncompressed tar.
 
     The size is what the engine's layer store counts: regular files (hard
     links once) and symlinks' target lengths, the last entry of a path winning.
+    ``hash_files``: each regular, non-empty file's content digest too, as it streams (its stored copies).
     """
     hashing = _Hashing(decompressed(raw, compression))
     stream = io.BufferedReader(hashing, CHUNK)
     entries: dict[str, FileEntry] = {}
+    copies: dict[str, StoredCopy] = {}
     try:
         tar = tarfile.open(fileobj=stream, mode="r|", bufsize=CHUNK)  # noqa: SIM115 - closed with the stream
         for member in stream_members(tar):
@@ -176,6 +181,14 @@ def read_layer(raw: IO[bytes], compression: Compression, where: str = "layer") -
                 continue
             entries.pop(path, None)  # a path given twice: the last entry wins
             entries[path] = _entry(member, path, where)
+            if hash_files:
+                copies.pop(path, None)
+                if entries[path].kind == "file" and member.size > 0:
+                    copies[path] = _copy(tar, member, path)
+                elif member.islnk():  # a hard link: one copy, named by its first path A-Z
+                    target = _layer_path(member.linkname, where)
+                    if target in copies and path < target:
+                        copies[path] = dataclasses.replace(copies.pop(target), path=path)
             if len(entries) > MAX_FILES_PER_LAYER:
                 raise ArchiveError(f"{where}: more than {MAX_FILES_PER_LAYER} entries")
         while stream.read(CHUNK):  # the padding after the end blocks is part of the diff ID
@@ -191,4 +204,16 @@ def read_layer(raw: IO[bytes], compression: Compression, where: str = "layer") -
         diff_id=f"sha256:{hashing.digest.hexdigest()}",
         size_bytes=sum(f.size_bytes for f in files),
         files=files,
+        copies=tuple(copies.values()),
+    )
+
+
+def _copy(tar: tarfile.TarFile, member: tarfile.TarInfo, path: str) -> StoredCopy:
+    """A regular member as a stored copy, its content hashed as it streams (never held whole)."""
+    body = tar.extractfile(member)
+    digest = hashlib.sha256()
+    while body is not None and (chunk := body.read(CHUNK)):
+        digest.update(chunk)
+    return StoredCopy(
+        path, member.size, member.mode & 0o7777, member.uid, member.gid, f"sha256:{digest.hexdigest()}"
     )

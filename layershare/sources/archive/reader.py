@@ -68,8 +68,9 @@ def _member_name(name: str) -> str:
 class _Collector:
     """What one pass over an archive (or an OCI layout folder) keeps: layers, JSON documents, links."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, hash_files: bool = False) -> None:
         self.name = name
+        self.hash_files = hash_files
         self.layers: dict[str, LayerContent] = {}
         self.documents: dict[str, Any] = {}
         self.links: dict[str, str] = {}
@@ -89,19 +90,21 @@ class _Collector:
             except ValueError:
                 return
         elif kind in ("tar", "gzip", "zstd"):
-            layer = read_layer(Prefixed(head, body), kind, f"{self.name}: {path}")  # type: ignore[arg-type]
+            where = f"{self.name}: {path}"
+            layer = read_layer(Prefixed(head, body), kind, where, hash_files=self.hash_files)  # type: ignore[arg-type]
             self.layers[layer.diff_id] = layer
 
     def images(self) -> list[ImageContent]:
         return _images(self.name, self.layers, self.documents, self.links)
 
 
-def read_archive(stream: IO[bytes], *, name: str = "archive") -> list[ImageContent]:
-    """Every image an image archive holds, with its layers' contents, in one pass over ``stream``.
+def read_archive(stream: IO[bytes], *, name: str = "archive", hash_files: bool = False) -> list[ImageContent]:
+    """Every image an image archive holds, with its layers' contents, in one pass over ``stream``
+    (``hash_files``: each layer's stored copies with their digests too).
 
     The archive itself may be gzip- or zstd-compressed (``docker save | gzip``).
     """
-    collector = _Collector(name)
+    collector = _Collector(name, hash_files)
     head = stream.read(4)
     raw: IO[bytes] = io.BufferedReader(Prefixed(head, stream), CHUNK)
     if head.startswith(GZIP_MAGIC):
@@ -131,10 +134,10 @@ def read_archive(stream: IO[bytes], *, name: str = "archive") -> list[ImageConte
     return collector.images()
 
 
-def read_layout_folder(folder: Path) -> list[ImageContent]:
+def read_layout_folder(folder: Path, *, hash_files: bool = False) -> list[ImageContent]:
     """Every image of an OCI image layout folder (``index.json``, ``blobs/``), each file read once."""
     name = str(folder)
-    collector = _Collector(name)
+    collector = _Collector(name, hash_files)
     if not (folder / "index.json").is_file():
         raise ArchiveError(f"{name}: no index.json: not an OCI image layout")
     root = folder.resolve()

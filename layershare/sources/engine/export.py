@@ -79,3 +79,25 @@ def _exists(api: Any, image_id: str) -> bool:
     except docker.errors.NotFound:
         return False
     return True
+
+
+def export_contents(engine: Any, image_ids: list[str], *, hash_files: bool = False) -> list[ImageContent]:
+    """Several images' contents from the engine's export, in batches (each layer once per batch), read
+    as they stream; ``hash_files``: each layer's stored copies with their digests (``dupes``)."""
+    from layershare.sources.engine.content import EXPORT_BATCH, _export_stream
+
+    plain = engine._plain_api()
+    api = engine._client() if plain is None else None
+    found: list[ImageContent] = []
+    for start in range(0, len(image_ids), EXPORT_BATCH):
+        batch = image_ids[start : start + EXPORT_BATCH]
+        try:
+            stream = io.BufferedReader(ChunkReader(_export_stream(plain, api, batch)), EXPORT_CHUNK)
+            found += read_archive(stream, name=f"the export of {len(batch)} image(s)", hash_files=hash_files)
+        except NotFound as e:
+            raise ImageNotFound(
+                f"an image was removed from the engine at {engine.where} while it was read"
+            ) from e
+        except EngineUnreachable as e:
+            raise ArchiveError(f"the export from {engine.where} was cut off ({e})") from e
+    return found

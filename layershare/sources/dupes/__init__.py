@@ -1,0 +1,1 @@
+"""Stored layers and their files, for ``layershare dupes``."""

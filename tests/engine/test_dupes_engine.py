@@ -1,0 +1,259 @@
+"""``layershare dupes`` on real engines (20.10 overlay2, 29.7 on its containerd store), held to an independent
+count made here from ``docker save`` of the same images: every stored layer (chain ID) once, each layer's
+regular non-empty files (a hard link once, the last entry of a path winning), their SHA-256.
+
+The images are loaded from an archive written here, so every layer is exactly what the case needs: two
+bases holding the same busybox, a folder of libraries on both (the same diff ID on two parents), hard
+links, whiteouts and an opaque folder, empty files, the same content with another mode and another
+owner, and a layer of 100,000 small files. Root reads the layer store's folders; the ``docker`` group
+(uid 65534 with the socket) reads the engine's export: both give the same figures.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from corpus import ArchiveImage, busybox_rootfs, write_load_archive
+from engines import cli, open_to_others, run_unprivileged
+from support import private_engine
+
+pytestmark = pytest.mark.engine
+
+IMAGES = ["dupes-one:1", "dupes-two:1", "app-x:1", "app-y:1", "app-z:1", "many:1"]
+MANY = 100_000
+
+
+def blob(size: int, seed: str) -> bytes:
+    out = b""
+    n = 0
+    while len(out) < size:
+        out += hashlib.sha256(f"{seed}{n}".encode()).digest()
+        n += 1
+    return out[:size]
+
+
+def layer(entries: list[tarfile.TarInfo | tuple[str, bytes, int, int, int]]) -> bytes:
+    """A layer tar: (path, content, mode, uid, gid) files, or ready members (links, whiteouts)."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for entry in entries:
+            if isinstance(entry, tarfile.TarInfo):
+                tar.addfile(entry)
+                continue
+            path, content, mode, uid, gid = entry
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.uid, info.gid = len(content), mode, uid, gid
+            tar.addfile(info, io.BytesIO(content))
+    return buffer.getvalue()
+
+
+def member(path: str, kind: bytes, target: str = "") -> tarfile.TarInfo:
+    info = tarfile.TarInfo(path)
+    info.type, info.linkname = kind, target
+    return info
+
+
+def images() -> list[ArchiveImage]:
+    b1 = busybox_rootfs({"etc/os-release": b"one\n", "opt/base.bin": blob(100_000, "base")})
+    b2 = busybox_rootfs({"etc/os-release": b"two\n"})
+    lib = layer([(f"usr/lib/app/f{i}.so", blob(10_000 + i, f"lib{i}"), 0o644, 0, 0) for i in range(20)])
+    links = layer([
+        ("h1", blob(100_000, "base"), 0o644, 0, 0),  # the base's opt/base.bin again, at another path
+        member("h2", tarfile.LNKTYPE, "h1"),  # a hard link: the same stored copy
+        ("e1", b"", 0o644, 0, 0), ("e2", b"", 0o644, 0, 0),  # empty files: no copy
+        member("etc/.wh.os-release", tarfile.REGTYPE),  # a whiteout
+        member("opt/.wh..wh..opq", tarfile.REGTYPE),  # an opaque folder
+        ("opt/new.txt", b"new\n", 0o644, 0, 0),
+    ])  # fmt: skip
+    mode = layer([
+        ("usr/lib/app/f0.so", blob(10_000, "lib0"), 0o600, 0, 0),  # same content, another mode
+        ("srv/owned.bin", blob(30_000, "own"), 0o644, 1000, 1000),
+    ])  # fmt: skip
+    owner = layer([("srv/owned.bin", blob(30_000, "own"), 0o644, 0, 0)])  # same content, another owner
+    many = layer([(f"many/{i}", f"{i}\n".encode(), 0o644, 0, 0) for i in range(MANY)])
+    step = "COPY . / # buildkit"
+    return [
+        ArchiveImage(["dupes-one:1"], [("ADD rootfs.tar / # buildkit", b1)]),
+        ArchiveImage(["dupes-two:1"], [("ADD rootfs.tar / # buildkit", b2)]),
+        ArchiveImage(["app-x:1"], [("ADD rootfs.tar / # buildkit", b1), (step, lib), (step, links)]),
+        ArchiveImage(["app-y:1"], [("ADD rootfs.tar / # buildkit", b2), (step, lib)]),
+        ArchiveImage(
+            ["app-z:1"], [("ADD rootfs.tar / # buildkit", b1), (step, lib), (step, mode), (step, owner)]
+        ),
+        ArchiveImage(["many:1"], [("ADD rootfs.tar / # buildkit", b2), (step, many)]),
+    ]
+
+
+@pytest.fixture(scope="module", params=["20.10-overlay2", "29.7-containerd"])
+def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    with private_engine(request.param, corpus=False) as private, tempfile.TemporaryDirectory() as folder:
+        archive = Path(folder, "dupes.tar")
+        write_load_archive(images(), archive)
+        private.docker("load", "-i", str(archive))
+        yield private
+
+
+def chains(diff_ids: list[str]) -> list[str]:
+    found = [diff_ids[0]]
+    for diff in diff_ids[1:]:
+        found.append("sha256:" + hashlib.sha256(f"{found[-1]} {diff}".encode()).hexdigest())
+    return found
+
+
+def independent(engine: Any) -> dict[str, Any]:
+    """The figures counted here from ``docker save`` of the images (manifest.json, both layouts)."""
+    data = subprocess.run(
+        ["docker", "save", *IMAGES], env=engine.env(), capture_output=True, check=True
+    ).stdout
+    saved = tarfile.open(fileobj=io.BytesIO(data))  # noqa: SIM115 - in memory, read to the end here
+
+    def read(name: str) -> bytes:
+        body = saved.extractfile(name)
+        assert body is not None
+        return body.read()
+
+    copies: dict[str, list[tuple[str, int, int, int, int, str]]] = {}
+    for entry in json.loads(read("manifest.json")):
+        diff_ids = json.loads(read(entry["Config"]))["rootfs"]["diff_ids"]
+        for chain, path in zip(chains(diff_ids), entry["Layers"], strict=True):
+            if chain in copies:
+                continue
+            files: dict[str, tuple[str, int, int, int, int, str]] = {}
+            with tarfile.open(fileobj=io.BytesIO(read(path)), mode="r:*") as tar:
+                for m in tar:
+                    name = m.name.lstrip("./") if m.name.startswith("./") else m.name.lstrip("/")
+                    files.pop(name, None)
+                    base = name.rsplit("/", 1)[-1]
+                    if m.isreg() and m.size > 0 and not base.startswith(".wh."):
+                        body = tar.extractfile(m)
+                        assert body is not None
+                        digest = "sha256:" + hashlib.sha256(body.read()).hexdigest()
+                        files[name] = (name, m.size, m.mode & 0o7777, m.uid, m.gid, digest)
+            copies[chain] = list(files.values())
+    every = [c for layer in copies.values() for c in layer]
+    by_digest = Counter(c[5] for c in every)
+    size = {c[5]: c[1] for c in every}
+    keys: dict[tuple[Any, ...], set[str]] = defaultdict(set)
+    for chain, layer in copies.items():
+        for c in layer:
+            keys[(c[0], c[5], c[2], c[3], c[4])].add(chain)
+    return {
+        "stored_layers": len(copies),
+        "stored_files": len(every),
+        "stored_bytes": sum(c[1] for c in every),
+        "duplicate_bytes": sum((n - 1) * size[d] for d, n in by_digest.items()),
+        "consolidatable_bytes": sum((len(s) - 1) * size[k[1]] for k, s in keys.items() if len(s) > 1),
+        "groups": {d: n for d, n in by_digest.items() if n > 1},
+        "copies": copies,
+    }
+
+
+def dupes_json(engine: Any, *args: str, user: bool = False) -> dict[str, Any]:
+    run = (
+        run_unprivileged(engine, ["dupes", *args, "--format", "json"])
+        if user
+        else cli(engine, "dupes", *args, "--format", "json")
+    )
+    assert run.returncode == 0, run.stderr
+    doc: dict[str, Any] = json.loads(run.stdout)
+    return doc
+
+
+FIGURES = ["stored_layers", "stored_files", "stored_bytes", "duplicate_bytes", "consolidatable_bytes"]
+
+
+def test_root_reads_the_layer_store_and_agrees_with_an_independent_count(engine: Any) -> None:
+    expected = independent(engine)
+    doc = dupes_json(engine, *IMAGES)
+    assert doc["schema"] == "layershare.dupes/v1" and doc["read_from"] == "the layer store's folders"
+    assert {k: doc[k] for k in FIGURES} == {k: expected[k] for k in FIGURES}
+    assert {g["digest"]: g["copies"] for g in doc["groups"]} == expected["groups"]
+    assert doc["unread_layers"] == []
+    # The cases, each seen in the figures: the library folder on two bases is two stored layers.
+    lib = [g for g in doc["groups"] if g["paths"] == ["/usr/lib/app/f1.so"]]
+    assert len(lib) == 1 and lib[0]["copies"] == 2 and lib[0]["consolidatable"] == lib[0]["size"] == 10_001
+    f0 = next(g for g in doc["groups"] if "/usr/lib/app/f0.so" in g["paths"])
+    assert f0["copies"] == 3 and f0["consolidatable"] == 10_000  # the 0600 copy is not the same file
+    owned = next(g for g in doc["groups"] if g["paths"] == ["/srv/owned.bin"])
+    assert owned["copies"] == 2 and owned["consolidatable"] == 0  # another owner
+    base = next(g for g in doc["groups"] if "/h1" in g["paths"])  # h1 and h2: one copy, named h1
+    assert base["copies"] == 2 and sorted(base["paths"]) == ["/h1", "/opt/base.bin"]  # h2 is h1: once
+    assert not any(
+        p.endswith(("/e1", "/e2", "os-release", ".opq")) for g in doc["groups"] for p in g["paths"]
+    )
+    advice = next(a for a in doc["advice"] if a["files"] == 20)  # the library folder, on two bases
+    assert {i["tags"][0] for i in advice["images"]} == {"app-x:1", "app-y:1", "app-z:1"}
+    assert advice["saving_bytes"] == sum(10_000 + i for i in range(20)) and advice["base"] is None
+    assert advice["folders"] == [{"folder": "/usr/lib/app", "files": 20}]
+
+
+def test_a_layer_of_100000_small_files(engine: Any) -> None:
+    doc = dupes_json(engine, "many:1")
+    expected = sum(len(f"{i}\n") for i in range(MANY))
+    assert doc["stored_layers"] == 2 and doc["stored_files"] == MANY + 2  # busybox and os-release below
+    assert doc["stored_bytes"] == expected + Path("/bin/busybox").stat().st_size + len(b"two\n")
+    # the same small contents in many files: each content (a number) is stored once here
+    assert doc["duplicate_bytes"] == 0
+
+
+def test_the_docker_group_reads_the_export_and_gets_roots_figures(engine: Any) -> None:
+    root = dupes_json(engine, *IMAGES)
+    with open_to_others(engine):
+        group = dupes_json(engine, *IMAGES, user=True)
+    assert group["read_from"] == "the engine's export"
+    assert {k: group[k] for k in FIGURES} == {k: root[k] for k in FIGURES}
+    assert group["groups"] == root["groups"] and group["advice"] == root["advice"]
+
+
+def test_the_table_says_what_each_figure_is(engine: Any) -> None:
+    run = cli(engine, "dupes", "app-*")
+    assert run.returncode == 0, run.stderr
+    assert "Duplicate content:" in run.stdout and "content-addressed store" in run.stdout
+    assert "one shared layer under them saves" in run.stdout and "/usr/lib/app (20)" in run.stdout
+
+
+def test_a_file_that_vanishes_mid_run_marks_its_layer_unread(engine: Any) -> None:
+    """As root, a file of one layer removed from the layer store between the walk and its hashing (the
+    module's last test: the engine keeps the damage): that layer is reported unread, one line on stderr,
+    and every other layer's files are counted as before."""
+    before = independent(engine)["copies"]
+    script = f"""
+import sys
+sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "-f", "json", "app-x:1", "app-y:1"]
+import layershare.sources.dupes.folders as folders
+walk, done = folders.walk, []
+def walk_then_remove(root):
+    found = walk(root)
+    for copy in found:
+        if copy.path == "usr/lib/app/f7.so" and not done:
+            (root / copy.path).unlink()
+            done.append(root)
+    return found
+folders.walk = walk_then_remove
+from layershare.cli.main import main
+main()
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert run.returncode == 0, run.stderr
+    doc = json.loads(run.stdout)
+    (line,) = run.stderr.strip().splitlines()
+    (unread,) = doc["unread_layers"]
+    assert "f7.so" in line and unread["chain_id"] in line and "f7.so" in unread["why"]
+    layers = set()
+    for tag in ("app-x:1", "app-y:1"):
+        layers |= set(chains(json.loads(engine.docker("image", "inspect", tag))[0]["RootFS"]["Layers"]))
+    assert doc["stored_layers"] == len(layers) and unread["chain_id"] in layers
+    read = [c for c in layers if c != unread["chain_id"]]
+    assert doc["stored_files"] == sum(len(before[c]) for c in read)
+    assert doc["stored_bytes"] == sum(f[1] for c in read for f in before[c])
