@@ -3,22 +3,20 @@ record (with :mod:`layershare.cli.over_time` and :mod:`layershare.cli.fleet` add
 
 from __future__ import annotations
 
-import sys
 from typing import cast
 
 import click
 
 from layershare.cli.browse import browse
+from layershare.cli.check import check
 from layershare.cli.dupes import dupes
 from layershare.cli.fleet import export, fleet
 from layershare.cli.options import (
-    ExitCode,
     emit,
     format_option,
     handle_errors,
     images_options,
     index_from,
-    progress_bar,
     source_from,
     source_options,
     top_option,
@@ -27,7 +25,6 @@ from layershare.cli.over_time import diff, metrics, serve
 from layershare.cli.plan import plan
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import (
-    CheckFormat,
     DiskFormat,
     FreeFormat,
     OutputFormat,
@@ -133,115 +130,6 @@ def tree(source: SourceChoice, fmt: str, include_all: bool, references: tuple[st
         raise UsageError("tree reads one engine: give --host once")
     report = build_report(index_from(source), include_intermediate=include_all, references=references)
     emit(render_tree(sharing_tree(report), TreeFormat(fmt)))
-
-
-@cli.command()
-@source_options
-@format_option(
-    CheckFormat,
-    "Output format: junit for CI test reports, github for annotations (plus $GITHUB_STEP_SUMMARY).",
-)
-@click.option(
-    "--config",
-    type=click.Path(dir_okay=False),
-    help="Policy file (pyproject.toml or .layershare.toml). Default: the nearest one at or above the "
-    "working directory.",
-)
-@click.option(
-    "--rule",
-    "rules",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set a rule's fail level, or 'off' (repeatable), e.g. --rule max-base-size=500MB.",
-)
-@click.option(
-    "--warn",
-    "warns",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Set a rule's warn level (repeatable), e.g. --warn max-image-size=1GB.",
-)
-@click.option(
-    "--junit-xml",
-    type=click.Path(dir_okay=False, writable=True),
-    help="Also write the results as JUnit XML to this file (for CI test reports).",
-)
-@click.option(
-    "--no-content",
-    is_flag=True,
-    help="Do not stream image contents: the wasted-bytes rules skip.",
-)
-@click.option(
-    "--baseline",
-    "baselines",
-    multiple=True,
-    metavar="[IMAGE=]REF_OR_FILE",
-    help="Compare with a baseline for max-growth and max-growth-percent: an image on the engine (e.g. "
-    "main's build, pulled or loaded first), or a saved report/recording/archive (the image of the same "
-    "repository). IMAGE= pairs it with one checked image (repeatable).",
-)
-@click.argument("images", nargs=-1, metavar="[IMAGE]...")
-@handle_errors
-def check(
-    source: SourceChoice,
-    fmt: str,
-    config: str | None,
-    rules: tuple[str, ...],
-    warns: tuple[str, ...],
-    junit_xml: str | None,
-    no_content: bool,
-    baselines: tuple[str, ...],
-    images: tuple[str, ...],
-) -> None:
-    """Gate images in CI: bases, base drift, wasted bytes and growth over a baseline, against a policy.
-
-    With no IMAGE, every image on the engine is checked. Exit 0 when every
-    rule passes (warnings allowed), 1 when one fails, 2 on a usage or policy error.
-    """
-    import os
-
-    from layershare.diff.sides import Sides, baseline_diffs
-    from layershare.policy.config import load_policy
-    from layershare.policy.gate import run_check, select_for_check
-    from layershare.render.check import render_check, render_check_junit, render_check_markdown
-    from layershare.sources.interface import ContentSource
-
-    policy = load_policy(config, rules=rules, warns=warns)
-    sides = Sides(source, source_from)
-    reader, index = sides.engine()
-    image_ids = select_for_check(index, images)
-    diffs, reasons = baseline_diffs(sides, image_ids, baselines) if baselines else ({}, {})
-    read_content = None
-    if isinstance(reader, ContentSource) and not no_content:
-        read_content = reader.image_content
-    progress = progress_bar("reading image contents", source.quiet)
-    result = run_check(
-        index,
-        policy,
-        image_ids,
-        read_content=read_content,
-        progress=progress,
-        baselines=diffs,
-        baseline_reasons=reasons,
-    )
-    output_format = CheckFormat(fmt)
-    emit(render_check(result, output_format))
-    if junit_xml:
-        _write(junit_xml, render_check_junit(result), "w")
-    summary = os.environ.get("GITHUB_STEP_SUMMARY")
-    if output_format is CheckFormat.GITHUB and summary:
-        _write(summary, render_check_markdown(result), "a")
-    if not result.passed:
-        sys.exit(int(ExitCode.CHECK_FAILED))
-
-
-def _write(path: str, text: str, mode: str) -> None:
-    """Write a file the user named (a JUnit report, the step summary); one line if it cannot be."""
-    try:
-        with open(path, mode, encoding="utf-8") as f:
-            f.write(text)
-    except OSError as e:
-        raise UsageError(f"cannot write {path}: {e.strerror or e}") from e
 
 
 @cli.command()
@@ -390,7 +278,7 @@ def record(host: str | None, show_values: bool, output: str) -> None:
     click.echo(f"recorded to {output}", err=True)
 
 
-for _command in (diff, metrics, serve, export, fleet, browse, plan, dupes):
+for _command in (diff, metrics, serve, export, fleet, browse, plan, dupes, check):
     cli.add_command(_command)
 
 

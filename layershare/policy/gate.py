@@ -17,8 +17,9 @@ import pandas as pd
 from layershare.diff.images import ImageDiff
 from layershare.errors import ImageNotFound, LayershareError
 from layershare.ids import chain_ids
-from layershare.model import EngineInfo, ImageContent
+from layershare.model import DupesInput, EngineInfo, ImageContent
 from layershare.policy.config import Policy
+from layershare.policy.duplicates import own_duplicates
 from layershare.policy.rules import CONTENT_RULES, ImageFacts, Result, Status
 from layershare.policy.waste import Waste, analyse_waste
 from layershare.report.analysis import image_usage
@@ -80,11 +81,14 @@ def run_check(
     progress: Progress | None = None,
     baselines: Mapping[str, ImageDiff] | None = None,
     baseline_reasons: Mapping[str, str] | None = None,
+    dupes: DupesInput | str | None = None,
 ) -> CheckReport:
     """Check ``image_ids``; ``read_content`` streams an image's archive (None: content rules skip).
 
     ``baselines`` holds each image's diff against its baseline (``check --baseline``) and
-    ``baseline_reasons`` why an image has none; the growth rules skip without one.
+    ``baseline_reasons`` why an image has none; the growth rules skip without one. ``dupes`` is every
+    stored layer's files on the engine (``layershare dupes``), or why they were not read: the
+    duplicate rule skips without them.
     """
     baselines = baselines or {}
     baseline_reasons = baseline_reasons or {}
@@ -111,6 +115,8 @@ def run_check(
         )
         for i in image_ids
     )
+    if dupes is not None:
+        facts = _with_duplicates(facts, index, bases, dupes)
     results = tuple(rule.evaluate(f) for f in facts for rule in policy.enabled)
     for d in drift:
         notes.append(f"base drift: {drift_text(d)}" + (f" ({d.note})" if d.note else ""))
@@ -125,6 +131,25 @@ def run_check(
         results=results,
         notes=tuple(notes),
         baselines={i: d for i, d in baselines.items() if i in image_ids},
+    )
+
+
+def _with_duplicates(
+    facts: tuple[ImageFacts, ...], index: LayerIndex, bases: pd.DataFrame, dupes: DupesInput | str
+) -> tuple[ImageFacts, ...]:
+    """Each image's duplicate bytes: its own layers (above its base) against every other stored layer."""
+    from dataclasses import replace
+
+    if isinstance(dupes, str):
+        return tuple(replace(f, duplicate_reason=dupes) for f in facts)
+    own = {}
+    for f in facts:
+        depth: Any = bases.at[f.image_id, "base_layers"] if f.image_id in bases.index else None
+        chains = index.chains.get(f.image_id, ())
+        own[f.image_id] = chains[0 if depth is None or pd.isna(depth) else int(depth) :]
+    found = own_duplicates(dupes, own)
+    return tuple(
+        replace(f, duplicate_bytes=found[f.image_id][0], duplicate_detail=found[f.image_id][1]) for f in facts
     )
 
 

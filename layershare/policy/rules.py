@@ -57,6 +57,9 @@ class ImageFacts:
     growth_ratio: float | None = None
     growth_reason: str = "no --baseline given"
     growth_detail: str = ""
+    duplicate_bytes: int | None = None
+    duplicate_reason: str = "layer files were not read (the rule is off)"
+    duplicate_detail: str = ""
 
 
 Value = int | float | str | None
@@ -297,6 +300,10 @@ def _growth(attr: str) -> Measure:
     return measure
 
 
+def _duplicates(f: ImageFacts) -> tuple[float | None, str]:
+    return f.duplicate_bytes, f.duplicate_reason if f.duplicate_bytes is None else f.duplicate_detail
+
+
 def default_rules() -> list[Rule]:
     """Every rule with its default levels (README, "layershare check")."""
     mb = 1000**2
@@ -345,6 +352,13 @@ def default_rules() -> list[Rule]:
             Levels(warn=1),
         ),
         ThresholdRule(
+            "max-duplicate-bytes",
+            Kind.SIZE,
+            "duplicate",
+            _duplicates,
+            "bytes of files the image's own layers store again that another stored layer holds (dupes)",
+        ),
+        ThresholdRule(
             "max-growth",
             Kind.SIZE,
             "growth",
@@ -362,3 +376,4 @@ def default_rules() -> list[Rule]:
 
 
 CONTENT_RULES = frozenset({"max-wasted-bytes", "max-wasted-percent", "min-efficiency"})
+DUPES_RULES = frozenset({"max-duplicate-bytes"})  # read every stored layer's files (layershare dupes)

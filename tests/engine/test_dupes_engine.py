@@ -25,7 +25,7 @@ from typing import Any
 
 import pytest
 from corpus import ArchiveImage, busybox_rootfs, write_load_archive
-from engines import cli, open_to_others, run_unprivileged
+from engines import api_calls_since, cli, open_to_others, run_unprivileged
 from support import private_engine
 
 pytestmark = pytest.mark.engine
@@ -159,11 +159,13 @@ def independent(engine: Any) -> dict[str, Any]:
     }
 
 
-def dupes_json(engine: Any, *args: str, user: bool = False) -> dict[str, Any]:
+def dupes_json(
+    engine: Any, *args: str, user: bool = False, env: dict[str, str] | None = None
+) -> dict[str, Any]:
     run = (
-        run_unprivileged(engine, ["dupes", *args, "--format", "json"])
+        run_unprivileged(engine, ["dupes", *args, "--format", "json"], env)
         if user
-        else cli(engine, "dupes", *args, "--format", "json")
+        else cli(engine, "dupes", *args, "--format", "json", env=env)
     )
     assert run.returncode == 0, run.stderr
     doc: dict[str, Any] = json.loads(run.stdout)
@@ -223,6 +225,64 @@ def test_the_table_says_what_each_figure_is(engine: Any) -> None:
     assert "one shared layer under them saves" in run.stdout and "/usr/lib/app (20)" in run.stdout
 
 
+def test_check_fails_an_image_whose_own_layers_store_files_again(engine: Any) -> None:
+    """``check --rule max-duplicate-bytes=…``: the bytes an image's own layers (above its base) store
+    that another stored layer holds, equal to the count made here, the files named; exit 1."""
+    copies = independent(engine)["copies"]
+    holders: dict[str, set[str]] = defaultdict(set)
+    for chain, files in copies.items():
+        for f in files:
+            holders[f[5]].add(chain)
+
+    def own(tag: str, base: str) -> list[str]:
+        mine = chains(json.loads(engine.docker("image", "inspect", tag))[0]["RootFS"]["Layers"])
+        return mine[len(chains(json.loads(engine.docker("image", "inspect", base))[0]["RootFS"]["Layers"])) :]
+
+    expected = {
+        tag: sum(f[1] for chain in own(tag, base) for f in copies[chain] if holders[f[5]] - {chain})
+        for tag, base in (("app-x:1", "dupes-one:1"), ("app-y:1", "dupes-two:1"))
+    }
+    assert expected["app-x:1"] == 300_190 and expected["app-y:1"] == 200_190  # the libraries; h1 too for x
+    run = cli(engine, "check", "--rule", "max-duplicate-bytes=250kB", "-f", "json", "app-x:1", "app-y:1")
+    assert run.returncode == 1, run.stderr
+    results = {r["image"]: r for r in json.loads(run.stdout)["results"] if r["rule"] == "max-duplicate-bytes"}
+    assert results["app-x:1"]["status"] == "fail" and results["app-x:1"]["value"] == expected["app-x:1"]
+    assert results["app-y:1"]["status"] == "pass" and results["app-y:1"]["value"] == expected["app-y:1"]
+    assert "/h1 100kB (also in " in results["app-x:1"]["message"]
+
+
+def test_a_warm_run_reads_no_layer(engine: Any, tmp_path: Path) -> None:
+    """Layers never change: kept by diff ID, a second run reads none. As root no folder is walked and no
+    file hashed (both made to fail here); as the docker group nothing is exported. The figures stay."""
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    cache.chmod(0o777)  # the group's runs (uid 65534) write their own beside root's
+    tmp_path.chmod(0o755)
+    env = {"LAYERSHARE_CACHE_DIR": str(cache)}
+    cold = dupes_json(engine, *IMAGES, env=env)
+    script = f"""
+import sys
+sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "-f", "json", *{IMAGES!r}]
+import layershare.sources.dupes.folders as folders
+def refuse(*args):
+    raise AssertionError("a warm run read a layer")
+folders.walk = folders.sha256_of = refuse
+from layershare.cli.main import main
+main()
+"""
+    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False,
+                         env={**engine.env(), **env})  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    assert json.loads(run.stdout) == cold
+    group_cold = dupes_json(engine, *IMAGES, user=True, env=env)
+    mark = len(engine.log())
+    group_warm = dupes_json(engine, *IMAGES, user=True, env=env)
+    assert group_warm == group_cold and {k: group_warm[k] for k in FIGURES} == {k: cold[k] for k in FIGURES}
+    calls = api_calls_since(engine, mark)
+    assert any("/images/json" in path for _, path in calls)  # the engine was asked: the log holds the run
+    assert not [path for _, path in calls if "/get" in path]  # and nothing exported
+
+
 def test_a_file_that_vanishes_mid_run_marks_its_layer_unread(engine: Any) -> None:
     """As root, a file of one layer removed from the layer store between the walk and its hashing (the
     module's last test: the engine keeps the damage): that layer is reported unread, one line on stderr,
@@ -230,13 +290,13 @@ def test_a_file_that_vanishes_mid_run_marks_its_layer_unread(engine: Any) -> Non
     before = independent(engine)["copies"]
     script = f"""
 import sys
-sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "-f", "json", "app-x:1", "app-y:1"]
+sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "--no-cache", "-f", "json", "app-x:1", "app-y:1"]
 import layershare.sources.dupes.folders as folders
 walk, done = folders.walk, []
 def walk_then_remove(root):
     found = walk(root)
     for copy in found:
-        if copy.path == "usr/lib/app/f7.so" and not done:
+        if copy.path == "h1" and not done:  # app-x's own layer (h2 still holds the inode)
             (root / copy.path).unlink()
             done.append(root)
     return found
@@ -249,7 +309,7 @@ main()
     doc = json.loads(run.stdout)
     (line,) = run.stderr.strip().splitlines()
     (unread,) = doc["unread_layers"]
-    assert "f7.so" in line and unread["chain_id"] in line and "f7.so" in unread["why"]
+    assert "h1" in line and unread["chain_id"] in line and "h1" in unread["why"]
     layers = set()
     for tag in ("app-x:1", "app-y:1"):
         layers |= set(chains(json.loads(engine.docker("image", "inspect", tag))[0]["RootFS"]["Layers"]))

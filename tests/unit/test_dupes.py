@@ -85,3 +85,14 @@ def test_the_outputs() -> None:
     table = render_dupes(report, DupesFormat.TABLE)
     assert "2 images carry these 2 files (500B)" in table and "move them into base:1" in table
     assert render_dupes(report, DupesFormat.MARKDOWN).startswith("## Files stored more than once")
+
+
+def test_an_images_own_layers_duplicate_what_other_layers_hold() -> None:
+    from layershare.policy.duplicates import own_duplicates
+
+    found = DupesInput("here", "files", IMAGES, LAYERS)
+    result = own_duplicates(found, {"sha256:i1": [APP_A], "sha256:i3": [APP_C], "sha256:i0": [BASE]})
+    assert result["sha256:i1"][0] == 500  # l.so and m.so are in B's layer too
+    assert result["sha256:i3"][0] == 1300  # its 0600 l.so (content in A and B) and opt/sh (the base's bin/sh)
+    assert "/opt/sh 1kB (also in base:1)" in result["sha256:i3"][1]
+    assert result["sha256:i0"][0] == 1000 and "(also in c:1)" in result["sha256:i0"][1]

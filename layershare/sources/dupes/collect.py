@@ -14,14 +14,17 @@ diff ID on two parents is two stored layers with the same files.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Callable, Sequence
+import hashlib
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from layershare.cache import engine_key
 from layershare.errors import UsageError
 from layershare.ids import chain_ids, split_namespace
 from layershare.model import DupesImage, DupesInput, ImageContent, LayerFiles, Snapshot
 from layershare.sources.choice import SourceChoice, open_engine
+from layershare.sources.dupes.cache import LayerFilesCache
 from layershare.sources.dupes.folders import read_folders
 from layershare.sources.stores import containerd_meta
 
@@ -46,13 +49,39 @@ def collect(choice: SourceChoice, patterns: Sequence[str], progress: Progress | 
     engine = open_engine(choice)
     snapshot = engine.snapshot()
     images = choose(_images_of(snapshot), patterns)
-    folders = _engine_folders(engine, snapshot, images)
+    info = engine.lists()["info"]
+    folders = _engine_folders(engine, info, snapshot, images)
     if folders is not None:
-        return DupesInput(engine.where, FOLDERS, images, read_folders(folders, progress=progress))
+        cache = LayerFilesCache(choice.cache_dir, f"folders-{engine_key(info)}")
+        return DupesInput(engine.where, FOLDERS, images, read_folders(folders, cache, progress))
+    return _exported(engine, snapshot, images, LayerFilesCache(choice.cache_dir, "tar"))
+
+
+def _exported(
+    engine: EngineSource, snapshot: Snapshot, images: Sequence[DupesImage], cache: LayerFilesCache
+) -> DupesInput:
+    """The images' layers from the engine's export: only the images a layer of which is not cached yet."""
     from layershare.sources.engine.export import export_contents
 
-    contents = export_contents(engine, [i.id for i in images], hash_files=True)
-    return _from_contents(engine.where, EXPORT, contents, (), images=images)
+    diffs = {la.chain_id: la.diff_id for la in snapshot.layers}
+    known = {d: cache.get(d) for d in dict.fromkeys(diffs.get(c, "") for i in images for c in i.chain_ids)}
+    missing = [i.id for i in images if any(known.get(diffs.get(c, "")) is None for c in i.chain_ids)]
+    contents = export_contents(engine, missing, hash_files=True) if missing else []
+    for content in contents:
+        for layer in content.layers:
+            if known.get(layer.diff_id) is None:
+                known[layer.diff_id] = layer.copies
+                cache.put(layer.diff_id, layer.copies)
+    layers: dict[str, LayerFiles] = {}
+    for chain in dict.fromkeys(c for i in images for c in i.chain_ids):
+        diff = diffs.get(chain, "")
+        copies = known.get(diff)
+        layers[chain] = (
+            LayerFiles(chain, diff, copies)
+            if copies is not None
+            else LayerFiles(chain, diff, (), unread="not in the export")
+        )
+    return DupesInput(engine.where, EXPORT, tuple(images), layers)
 
 
 def choose(images: Sequence[DupesImage], patterns: Sequence[str]) -> tuple[DupesImage, ...]:
@@ -80,13 +109,12 @@ def _images_of(snapshot: Snapshot) -> list[DupesImage]:
 
 
 def _engine_folders(
-    engine: EngineSource, snapshot: Snapshot, images: Sequence[DupesImage]
+    engine: EngineSource, info: Mapping[str, Any], snapshot: Snapshot, images: Sequence[DupesImage]
 ) -> dict[str, tuple[str, Path | None]] | None:
     """Each stored layer's folder, where this process may read the engine's layer store (root on its
     host); None where it may not (the export is read then)."""
     from layershare.sources.holdings.store import EngineStore
 
-    info = engine.lists()["info"]
     if engine.over_ssh:
         return None
     store = EngineStore(info, str(info.get("DockerRootDir") or ""))
@@ -142,7 +170,10 @@ def _from_node(choice: SourceChoice, patterns: Sequence[str], progress: Progress
     for chain in dict.fromkeys(c for i in images for c in i.chain_ids):
         namespace, name = split_namespace(chain)
         folders[chain] = (diffs.get(chain, ""), found.get((namespace or chosen[0], name)))
-    return DupesInput(str(source.root), FOLDERS, images, read_folders(folders, progress=progress))
+    cache = LayerFilesCache(
+        choice.cache_dir, "node-" + hashlib.sha256(str(source.root.resolve()).encode()).hexdigest()[:16]
+    )
+    return DupesInput(str(source.root), FOLDERS, images, read_folders(folders, cache, progress))
 
 
 def _archives(paths: Sequence[str]) -> list[ImageContent]:

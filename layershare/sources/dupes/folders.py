@@ -14,12 +14,13 @@ import hashlib
 import os
 import stat
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
 from layershare.model import LayerFiles, StoredCopy
+from layershare.sources.dupes.cache import LayerFilesCache
 
 CHUNK = 1 << 20
 WORKERS = max(2, min(8, 2 * (os.cpu_count() or 1)))
@@ -72,56 +73,71 @@ def sha256_of(path: Path) -> str:
 
 def read_folders(
     folders: Mapping[str, tuple[str, Path | None]],
-    known: Mapping[str, Iterable[StoredCopy]] | None = None,
+    cache: LayerFilesCache | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> dict[str, LayerFiles]:
-    """Each stored layer (chain ID -> (diff ID, its folder; None where it has none)) read: walked, then
-    the copies whose length is shared hashed. ``known``: other layers' copies (read otherwise) whose
-    lengths count too."""
-    walked: dict[str, list[StoredCopy]] = {}
+    """Each stored layer (chain ID -> (diff ID, its folder; None where it has none)) read: walked (once
+    per diff ID; not at all where ``cache`` has it), then the copies whose length another stored copy
+    shares hashed, once per diff ID."""
+    folder_of: dict[str, Path] = {}  # a diff ID (or a chain ID where the diff is not known) -> a folder
+    key_of: dict[str, str] = {}
     unread: dict[str, str] = {}
-    for chain, (_, folder) in folders.items():
+    for chain, (diff, folder) in folders.items():
+        key = diff or chain
+        key_of[chain] = key
         if folder is None:
-            unread[chain] = "its folder is not in the store (not unpacked)"
+            unread[key] = "its folder is not in the store (not unpacked)"
+        else:
+            folder_of.setdefault(key, folder)
+    listed: dict[str, list[StoredCopy]] = {}
+    changed: set[str] = set()
+    for key, folder in folder_of.items():
+        cached = cache.get(key) if cache is not None and key.startswith("sha256:") else None
+        if cached is not None:
+            listed[key] = list(cached)
             continue
         try:
-            walked[chain] = walk(folder)
+            listed[key] = walk(folder)
+            changed.add(key)
         except Unreadable as e:
-            unread[chain] = str(e)
-    lengths = Counter(c.size for copies in walked.values() for c in copies)
-    lengths.update(c.size for copies in (known or {}).values() for c in copies)
+            unread[key] = str(e)
+    lengths: Counter[int] = Counter()
+    for key in key_of.values():  # each stored layer's copies: a diff ID on two parents counts twice
+        lengths.update(c.size for c in listed.get(key, ()))
     wanted = [
-        (chain, n) for chain, copies in walked.items() for n, c in enumerate(copies) if lengths[c.size] > 1
+        (k, n)
+        for k, copies in listed.items()
+        for n, c in enumerate(copies)
+        if c.digest is None and lengths[c.size] > 1
     ]
-    done = 0
 
     def hashed(item: tuple[str, int]) -> tuple[str, int, str | Unreadable]:
-        chain, n = item
-        folder = folders[chain][1]
-        assert folder is not None
+        key, n = item
         try:
-            return chain, n, sha256_of(folder / walked[chain][n].path)
+            return key, n, sha256_of(folder_of[key] / listed[key][n].path)
         except Unreadable as e:
-            return chain, n, e
+            return key, n, e
 
-    digests: dict[str, dict[int, str]] = {}
+    done = 0
     with ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="layershare-hash") as pool:
-        for chain, n, result in pool.map(hashed, wanted):
+        for key, n, result in pool.map(hashed, wanted):
             done += 1
             if progress is not None and done % 256 == 0:
                 progress(done, len(wanted))
             if isinstance(result, Unreadable):
-                unread.setdefault(chain, str(result))
+                unread.setdefault(key, str(result))
             else:
-                digests.setdefault(chain, {})[n] = result
+                listed[key][n] = replace(listed[key][n], digest=result)
+                changed.add(key)
+    if cache is not None:
+        for key in changed - unread.keys():
+            if key.startswith("sha256:"):
+                cache.put(key, listed[key])
     out: dict[str, LayerFiles] = {}
     for chain, (diff, _) in folders.items():
-        if chain in unread:
-            out[chain] = LayerFiles(chain, diff, (), unread=unread[chain])
-            continue
-        mine = digests.get(chain, {})
-        copies = tuple(
-            StoredCopy(c.path, c.size, c.mode, c.uid, c.gid, mine.get(n)) for n, c in enumerate(walked[chain])
-        )
-        out[chain] = LayerFiles(chain, diff, copies)
+        key = key_of[chain]
+        if key in unread:
+            out[chain] = LayerFiles(chain, diff, (), unread=unread[key])
+        else:
+            out[chain] = LayerFiles(chain, diff, tuple(listed[key]))
     return out
