@@ -12,11 +12,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from layershare.formats import OutputFormat, SortKey
 from layershare.sources.interface import Source, StatefulSource
 from layershare.times import now_iso
 from layershare.version import __version__
+
+if TYPE_CHECKING:
+    from layershare.dupes.analysis import DupesReport
 
 # Changes whenever a report's text changes within a version (report/v1 gained images' chain_ids; 3:
 # unique bytes count hidden parents', images gained hidden_parent_bytes, shared_with_parents_bytes, parent_id;
@@ -98,12 +102,17 @@ def _render(sources: Sequence[Source], options: ReportOptions) -> tuple[str, str
 
 
 def report_page(
-    sources: Sequence[Source], options: ReportOptions | None = None, *, with_disk: bool = False
+    sources: Sequence[Source],
+    options: ReportOptions | None = None,
+    *,
+    with_disk: bool = False,
+    dupes: Sequence[DupesReport] | None = None,
 ) -> str:
     """The self-contained HTML page of one or several sources (``report --format html``).
 
     For a live engine the page also gets the removal model its "what if I remove these" panel
-    replays (read as ``layershare free`` reads the engine) and, with ``with_disk``, the categories
+    replays (read as ``layershare free`` reads the engine), with ``dupes`` (one per source) the files
+    stored more than once, and with ``with_disk``, the categories
     of ``layershare disk``. Never served from the cache: the build cache it weighs is not in the
     engine's state digest.
     """
@@ -117,7 +126,7 @@ def report_page(
     from layershare.sources.holdings.reader import HoldingsReader
 
     options = options or ReportOptions(fmt=OutputFormat.HTML)
-    sections = []
+    sections: list[PageSection] = []
     for source in sources:
         removal = disk = None
         if isinstance(source, EngineSource):
@@ -139,5 +148,6 @@ def report_page(
             references=options.references,
             sort=options.sort,
         )
-        sections.append(PageSection(report, removal=removal, disk=disk))
+        dupes_report = dupes[len(sections)] if dupes else None  # one per source, in order (``dupes``)
+        sections.append(PageSection(report, removal=removal, disk=disk, dupes=dupes_report))
     return render_page(sections)

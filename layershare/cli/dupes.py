@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from layershare.cli.options import (
@@ -15,6 +17,9 @@ from layershare.cli.options import (
 from layershare.formats import DupesFormat
 from layershare.sources.choice import SourceChoice
 
+if TYPE_CHECKING:
+    from layershare.dupes.analysis import DupesReport
+
 
 @click.command()
 @source_options
@@ -26,12 +31,17 @@ def dupes(source: SourceChoice, fmt: str, top: int, images: tuple[str, ...]) -> 
     """Files stored more than once across the stored layers of IMAGES (every image by default): what a
     content-addressed store would save, what shared layers would save, and which base would hold them.
     Reads each stored layer's files: the layer store's folders as root, else the engine's export."""
-    from layershare.dupes.analysis import analyse
     from layershare.render.dupes import render_dupes
+
+    emit(render_dupes(dupes_of(source, images), DupesFormat(fmt), top=top))
+
+
+def dupes_of(source: SourceChoice, images: tuple[str, ...] = ()) -> DupesReport:
+    """What ``dupes`` finds on one source (a line on stderr for each layer it could not read)."""
+    from layershare.dupes.analysis import analyse
     from layershare.sources.dupes.collect import collect
 
-    found = collect(source, images, progress=progress_bar("hashing files", source.quiet))
-    report = analyse(found)
+    report = analyse(collect(source, images, progress=progress_bar("hashing files", source.quiet)))
     for chain, why in report.unread:
         click.echo(f"layershare: layer {chain} was not read: {why}", err=True)
-    emit(render_dupes(report, DupesFormat(fmt), top=top))
+    return report

@@ -62,6 +62,12 @@ def cli() -> None:
     is_flag=True,
     help="With --format html: also the categories of 'layershare disk' (walks the data root).",
 )
+@click.option(
+    "--dupes",
+    "with_dupes",
+    is_flag=True,
+    help="With --format html: also the files stored more than once ('layershare dupes': reads every layer).",
+)
 @handle_errors
 def report(
     source: SourceChoice,
@@ -71,9 +77,11 @@ def report(
     sort: str,
     references: tuple[str, ...],
     with_disk: bool,
+    with_dupes: bool,
 ) -> None:
     """Summary, images and most-shared layers: listed vs logical vs physical size. --format html writes
     one self-contained page (redirect it to a file) with a treemap and a what-if panel."""
+    from layershare.cli.dupes import dupes_of
     from layershare.reporting import ReportOptions, report_page, report_text
 
     options = ReportOptions(
@@ -83,11 +91,14 @@ def report(
         sort=SortKey(sort),
         references=references,
     )
-    if with_disk and options.fmt is not OutputFormat.HTML:
-        raise UsageError("--disk goes with --format html (for the categories alone: layershare disk)")
+    if (with_disk or with_dupes) and options.fmt is not OutputFormat.HTML:
+        raise UsageError(
+            "--disk and --dupes go with --format html (alone: layershare disk, layershare dupes)"
+        )
     sources = [source_from(choice) for choice in source.for_each_host()]
     if options.fmt is OutputFormat.HTML:
-        emit(report_page(sources, options, with_disk=with_disk))
+        dupes = [dupes_of(choice) for choice in source.for_each_host()] if with_dupes else None
+        emit(report_page(sources, options, with_disk=with_disk, dupes=dupes))
         return
     emit(report_text(sources, options))
 

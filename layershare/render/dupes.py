@@ -65,6 +65,7 @@ def dupes_document(report: DupesReport, *, groups: int | None = None) -> dict[st
                 "saving_bytes": a.saving_bytes,
                 "folders": [{"folder": f, "files": n} for f, n in a.folders],
                 "base": _image(a.base) if a.base is not None else None,
+                "text": advice_sentence(a),
             }
             for a in report.advice
         ],

@@ -22,7 +22,9 @@ from typing import Any
 import pandas as pd
 
 from layershare.disk.categories import DiskReport
+from layershare.dupes.analysis import DupesReport
 from layershare.free.page_model import ImageRemovalModel
+from layershare.render.dupes import dupes_document
 from layershare.render.naming import describe_engine, engine_document
 from layershare.render.report_json import totals_document
 from layershare.report.analysis import Report
@@ -31,6 +33,7 @@ from layershare.version import __version__
 
 PAGE_SCHEMA = "layershare.page/v1"
 MAX_INSTRUCTION = 1000  # characters of an instruction the page keeps (longer ones end with "…")
+DUPES_GROUPS = 50  # the contents stored more than once the page lists (the largest waste first)
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,7 @@ class PageSection:
     removal: ImageRemovalModel | None = None
     disk: DiskReport | None = None
     notes: tuple[str, ...] = ()
+    dupes: DupesReport | None = None
 
 
 def _instruction(text: object) -> str:
@@ -96,6 +100,7 @@ def section_document(section: PageSection) -> dict[str, Any]:
         },
         "removal": asdict(section.removal) if section.removal else None,
         "disk": None,
+        "dupes": dupes_document(section.dupes, groups=DUPES_GROUPS) if section.dupes is not None else None,
     }
     if section.disk is not None:
         document["disk"] = {

@@ -251,6 +251,32 @@ def test_check_fails_an_image_whose_own_layers_store_files_again(engine: Any) ->
     assert "/h1 100kB (also in " in results["app-x:1"]["message"]
 
 
+def test_the_page_shows_the_files_stored_more_than_once(engine: Any, browser: Any, tmp_path: Path) -> None:
+    """``report --format html --dupes``: a panel in Chromium with dupes' own figures, contents and advice."""
+    from pages import open_page
+
+    run = cli(engine, "report", "--format", "html", "--dupes")
+    assert run.returncode == 0, run.stderr
+    path = tmp_path / "report.html"
+    path.write_text(run.stdout)
+    doc = dupes_json(engine)
+    opened = open_page(browser, path)
+    try:
+        assert opened.errors == []
+        for figure in ("stored_bytes", "duplicate_bytes", "consolidatable_bytes"):
+            assert opened.figure(figure) == doc[figure] > 0, figure
+        rows = opened.page.locator("[data-section='0'] table.dupes-groups tbody tr")
+        assert rows.evaluate_all("rows => rows.map(r => r.dataset.digest)") == [
+            g["digest"] for g in doc["groups"][:50]
+        ]
+        advice = opened.page.locator("[data-section='0'] ol.dupes-advice li")
+        assert advice.count() == min(20, len(doc["advice"])) > 0
+        assert "one shared layer under them saves" in advice.first.inner_text()
+        opened.page.locator(".dupes").screenshot(path=str(tmp_path / "dupes.png"))  # for a person to look at
+    finally:
+        opened.page.close()
+
+
 def test_a_warm_run_reads_no_layer(engine: Any, tmp_path: Path) -> None:
     """Layers never change: kept by diff ID, a second run reads none. As root no folder is walked and no
     file hashed (both made to fail here); as the docker group nothing is exported. The figures stay."""

@@ -109,7 +109,8 @@ def test_the_default_local_socket_is_asked_without_importing_the_docker_sdk(tmp_
 @pytest.mark.parametrize(
     ("args", "says"),
     [
-        (["report", "--format", "json", "--disk"], "--disk goes with --format html"),
+        (["report", "--format", "json", "--disk"], "--disk and --dupes go with --format html"),
+        (["report", "--format", "table", "--dupes"], "--disk and --dupes go with --format html"),
         (["tree", "-H", "unix:///a.sock", "-H", "unix:///b.sock"], "tree reads one engine"),
     ],
 )

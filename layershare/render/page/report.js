@@ -444,6 +444,42 @@
       body);
   }
 
+  // --- files stored more than once (report --format html --dupes): the figures, the contents, the advice ---
+  function dupesPanel(d) {
+    const panel = el("div", { class: "dupes" });
+    panel.append(el("div", { class: "cards" },
+      card("Stored files (" + grouping.format(d.stored_files) + ")", d.stored_bytes, "stored_bytes", d.stored_layers + " stored layers"),
+      card("Duplicate content", d.duplicate_bytes, "duplicate_bytes", "what a content-addressed store would save"),
+      card("Consolidatable", d.consolidatable_bytes, "consolidatable_bytes", "what shared layers would save"),
+    ));
+    const names = (images) => images.slice(0, 5).map((i) => (i.tags.length ? i.tags[0] : "<none> " + shortId(i.id))).join(", ") +
+      (images.length > 5 ? " and " + (images.length - 5) + " more" : "");
+    const body = el("tbody");
+    for (const g of d.groups) {
+      const more = g.paths_total > 1 ? " (+" + (g.paths_total - 1) + " paths)" : "";
+      body.append(el("tr", { "data-digest": g.digest },
+        el("td", { class: "num", "data-bytes": String(g.wasted_bytes), title: exact(g.wasted_bytes) }, human(g.wasted_bytes)),
+        el("td", { class: "num", title: exact(g.size) }, human(g.size)),
+        el("td", { class: "num" }, String(g.copies)),
+        el("td", null, oneLine(g.paths[0] + more, 120)),
+        el("td", null, oneLine(names(g.images), 120))));
+    }
+    if (d.groups.length) {
+      const shown = d.groups_total > d.groups.length ? " (the largest " + d.groups.length + " of " + grouping.format(d.groups_total) + ")" : "";
+      panel.append(el("h4", null, "Contents stored more than once" + shown), el("table", { class: "dupes-groups" },
+        el("thead", null, el("tr", null, el("th", { class: "num" }, "Wasted"), el("th", { class: "num" }, "Size"),
+          el("th", { class: "num" }, "Copies"), el("th", null, "Path"), el("th", null, "Images"))), body));
+    }
+    if (d.advice.length) {
+      panel.append(el("h4", null, "Shared layers that would store them once"));
+      panel.append(el("ol", { class: "dupes-advice" }, ...d.advice.slice(0, 20).map((a) => el("li", { "data-saving-bytes": String(a.saving_bytes) },
+        a.text, el("div", { class: "muted" }, "in " + a.folders.map((f) => f.folder + " (" + f.files + ")").join(", ") +
+          (a.base ? "; move them into " + names([a.base]) + ", which all of them are built on" : ""))))));
+    }
+    for (const u of d.unread_layers) panel.append(el("div", { class: "muted" }, "not read: layer " + shortId(u.chain_id) + ": " + u.why));
+    return panel;
+  }
+
   function drawSection(s, position) {
     const T = s.totals;
     const section = el("section", { class: "engine-section", "data-section": position });
@@ -461,6 +497,10 @@
       section.append(el("h3", null, "The whole disk under the data root"));
       section.append(diskTable(s.disk));
       if (s.disk.on_disk_bytes !== null) section.append(el("div", { class: "muted" }, "On disk in all: " + human(s.disk.on_disk_bytes) + " (" + exact(s.disk.on_disk_bytes) + ")"));
+    }
+    if (s.dupes) {
+      section.append(el("h3", null, "Files stored more than once"));
+      section.append(dupesPanel(s.dupes));
     }
     const state = { picked: new Set(), refresh: () => {} };
     const detail = el("div", { class: "detail" });
