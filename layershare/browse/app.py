@@ -17,10 +17,10 @@ from textual.widgets import Static
 
 from layershare.browse.levels import Level, cells, headers, top_level
 from layershare.browse.marks import plan_lines, status_text
+from layershare.browse.node import MEASURES, Measure, Node, View
 from layershare.browse.rows import Rows, line
 from layershare.browse.screens import APP_BINDINGS, Confirm, Keys, confirm_text
 from layershare.browse.session import EngineView, Removed, as_error, remove_marked
-from layershare.browse.tree import MEASURES, Measure, Node, View
 from layershare.errors import LayershareError
 from layershare.render.safe import visible as safe
 from layershare.units import human_size
@@ -116,7 +116,7 @@ class BrowseApp(App[None]):
         self._rows()
         self._status()
         for number, view in enumerate(views):
-            if view.walk is not None and self.view_name == "disk":
+            if view.walk is not None and self.view_name in ("disk", "dupes"):
                 self.walk(number)
         if first:
             if said := [v.opening for v in views if v.opening]:
@@ -132,21 +132,18 @@ class BrowseApp(App[None]):
             assert view.walk is not None
             report = view.walk()
         except Exception as e:
-            self.call_from_thread(
-                self.say, f"{view.label}: the data root was not walked: {as_error(e)}", True
-            )
+            self.call_from_thread(self.say, f"{view.label}: not read: {as_error(e)}", True)
             return
         self.call_from_thread(self._walked, view, report)
 
     def _walked(self, view: EngineView, report: Any) -> None:
-        view.tree.disk = report
+        message = view.tree.walked(report)
         for level in self.stack:
             if level.engine is not None and self.views[level.engine] is view and level.parent_key == "":
                 level.nodes = view.tree.roots(self.view_name)
         self._rows(keep_cursor=True)
-        notes = [n for n in report.snapshot.notes if "root" in n]
-        if not report.snapshot.data_root_readable:
-            self.say(notes[0] if notes else "on disk: the data root needs root on the engine's host")
+        if message:
+            self.say(message)
 
     def _rows(self, keep_cursor: bool = False) -> None:
         level = self.stack[-1]

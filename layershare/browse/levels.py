@@ -10,9 +10,9 @@ from dataclasses import dataclass, field
 from rich.text import Text
 
 from layershare.browse.marks import Marks
+from layershare.browse.node import Measure, Node, View
 from layershare.browse.rows import BAR, bar
 from layershare.browse.session import EngineView
-from layershare.browse.tree import Measure, Node, View
 from layershare.render.safe import visible as safe
 from layershare.units import human_size
 
@@ -90,6 +90,8 @@ def headers(level: Level) -> tuple[str, ...]:
         return (" ", "SIZE", "BLOB", "INSTRUCTION", "LAYER · WHO ELSE HOLDS IT")
     if level.layered:
         return (" ", "SIZE", "SHARE", "INSTRUCTION", "LAYER · WHO ELSE HOLDS IT")
+    if any(n.kind == "dupe" for n in level.nodes[:1]):
+        return (" ", "WASTED", "SHARE", "CONTENT (A PATH OF IT)", "COPIES · IMAGES")
     return (" ", "SIZE", "SHARE", "NAME", "")
 
 
@@ -100,7 +102,9 @@ def cells(node: Node, parent: int, marks: Marks | None, measure: Measure, blobs:
     why = marks.why_kept(node.key) if marks is not None and node.markable else ""
     marked = marks is not None and node.key in marks.marked
     mark = Text("!" if why else ("●" if marked else " "), style="bold red" if why else "bold green")
-    name = safe(node.name) + ("/" if node.opens and node.kind not in ("image", "layer", "other") else "")
+    name = safe(node.name) + (
+        "/" if node.opens and node.kind not in ("image", "layer", "other", "dupe") else ""
+    )
     note = Text(f"kept: {safe(why)}", style="red") if why else Text(safe(node.detail), style="dim")
     return [
         mark,

@@ -11,7 +11,7 @@ from textual.geometry import Size
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
-from layershare.browse.tree import Node
+from layershare.browse.node import Node
 
 BAR = 10
 

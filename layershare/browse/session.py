@@ -1,5 +1,6 @@
 """``layershare browse``'s dealings with engines: read each engine's state (as ``free`` reads it), walk
-its data root in the background (as ``disk`` does), read a layer's files on demand, and, only with
+its data root in the background (as ``disk`` does; the ``dupes`` view: read every layer's files, as
+``dupes`` does), read a layer's files on demand, and, only with
 ``--allow-removal`` once the user confirmed, carry out the plan and weigh what the engine freed.
 """
 
@@ -20,6 +21,7 @@ from layershare.render.naming import describe_engine
 from layershare.sources.choice import SourceChoice, open_source
 
 if TYPE_CHECKING:
+    from layershare.dupes.analysis import DupesReport
     from layershare.free.target import Planning
 
 
@@ -32,7 +34,7 @@ class EngineView:
     marks: Marks
     engine: Any = None  # EngineSource of a Docker engine; None for a containerd node
     data_root: str | None = None
-    walk: Callable[[], DiskReport] | None = None
+    walk: Callable[[], DiskReport | DupesReport] | None = None  # what a worker reads after (the view's)
     reload: Callable[[], EngineView] | None = None  # the same engine read again, afresh
     opening: str = ""  # said once it opens (``--plan``: what the plan marked)
 
@@ -52,11 +54,35 @@ class EngineView:
 
 
 def loaders(
-    choice: SourceChoice, data_root: str | None, planning: Planning | None = None
+    choice: SourceChoice, data_root: str | None, planning: Planning | None = None, view: str = "disk"
 ) -> list[Callable[[], EngineView]]:
     """One loader per engine the options name (several ``-H``, or a containerd node); a Docker engine's
     reading begins at once (:func:`read_engine`). ``planning``: each engine opens with ``plan``'s
-    choice for it marked."""
+    choice for it marked. ``view`` ``dupes``: what a worker reads after is every layer's files (else
+    the data root's walk, for ``disk``)."""
+    found = [
+        _with_dupes(load, c) if view == "dupes" else load for load, c in _loaders(choice, data_root, planning)
+    ]
+    return found
+
+
+def _with_dupes(load: Callable[[], EngineView], choice: SourceChoice) -> Callable[[], EngineView]:
+    """The loader, its view's worker reading every layer's files (``layershare dupes``)."""
+
+    def loaded() -> EngineView:
+        from dataclasses import replace
+
+        from layershare.dupes.analysis import analyse
+        from layershare.sources.dupes.collect import collect
+
+        return replace(load(), walk=lambda: analyse(collect(choice, ())))
+
+    return loaded
+
+
+def _loaders(
+    choice: SourceChoice, data_root: str | None, planning: Planning | None
+) -> list[tuple[Callable[[], EngineView], SourceChoice]]:
     if choice.recording or choice.archives:
         from layershare.errors import UsageError
 
@@ -72,13 +98,13 @@ def loaders(
             from layershare.errors import UsageError
 
             raise UsageError("--plan plans on a Docker engine's rules: not on a containerd node")
-        return [lambda: _node_view(choice)]
+        return [(lambda: _node_view(choice), choice)]
     each = choice.for_each_host()
     if data_root and len(each) > 1:
         from layershare.errors import UsageError
 
         raise UsageError("--data-root names one engine's data root: give --host once")
-    return [read_engine(c, data_root, planning) for c in each]
+    return [(read_engine(c, data_root, planning), c) for c in each]
 
 
 def read_engine(

@@ -15,50 +15,18 @@ import functools
 import heapq
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
+from layershare.browse.dupes import dupe_nodes
 from layershare.browse.layers import OTHER, LayerIndex, LayerRow, chain_of, figures, other_text, parts
+from layershare.browse.node import FILES_SHOWN, METADATA, Node, View
 from layershare.disk.categories import DiskReport
+from layershare.dupes.analysis import DupesReport
 from layershare.free.parent_chain import parents_removed_with
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, EngineImage, EngineState, Snapshot, StoredUnit
 from layershare.render.disk import CATEGORY_LABELS
 from layershare.units import human_size
-
-View = Literal["disk", "images", "containers", "volumes", "cache", "layers"]
-VIEWS: tuple[View, ...] = ("disk", "images", "containers", "volumes", "cache", "layers")
-Measure = Literal["unique", "shared", "attributed"]
-MEASURES: tuple[Measure, ...] = ("unique", "shared", "attributed")
-FILES_SHOWN = 50  # a layer's largest files
-METADATA = "index, manifests, config; the classic builder's step snapshots"
-
-
-@dataclass
-class Node:
-    """One row: ``key`` is the holder it stands for where it can be marked (``image:<id>``,
-    ``container:<id>``, ``volume:<name>``, ``build:<id>``), else a key of its own."""
-
-    key: str
-    kind: str
-    name: str
-    bytes: int | None
-    detail: str = ""
-    markable: bool = False
-    sizes: Mapping[Measure, int] = field(default_factory=dict)
-    children: list[Node] | None = None
-    load: Callable[[], list[Node]] | None = None
-    order: int = 0  # a layer's place, bottom to top
-    parts: tuple[tuple[str, int], ...] = ()  # a layer's figures: its snapshot's and its blob's
-
-    def size(self, measure: Measure) -> int | None:
-        """The row's bytes; an image's in the chosen measure."""
-        return self.sizes.get(measure, self.bytes) if self.sizes else self.bytes
-
-    @property
-    def opens(self) -> bool:
-        return bool(self.children) or self.load is not None
 
 
 class EngineTree:
@@ -78,6 +46,7 @@ class EngineTree:
         self.paths = paths or {}
         self.read_files = read_files  # (image ID, chain ID) -> (path, bytes), from the engine's export
         self.disk: DiskReport | None = None
+        self.dupes: DupesReport | None = None  # the files stored more than once, once read (``dupes``)
         self.images_of: dict[str, list[str]] = {}
         for image in state.images:
             for unit in image.holds:
@@ -96,18 +65,35 @@ class EngineTree:
             self.users_of.setdefault(c.image_id, []).append(c.name)
         self.names = {i.id: (i.tags[0] if i.tags else f"<none> {short_id(i.id)}") for i in state.images}
 
+    def walked(self, found: DiskReport | DupesReport) -> str:
+        """Take what a worker read (the data root's walk, or every layer's files); what to say of it."""
+        if isinstance(found, DupesReport):
+            self.dupes = found
+            return (
+                f"{len(found.unread)} layer(s) could not be read: {found.unread[0][1]}"
+                if found.unread
+                else ""
+            )
+        self.disk = found
+        notes = [n for n in found.snapshot.notes if "root" in n]
+        if found.snapshot.data_root_readable:
+            return ""
+        return notes[0] if notes else "on disk: the data root needs root on the engine's host"
+
     # --- the views ---
     def roots(self, view: View) -> list[Node]:
         """The top level of a view."""
         if view == "disk":
             return self.categories()
-        return {
+        views: dict[str, Callable[[], list[Node]]] = {
             "images": self.image_nodes,
             "containers": self.container_nodes,
             "volumes": self.volume_nodes,
             "cache": self.build_nodes,
             "layers": self.layer_nodes,
-        }[view]()
+            "dupes": lambda: dupe_nodes(self.dupes, self.image_nodes),
+        }
+        return views[view]()
 
     def categories(self) -> list[Node]:
         """``layershare disk``'s categories: the engine's figures now, the walk's when it is done."""

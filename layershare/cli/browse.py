@@ -18,7 +18,7 @@ from layershare.sources.choice import SourceChoice
 if TYPE_CHECKING:
     from layershare.free.target import Planning
 
-VIEW_CHOICES = ("disk", "images", "containers", "volumes", "cache", "layers")
+VIEW_CHOICES = ("disk", "images", "containers", "volumes", "cache", "layers", "dupes")
 
 
 @contextlib.contextmanager
@@ -98,7 +98,9 @@ def browse(
     if planning is not None and not plan_marked:
         raise UsageError("a target (--free, --images-under, --disk-free) goes with --plan")
     with on_the_terminal():
-        reading = loaders(source, data_root, planning)  # the engine answers while the terminal UI is imported
+        reading = loaders(
+            source, data_root, planning, view
+        )  # the engine answers while the terminal UI is imported
         from layershare.browse.app import BrowseApp
 
         app = BrowseApp(reading, view=view, filters=filters, allow_removal=allow_removal)  # type: ignore[arg-type]

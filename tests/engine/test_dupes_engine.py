@@ -277,12 +277,55 @@ def test_the_page_shows_the_files_stored_more_than_once(engine: Any, browser: An
         opened.page.close()
 
 
+def test_browse_has_a_dupes_view_whose_images_mark_as_elsewhere(engine: Any) -> None:
+    """``layershare browse dupes``: one row per content stored more than once, its wasted bytes (dupes'
+    groups, the same order by size); opened, the images carrying it, marked as in the images view: the
+    status line is ``free``'s figure for the image marked."""
+    import re
+    import time
+
+    from support import run_async
+
+    from layershare.browse.app import BrowseApp
+    from layershare.browse.session import loaders
+    from layershare.sources.choice import SourceChoice
+
+    doc = dupes_json(engine)
+    seen: dict[str, Any] = {}
+
+    async def run() -> None:
+        app = BrowseApp(loaders(SourceChoice(hosts=(engine.host,)), None, None, "dupes"), view="dupes")
+        async with app.run_test(size=(80, 24)) as pilot:
+            deadline = time.monotonic() + 300
+            while (not app.loaded or app.views[0].tree.dupes is None) and time.monotonic() < deadline:
+                await pilot.pause(0.1)
+            await pilot.pause(0.2)
+            seen["rows"] = [(n.key, n.bytes) for n in app.stack[-1].shown]
+            await pilot.press("slash", *"f1.so", "enter", "enter")  # the library file on two bases
+            seen["opened"] = [(n.kind, n.name) for n in app.stack[-1].shown]
+            await pilot.press("slash", *"app-y", "enter", "space")
+            seen["status"] = str(app.query_one("#status").render())
+            await pilot.press("q")
+
+    run_async(run())
+    expected = sorted(
+        ((f"dupe:{g['digest']}", g["wasted_bytes"]) for g in doc["groups"]), key=lambda r: -r[1]
+    )
+    assert sorted(seen["rows"], key=lambda r: (-r[1], r[0])) == sorted(expected, key=lambda r: (-r[1], r[0]))
+    assert ("path", "/usr/lib/app/f1.so") in seen["opened"]
+    assert {name for kind, name in seen["opened"] if kind == "image"} == {"app-x:1", "app-y:1", "app-z:1"}
+    marked = re.search(r"Marked 1 · frees \S+ \(([\d,]+) B\)", seen["status"])
+    assert marked, seen["status"]
+    freed = cli(engine, "free", "--format", "json", "app-y:1")
+    assert int(marked.group(1).replace(",", "")) == json.loads(freed.stdout)["freed_bytes"]
+
+
 def test_a_warm_run_reads_no_layer(engine: Any, tmp_path: Path) -> None:
     """Layers never change: kept by diff ID, a second run reads none. As root no folder is walked and no
     file hashed (both made to fail here); as the docker group nothing is exported. The figures stay."""
-    cache = tmp_path / "cache"
-    cache.mkdir()
-    cache.chmod(0o777)  # the group's runs (uid 65534) write their own beside root's
+    cache, theirs = tmp_path / "cache", tmp_path / "group-cache"
+    theirs.mkdir()
+    theirs.chmod(0o777)  # the group's runs (uid 65534) keep their own, as in their own home
     tmp_path.chmod(0o755)
     env = {"LAYERSHARE_CACHE_DIR": str(cache)}
     cold = dupes_json(engine, *IMAGES, env=env)
@@ -300,9 +343,9 @@ main()
                          env={**engine.env(), **env})  # fmt: skip
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout) == cold
-    group_cold = dupes_json(engine, *IMAGES, user=True, env=env)
+    group_cold = dupes_json(engine, *IMAGES, user=True, env={"LAYERSHARE_CACHE_DIR": str(theirs)})
     mark = len(engine.log())
-    group_warm = dupes_json(engine, *IMAGES, user=True, env=env)
+    group_warm = dupes_json(engine, *IMAGES, user=True, env={"LAYERSHARE_CACHE_DIR": str(theirs)})
     assert group_warm == group_cold and {k: group_warm[k] for k in FIGURES} == {k: cold[k] for k in FIGURES}
     calls = api_calls_since(engine, mark)
     assert any("/images/json" in path for _, path in calls)  # the engine was asked: the log holds the run
