@@ -32,7 +32,7 @@ def dupe_nodes(report: DupesReport | None, images: Callable[[], list[Node]]) -> 
                 "dupe",
                 f"/{g.paths[0]}{more}",
                 g.wasted,
-                f"{g.copies} × {human_size(g.size)} · {', '.join(names[:3])}"
+                f"{g.copies} x {human_size(g.size)} · {', '.join(names[:3])}"
                 + (" …" if len(names) > 3 else ""),
                 children=children,
             )
