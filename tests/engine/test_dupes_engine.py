@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import tarfile
@@ -323,10 +324,9 @@ def test_browse_has_a_dupes_view_whose_images_mark_as_elsewhere(engine: Any) -> 
 def test_a_warm_run_reads_no_layer(engine: Any, tmp_path: Path) -> None:
     """Layers never change: kept by diff ID, a second run reads none. As root no folder is walked and no
     file hashed (both made to fail here); as the docker group nothing is exported. The figures stay."""
-    cache, theirs = tmp_path / "cache", tmp_path / "group-cache"
-    theirs.mkdir()
+    cache = tmp_path / "cache"
+    theirs = Path(tempfile.mkdtemp(prefix="layershare-group-cache-"))  # pytest's folders are root's alone
     theirs.chmod(0o777)  # the group's runs (uid 65534) keep their own, as in their own home
-    tmp_path.chmod(0o755)
     env = {"LAYERSHARE_CACHE_DIR": str(cache)}
     cold = dupes_json(engine, *IMAGES, env=env)
     script = f"""
@@ -348,6 +348,7 @@ main()
     group_warm = dupes_json(engine, *IMAGES, user=True, env={"LAYERSHARE_CACHE_DIR": str(theirs)})
     assert group_warm == group_cold and {k: group_warm[k] for k in FIGURES} == {k: cold[k] for k in FIGURES}
     calls = api_calls_since(engine, mark)
+    shutil.rmtree(theirs)
     assert any("/images/json" in path for _, path in calls)  # the engine was asked: the log holds the run
     assert not [path for _, path in calls if "/get" in path]  # and nothing exported
 
