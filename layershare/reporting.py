@@ -10,11 +10,12 @@ text is stored for next time (not when an image vanished mid-run).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from layershare.formats import OutputFormat, SortKey
+from layershare.formats import DupesFormat, OutputFormat, SortKey
+from layershare.sources.choice import SourceChoice
 from layershare.sources.interface import Source, StatefulSource
 from layershare.times import now_iso
 from layershare.version import __version__
@@ -151,3 +152,32 @@ def report_page(
         dupes_report = dupes[len(sections)] if dupes else None  # one per source, in order (``dupes``)
         sections.append(PageSection(report, removal=removal, disk=disk, dupes=dupes_report))
     return render_page(sections)
+
+
+def dupes_text(
+    choice: SourceChoice, images: Sequence[str], fmt: DupesFormat, top: int, read: Callable[[], DupesReport]
+) -> str:
+    """``layershare dupes``' output: served where a run on the same engine state with the same options
+    kept it (layers never change: the same images give the same answer), else ``read`` and rendered,
+    and kept (not when a layer could not be read)."""
+    from layershare.cache import ReportCache
+    from layershare.render.dupes import render_dupes
+
+    kept: tuple[ReportCache, str] | None = None
+    if choice.reads_engine and len(choice.hosts) <= 1 and choice.cache_dir is not None:
+        from layershare.sources.choice import open_engine
+
+        engine = open_engine(choice)
+        reports = engine.report_cache()
+        if reports is not None:
+            kept = (
+                reports,
+                ReportCache.key(engine.state_digest(), ["dupes", 1, fmt.value, top, sorted(images)]),
+            )
+    text = kept[0].get(kept[1]) if kept is not None else None
+    if text is None:
+        report = read()
+        text = render_dupes(report, fmt, top=top)
+        if kept is not None and not report.unread:
+            kept[0].put(kept[1], text)
+    return text

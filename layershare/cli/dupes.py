@@ -31,9 +31,9 @@ def dupes(source: SourceChoice, fmt: str, top: int, images: tuple[str, ...]) -> 
     """Files stored more than once across the stored layers of IMAGES (every image by default): what a
     content-addressed store would save, what shared layers would save, and which base would hold them.
     Reads each stored layer's files: the layer store's folders as root, else the engine's export."""
-    from layershare.render.dupes import render_dupes
+    from layershare.reporting import dupes_text
 
-    emit(render_dupes(dupes_of(source, images), DupesFormat(fmt), top=top))
+    emit(dupes_text(source, images, DupesFormat(fmt), top, lambda: dupes_of(source, images)))
 
 
 def dupes_of(source: SourceChoice, images: tuple[str, ...] = ()) -> DupesReport:

@@ -14,8 +14,9 @@ from dataclasses import dataclass
 @dataclass(frozen=True, slots=True)
 class StoredCopy:
     """One stored copy: its path in the layer (no leading ``/``), length, permission bits, owner, and
-    content digest (``sha256:…``); ``digest`` None where no other copy has its length, so no other copy
-    can hold its content (it was not read)."""
+    content digest (``sha256:…``); ``digest`` None where no other copy has its length (and CRC-64), so
+    no other copy can hold its content (it was not read). ``crc64`` is the content's CRC-64 where the
+    store keeps one (overlay2's tar-split), which tells most same-length files apart unread."""
 
     path: str
     size: int
@@ -23,6 +24,7 @@ class StoredCopy:
     uid: int
     gid: int
     digest: str | None = None
+    crc64: str | None = None
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from layershare.cache import read_checked, write_checked
 from layershare.model import StoredCopy
 
-LAYER_FILES_SCHEMA = "layershare.layer-files/v1"
+LAYER_FILES_SCHEMA = "layershare.layer-files/v2"
 
 
 class LayerFilesCache:
@@ -38,7 +38,8 @@ class LayerFilesCache:
             return None
         try:
             return tuple(
-                StoredCopy(p, int(s), int(m), int(u), int(g), d) for p, s, m, u, g, d in json.loads(payload)
+                StoredCopy(p, int(s), int(m), int(u), int(g), d, c)
+                for p, s, m, u, g, d, c in json.loads(payload)
             )
         except (ValueError, TypeError):
             return None
@@ -48,6 +49,6 @@ class LayerFilesCache:
         if path is None:
             return
         payload = json.dumps(
-            [[c.path, c.size, c.mode, c.uid, c.gid, c.digest] for c in copies], separators=(",", ":")
+            [[c.path, c.size, c.mode, c.uid, c.gid, c.digest, c.crc64] for c in copies], separators=(",", ":")
         )
         write_checked(path, {"schema": LAYER_FILES_SCHEMA, "diff_id": diff_id}, payload.encode())

@@ -110,7 +110,7 @@ def _images_of(snapshot: Snapshot) -> list[DupesImage]:
 
 def _engine_folders(
     engine: EngineSource, info: Mapping[str, Any], snapshot: Snapshot, images: Sequence[DupesImage]
-) -> dict[str, tuple[str, Path | None]] | None:
+) -> dict[str, tuple[str, Path | None, Path | None]] | None:
     """Each stored layer's folder, where this process may read the engine's layer store (root on its
     host); None where it may not (the export is read then)."""
     from layershare.sources.holdings.store import EngineStore
@@ -126,11 +126,13 @@ def _engine_folders(
         if store.containerd_root is None:
             return None
         found = _snapshot_folders(store.containerd_root, store.driver, {containerd_meta.NAMESPACE})
-        return {c: (diffs.get(c, ""), found.get((containerd_meta.NAMESPACE, c))) for c in wanted}
-    folders = {
-        c: (diffs.get(c, ""), _graphdriver_folder(Path(store.data_root), store.driver, c)) for c in wanted
-    }
-    if wanted and all(folder is None for _, folder in folders.values()):
+        return {c: (diffs.get(c, ""), found.get((containerd_meta.NAMESPACE, c)), None) for c in wanted}
+    layerdb = Path(store.data_root) / "image" / store.driver / "layerdb" / "sha256"
+    folders: dict[str, tuple[str, Path | None, Path | None]] = {}
+    for c in wanted:  # the layer's folder, and its tar-split (each file's CRC-64)
+        split = layerdb / c.removeprefix("sha256:") / "tar-split.json.gz"
+        folders[c] = (diffs.get(c, ""), _graphdriver_folder(Path(store.data_root), store.driver, c), split)
+    if wanted and all(folder is None for _, folder, _ in folders.values()):
         return None  # not this engine's layer store (rootless, another data root): the export then
     return folders
 
@@ -166,10 +168,10 @@ def _from_node(choice: SourceChoice, patterns: Sequence[str], progress: Progress
     images = choose(_images_of(snapshot), patterns)
     found = _snapshot_folders(source.root, snapshotter, set(chosen))
     diffs = {la.chain_id: la.diff_id for la in snapshot.layers}
-    folders: dict[str, tuple[str, Path | None]] = {}
+    folders: dict[str, tuple[str, Path | None, Path | None]] = {}
     for chain in dict.fromkeys(c for i in images for c in i.chain_ids):
         namespace, name = split_namespace(chain)
-        folders[chain] = (diffs.get(chain, ""), found.get((namespace or chosen[0], name)))
+        folders[chain] = (diffs.get(chain, ""), found.get((namespace or chosen[0], name)), None)
     cache = LayerFilesCache(
         choice.cache_dir, "node-" + hashlib.sha256(str(source.root.resolve()).encode()).hexdigest()[:16]
     )
