@@ -322,8 +322,9 @@ def test_browse_has_a_dupes_view_whose_images_mark_as_elsewhere(engine: Any) -> 
 
 
 def test_a_warm_run_reads_no_layer(engine: Any, tmp_path: Path) -> None:
-    """Layers never change: kept by diff ID, a second run reads none. As root no folder is walked and no
-    file hashed (both made to fail here); as the docker group nothing is exported. The figures stay."""
+    """Layers never change: kept by diff ID, a second run (with other options, so not the output kept)
+    reads none. As root no folder is walked and no file hashed (both made to fail here); as the docker
+    group nothing is exported. The figures stay."""
     cache = tmp_path / "cache"
     theirs = Path(tempfile.mkdtemp(prefix="layershare-group-cache-"))  # pytest's folders are root's alone
     theirs.chmod(0o777)  # the group's runs (uid 65534) keep their own, as in their own home
@@ -331,7 +332,7 @@ def test_a_warm_run_reads_no_layer(engine: Any, tmp_path: Path) -> None:
     cold = dupes_json(engine, *IMAGES, env=env)
     script = f"""
 import sys
-sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "-f", "json", *{IMAGES!r}]
+sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "-f", "json", "--top", "7", *{IMAGES!r}]
 import layershare.sources.dupes.folders as folders
 def refuse(*args):
     raise AssertionError("a warm run read a layer")
@@ -345,7 +346,10 @@ main()
     assert json.loads(run.stdout) == cold
     group_cold = dupes_json(engine, *IMAGES, user=True, env={"LAYERSHARE_CACHE_DIR": str(theirs)})
     mark = len(engine.log())
-    group_warm = dupes_json(engine, *IMAGES, user=True, env={"LAYERSHARE_CACHE_DIR": str(theirs)})
+    # Other options: not the output kept, but every layer from the cache (no export).
+    group_warm = dupes_json(
+        engine, "--top", "7", *IMAGES, user=True, env={"LAYERSHARE_CACHE_DIR": str(theirs)}
+    )
     assert group_warm == group_cold and {k: group_warm[k] for k in FIGURES} == {k: cold[k] for k in FIGURES}
     calls = api_calls_since(engine, mark)
     shutil.rmtree(theirs)
@@ -363,8 +367,8 @@ import sys
 sys.argv = ["layershare", "dupes", "-H", {engine.host!r}, "--no-cache", "-f", "json", "app-x:1", "app-y:1"]
 import layershare.sources.dupes.folders as folders
 walk, done = folders.walk, []
-def walk_then_remove(root):
-    found = walk(root)
+def walk_then_remove(root, crcs=None):
+    found = walk(root, crcs)
     for copy in found:
         if copy.path == "h1" and not done:  # app-x's own layer (h2 still holds the inode)
             (root / copy.path).unlink()

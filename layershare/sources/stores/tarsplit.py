@@ -10,7 +10,7 @@ import json
 import zlib
 from pathlib import Path
 
-_FILE_ENTRY = b'{"type":1'
+_SEGMENT = b'{"type":2'  # as tar-split writes it: a segment line is skipped unparsed (most of the file)
 
 
 def crc64s(path: Path) -> dict[str, str] | None:
@@ -20,9 +20,11 @@ def crc64s(path: Path) -> dict[str, str] | None:
     try:
         with gzip.open(path, "rb") as lines:
             for line in lines:
-                if not line.startswith(_FILE_ENTRY):
+                if line[:12].replace(b" ", b"").startswith(_SEGMENT):
                     continue  # a segment: raw tar headers and padding
                 entry = json.loads(line)
+                if entry.get("type") != 1:
+                    continue
                 name = str(entry.get("name") or "")
                 while name.startswith(("./", "/")):
                     name = name[2:] if name.startswith("./") else name[1:]
