@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,18 @@ from corpus import build_corpus  # noqa: E402
 from devengine import start_private_engine  # noqa: E402
 from host_corpus import load_host  # noqa: E402
 from machine import describe_machine  # noqa: E402
-from scale import Measured, run_with_rusage  # noqa: E402
+from scale import Measured  # noqa: E402
+
+
+def run_with_rusage(args: list[str], env: dict[str, str]) -> tuple[float, int, str]:
+    """Wall time, peak memory (``/usr/bin/time``'s: this process built the images in memory, so a child's
+    own figure would count the copy it starts as) and stdout of one command."""
+    start = time.perf_counter()
+    done = subprocess.run(["/usr/bin/time", "-f", "%M", *args], env=env, capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if done.returncode != 0:
+        raise SystemExit(f"{' '.join(args)} failed: {done.stderr[-500:]}")
+    return wall, int(done.stderr.strip().splitlines()[-1]) * 1024, done.stdout
 
 
 def load_dupes_images(engine: object) -> None:
