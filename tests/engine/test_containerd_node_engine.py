@@ -53,6 +53,7 @@ class Node:
         self.engine = engine
         self.measured = measured
         self.blobs_before: set[str] = set()
+        self.archives = Path()  # the docker save files the namespaces were loaded from
 
     @property
     def root(self) -> Path:
@@ -108,6 +109,7 @@ def node(
         containerd.import_archive("moby", archives / "again.tar")
         box.measured["snapshots_after"] = du(box.snapshots)
         containerd.import_archive("moby", archives / "only.tar")
+        box.archives = archives
         yield box
     finally:
         containerd.stop()
@@ -374,3 +376,18 @@ def test_browse_on_the_node_shows_each_layer_as_its_snapshot_and_its_blob(node: 
     assert all(any(word.startswith(w) for word in newest) for w in layers[-1].name.split()), layers[-1].name
     report = next(i for i in node.report()["images"] if "fat-app:1" in i["tags"])
     assert sum(r.bytes or 0 for r in rows) == report["stored_bytes"]
+
+
+def test_dupes_on_the_node_reads_its_snapshots_as_the_archive_they_came_from(node: Node) -> None:
+    """``dupes --containerd-root``: the kubelet's namespace read from its snapshots' folders gives the
+    figures and contents of the ``docker save`` file it was imported from, read as an archive."""
+    on_node = node.layershare("dupes", "-f", "json")
+    assert on_node.returncode == 0, on_node.stderr
+    doc = json.loads(on_node.stdout)
+    saved = in_process("dupes", "--archive", str(node.archives / "k8s.tar"), "-f", "json")
+    assert saved.returncode == 0, saved.stderr
+    archive = json.loads(saved.stdout)
+    assert doc["read_from"] == "the layer store's folders" and doc["unread_layers"] == []
+    figures = ["stored_layers", "stored_files", "stored_bytes", "duplicate_bytes", "consolidatable_bytes"]
+    assert {k: doc[k] for k in figures} == {k: archive[k] for k in figures}
+    assert doc["stored_files"] > 0 and doc["duplicate_bytes"] > 0  # the bases' busybox, at least

@@ -219,6 +219,22 @@ def test_the_docker_group_reads_the_export_and_gets_roots_figures(engine: Any) -
     assert group["groups"] == root["groups"] and group["advice"] == root["advice"]
 
 
+def test_image_archives_give_the_engines_figures(engine: Any, tmp_path: Path) -> None:
+    """``dupes --archive``: ``docker save`` of the images (the classic layout on 20.10, OCI with compressed
+    layers on the containerd store) read as it streams: root's figures and contents."""
+    archive = tmp_path / "saved.tar"
+    subprocess.run(["docker", "save", "-o", str(archive), *IMAGES], env=engine.env(), check=True)
+    root = dupes_json(engine, *IMAGES)
+    saved = cli(engine, "dupes", "--archive", str(archive), "--format", "json")
+    assert saved.returncode == 0, saved.stderr
+    doc = json.loads(saved.stdout)
+    assert doc["read_from"] == "the archives"
+    assert {k: doc[k] for k in FIGURES} == {k: root[k] for k in FIGURES}
+    assert {g["digest"]: g["copies"] for g in doc["groups"]} == {
+        g["digest"]: g["copies"] for g in root["groups"]
+    }
+
+
 def test_the_table_says_what_each_figure_is(engine: Any) -> None:
     run = cli(engine, "dupes", "app-*")
     assert run.returncode == 0, run.stderr
