@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 from layershare.dupes.analysis import analyse
 from layershare.formats import DupesFormat
@@ -96,3 +97,25 @@ def test_an_images_own_layers_duplicate_what_other_layers_hold() -> None:
     assert result["sha256:i3"][0] == 1300  # its 0600 l.so (content in A and B) and opt/sh (the base's bin/sh)
     assert "/opt/sh 1kB (also in base:1)" in result["sha256:i3"][1]
     assert result["sha256:i0"][0] == 1000 and "(also in c:1)" in result["sha256:i0"][1]
+
+
+def test_an_archive_read_as_it_streams(tmp_path: Path) -> None:
+    """``dupes --archive``: a ``docker load`` archive (two bases, one layer on both: the same diff ID on
+    two parents, two stored layers), hashed as it streams."""
+    from corpus import ArchiveImage, _tar, write_load_archive
+
+    from layershare.sources.choice import SourceChoice
+    from layershare.sources.dupes.collect import collect
+
+    base_a, base_b = _tar({"etc/a": b"a" * 50}), _tar({"etc/b": b"b" * 60})
+    app = _tar({"srv/app.bin": b"x" * 1000, "srv/again.bin": b"x" * 1000, "srv/empty": b""})
+    archive = tmp_path / "saved.tar"
+    write_load_archive([ArchiveImage(["one:1"], [("ADD a", base_a), ("COPY app", app)]),
+                        ArchiveImage(["two:1"], [("ADD b", base_b), ("COPY app", app)])], archive)  # fmt: skip
+    report = analyse(collect(SourceChoice(archives=(str(archive),)), ()))
+    assert report.stored_layers == 4 and report.stored_files == 2 + 2 * 2  # app's layer stored twice
+    assert report.stored_bytes == 50 + 60 + 2 * 2000
+    assert report.duplicate_bytes == 3 * 1000  # four copies of one content
+    assert report.consolidatable_bytes == 2 * 1000  # each path in both stored app layers
+    (advice,) = report.advice
+    assert {i.tags[0] for i in advice.images} == {"one:1", "two:1"} and advice.files == 2

@@ -197,30 +197,22 @@ def _archives(paths: Sequence[str]) -> list[ImageContent]:
 
 
 def _from_contents(
-    source: str,
-    read_from: str,
-    contents: Sequence[ImageContent],
-    patterns: Sequence[str],
-    images: Sequence[DupesImage] | None = None,
+    source: str, read_from: str, contents: Sequence[ImageContent], patterns: Sequence[str]
 ) -> DupesInput:
-    """Stored layers from archives or an export: each image's chain, each chain the files of its diff ID."""
+    """Stored layers from archives: each image's chain, each chain the files of its diff ID (an archive
+    holds every layer its images name, or it is refused as it is read)."""
     by_diff = {layer.diff_id: layer for content in contents for layer in content.layers}
-    if images is None:
-        images = choose(
-            [DupesImage(c.config_digest, c.tags, tuple(chain_ids(list(c.diff_ids)))) for c in contents],
-            patterns,
-        )
+    images = choose(
+        [DupesImage(c.config_digest, c.tags, tuple(chain_ids(list(c.diff_ids)))) for c in contents], patterns
+    )
     diffs = {
         chain: diff
         for c in contents
         for chain, diff in zip(chain_ids(list(c.diff_ids)), c.diff_ids, strict=True)
     }
-    layers: dict[str, LayerFiles] = {}
-    for chain in dict.fromkeys(c for i in images for c in i.chain_ids):
-        diff = diffs.get(chain, "")
-        layer = by_diff.get(diff)
-        if layer is None:
-            layers[chain] = LayerFiles(chain, diff, (), unread="not in the export")
-        else:
-            layers[chain] = LayerFiles(chain, diff, layer.copies)
+    layers = {
+        chain: LayerFiles(chain, diffs[chain], by_diff[diffs[chain]].copies)
+        for i in images
+        for chain in i.chain_ids
+    }
     return DupesInput(source, read_from, tuple(images), layers)
