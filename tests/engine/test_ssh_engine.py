@@ -169,3 +169,15 @@ def test_browse_over_ssh_marks_what_free_says(remote: Any, monkeypatch: pytest.M
         over_ssh(remote, "free", "app-*", "--format", "json", DOCKER_HOST=remote.sshd.url).stdout
     )
     assert seen["status"][1] == doc["freed_bytes"] > 0
+
+
+def test_dupes_over_ssh_reads_the_export_and_gets_the_hosts_figures(remote: Any) -> None:
+    """``dupes`` over ssh: no file of the engine's host is read, so every layer comes from the engine's
+    export, streamed through ssh; the figures and contents are those read from the layer store there."""
+    result = over_ssh(remote, "dupes", "--format", "json", "--no-cache", DOCKER_HOST=remote.sshd.url)
+    assert result.returncode == 0, result.stderr
+    far, here = json.loads(result.stdout), local(remote, "dupes", "--no-cache")
+    assert far["read_from"] == "the engine's export" and here["read_from"] == "the layer store's folders"
+    keys = ["stored_layers", "stored_files", "stored_bytes", "duplicate_bytes", "consolidatable_bytes"]
+    assert {k: far[k] for k in keys} == {k: here[k] for k in keys} and far["duplicate_bytes"] > 0
+    assert far["groups"] == here["groups"]
