@@ -41,3 +41,15 @@ def split_namespace(key: str) -> tuple[str, str]:
     if slash and content_id.startswith("sha256:"):
         return namespace, content_id
     return "", key
+
+
+def stored_chain(unit_key: str) -> str | None:
+    """The chain ID a stored layer unit holds: a graphdriver layer's (``layer:<chain>``), a snapshot's
+    name (``snapshot:moby/17/<chain>`` on the engine's own snapshotter, ``snapshot:<chain>`` elsewhere);
+    None for any other unit."""
+    kind, _, ident = unit_key.partition(":")
+    if kind == "layer":
+        return ident
+    if kind == "snapshot":
+        return ident.split("/", 2)[2] if ident.count("/") >= 2 else ident
+    return None

@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from layershare.ids import stored_chain
 from layershare.model import Image, Layer, Snapshot
 from layershare.sources.history import EntryKind, classify
 from layershare.units import human_size
@@ -44,13 +45,13 @@ class LayerRow:
     empty: bool = False
 
 
-def instruction(layer: Layer | None, *, exact: bool = True) -> str:
+def instruction(layer: Layer | None) -> str:
     """What made a layer, as a person reads it: the instruction without the builder's wrapping
     (``RUN apt-get install …``, ``COPY app.py /app/``); ``imported`` where the image was imported,
     ``(no history)`` where the engine records nothing. Values are masked already (the source did it)."""
     if layer is None:
         return "(no history)"
-    return entry_text(layer.created_by, layer.comment) + ("" if exact and layer.created_by_exact else " (?)")
+    return entry_text(layer.created_by, layer.comment) + ("" if layer.created_by_exact else " (?)")
 
 
 def entry_text(created_by: str, comment: str = "") -> str:
@@ -67,24 +68,12 @@ def entry_text(created_by: str, comment: str = "") -> str:
     return _SPACES.sub(" ", _SOURCE.sub(r"\1:\2", text)).strip()
 
 
-def chain_of(key: str) -> str | None:
-    """The chain ID a layer unit stores: a graphdriver layer's, a snapshot's name (``moby/17/<chain>``
-    on the engine's own snapshotter, the chain ID itself elsewhere); None for any other unit."""
-    kind, _, ident = key.partition(":")
-    if kind == "layer":
-        return ident
-    if kind == "snapshot":
-        return ident.split("/", 2)[2] if ident.count("/") >= 2 else ident
-    return None
-
-
 class LayerIndex:
     """Which units store each layer and what made it, from the report's collection of the engine."""
 
     def __init__(self, snapshot: Snapshot | None) -> None:
         self.layers: dict[str, Layer] = {la.chain_id: la for la in snapshot.layers} if snapshot else {}
         self.images: dict[str, Image] = {i.id: i for i in snapshot.images} if snapshot else {}
-        self.blobs: dict[str, int] = {b.digest: b.size_bytes for b in snapshot.blobs} if snapshot else {}
 
     def rows(self, image_id: str, holds: Sequence[str], shown: Iterable[str] = ()) -> list[LayerRow]:
         """An image's rows, bottom to top: each layer of its chain (the units of ``holds`` that store
@@ -96,7 +85,7 @@ class LayerIndex:
         by_chain: dict[str, list[str]] = {c: [] for c in chains}
         rest: list[str] = []
         for key in holds:
-            chain = chain_of(key)
+            chain = stored_chain(key)
             if chain is not None and chain not in by_chain and not image:
                 by_chain[chain] = []
                 chains.append(chain)
@@ -121,10 +110,7 @@ class LayerIndex:
         rest = [u for u in rest if u not in counted]
         if rest:
             rows.append(LayerRow(OTHER, tuple(rest), (), other_text(rest), 0))
-        return [
-            LayerRow(r.chain_id, r.units, r.counted_above, r.instruction, n, r.empty)
-            for n, r in enumerate(rows)
-        ]
+        return [replace(r, position=n) for n, r in enumerate(rows)]
 
     def _with_empty(self, image: Image | None, rows: list[LayerRow]) -> list[LayerRow]:
         """The history entries that made no layer (ENV, CMD, LABEL …) placed among the layers, matched

@@ -28,12 +28,15 @@ class Level:
     filter: str = ""
     parent_key: str = ""
     shown: list[Node] = field(default_factory=list)
-    _seen: tuple[list[Node], tuple[bool, bool]] | None = field(default=None, repr=False)
+    layered: bool = False  # its rows are layers, which have an order of their own (bottom to top)
+    blobs: bool = False  # layers that came as blobs (the containerd store): a column of their own
 
     def rows(self, filters: Sequence[str], sort: str, measure: Measure, empty: bool = False) -> list[Node]:
         """The rows shown: items matching any of ``filters`` (and this level's own filter), by size
         (largest first) or by name (layers: bottom to top); the history entries that made no layer
-        only with ``empty``."""
+        only with ``empty``. Says too whether they are layers, and layers that came as blobs."""
+        self.layered = any(n.kind == "layer" for n in self.nodes)
+        self.blobs = self.layered and any(name.startswith("blob") for n in self.nodes for name, _ in n.parts)
         nodes = self.nodes if empty else [n for n in self.nodes if n.kind != "empty"]
         if filters:
             nodes = [n for n in nodes if not n.markable or any(_matches(g, n.name) for g in filters)]
@@ -51,23 +54,6 @@ class Level:
         if not without:
             return f"{len(self.shown)} rows"
         return f"{len(self.shown)} rows; e {'hides' if empty else 'shows'} {without} made no layer"
-
-    @property
-    def layered(self) -> bool:
-        """Whether the level is layers, which have an order of their own (bottom to top)."""
-        return self._kinds()[0]
-
-    @property
-    def blobs(self) -> bool:
-        """Whether the level is layers that came as blobs (the containerd store)."""
-        return self._kinds()[1]
-
-    def _kinds(self) -> tuple[bool, bool]:
-        if self._seen is None or self._seen[0] is not self.nodes:  # once per list of rows
-            layered = any(n.kind == "layer" for n in self.nodes)
-            blobs = layered and any(name.startswith("blob") for n in self.nodes for name, _ in n.parts)
-            self._seen = (self.nodes, (layered, blobs))
-        return self._seen[1]
 
 
 def top_level(views: Sequence[EngineView], view: View) -> Level:

@@ -60,10 +60,9 @@ def loaders(
     reading begins at once (:func:`read_engine`). ``planning``: each engine opens with ``plan``'s
     choice for it marked. ``view`` ``dupes``: what a worker reads after is every layer's files (else
     the data root's walk, for ``disk``)."""
-    found = [
+    return [
         _with_dupes(load, c) if view == "dupes" else load for load, c in _loaders(choice, data_root, planning)
     ]
-    return found
 
 
 def _with_dupes(load: Callable[[], EngineView], choice: SourceChoice) -> Callable[[], EngineView]:
@@ -75,7 +74,7 @@ def _with_dupes(load: Callable[[], EngineView], choice: SourceChoice) -> Callabl
         from layershare.dupes.analysis import analyse
         from layershare.sources.dupes.collect import collect
 
-        return replace(load(), walk=lambda: analyse(collect(choice, ())))
+        return replace(load(), walk=lambda: analyse(collect(choice)))
 
     return loaded
 

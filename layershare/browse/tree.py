@@ -18,15 +18,18 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 
 from layershare.browse.dupes import dupe_nodes
-from layershare.browse.layers import OTHER, LayerIndex, LayerRow, chain_of, figures, other_text, parts
+from layershare.browse.layers import OTHER, LayerIndex, LayerRow, figures, other_text, parts
 from layershare.browse.node import FILES_SHOWN, METADATA, Node, View
 from layershare.disk.categories import DiskReport
 from layershare.dupes.analysis import DupesReport
 from layershare.free.parent_chain import parents_removed_with
-from layershare.ids import short_id
+from layershare.ids import short_id, stored_chain
 from layershare.model import CATEGORIES, EngineImage, EngineState, Snapshot, StoredUnit
 from layershare.render.disk import CATEGORY_LABELS
+from layershare.sources.dupes.folders import files_folder
 from layershare.units import human_size
+
+STORED = ("layer", "snapshot", "blob")  # the kinds of unit an image's layers are stored as
 
 
 class EngineTree:
@@ -50,14 +53,11 @@ class EngineTree:
         self.images_of: dict[str, list[str]] = {}
         for image in state.images:
             for unit in image.holds:
+                # A layer, snapshot or blob (not a manifest's layer list: BuildKit's sharing, no bytes).
                 if (
                     unit in state.units
-                    and state.units[unit].kind in ("layer", "snapshot", "blob")
-                    and (
-                        not unit.startswith(
-                            "layers:"
-                        )  # a manifest's layer list: BuildKit's sharing, no bytes
-                    )
+                    and state.units[unit].kind in STORED
+                    and not unit.startswith("layers:")
                 ):
                     self.images_of.setdefault(unit, []).append(image.id)
         self.users_of: dict[str, list[str]] = {}
@@ -99,7 +99,7 @@ class EngineTree:
         """``layershare disk``'s categories: the engine's figures now, the walk's when it is done."""
         state, report = self.state, self.disk
         engine_bytes: dict[str, int | None] = {
-            "images": sum(u.bytes for u in state.units.values() if u.kind in ("layer", "snapshot", "blob")),
+            "images": sum(u.bytes for u in state.units.values() if u.kind in STORED),
             "containers": sum(c.size_rw_bytes for c in state.containers),
             "volumes": sum(v.bytes or 0 for v in state.volumes),
             "build_cache": sum(r.bytes for r in state.build_cache if not r.shared),
@@ -213,13 +213,14 @@ class EngineTree:
                 elif not row.empty and row.chain_id not in nodes and (row.units or row.counted_above):
                     nodes[row.chain_id] = self._layer_node(row, None, order=len(nodes))
         if rest:
-            children = [self._unit_node(k) for k in rest]
-            total = sum(self.state.units[k].bytes for k in rest)
-            nodes[OTHER] = Node(
-                "layers:other", "other", other_text(rest), total, METADATA, children=children,
-                order=len(nodes),
-            )  # fmt: skip
+            nodes[OTHER] = self._other_node("layers:other", rest, len(nodes))
         return list(nodes.values())
+
+    def _other_node(self, key: str, units: list[str] | tuple[str, ...], order: int) -> Node:
+        """What images hold beside their layers (manifests, configs, step snapshots): one row to open."""
+        total = sum(self.state.units[k].bytes for k in units)
+        children = [self._unit_node(k) for k in units]
+        return Node(key, "other", other_text(units), total, METADATA, children=children, order=order)
 
     def _layer_node(self, row: LayerRow, image_id: str | None, order: int | None = None) -> Node:
         units = self.state.units
@@ -229,19 +230,9 @@ class EngineTree:
                 f"empty:{image_id}:{row.position}", "empty", row.instruction, 0, "no layer", order=position
             )
         if row.chain_id == OTHER:
-            children = [self._unit_node(k) for k in row.units]
-            total = sum(units[k].bytes for k in row.units)
-            return Node(
-                f"other:{image_id}",
-                "other",
-                row.instruction,
-                total,
-                METADATA,
-                children=children,
-                order=position,
-            )
+            return self._other_node(f"other:{image_id}", row.units, position)
         every = (*row.units, *row.counted_above)
-        first = next((k for k in every if chain_of(k)), every[0])  # the layer or snapshot, else the blob
+        first = next((k for k in every if stored_chain(k)), every[0])  # the layer or snapshot, else the blob
         others = [i for i in self.images_of.get(first, ()) if i != image_id]
         found = parts(row.units, {k: units[k].bytes for k in every}, row.counted_above)
         detail = [short_id(row.chain_id), self._holders(others, image_id is not None), figures(found)]
@@ -331,11 +322,7 @@ def largest_files(paths: Iterable[str]) -> list[tuple[str, int]] | None:
     """The largest regular files under a layer's folders (its ``diff`` or ``fs`` when it has one), with
     their sizes; None when there is nothing readable."""
     roots = []
-    for path in paths:
-        for inner in ("diff", "fs"):
-            if os.path.isdir(os.path.join(path, inner)):
-                path = os.path.join(path, inner)
-                break
+    for path in map(str, map(files_folder, paths)):
         if os.path.isdir(path) and os.access(path, os.R_OK | os.X_OK):
             roots.append(path)
     if not roots:

@@ -144,6 +144,6 @@ def _dupes(source: SourceChoice, policy: Any, no_content: bool) -> DupesInput | 
     if no_content:
         return "layer files were not read (--no-content)"
     try:
-        return collect(source, (), progress=progress_bar("hashing files", source.quiet))
+        return collect(source, progress=progress_bar("hashing files", source.quiet))
     except LayershareError as e:
         return f"layer files could not be read: {e}"

@@ -38,10 +38,11 @@ def dupes(source: SourceChoice, fmt: str, top: int, images: tuple[str, ...]) -> 
 
 def dupes_of(source: SourceChoice, images: tuple[str, ...] = ()) -> DupesReport:
     """What ``dupes`` finds on one source (a line on stderr for each layer it could not read)."""
-    from layershare.dupes.analysis import analyse
+    from layershare.dupes.analysis import analyse, named
     from layershare.sources.dupes.collect import collect
 
-    report = analyse(collect(source, images, progress=progress_bar("hashing files", source.quiet)))
+    chosen = collect(source, lambda found: named(found, images), progress_bar("hashing files", source.quiet))
+    report = analyse(chosen)
     for chain, why in report.unread:
         click.echo(f"layershare: layer {chain} was not read: {why}", err=True)
     return report

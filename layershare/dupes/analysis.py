@@ -21,6 +21,8 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from layershare.errors import ImageNotFound
+from layershare.free.selection import resolve_reference
 from layershare.model import DupesImage, DupesInput, StoredCopy
 
 FOLDERS_SHOWN = 4
@@ -75,6 +77,20 @@ class DupesReport:
 
 
 Key = tuple[str, str, int, int, int]  # path, digest, mode, uid, gid
+
+
+def named(images: Sequence[DupesImage], references: Sequence[str]) -> tuple[DupesImage, ...]:
+    """The images ``references`` name (every image when none), read as ``free`` reads them: a tag
+    (``app`` is ``app:latest``), a glob, an ID or its first characters, a digest."""
+    if not references:
+        return tuple(images)
+    ids: set[str] = set()
+    for reference in references:
+        hits = resolve_reference(images, reference)
+        if not hits:
+            raise ImageNotFound(f"no image matches {reference!r}")
+        ids.update(image_id for image_id, _ in hits)
+    return tuple(i for i in images if i.id in ids)
 
 
 def analyse(found: DupesInput) -> DupesReport:

@@ -9,7 +9,9 @@ from __future__ import annotations
 import fnmatch
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Protocol
 
 from layershare.free.engine_rules import EngineRules, normalise_reference, repository
 from layershare.free.plan import Plan
@@ -111,7 +113,7 @@ def _picked_tags(state: EngineState, selection: Selection, now: float) -> dict[s
             raise ImageNotFound(f"no image {image_id} on this engine")
         whole(image_id)
     for reference in selection.references:
-        hits = _resolve(state, reference)
+        hits = resolve_reference(state.images, reference)
         if not hits:
             from layershare.errors import ImageNotFound
 
@@ -198,20 +200,33 @@ def _older_than_last(state: EngineState, keep: int) -> dict[str, list[str]]:
     return chosen
 
 
-def _resolve(state: EngineState, reference: str) -> list[tuple[str, str]]:
-    """(image ID, tag or "" for the whole image) that a reference, glob, ID or digest names."""
+class Named(Protocol):
+    """An image as a reference names it: its ID, tags and digests."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def tags(self) -> tuple[str, ...]: ...
+    @property
+    def digests(self) -> tuple[str, ...]: ...
+
+
+def resolve_reference(images: Iterable[Named], reference: str) -> list[tuple[str, str]]:
+    """(image ID, tag or "" for the whole image) that a reference, glob, ID or digest names, as the
+    docker CLI reads them (``app`` is ``app:latest``; ``app-*`` any tag of those repositories)."""
+    images = list(images)
     text = reference.strip()
     hex_part = text.removeprefix("sha256:")
     if re.fullmatch(r"[0-9a-f]{4,64}", hex_part):
-        by_id = [(i.id, "") for i in state.images if i.id.removeprefix("sha256:").startswith(hex_part)]
+        by_id = [(i.id, "") for i in images if i.id.removeprefix("sha256:").startswith(hex_part)]
         if by_id:
             return by_id
     if "@" in text:  # name@sha256:...: the whole image, as docker image rm reads a digest
         name, _, digest = text.partition("@")
         wanted = {text, f"{normalise_reference(name).rsplit(':', 1)[0]}@{digest}"}
-        return [(i.id, "") for i in state.images if wanted & set(i.digests)]
+        return [(i.id, "") for i in images if wanted & set(i.digests)]
     if any(ch in text for ch in "*?["):
         pattern = text if ":" in text.rsplit("/", 1)[-1] else f"{text}:*"
-        return [(i.id, t) for i in state.images for t in i.tags if fnmatch.fnmatchcase(t, pattern)]
+        return [(i.id, t) for i in images for t in i.tags if fnmatch.fnmatchcase(t, pattern)]
     name = normalise_reference(text)
-    return [(i.id, t) for i in state.images for t in i.tags if t == name]
+    return [(i.id, t) for i in images for t in i.tags if t == name]

@@ -40,11 +40,12 @@ class LayerFiles:
 
 @dataclass(frozen=True)
 class DupesImage:
-    """An image as ``dupes`` reads it: its ID, its tags, its stored layers bottom to top."""
+    """An image as ``dupes`` reads it: its ID, its tags, its stored layers bottom to top, its digests."""
 
     id: str
     tags: tuple[str, ...]
     chain_ids: tuple[str, ...]
+    digests: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from layershare.dupes.analysis import Advice, DupesReport
 from layershare.formats import DupesFormat
 from layershare.ids import short_id
 from layershare.model import DupesImage
-from layershare.render.safe import SafeCsvWriter, tabulate
+from layershare.render.safe import SafeCsvWriter, tabulate, visible
 from layershare.units import human_size
 
 DUPES_SCHEMA = "layershare.dupes/v1"
@@ -107,7 +107,7 @@ def _text(report: DupesReport, *, top: int, markdown: bool) -> str:
         "the same path, content, mode and owner in several layers; what shared layers would save",
     ]
     for chain, why in report.unread:
-        lines.append(f"Not read: layer {short_id(chain)}: {why}")
+        lines.append(f"Not read: layer {short_id(chain)}: {visible(why)}")
     if report.groups:
         rows = [
             [human_size(g.wasted), human_size(g.size), str(g.copies), "/" + g.paths[0]
@@ -120,11 +120,13 @@ def _text(report: DupesReport, *, top: int, markdown: bool) -> str:
     if report.advice:
         lines += ["", f"{heading}Shared layers that would store them once", ""]
         for n, advice in enumerate(report.advice[:top], 1):
-            folders = ", ".join(f"{f} ({c})" for f, c in advice.folders)
+            folders = ", ".join(f"{visible(f)} ({c})" for f, c in advice.folders)  # a folder's name is data
             lines.append(f"{n}. {advice_sentence(advice)}.")
-            lines.append(f"   in {folders}; images: {_names(advice.images, 5)}")
+            lines.append(f"   in {folders}; images: {visible(_names(advice.images, 5))}")
             if advice.base is not None:
-                lines.append(f"   move them into {_name(advice.base)}, which all of them are built on")
+                lines.append(
+                    f"   move them into {visible(_name(advice.base))}, which all of them are built on"
+                )
     return "\n".join(lines) + "\n"
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from layershare.browse.layers import LayerIndex, chain_of, entry_text, parts
+from layershare.browse.layers import LayerIndex, entry_text, parts
 from layershare.browse.rows import whole_words
 from layershare.browse.tree import EngineTree
+from layershare.ids import stored_chain as chain_of
 from layershare.model import (
     EngineImage,
     EngineInfo,

@@ -112,10 +112,29 @@ def test_an_archive_read_as_it_streams(tmp_path: Path) -> None:
     archive = tmp_path / "saved.tar"
     write_load_archive([ArchiveImage(["one:1"], [("ADD a", base_a), ("COPY app", app)]),
                         ArchiveImage(["two:1"], [("ADD b", base_b), ("COPY app", app)])], archive)  # fmt: skip
-    report = analyse(collect(SourceChoice(archives=(str(archive),)), ()))
+    report = analyse(collect(SourceChoice(archives=(str(archive),))))
     assert report.stored_layers == 4 and report.stored_files == 2 + 2 * 2  # app's layer stored twice
     assert report.stored_bytes == 50 + 60 + 2 * 2000
     assert report.duplicate_bytes == 3 * 1000  # four copies of one content
     assert report.consolidatable_bytes == 2 * 1000  # each path in both stored app layers
     (advice,) = report.advice
     assert {i.tags[0] for i in advice.images} == {"one:1", "two:1"} and advice.files == 2
+
+
+def test_a_hostile_path_or_name_is_text_in_every_format() -> None:
+    """Paths and names come from images: no control character reaches a terminal, no CSV cell runs."""
+    hostile = "usr/\x1b]0;pwned\x07/\x1b[2Jx.so"
+    layers = {
+        APP_A: LayerFiles(APP_A, "d1", (copy(hostile, 300, "lib"),)),
+        APP_B: LayerFiles(APP_B, "d1", (copy(hostile, 300, "lib"),)),
+    }
+    images = (
+        DupesImage("sha256:i1", ("=cmd|' /C calc'!A0",), (APP_A,)),
+        DupesImage("sha256:i2", ("b:1",), (APP_B,)),
+    )
+    report = analyse(DupesInput("here", "files", images, layers))
+    for fmt in (DupesFormat.TABLE, DupesFormat.MARKDOWN, DupesFormat.CSV):
+        text = render_dupes(report, fmt)
+        assert "\x1b" not in text and "\x07" not in text and "\\x1b]0;pwned\\x07" in text, fmt
+    for row in csv.reader(io.StringIO(render_dupes(report, DupesFormat.CSV))):
+        assert not any(cell.startswith(("=", "+", "-", "@")) for cell in row)

@@ -13,19 +13,18 @@ diff ID on two parents is two stored layers with the same files.
 
 from __future__ import annotations
 
-import fnmatch
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from layershare.cache import engine_key
 from layershare.errors import UsageError
-from layershare.ids import chain_ids, split_namespace
-from layershare.model import DupesImage, DupesInput, ImageContent, LayerFiles, Snapshot
+from layershare.ids import chain_ids, split_namespace, stored_chain
+from layershare.model import DupesImage, DupesInput, EngineState, ImageContent, LayerFiles, Snapshot
 from layershare.sources.choice import SourceChoice, open_engine
 from layershare.sources.dupes.cache import LayerFilesCache
-from layershare.sources.dupes.folders import read_folders
+from layershare.sources.dupes.folders import files_folder, read_folders
 from layershare.sources.stores import containerd_meta
 
 if TYPE_CHECKING:
@@ -36,25 +35,57 @@ FOLDERS = "the layer store's folders"
 EXPORT = "the engine's export"
 
 
-def collect(choice: SourceChoice, patterns: Sequence[str], progress: Progress | None = None) -> DupesInput:
-    """The images ``patterns`` name (every image when none) and the files of their stored layers."""
+Select = Callable[[Sequence[DupesImage]], Sequence[DupesImage]]
+
+
+def collect(choice: SourceChoice, select: Select = tuple, progress: Progress | None = None) -> DupesInput:
+    """The images ``select`` keeps (every image by default) and the files of their stored layers."""
     if choice.archives:
-        return _from_contents(
-            ", ".join(choice.archives), "the archives", _archives(choice.archives), patterns
-        )
+        return _from_contents(", ".join(choice.archives), "the archives", _archives(choice.archives), select)
     if choice.recording:
         raise UsageError("dupes reads files: a recording holds none (give an engine or --archive)")
     if choice.containerd_root:
-        return _from_node(choice, patterns, progress)
+        return _from_node(choice, select, progress)
+    from layershare.sources.holdings.reader import HoldingsReader
+
     engine = open_engine(choice)
-    snapshot = engine.snapshot()
-    images = choose(_images_of(snapshot), patterns)
-    info = engine.lists()["info"]
-    folders = _engine_folders(engine, info, snapshot, images)
-    if folders is not None:
-        cache = LayerFilesCache(choice.cache_dir, f"folders-{engine_key(info)}")
-        return DupesInput(engine.where, FOLDERS, images, read_folders(folders, cache, progress))
-    return _exported(engine, snapshot, images, LayerFilesCache(choice.cache_dir, "tar"))
+    reader = HoldingsReader(engine)  # what free and disk read: the units each image holds, their folders
+    state = reader.state(with_df=False)
+    assert reader.snapshot is not None
+    images = tuple(select(_images_of(reader.snapshot)))
+    if reader.data_root is None:  # the store's files are not readable from here: the export
+        return _exported(engine, reader.snapshot, images, LayerFilesCache(choice.cache_dir, "tar"))
+    folders = _store_folders(state, reader.paths, reader.snapshot, images, Path(reader.data_root))
+    cache = LayerFilesCache(choice.cache_dir, f"folders-{engine_key(engine.lists()['info'])}")
+    return DupesInput(engine.where, FOLDERS, images, read_folders(folders, cache, progress))
+
+
+def _store_folders(
+    state: EngineState,
+    paths: Mapping[str, tuple[str, ...]],
+    snapshot: Snapshot,
+    images: Sequence[DupesImage],
+    data_root: Path,
+) -> dict[str, tuple[str, Path | None, Path | None]]:
+    """Each stored layer's (diff ID, the folder of its files, its tar-split on a graphdriver store):
+    the folders the engine's holdings name for the units that store the images' chains."""
+    folder_of: dict[str, Path] = {}
+    for image in state.images:
+        for key in image.holds:
+            chain = stored_chain(key)
+            if chain is not None and paths.get(key):
+                folder_of.setdefault(chain, files_folder(paths[key][0]))
+    diffs = {la.chain_id: la.diff_id for la in snapshot.layers}
+    graphdriver = state.engine.image_store != "containerd"
+    layerdb = data_root / "image" / state.engine.storage_driver / "layerdb" / "sha256"
+    return {
+        c: (
+            diffs.get(c, ""),
+            folder_of.get(c),
+            layerdb / c.removeprefix("sha256:") / "tar-split.json.gz" if graphdriver else None,
+        )
+        for c in dict.fromkeys(c for i in images for c in i.chain_ids)
+    }
 
 
 def _exported(
@@ -84,67 +115,8 @@ def _exported(
     return DupesInput(engine.where, EXPORT, tuple(images), layers)
 
 
-def choose(images: Sequence[DupesImage], patterns: Sequence[str]) -> tuple[DupesImage, ...]:
-    """The images a pattern names: a tag or a glob of tags, or an image ID (or its first characters)."""
-    if not patterns:
-        return tuple(images)
-    chosen = []
-    for image in images:
-        ident = image.id.removeprefix("sha256:")
-        if any(
-            fnmatch.fnmatchcase(tag, p)
-            or tag == p
-            or (len(p) >= 4 and ident.startswith(p.removeprefix("sha256:")))
-            for p in patterns
-            for tag in (*image.tags, "")
-        ):
-            chosen.append(image)
-    if not chosen:
-        raise UsageError(f"no image matches {', '.join(patterns)}")
-    return tuple(chosen)
-
-
 def _images_of(snapshot: Snapshot) -> list[DupesImage]:
-    return [DupesImage(i.id, i.tags, i.chain_ids) for i in snapshot.images]
-
-
-def _engine_folders(
-    engine: EngineSource, info: Mapping[str, Any], snapshot: Snapshot, images: Sequence[DupesImage]
-) -> dict[str, tuple[str, Path | None, Path | None]] | None:
-    """Each stored layer's folder, where this process may read the engine's layer store (root on its
-    host); None where it may not (the export is read then)."""
-    from layershare.sources.holdings.store import EngineStore
-
-    if engine.over_ssh:
-        return None
-    store = EngineStore(info, str(info.get("DockerRootDir") or ""))
-    if not store.readable:
-        return None
-    diffs = {la.chain_id: la.diff_id for la in snapshot.layers}
-    wanted = list(dict.fromkeys(c for i in images for c in i.chain_ids))
-    if store.containerd:
-        if store.containerd_root is None:
-            return None
-        found = _snapshot_folders(store.containerd_root, store.driver, {containerd_meta.NAMESPACE})
-        return {c: (diffs.get(c, ""), found.get((containerd_meta.NAMESPACE, c)), None) for c in wanted}
-    layerdb = Path(store.data_root) / "image" / store.driver / "layerdb" / "sha256"
-    folders: dict[str, tuple[str, Path | None, Path | None]] = {}
-    for c in wanted:  # the layer's folder, and its tar-split (each file's CRC-64)
-        split = layerdb / c.removeprefix("sha256:") / "tar-split.json.gz"
-        folders[c] = (diffs.get(c, ""), _graphdriver_folder(Path(store.data_root), store.driver, c), split)
-    if wanted and all(folder is None for _, folder, _ in folders.values()):
-        return None  # not this engine's layer store (rootless, another data root): the export then
-    return folders
-
-
-def _graphdriver_folder(root: Path, driver: str, chain: str) -> Path | None:
-    try:
-        cache_id = root / "image" / driver / "layerdb" / "sha256" / chain.removeprefix("sha256:") / "cache-id"
-        name = cache_id.read_text().strip()
-    except OSError:
-        return None
-    folder = root / "vfs" / "dir" / name if driver == "vfs" else root / driver / name / "diff"
-    return folder if folder.is_dir() else None
+    return [DupesImage(i.id, i.tags, i.chain_ids, i.digests) for i in snapshot.images]
 
 
 def _snapshot_folders(root: Path, snapshotter: str, namespaces: set[str]) -> dict[tuple[str, str], Path]:
@@ -157,7 +129,7 @@ def _snapshot_folders(root: Path, snapshotter: str, namespaces: set[str]) -> dic
     }
 
 
-def _from_node(choice: SourceChoice, patterns: Sequence[str], progress: Progress | None) -> DupesInput:
+def _from_node(choice: SourceChoice, select: Select, progress: Progress | None) -> DupesInput:
     from layershare.sources.choice import open_source
     from layershare.sources.containerd import ContainerdSource
 
@@ -165,7 +137,7 @@ def _from_node(choice: SourceChoice, patterns: Sequence[str], progress: Progress
     assert isinstance(source, ContainerdSource)
     _, chosen, snapshotter = source.opened()
     snapshot = source.snapshot()
-    images = choose(_images_of(snapshot), patterns)
+    images = tuple(select(_images_of(snapshot)))
     found = _snapshot_folders(source.root, snapshotter, set(chosen))
     diffs = {la.chain_id: la.diff_id for la in snapshot.layers}
     folders: dict[str, tuple[str, Path | None, Path | None]] = {}
@@ -197,14 +169,12 @@ def _archives(paths: Sequence[str]) -> list[ImageContent]:
 
 
 def _from_contents(
-    source: str, read_from: str, contents: Sequence[ImageContent], patterns: Sequence[str]
+    source: str, read_from: str, contents: Sequence[ImageContent], select: Select
 ) -> DupesInput:
     """Stored layers from archives: each image's chain, each chain the files of its diff ID (an archive
     holds every layer its images name, or it is refused as it is read)."""
     by_diff = {layer.diff_id: layer for content in contents for layer in content.layers}
-    images = choose(
-        [DupesImage(c.config_digest, c.tags, tuple(chain_ids(list(c.diff_ids)))) for c in contents], patterns
-    )
+    images = tuple(select([DupesImage(c.config_digest, c.tags, chain_ids(c.diff_ids)) for c in contents]))
     diffs = {
         chain: diff
         for c in contents

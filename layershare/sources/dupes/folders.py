@@ -27,6 +27,15 @@ CHUNK = 1 << 20
 WORKERS = max(2, min(8, 2 * (os.cpu_count() or 1)))
 
 
+def files_folder(path: str | Path) -> Path:
+    """Where a stored layer's files are under the folder the store names for it: an overlay layer's
+    ``diff``, a containerd snapshot's ``fs``, else the folder itself (vfs)."""
+    for inner in ("diff", "fs"):
+        if os.path.isdir(os.path.join(path, inner)):
+            return Path(path, inner)
+    return Path(path)
+
+
 class Unreadable(Exception):
     """A layer's folder could not be walked or one of its files read."""
 
