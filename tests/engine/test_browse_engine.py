@@ -27,6 +27,7 @@ from typing import Any
 
 import docker
 import pytest
+from devengine import PrivateEngineError
 from disk_state import build_disk_state
 from engines import (
     api_calls_since,
@@ -407,12 +408,14 @@ def words(text: str) -> list[str]:
 
 def history_of(engine: Any, image: str) -> list[tuple[str, str, int]]:
     """``docker history --no-trunc --format json``, oldest first: each entry's instruction and comment,
-    with the API's exact bytes beside (the CLI prints them rounded)."""
-    printed = [
-        json.loads(line)
-        for line in engine.docker("history", "--no-trunc", "--format", "json", image).splitlines()
-    ]
+    with the API's exact bytes beside (the CLI prints them rounded). Debian's 20.10 CLI (the one 29.7's
+    overlay2 store is driven with here) has no ``--format json``: the API's own answer, the same data."""
     exact = docker.APIClient(base_url=engine.host, version="auto").history(image)
+    try:
+        out = engine.docker("history", "--no-trunc", "--format", "json", image)
+        printed = [json.loads(line) for line in out.splitlines()]
+    except (PrivateEngineError, ValueError):
+        printed = [{"CreatedBy": e["CreatedBy"], "Comment": e["Comment"]} for e in exact]
     assert len(printed) == len(exact)
     return [(p["CreatedBy"], p["Comment"], int(e["Size"])) for p, e in zip(printed, exact, strict=True)][::-1]
 
@@ -484,7 +487,10 @@ def test_every_layer_is_one_row_saying_what_made_it_as_history_does(engine: Any)
                 checked += 1
         if engine.containerd:
             blobs = [dict(r.parts).get("blob", dict(r.parts).get("blob above")) for r in layers]
-            assert blobs == saved_layer_blobs(engine, image.tags[0]), image.tags
+            saved = saved_layer_blobs(engine, image.tags[0])
+            if engine.kind.startswith("26."):  # before 28.2 the engine counts no blob: nor does the row
+                saved = [0] * len(saved)
+            assert blobs == saved, image.tags
             assert all(r.bytes == sum(v for k, v in r.parts if k != "blob above") for r in layers)
         else:
             assert all(r.bytes == dict(r.parts)["layer"] for r in layers)

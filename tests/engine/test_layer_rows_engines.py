@@ -37,11 +37,14 @@ def engine(request: pytest.FixtureRequest) -> Iterator[Any]:
             private.docker("load", "-i", str(Path(folder, "dupes.tar")))
 
     with private_engine(request.param, build=load) as private:
+        # No container: before 29.6 the containerd store's LayersSize counts containers' snapshots too.
+        private.docker("container", "prune", "-f")
         yield private
 
 
 def test_the_layers_view_adds_up_to_layers_size(engine: Any) -> None:
-    """Each stored layer once, and the rows add up to the engine's LayersSize."""
+    """Each stored layer once, and the rows add up to the engine's LayersSize (no container here: before
+    29.6 the containerd store's LayersSize counts containers' snapshots too, which are not layers)."""
     seen: dict[str, int] = {}
 
     def look(app: BrowseApp) -> None:
