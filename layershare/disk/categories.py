@@ -3,7 +3,8 @@
 ``bytes`` is the engine's own figure where it has one (images: ``LayersSize``;
 containers: each ``SizeRw``; volumes: each ``UsageData.Size``; build cache:
 the records not shared with image layers, which ``docker system df -v``
-prints as "Build cache usage") and the files' sizes elsewhere (logs,
+prints as "Build cache usage"; builders: their state volumes' ``UsageData.Size``,
+which ``docker system df`` counts as volumes) and the files' sizes elsewhere (logs,
 metadata, orphans, what is left). ``disk_bytes`` is what one walk of the data
 root found allocated, each inode once: the categories add up to the walk's
 total exactly. ``reclaimable_bytes`` is what ``docker system prune -a
@@ -65,6 +66,7 @@ def disk_report(snapshot: DiskSnapshot) -> DiskReport:
         "containers": sum(c.size_rw_bytes for c in snapshot.containers),
         "volumes": sum_known([v.bytes for v in snapshot.volumes]),
         "build_cache": sum(r.bytes for r in unshared),
+        "builders": sum_known([b.volume_bytes for b in snapshot.builders]),
         "inactive_store": sum(s.bytes for s in snapshot.inactive_stores),
     }
     reclaimable = _reclaimable(snapshot)
@@ -107,6 +109,10 @@ def _reclaimable(snapshot: DiskSnapshot) -> dict[Category, int | None]:
         "logs": None if walked is None else sum_known([c.log.bytes if c.log else None for c in gone]),
         "volumes": sum_known([v.bytes for v in snapshot.volumes if v.name in pruned_volumes]),
         "build_cache": freed["build_cache"],
+        # A builder's state volume is named: a prune takes it only below API 1.42, its container gone.
+        "builders": sum_known(
+            [b.volume_bytes for b in snapshot.builders if b.state_volume in pruned_volumes]
+        ),
         "orphans": None if walked is None else sum(o.usage.bytes for o in snapshot.orphans),
         "inactive_store": 0,  # no prune reaches a store the engine no longer uses
         "other_namespaces": 0,  # nor another client's namespace

@@ -64,26 +64,74 @@ def keep_bytes(state: EngineState, plan: Plan, total: int, space: BuildSpace) ->
             "keeps no --max-used-space or --min-free-space (from API 1.48): only the reserved space counts"
         )
         return reserved
-    keep = space.max_used
+    free = state.build_cache_free_bytes
     if space.min_free:
-        free = state.build_cache_free_bytes
         if free is None:
             plan.notes.append(
                 "--min-free-space needs the free space of the engine's data root, which is not "
                 "readable from here: the build cache's share is an estimate"
             )
-            free = 0
         else:
             plan.notes.append(
                 f"--min-free-space: the data root's file system has {free:,} bytes free now; "
                 "BuildKit reads it again when it prunes"
             )
-        excess = space.min_free - free
+    return calculate_keep(total, reserved, space.max_used, space.min_free, free or 0)
+
+
+def calculate_keep(total: int, reserved: int, max_used: int, min_free: int, free: int) -> int:
+    """BuildKit's ``calculateKeepBytes`` for a cache of ``total`` bytes on a file system with ``free``
+    bytes free: 0 where no limit is set (every match goes), else what the limits keep."""
+    if not (reserved or max_used or min_free):
+        return 0
+    keep = max_used
+    if min_free:
+        excess = min_free - free
         if excess > 0:
             keep = total - excess if keep == 0 else min(keep, total - excess)
         elif keep == 0:
             keep = total  # enough free space: nothing goes
     return max(keep, reserved)
+
+
+_FIELDS = {"type": "type", "id": "id", "description": "description"}
+
+
+def matches_filters(record: BuildRecord, filters: Iterable[str]) -> bool:
+    """Whether a record passes BuildKit's prune filters (containerd's syntax): any of ``filters``, each
+    a comma-separated list of ``field==value``, ``field!=value``, ``field~=regexp`` or a bare field
+    (``inuse``, ``mutable``, ``shared``, ``private``) that all hold; no filter: every record. A field
+    BuildKit has and layershare does not read (``parents``) raises ``ValueError``."""
+    import re
+
+    listed = [f for f in filters if f]
+    if not listed:
+        return True
+    for text in listed:
+        held = True
+        for part in text.split(","):
+            found = re.fullmatch(r"\s*([a-z]+)\s*(==|!=|~=)?\s*(.*?)\s*", part)
+            if not found:
+                raise ValueError(f"a build-cache filter {part!r} does not parse")
+            name, op, value = found.groups()
+            if op is None:
+                flags = {"inuse": record.in_use, "shared": record.shared, "private": not record.shared}
+                if name not in flags:
+                    raise ValueError(f"the build-cache filter {name!r} is not one layershare reproduces")
+                held = held and flags[name]
+                continue
+            if name not in _FIELDS:
+                raise ValueError(f"the build-cache filter {name!r} is not one layershare reproduces")
+            actual = str(getattr(record, _FIELDS[name]) or ("regular" if name == "type" else ""))
+            if op == "==":
+                held = held and actual == value
+            elif op == "!=":
+                held = held and actual != value
+            else:
+                held = held and re.search(value, actual) is not None
+        if held:
+            return True
+    return False
 
 
 def prune_to(plan: Plan, records: dict[str, BuildRecord], removable: set[str], total: int, keep: int) -> None:

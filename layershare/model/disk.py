@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from layershare.model.builders import Builder
 from layershare.model.holdings import BuildRecord, Container, EngineState, Usage, Volume
 from layershare.model.images import EngineInfo
 
@@ -19,6 +20,7 @@ Category = Literal[
     "logs",
     "volumes",
     "build_cache",
+    "builders",
     "inactive_store",
     "other_namespaces",
     "metadata",
@@ -31,6 +33,7 @@ CATEGORIES: tuple[Category, ...] = (
     "logs",
     "volumes",
     "build_cache",
+    "builders",
     "inactive_store",
     "other_namespaces",
     "metadata",
@@ -85,8 +88,9 @@ class DiskRoot:
 class DiskSnapshot:
     """What one engine's disk holds, from its API and (where readable) one walk of its roots.
 
-    ``layers_bytes`` is the engine's ``LayersSize``.
-    ``walked`` holds each category's bytes as found on disk, None when the
+    ``layers_bytes`` is the engine's ``LayersSize``. ``volumes`` are the
+    engine's volumes but the buildx builders' state volumes, which are
+    ``builders``. ``walked`` holds each category's bytes as found on disk, None when the
     roots were not readable. ``holdings`` is the engine's state a prune is planned on.
     """
 
@@ -100,6 +104,7 @@ class DiskSnapshot:
     build_cache: tuple[BuildRecord, ...]
     orphans: tuple[Orphan, ...] = ()
     inactive_stores: tuple[InactiveStore, ...] = ()
+    builders: tuple[Builder, ...] = ()
     walked: Mapping[Category, Usage] | None = None
     volume_prune_all: bool = True
     # False where docker's prune rules do not apply (containerd on a node): nothing is said reclaimable.

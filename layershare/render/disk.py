@@ -15,6 +15,13 @@ from layershare.disk.categories import DiskReport, sum_known
 from layershare.formats import DiskFormat
 from layershare.ids import short_id
 from layershare.model import CATEGORIES, Usage
+from layershare.render.builders import (
+    BUILDER_HEADERS,
+    builder_document,
+    builder_row,
+    gc_sentence,
+    volume_note,
+)
 from layershare.render.naming import describe_engine, engine_document, shorten
 from layershare.render.safe import SafeCsvWriter
 from layershare.units import human_size
@@ -27,6 +34,7 @@ CATEGORY_LABELS = {
     "logs": "container logs",
     "volumes": "volumes",
     "build_cache": "build cache",
+    "builders": "buildx builders (state volumes)",
     "inactive_store": "inactive image store (switched)",
     "other_namespaces": "other containerd namespaces",
     "metadata": "engine metadata",
@@ -140,6 +148,7 @@ def disk_document(report: DiskReport) -> dict[str, Any]:
             }
             for r in snap.build_cache
         ],
+        "builders": [builder_document(b) for b in snap.builders],
         "orphans": [
             {
                 "root": o.root,
@@ -209,6 +218,9 @@ def render_disk_csv(reports: Sequence[DiskReport]) -> str:
             out.writerow([host, "volume", v.name, v.name, "volumes", v.bytes, _disk(v.disk), ""])
         for r in snap.build_cache:
             out.writerow([host, "build_cache", r.id, r.type, "build_cache", r.bytes, "", ""])
+        for b in snap.builders:
+            out.writerow([host, "builder", b.state_volume, b.name, "builders", b.volume_bytes, "",
+                          b.reclaimable_bytes if b.reclaimable_bytes is not None else ""])  # fmt: skip
         for o in snap.orphans:
             out.writerow(
                 [host, "orphan", o.path, o.kind, "orphans", o.usage.bytes, o.usage.disk_bytes, o.usage.bytes]
@@ -292,6 +304,10 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
               shorten(r.description, 50)] for r in snap.build_cache[:top]],
             {2},
         ))  # fmt: skip
+    if snap.builders:
+        sections.append(
+            ("Buildx builders", BUILDER_HEADERS, [builder_row(b) for b in snap.builders], {2, 3, 4, 5})
+        )
     if snap.orphans:
         sections.append((
             "Orphans",
@@ -319,6 +335,9 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
         return "\n\n".join(parts)
     if snap.orphans:
         notes.append(_ORPHAN_ADVICE)
+    for b in snap.builders:
+        said = [b.unread_why, gc_sentence(b), volume_note(b), *b.notes]
+        notes += [f"builder {b.name}: {line}" for line in said if line]
     for store in snap.inactive_stores:
         notes.append(_inactive_advice(store.store, snap.data_root))
     rule = (

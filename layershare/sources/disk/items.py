@@ -92,9 +92,14 @@ def orphans_of(layout: Layout | None, walked: WalkResult | None) -> tuple[Orphan
     return tuple(sorted(found, key=lambda o: (-o.usage.disk_bytes, o.path)))
 
 
-def categories_of(walked: WalkResult) -> dict[Category, Usage]:
+def categories_of(walked: WalkResult, builder_volumes: Iterable[str] = ()) -> dict[Category, Usage]:
+    """Each category's total as walked; the volumes of ``builder_volumes`` (buildx builders' state)
+    count as builders."""
+    builders = {owner for name in builder_volumes for owner in (name, f"{name}{MEASURED}")}
     totals: dict[Category, list[int]] = {}
-    for (category, _item), tally in walked.owners.items():
+    for (category, item), tally in walked.owners.items():
+        if category == "volumes" and item in builders:
+            category = "builders"
         bucket = totals.setdefault(category, [0, 0])
         bucket[0] += tally.bytes
         bucket[1] += tally.disk_bytes

@@ -43,6 +43,7 @@ from layershare.sources.disk.items import categories_of, containers_of, orphans_
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
 from layershare.sources.disk.walk import WALKERS, WalkResult, walk
 from layershare.sources.engine import EngineSource
+from layershare.sources.engine.builders import BuilderReader, builder_volumes
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.reader import HoldingsReader
 from layershare.sources.holdings.store import EngineStore
@@ -101,7 +102,10 @@ class DiskSource(DiskReader):
                 df_query = {"type": ["build-cache"]}
             elif not layout.buildkit_records and not store.containerd:
                 df_query = None
-        with ThreadPoolExecutor(max_workers=2) as pool:
+        reads_files = layout is not None
+        builders_reader = BuilderReader(engine, files=reads_files, show_values=engine.show_values)
+        with ThreadPoolExecutor(max_workers=3) as pool:
+            builders_future = pool.submit(builders_reader.builders, answers.containers, answers.volumes, {})
             df_future = pool.submit(system_df, engine, **df_query) if df_query is not None else None
             known = self.known_images
             collect = (layout is not None or self.with_images) and known is None
@@ -117,6 +121,9 @@ class DiskSource(DiskReader):
             state.containers, walked, store.data_root, containerd_store=store.containerd
         )
         volumes = volumes_of(state.volumes, walked)
+        state_volumes = builder_volumes(answers.containers, answers.volumes)
+        sizes = {v.name: v.bytes for v in volumes}
+        builders = tuple(replace(b, volume_bytes=sizes.get(b.state_volume)) for b in builders_future.result())
         return DiskSnapshot(
             engine=answers.engine,
             data_root=store.data_root,
@@ -130,11 +137,12 @@ class DiskSource(DiskReader):
             if walked is None
             else _stored_layers_bytes(store, images, self.content_bytes),
             containers=containers,
-            volumes=volumes,
+            volumes=tuple(v for v in volumes if v.name not in state_volumes),
             build_cache=tuple(sorted(state.build_cache, key=lambda r: (-r.bytes, r.id))),
+            builders=builders,
             orphans=orphans_of(layout, walked),
             inactive_stores=tuple(_inactive(self.inactive, walked)),
-            walked=categories_of(walked) if walked else None,
+            walked=categories_of(walked, state_volumes) if walked else None,
             volume_prune_all=version_tuple(state.api_version) < API_VOLUME_PRUNE_ANONYMOUS,
             notes=tuple(
                 ([why_not] if why_not else [])
