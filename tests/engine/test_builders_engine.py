@@ -1,0 +1,225 @@
+"""buildx builders (the ``docker-container`` driver) on Engine 29.7, both image stores: ``layershare disk``
+against BuildKit's own accounting (``buildctl du --format json``, ``buildctl debug workers``) and the
+engine's (``docker system df -v``'s size of the state volume, ``du`` of the data root), as root (the
+state volume's files) and as the ``docker`` group (one ``docker exec … buildctl``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from builders import build, buildx_ready, docker, du, gc_policy, make_builder, settle, volume_size
+from engines import run_unprivileged
+from support import private_engine
+from test_disk_engine import category, quiet_disk_json
+from test_disk_engine import du as du_of_folders
+
+from layershare.sources.stores.boltdb import read_tree
+
+pytestmark = pytest.mark.engine
+
+CACHE_MOUNT = (
+    "FROM scratch\nCOPY rootfs/ /\n"
+    "RUN --mount=type=cache,target=/cache dd if=/dev/urandom of=/cache/c bs=1000 count=300 2>/dev/null "
+    "&& dd if=/dev/urandom of=/x bs=1000 count=200 2>/dev/null\n"
+)
+STEPS = (
+    "FROM scratch\nCOPY rootfs/ /\nCOPY data.bin /data.bin\n"
+    "ARG TOKEN=s3cret-build-arg\nRUN echo TOKEN=$TOKEN > /token && dd if=/dev/urandom of=/y bs=1000 count=120 2>/dev/null\n"
+    "RUN ln /y /y-link && echo two > /two\n"
+)
+CONFIG = """
+[worker.oci]
+  gc = true
+  [[worker.oci.gcpolicy]]
+    filters = ["type==source.local", "type==exec.cachemount"]
+    keepDuration = "36h"
+    maxUsedSpace = "300MB"
+  [[worker.oci.gcpolicy]]
+    reservedSpace = "5%"
+    maxUsedSpace = "2GB"
+    minFreeSpace = "10%"
+  [[worker.oci.gcpolicy]]
+    all = true
+    keepDuration = 7200
+    maxUsedSpace = "3GB"
+"""
+
+
+def setup_builders(engine: Any) -> None:
+    """Builders: ``ci`` (the defaults; a cache mount, a local context, a ``--load``, its last build's
+    sizes not yet computed by BuildKit), ``flagged`` (``--oci-worker-gc-keepstorage``), ``configured``
+    (a buildkitd.toml with its own GC rules), ``old`` (stopped), and a plain volume."""
+    buildx_ready(engine)
+    engine.docker("volume", "create", "plain")
+    engine.docker(
+        "run",
+        "--rm",
+        "-v",
+        "plain:/p",
+        "--entrypoint",
+        "sh",
+        "local/buildkit:v0.32.2",
+        "-c",
+        "echo hi > /p/f",
+    )
+    make_builder(engine, "old")
+    build(engine, "old", CACHE_MOUNT)
+    settle(engine, ["buildx_buildkit_old0_state"])
+    engine.old_du = du(engine, "buildx_buildkit_old0")
+    docker(engine, "stop", "buildx_buildkit_old0")
+    make_builder(engine, "flagged", flags="--oci-worker-gc-keepstorage=3000,1500,9000")
+    make_builder(engine, "configured", config=CONFIG)
+    make_builder(engine, "ci")
+    build(engine, "ci", CACHE_MOUNT)
+    build(engine, "ci", STEPS, {"data.bin": bytes(range(256)) * 4000}, load="app:1")
+    build(engine, "ci", STEPS.replace("two", "three"), {"data.bin": b"other" * 9000})
+    settle(engine, [f"buildx_buildkit_{n}0_state" for n in ("ci", "old", "flagged", "configured")])
+
+
+@pytest.fixture(scope="module", params=["29.7-containerd", "29.7-overlay2"])
+def builder_engine(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A private Engine 29.7 with :func:`setup_builders`' builders."""
+    with private_engine(request.param, corpus=False, build=setup_builders) as engine:
+        yield engine
+
+
+def state_folder(engine: Any, volume: str) -> Path:
+    return Path(engine.data_root, "volumes", volume, "_data")
+
+
+def unknown_sizes(engine: Any, volume: str) -> int:
+    """How many of BuildKit's records have no size computed yet (``snapshot.size`` of -1)."""
+    main = read_tree(state_folder(engine, volume) / "runc-overlayfs" / "metadata_v2.db")[b"_main"]
+    assert isinstance(main, dict)
+    return sum(1 for f in main.values() if isinstance(f, dict) and f.get(b"snapshot.size") == b'{"value":-1}')
+
+
+def as_du(record: dict[str, Any]) -> dict[str, Any]:
+    """A record of ``builders[].cache_records`` in ``buildctl du``'s terms."""
+    return {
+        "id": record["id"], "size": record["bytes"], "recordType": record["type"], "inUse": record["in_use"],
+        "createdAt": record["created"], "lastUsedAt": record["last_used"], "usageCount": record["usage_count"],
+        "parents": record["parents"] or None, "shared": record["shared"],
+    }  # fmt: skip
+
+
+def from_du(record: dict[str, Any]) -> dict[str, Any]:
+    keys = ("id", "size", "recordType", "inUse", "createdAt", "lastUsedAt", "usageCount", "parents", "shared")
+    return {k: record.get(k) for k in keys}
+
+
+def builders_of(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {b["name"]: b for b in doc["builders"]}
+
+
+def disk_json_as_group(engine: Any) -> dict[str, Any]:
+    ran = run_unprivileged(engine, ["disk", "--format", "json"])
+    assert ran.returncode == 0, ran.stderr
+    doc: dict[str, Any] = json.loads(ran.stdout)
+    return doc
+
+
+def test_a_builders_records_are_buildctl_dus_as_root_and_as_the_group(builder_engine: Any) -> None:
+    engine = builder_engine
+    assert unknown_sizes(engine, "buildx_buildkit_ci0_state") >= 2  # BuildKit has not sized the last build
+    root, _ = quiet_disk_json(engine)
+    sizes = {"files": volume_size(engine, "buildx_buildkit_ci0_state")}
+    # BuildKit keeps the sizes it computes (its metadata grows): the group reads after that, as BuildKit
+    # answers it the same records then.
+    truth = sorted((from_du(r) for r in du(engine, "buildx_buildkit_ci0")), key=lambda r: r["id"])
+    group = disk_json_as_group(engine)
+    sizes["buildctl"] = volume_size(engine, "buildx_buildkit_ci0_state")
+    assert len(truth) >= 10 and {"regular", "source.local", "exec.cachemount"} <= {
+        r["recordType"] for r in truth
+    }
+    for doc, read_from in ((root, "files"), (group, "buildctl")):
+        ci = builders_of(doc)["ci"]
+        assert (ci["read_from"], ci["driver"], ci["container"], ci["state_volume"], ci["running"]) == (
+            read_from,
+            "docker-container",
+            "buildx_buildkit_ci0",
+            "buildx_buildkit_ci0_state",
+            True,
+        )
+        assert ci["image"] == "local/buildkit:v0.32.2"
+        assert sorted((as_du(r) for r in ci["cache_records"]), key=lambda r: r["id"]) == truth
+        assert ci["records"] == len(truth)
+        assert ci["bytes"] == sum(r["size"] for r in truth if r["size"] > 0)
+        assert ci["reclaimable_bytes"] == sum(r["size"] for r in truth if r["size"] > 0 and not r["inUse"])
+        types: dict[str, dict[str, int]] = {}
+        for r in truth:
+            entry = types.setdefault(r["recordType"], {"records": 0, "bytes": 0})
+            entry["records"] += 1
+            entry["bytes"] += r["size"]
+        assert ci["by_type"] == types
+        assert ci["volume_bytes"] == sizes[read_from]
+        assert not any("s3cret-build-arg" in r["description"] for r in ci["cache_records"])
+    assert any("TOKEN=" in r["description"] for r in builders_of(root)["ci"]["cache_records"])
+
+
+def test_state_volumes_are_builders_not_volumes_and_the_categories_add_up_to_du(builder_engine: Any) -> None:
+    engine = builder_engine
+    doc, quiet = quiet_disk_json(engine)
+    states = {f"buildx_buildkit_{n}0_state" for n in ("ci", "old", "flagged", "configured")}
+    found = builders_of(doc)
+    assert {b["state_volume"] for b in found.values()} == states
+    assert [v["name"] for v in doc["volumes"]] == ["plain"]
+    sizes = {v: volume_size(engine, v) for v in states | {"plain"}}
+    assert category(doc, "volumes")["bytes"] == sizes["plain"]
+    assert category(doc, "builders")["bytes"] == sum(sizes[v] for v in states)
+    for b in found.values():
+        assert b["volume_bytes"] == sizes[b["state_volume"]]
+    folders = [str(Path(engine.data_root, "volumes", v)) for v in states]
+    assert category(doc, "builders")["disk_bytes"] == du_of_folders(*folders)
+    assert sum(c["disk_bytes"] for c in doc["categories"]) == doc["on_disk_bytes"] == quiet
+    # docker system prune -a --volumes removes the stopped builder's container; its named state volume
+    # goes too only where the CLI speaks an API below 1.42 (20.10's, which drives 29.7's overlay2 here).
+    taken = sizes["buildx_buildkit_old0_state"] if doc["volume_prune"] == "all unused" else 0
+    assert category(doc, "builders")["reclaimable_bytes"] == taken
+
+
+def rules(policy: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``buildctl debug workers``' rules in ``builders[].gc_policy``'s terms."""
+    return [
+        {"all": bool(r.get("all")), "filters": list(r.get("filter") or []),
+         "keep_duration_ns": int(r.get("keepDuration") or 0), "reserved_space": int(r.get("reservedSpace") or 0),
+         "max_used_space": int(r.get("maxUsedSpace") or 0), "min_free_space": int(r.get("minFreeSpace") or 0)}
+        for r in policy
+    ]  # fmt: skip
+
+
+def test_the_gc_policy_is_the_one_buildkitd_runs_with(builder_engine: Any) -> None:
+    engine = builder_engine
+    root = builders_of(quiet_disk_json(engine)[0])
+    group = builders_of(disk_json_as_group(engine))
+    expected_from = {"ci": "defaults", "flagged": "flags", "configured": "config"}
+    for name, source in expected_from.items():
+        truth = rules(gc_policy(engine, f"buildx_buildkit_{name}0"))
+        assert root[name]["gc_policy"] == truth, name
+        assert root[name]["gc_policy_from"] == source
+        assert group[name]["gc_policy"] == truth and group[name]["gc_policy_from"] == "buildkitd"
+        assert root[name]["gc_enabled"] and group[name]["gc_enabled"]
+    assert rules(gc_policy(engine, "buildx_buildkit_flagged0"))[1]["reserved_space"] == 3_000_000_000
+
+
+def test_a_stopped_builder(builder_engine: Any) -> None:
+    engine = builder_engine
+    size = volume_size(engine, "buildx_buildkit_old0_state")
+    old = builders_of(quiet_disk_json(engine)[0])["old"]
+    assert (old["running"], old["read_from"], old["volume_bytes"]) == (False, "files", size)
+    assert sorted((as_du(r) for r in old["cache_records"]), key=lambda r: r["id"]) == sorted(
+        (from_du(r) for r in engine.old_du), key=lambda r: r["id"]
+    )
+    group = builders_of(disk_json_as_group(engine))["old"]
+    assert (group["records"], group["bytes"], group["volume_bytes"]) == (None, None, size)
+    assert group["unread_why"].startswith("stopped")
+    ran = run_unprivileged(engine, ["disk"])
+    assert ran.returncode == 0, ran.stderr
+    lines = [line for line in ran.stdout.splitlines() if line.startswith("- builder old:")]
+    assert len(lines) == 1 and "stopped" in lines[0], ran.stdout
+    row = next(line for line in ran.stdout.splitlines() if line.startswith("old "))
+    assert row.split()[1] == "stopped" and row.split()[2] == "-"
