@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layershare.free.build_cache import calculate_keep, gc_order, matches_filters
+from layershare.free.build_cache import calculate_keep, gc_order, prunable
 from layershare.model import BuildRecord
 from layershare.model.builders import Builder, GCRule
-from layershare.times import nanoseconds
 
 
 @dataclass(frozen=True)
@@ -94,15 +93,13 @@ def gc_outlook(builder: Builder, now_ns: int) -> GCOutlook | None:
 
 
 def _allowed(record: BuildRecord, rule: GCRule, now_ns: int) -> bool:
-    if record.in_use or record.shared:
-        return False
-    if not rule.all and record.type in ("internal", "frontend"):
-        return False
-    if rule.keep_duration_ns:
-        used = nanoseconds(record.last_used)
-        if used is not None and used > now_ns - rule.keep_duration_ns:
-            return False
     try:
-        return matches_filters(record, rule.filters)
+        return prunable(
+            record,
+            everything=rule.all,
+            keep_duration_ns=rule.keep_duration_ns,
+            filters=rule.filters,
+            now_ns=now_ns,
+        )
     except ValueError:
         return False

@@ -94,6 +94,23 @@ def calculate_keep(total: int, reserved: int, max_used: int, min_free: int, free
     return max(keep, reserved)
 
 
+def prunable(
+    record: BuildRecord, *, everything: bool, keep_duration_ns: int, filters: Iterable[str], now_ns: int
+) -> bool:
+    """Whether BuildKit's prune may take a record (``pruneOnce``): none a build holds, none shared,
+    internal and frontend ones only with ``everything``, none used within the keep duration (one never
+    used may go), those the filters match (``ValueError`` for a filter not reproduced)."""
+    if record.in_use or record.shared:
+        return False
+    if not everything and record.type in ("internal", "frontend"):
+        return False
+    if keep_duration_ns:
+        used = nanoseconds(record.last_used)
+        if used is not None and used > now_ns - keep_duration_ns:
+            return False
+    return matches_filters(record, filters)
+
+
 _FIELDS = {"type": "type", "id": "id", "description": "description"}
 
 

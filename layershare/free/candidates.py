@@ -14,7 +14,8 @@ from datetime import datetime, timezone
 from layershare.free.build_cache import gc_order
 from layershare.free.engine_rules import normalise_reference, repository
 from layershare.free.target import LastUsed, Rules
-from layershare.model.holdings import BuildRecord, EngineImage, EngineState
+from layershare.model import BuildRecord
+from layershare.model.holdings import EngineImage, EngineState
 from layershare.times import nanoseconds
 
 RECORD = "build:"  # a build-cache record's key among the candidates (an image's is its ID)

@@ -33,6 +33,10 @@ def holding_pairs(state: EngineState) -> list[tuple[str, str]]:
         add(f"volume:{volume.name}", [f"volume:{volume.name}"])
     for record in state.build_cache:
         add(f"build:{record.id}", record.holds)
+    for builder in state.builders:
+        for r in builder.records or ():
+            key = f"builder:{builder.name}/{r.id}"
+            add(key, [key])
     for name, keys in state.others.items():
         add(f"other:{name}", keys)
     return list(found)
@@ -45,6 +49,7 @@ def removed_holders(plan: Plan) -> set[str]:
         | {f"container:{c}" for c in plan.containers}
         | {f"volume:{v}" for v in plan.volumes}
         | {f"build:{r}" for r in plan.build_records}
+        | {f"builder:{r}" for r in plan.builder_records}
         | ({GARBAGE} if plan.collects_garbage else set())
     )
 
@@ -103,6 +108,8 @@ KIND_CATEGORY = {
     "container": "containers",
     "volume": "volumes",
     "build_cache": "build_cache",
+    "builder_record": "builders",
+    "builder_state": "builders",
 }
 
 

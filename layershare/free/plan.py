@@ -18,6 +18,9 @@ class Plan:
     containers: list[str] = field(default_factory=list)
     volumes: list[str] = field(default_factory=list)
     build_records: list[str] = field(default_factory=list)
+    # buildx builders' records that go (``<builder>/<id>``), and the builders removed whole (``buildx rm``).
+    builder_records: list[str] = field(default_factory=list)
+    builders: list[str] = field(default_factory=list)
     commands: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     matched_nothing: bool = False

@@ -118,6 +118,13 @@ class PruneCommand:
     volumes_all: bool = False
     filters: PruneFilters = field(default_factory=PruneFilters)
     space: BuildSpace = field(default_factory=BuildSpace)
+    # ``docker buildx prune --builder NAME``: that builder's own cache (``build_cache`` is then False);
+    # ``docker buildx rm NAME``: the builder itself (``remove_builder``), its state unless ``keep_state``.
+    builder: str = ""
+    record_filters: tuple[str, ...] = ()  # the filters as BuildKit takes them (``type==regular``…)
+    keep_duration: float = 0.0  # ``until=``: seconds a record used since then stays
+    remove_builder: bool = False
+    keep_state: bool = False
 
 
 # builder prune's --keep-storage; buildx prune's (and BuildKit's) --reserved-space, --max-used-space and
@@ -148,6 +155,12 @@ def parse_prune(text: str, now: float | None = None) -> PruneCommand:
         raise UsageError(f"malformed --like {text!r}: {e}") from None
     if words[:1] == ["docker"]:
         words = words[1:]
+    if words[:1] == ["buildx"]:
+        builder, words = _builder_option(text, words)
+        if words[1:2] == ["rm"]:
+            return _buildx_rm(text, builder, words[2:])
+        if builder and builder != "default" and words[1:2] == ["prune"]:
+            return _buildx_prune(text, builder, words[2:], now)
     kind = _PRUNE_KINDS.get(tuple(words[:2]))  # type: ignore[arg-type]
     if kind is None:
         raise UsageError(
@@ -201,4 +214,78 @@ def parse_prune(text: str, now: float | None = None) -> PruneCommand:
         volumes_all=everything if kind == "volumes" else False,
         filters=filters,
         space=BuildSpace(**space),
+    )
+
+
+def _builder_option(text: str, words: list[str]) -> tuple[str, list[str]]:
+    """``--builder NAME`` (before or after the subcommand) taken out of ``buildx`` words."""
+    builder, rest = "", []
+    remaining = list(words)
+    while remaining:
+        word = remaining.pop(0)
+        if word == "--builder":
+            if not remaining:
+                raise UsageError(f"--like {text!r}: --builder needs a name")
+            builder = remaining.pop(0)
+        elif word.startswith("--builder="):
+            builder = word.partition("=")[2]
+        else:
+            rest.append(word)
+    return builder, rest
+
+
+def _buildx_rm(text: str, builder: str, words: list[str]) -> PruneCommand:
+    """``docker buildx rm [NAME] [--keep-state] [-f]``: the builder's container and its state volume."""
+    names = [w for w in words if not w.startswith("-")]
+    flags = [w for w in words if w.startswith("-")]
+    for flag in flags:
+        if flag not in ("--keep-state", "-f", "--force"):
+            raise UsageError(f"--like {text!r}: {flag!r} is not an option layershare reproduces of buildx rm")
+    name = names[0] if len(names) == 1 else builder
+    if len(names) > 1 or not name:
+        raise UsageError(f"--like {text!r}: name one builder (docker buildx rm NAME)")
+    return PruneCommand(text, builder=name, remove_builder=True, keep_state="--keep-state" in flags)
+
+
+def _buildx_prune(text: str, builder: str, words: list[str], now: float) -> PruneCommand:
+    """``docker buildx prune --builder NAME``: its flags and filters as buildx hands them to BuildKit
+    (``until`` as the keep duration, ``id`` as a regular expression, ``KEY!``/``KEY~`` as they are, any
+    other key as ``KEY==VALUE``)."""
+    everything = False
+    keep = 0.0
+    space: dict[str, int] = {}
+    filters: list[str] = []
+    rest = list(words)
+    while rest:
+        word = rest.pop(0)
+        flag, equals, value = word.partition("=")
+        name = flag.removeprefix("--").replace("-", "_")
+        if name in _SPACE_FLAGS and flag.startswith("--"):
+            space[_SPACE_FLAGS[name]] = parse_bytes(value if equals else (rest.pop(0) if rest else ""))
+        elif word in ("-a", "--all", "-af", "-fa"):
+            everything = True
+        elif word in ("-f", "--force", "--verbose"):
+            continue
+        elif flag in ("--filter", "-filter"):
+            given = value if equals else (rest.pop(0) if rest else "")
+            key, sep, argument = given.partition("=")
+            if not sep:
+                raise UsageError(f"--like {text!r}: a filter is KEY=VALUE, not {given!r}")
+            if key in ("until", "unused-for"):
+                keep = now - parse_until(argument, now)
+            elif key == "id":
+                filters.append(f"id~={argument}")
+            elif key.endswith(("!", "~")):
+                filters.append(f"{key}={argument}")
+            else:
+                filters.append(f"{key}=={argument}")
+        else:
+            raise UsageError(f"--like {text!r}: {word!r} is not an option of buildx prune")
+    return PruneCommand(
+        text,
+        all=everything,
+        space=BuildSpace(**space),
+        builder=builder,
+        record_filters=(",".join(filters),) if filters else (),
+        keep_duration=keep,
     )

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
+from layershare.free.builders import prune_builder, remove_builder, with_volume
 from layershare.free.engine_rules import EngineRules, normalise_reference, repository
 from layershare.free.plan import Plan
 from layershare.free.prune import LabelFilter, PruneCommand
@@ -79,7 +80,15 @@ def plan_removal(state: EngineState, selection: Selection, now: float | None = N
             engine.prune_images(filters, prune.all)
         if prune.build_cache:
             engine.prune_build_cache(filters, prune.all, prune.space)
-        plan.commands.append(prune.text if " -f" in f" {prune.text}" else f"{prune.text} -f")
+        if prune.remove_builder:
+            remove_builder(state, plan, prune, engine.remove_containers)
+            plan.commands.append(prune.text)
+            continue
+        if prune.builder:
+            prune_builder(state, plan, prune, engine.now)
+        forced = {"-f", "--force", "-af", "-fa"} & set(prune.text.split())
+        plan.commands.append(prune.text if forced else f"{prune.text} -f")
+    with_volume(state, plan)  # a builder's state volume takes its records with it
     plan.matched_nothing = not (
         picked
         or selection.prunes
@@ -88,6 +97,7 @@ def plan_removal(state: EngineState, selection: Selection, now: float | None = N
         or plan.containers
         or plan.volumes
         or plan.build_records
+        or plan.builder_records
         or plan.refused
     )
     return plan

@@ -28,7 +28,7 @@ def needs_df(selection: Selection) -> bool:
     return (
         bool(explicit)
         or selection.with_containers
-        or any(p.containers or p.volumes or p.build_cache for p in selection.prunes)
+        or any(p.containers or p.volumes or p.build_cache or p.builder for p in selection.prunes)
     )
 
 
@@ -42,7 +42,11 @@ def free_space(
 ) -> FreeResult:
     """What removing ``selection`` from a live engine would free, exactly, and how to do it."""
     source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
-    state = source.state(with_df=needs_df(selection), cli_api=any(p.volumes for p in selection.prunes))
+    state = source.state(
+        with_df=needs_df(selection),
+        cli_api=any(p.volumes for p in selection.prunes),
+        builders=any(p.builder for p in selection.prunes),
+    )
     return _weighed(source, state, plan_removal(state, selection, now), selection.describe())
 
 

@@ -74,6 +74,9 @@ class FreeResult:
     # store, BuildKit's build cache): the least and the most it can be. Both equal freed_bytes when exact.
     freed_min_bytes: int | None = None
     freed_max_bytes: int | None = None
+    # buildx builders' records that go (``<builder>/<id>``) and their share of the state volumes.
+    builder_bytes: int = 0
+    builder_records: tuple[str, ...] = ()
 
     @property
     def freed_exact(self) -> bool:
@@ -135,9 +138,10 @@ def what_if(
     )
     volumes = tuple(ItemFreed(name, name, *own.get(f"volume:{name}", nothing)) for name in plan.volumes)
     build_bytes = sum(own.get(f"build:{r}", (0, 0))[0] for r in plan.build_records)
+    builder_bytes = sum(own.get(f"builder:{r}", (0, 0))[0] for r in plan.builder_records)
     parts = sum(i.freed_bytes for i in images) + sum(c.freed_bytes for c in containers)
-    parts += sum(v.freed_bytes for v in volumes) + build_bytes
-    notes = list(dict.fromkeys(plan.notes)) + list(state.notes)
+    parts += sum(v.freed_bytes for v in volumes) + build_bytes + builder_bytes
+    notes = list(dict.fromkeys(plan.notes)) + list(state.notes) + builder_notes(state, plan)
     less, more = open_range(state, gone, before - after)
     if less or more:
         notes.append(
@@ -165,6 +169,8 @@ def what_if(
         volumes=volumes,
         build_cache_bytes=build_bytes,
         build_records=tuple(plan.build_records),
+        builder_bytes=builder_bytes,
+        builder_records=tuple(plan.builder_records),
         commands=tuple(plan.commands),
         notes=tuple(notes),
         collected_at=state.collected_at,
@@ -172,6 +178,20 @@ def what_if(
         freed_min_bytes=freed_bytes - less,
         freed_max_bytes=freed_bytes + more,
     )
+
+
+def builder_notes(state: EngineState, plan: Plan) -> list[str]:
+    """Where a builder's share of ``freed_bytes`` is an estimate, and why."""
+    notes = []
+    touched = {key.partition("/")[0] for key in plan.builder_records}
+    for b in state.builders:
+        if b.name in touched and b.read_from != "files":
+            notes.append(
+                f"builder {b.name}: its records are weighed by BuildKit's sizes (allocated blocks) where the "
+                "engine sizes the state volume by file lengths: its share of freed_bytes is an estimate; "
+                "root on the engine's host reads the records' files and gets the exact drop"
+            )
+    return notes
 
 
 def _alone(

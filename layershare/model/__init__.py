@@ -4,11 +4,13 @@
 - :mod:`~layershare.model.holdings`: an engine's containers, volumes, build cache and the stored
   units each of them and each image holds (what ``disk`` and ``free`` read);
 - :mod:`~layershare.model.disk`: where the bytes under a data root went, and a saved disk;
+- :mod:`~layershare.model.builders`: BuildKit's cache records and the buildx builders beside the engine;
 - :mod:`~layershare.model.dupes`: the files each stored layer holds (what ``dupes`` reads).
 
 Every name is importable from ``layershare.model`` itself.
 """
 
+from layershare.model.builders import Builder, BuildRecord, GCRule
 from layershare.model.disk import (
     CATEGORIES,
     Category,
@@ -24,7 +26,6 @@ from layershare.model.disk import (
 from layershare.model.dupes import DupesImage, DupesInput, LayerFiles, StoredCopy
 from layershare.model.holdings import (
     SOFT,
-    BuildRecord,
     Container,
     EngineImage,
     EngineState,
@@ -56,6 +57,7 @@ __all__ = [
     "SOFT",
     "Blob",
     "BuildRecord",
+    "Builder",
     "Category",
     "Container",
     "DiskRoot",
@@ -67,6 +69,7 @@ __all__ = [
     "EngineState",
     "FileEntry",
     "FileKind",
+    "GCRule",
     "HistoryEntry",
     "Image",
     "ImageContent",

@@ -1,4 +1,4 @@
-"""BuildKit builders beside the engine: what buildx's ``docker-container`` driver runs (a container
+"""BuildKit's cache records (the engine's own BuildKit's, and builders' beside it), and the builders: what buildx's ``docker-container`` driver runs (a container
 ``buildx_buildkit_<builder>0`` whose whole cache is the volume ``buildx_buildkit_<builder>0_state``),
 their cache records and the garbage-collection policy in force. Plain, frozen, typed data.
 """
@@ -8,7 +8,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from layershare.model.holdings import BuildRecord
+
+@dataclass(frozen=True)
+class BuildRecord:
+    """A BuildKit cache record as the engine lists it (``docker system df -v``), the units it keeps
+    and the records it stands on. ``last_used`` and ``created`` are the engine's timestamps."""
+
+    id: str
+    type: str
+    bytes: int
+    shared: bool
+    in_use: bool
+    last_used: str = ""
+    description: str = ""
+    created: str = ""
+    parents: tuple[str, ...] = ()
+    holds: tuple[str, ...] = ()
+    usage_count: int = 0
 
 
 @dataclass(frozen=True)

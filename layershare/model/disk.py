@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
-from layershare.model.builders import Builder
-from layershare.model.holdings import BuildRecord, Container, EngineState, Usage, Volume
+from layershare.model.builders import Builder, BuildRecord
+from layershare.model.holdings import Container, EngineState, Usage, Volume
 from layershare.model.images import EngineInfo
 
 # --- Where the disk went (``layershare disk``) ---

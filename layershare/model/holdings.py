@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+from layershare.model.builders import Builder, BuildRecord
 from layershare.model.images import EngineInfo
 
 
@@ -18,7 +19,8 @@ class StoredUnit:
 
     A layer (graphdriver), a snapshot or a content blob (containerd store), a
     container's writable layer and logs, a volume, a build-cache record's own
-    files. ``bytes`` is what it adds to the engine's own totals (``LayersSize``,
+    files, a buildx builder's record (its part of the state volume) or the rest of that volume (BuildKit's
+    databases). ``bytes`` is what it adds to the engine's own totals (``LayersSize``,
     ``SizeRw``, a volume's size, an unshared build-cache record's size: what
     ``docker system df`` sums); ``disk_bytes`` its allocated bytes on disk,
     metadata left out (None where the files are not readable).
@@ -32,7 +34,9 @@ class StoredUnit:
     """
 
     key: str
-    kind: Literal["layer", "snapshot", "blob", "container", "volume", "build_cache"]
+    kind: Literal[
+        "layer", "snapshot", "blob", "container", "volume", "build_cache", "builder_record", "builder_state"
+    ]
     bytes: int
     disk_bytes: int | None
     counted_with_images: bool = False
@@ -108,24 +112,6 @@ class Volume:
     disk: Usage | None = None
 
 
-@dataclass(frozen=True)
-class BuildRecord:
-    """A BuildKit cache record as the engine lists it (``docker system df -v``), the units it keeps
-    and the records it stands on. ``last_used`` and ``created`` are the engine's timestamps."""
-
-    id: str
-    type: str
-    bytes: int
-    shared: bool
-    in_use: bool
-    last_used: str = ""
-    description: str = ""
-    created: str = ""
-    parents: tuple[str, ...] = ()
-    holds: tuple[str, ...] = ()
-    usage_count: int = 0
-
-
 # From this API version ``volume prune`` takes anonymous volumes only (``-a``: named ones too).
 API_VOLUME_PRUNE_ANONYMOUS = (1, 42)
 
@@ -162,6 +148,10 @@ class EngineState:
     # What the engine's answers leave open (the docker group on the containerd store), keyed by holder or
     # unit: (what removing it may free less than the figure by, more by). ``free`` gives the range.
     uncertain: Mapping[str, tuple[int, int]] = field(default_factory=dict)
+    # buildx builders, read where a plan asks about them (``buildx prune --builder``, ``buildx rm``): each
+    # record is the unit ``builder:<name>/<id>`` its holder of that key holds, and the state volume's
+    # unit holds the rest of the volume (BuildKit's databases).
+    builders: tuple[Builder, ...] = ()
 
     @property
     def shared_build_bytes(self) -> int:

@@ -58,6 +58,8 @@ def free_document(result: FreeResult) -> dict[str, Any]:
         "refused": [{"item": key, "why": list(why)} for key, why in result.refused.items()],
         "build_cache_bytes": result.build_cache_bytes,
         "build_cache_records": list(result.build_records),
+        "builder_bytes": result.builder_bytes,
+        "builder_records": list(result.builder_records),
         "commands": list(result.commands),
         "notes": list(result.notes),
     }
@@ -95,6 +97,16 @@ def _summary(result: FreeResult) -> list[tuple[str, str]]:
         ),
         ("Freed only because selected items go together", human_size(result.shared_within_selection_bytes)),
         ("Build cache", human_size(result.build_cache_bytes)),
+        *(
+            [
+                (
+                    "buildx builders' records",
+                    f"{human_size(result.builder_bytes)} ({len(result.builder_records)} records)",
+                )
+            ]
+            if result.builder_records
+            else []
+        ),
     ]
 
 

@@ -6,15 +6,16 @@ state volume's files) and as the ``docker`` group (one ``docker exec … buildct
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from builders import build, buildx_ready, docker, du, gc_policy, make_builder, settle, volume_size
-from engines import run_unprivileged
+from engines import cli, df_total, run_unprivileged
 from support import private_engine
-from test_disk_engine import category, quiet_disk_json
+from test_disk_engine import category, disk_json, quiet_disk_json
 from test_disk_engine import du as du_of_folders
 
 from layershare.sources.stores.boltdb import read_tree
@@ -223,3 +224,84 @@ def test_a_stopped_builder(builder_engine: Any) -> None:
     assert len(lines) == 1 and "stopped" in lines[0], ran.stdout
     row = next(line for line in ran.stdout.splitlines() if line.startswith("old "))
     assert row.split()[1] == "stopped" and row.split()[2] == "-"
+
+
+def free_json(engine: Any, like: str, *, group: bool = False) -> dict[str, Any]:
+    args = ["free", "--format", "json", "--like", like]
+    if group:
+        ran = run_unprivileged(engine, args)
+        assert ran.returncode == 0, ran.stderr
+        doc: dict[str, Any] = json.loads(ran.stdout)
+        return doc
+    result = cli(engine, *args)
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    return doc
+
+
+def pruned(engine: Any, *args: str) -> set[str]:
+    """Run ``docker buildx prune … --verbose``: the IDs of the records it removed."""
+    out = docker(engine, "buildx", "prune", "-f", "--verbose", *args)
+    return {line.split()[1] for line in out.splitlines() if line.startswith("ID:")}
+
+
+def test_free_predicts_a_builders_prune_as_buildkit_does_it(builder_engine: Any) -> None:
+    engine = builder_engine
+    settle(engine, ["buildx_buildkit_ci0_state"])
+    # Explicit: every record of a type, none another record that stays stands on.
+    like = "docker buildx prune --builder ci --filter type=regular"
+    root, group = free_json(engine, like), free_json(engine, like, group=True)
+    assert root["builder_records"] == group["builder_records"] and root["freed_bytes_exact"]
+    before = df_total(engine)
+    gone = pruned(engine, "--builder", "ci", "--filter", "type=regular")
+    assert gone and {r.split("/")[1] for r in root["builder_records"]} == gone
+    assert before - df_total(engine) == root["freed_bytes"] == root["builder_bytes"] > 0
+    assert any("estimate" in note for note in group["notes"])
+    # GC mode: down to a size, least recently and least often used first.
+    left = du(engine, "buildx_buildkit_ci0")
+    total = sum(r["size"] for r in left)
+    like = f"docker buildx prune --builder ci --max-used-space {total // 2}b"
+    root = free_json(engine, like)
+    before = df_total(engine)
+    gone = pruned(engine, "--builder", "ci", "--max-used-space", f"{total // 2}b")
+    assert {r.split("/")[1] for r in root["builder_records"]} == gone and 0 < len(gone) < len(left)
+    assert before - df_total(engine) == root["freed_bytes"]
+
+
+def test_free_predicts_buildx_rm(builder_engine: Any) -> None:
+    engine = builder_engine
+    like = "docker buildx rm flagged"
+    root = free_json(engine, like)
+    assert root["volumes"][0]["name"] == "buildx_buildkit_flagged0_state"
+    assert root["containers"][0]["name"] == "buildx_buildkit_flagged0"
+    before = df_total(engine)
+    docker(engine, "buildx", "rm", "flagged")
+    assert before - df_total(engine) == root["freed_bytes"]
+    names = docker(engine, "volume", "ls", "-q").split()
+    assert "buildx_buildkit_flagged0_state" not in names
+
+
+@pytest.mark.parametrize("builder_engine", ["29.7-containerd"], indirect=True)
+def test_gc_deletes_what_disk_said_it_would(builder_engine: Any) -> None:
+    """A builder whose GC keeps 2 MiB: two builds take it over; ``disk`` names the records GC's next run
+    deletes, and BuildKit's GC (a minute after its last run, at its boot) deletes exactly those."""
+    engine = builder_engine
+    make_builder(engine, "tiny", config='[worker.oci]\n  [[worker.oci.gcpolicy]]\n    maxUsedSpace = "2MB"\n')
+    time.sleep(2)  # its GC runs a second after it boots, on an empty cache; the next run waits a minute
+    build(engine, "tiny", CACHE_MOUNT)
+    build(engine, "tiny", STEPS, {"data.bin": b"x" * 300_000})
+    tiny = builders_of(disk_json(engine))["tiny"]
+    outlook = tiny["gc"]
+    assert tiny["gc_policy"][0]["max_used_space"] == 2 << 20 and outlook["total_bytes"] > 2 << 20
+    assert outlook["deletes_now"] and outlook["deletes_now_bytes"] >= tiny["bytes"] - (2 << 20)
+    before = {r["id"] for r in du(engine, "buildx_buildkit_tiny0")}
+    assert set(outlook["deletes_now"]) <= before
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        after = {r["id"] for r in du(engine, "buildx_buildkit_tiny0")}
+        if after != before:
+            break
+        time.sleep(1)
+    assert before - after == set(outlook["deletes_now"])
+    ran = cli(engine, "disk")
+    assert "builder tiny: " in ran.stdout

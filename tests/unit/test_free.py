@@ -308,7 +308,7 @@ def test_disks_split_by_category_adds_up_to_free_and_needs_no_pandas() -> None:
             ):
                 plan = plan_removal(state, Selection(prunes=(parse_prune(prune),)))
                 split = freed_by_category(state, plan)
-                assert set(split) == {"images", "containers", "volumes", "build_cache"}
+                assert set(split) == {"images", "containers", "volumes", "build_cache", "builders"}
                 assert sum(split.values()) == what_if(state, plan).freed_bytes, (seed, containerd, prune)
     here = Path(__file__).parent
     code = (

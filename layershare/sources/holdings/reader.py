@@ -20,9 +20,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from layershare.model import EngineImage, EngineInfo, EngineState, Snapshot, StoredUnit, version_tuple
+from layershare.model import EngineImage, EngineInfo, EngineState, Snapshot, StoredUnit, Volume, version_tuple
+from layershare.model.builders import Builder
 from layershare.sources.disk.layout import is_log
 from layershare.sources.engine import EngineSource
+from layershare.sources.engine.builders import BuilderReader
 from layershare.sources.engine.cli_api import cli_api_version
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.containerd import containerd_units
@@ -33,7 +35,7 @@ from layershare.sources.holdings.store import EngineStore
 from layershare.sources.recording import engine_info_from
 from layershare.sources.recording.exported import EXPORTED_NOTE
 from layershare.sources.stores.measure import layers_size_rule
-from layershare.sources.stores.usage import DiskUsage
+from layershare.sources.stores.usage import DiskUsage, engine_measure
 from layershare.times import now_iso
 
 
@@ -102,7 +104,7 @@ class HoldingsReader:
             return None
         return {"type": ["container", "volume", "build-cache"]} if answers.api_at_least_142 else {}
 
-    def state(self, *, with_df: bool, cli_api: bool = False) -> EngineState:
+    def state(self, *, with_df: bool, cli_api: bool = False, builders: bool = False) -> EngineState:
         """The engine's state; ``with_df`` asks ``/system/df`` for containers', volumes' and build sizes,
         ``cli_api`` finds the API version the user's docker CLI speaks (what ``volume prune`` takes).
         The engine sizes containers, volumes and build cache while the images are collected."""
@@ -117,7 +119,7 @@ class HoldingsReader:
             df: Mapping[str, Any] = (df_future.result() if df_future is not None else None) or {}
         finally:
             pool.shutdown(wait=False, cancel_futures=True)
-        return self.state_from(answers, df, self.snapshot, cli_api=cli_api)
+        return self.state_from(answers, df, self.snapshot, cli_api=cli_api, builders=builders)
 
     def state_from(
         self,
@@ -127,6 +129,7 @@ class HoldingsReader:
         *,
         cli_api: bool = False,
         readable: bool = True,
+        builders: bool = False,
     ) -> EngineState:
         """The state from one reading of the engine's answers, its ``/system/df`` and its images
         (``readable`` False: the data root here is not to be read, e.g. not proved to be this engine's)."""
@@ -185,6 +188,7 @@ class HoldingsReader:
             units[unit] = StoredUnit(unit, "volume", v.bytes or 0, None)
             if readable and v.driver == "local":
                 self.paths[unit] = (str(Path(store.data_root, "volumes", v.name)),)
+        found = self._builders(answers, volumes, units, readable) if builders else ()
         build = tuple(
             replace(r, holds=holds.get(f"build:{r.id}", ()))
             for r in build_records_from(df, show_values=self.engine.show_values)
@@ -210,7 +214,39 @@ class HoldingsReader:
             collected_at=now_iso(),
             build_cache_free_bytes=_free_bytes(store.data_root) if readable else None,
             uncertain=uncertain,
+            builders=found,
         )
+
+    def _builders(
+        self, answers: EngineAnswers, volumes: Iterable[Volume], units: dict[str, StoredUnit], readable: bool
+    ) -> tuple[Builder, ...]:
+        """The engine's buildx builders, each record a unit of its own (its share of the state volume in
+        the engine's measure: its folders and blob as root, else BuildKit's size of it) and the state
+        volume's unit the rest (BuildKit's databases)."""
+        sizes = {v.name: v.bytes for v in volumes}
+        found = BuilderReader(self.engine, files=readable, show_values=self.engine.show_values).builders(
+            answers.containers, answers.volumes, sizes
+        )
+        usage = DiskUsage()
+        for b in found:
+            parts, parts_disk = 0, 0
+            for r in b.records or ():
+                key = f"builder:{b.name}/{r.id}"
+                paths = tuple(Path(p) for p in b.record_paths.get(r.id, ()))
+                size = engine_measure(paths) if paths else max(r.bytes, 0)
+                disk = sum(usage.tree(p) for p in paths) if paths else None
+                units[key] = StoredUnit(key, "builder_record", size, disk)
+                parts += size
+                parts_disk += disk or 0
+            volume = f"volume:{b.state_volume}"
+            whole = self.paths.pop(volume, ())
+            rest_disk = (
+                sum(usage.tree(Path(p)) for p in whole) - parts_disk if whole and b.record_paths else None
+            )
+            units[volume] = StoredUnit(
+                volume, "builder_state", max((b.volume_bytes or 0) - parts, 0), rest_disk
+            )
+        return found
 
     def disk_bytes(self, keys: Iterable[str]) -> dict[str, int]:
         """Allocated bytes of each unit's files and folders (hard links once), as ``du`` counts them."""
