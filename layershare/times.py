@@ -52,3 +52,12 @@ def nanoseconds(text: object) -> int | None:
         return None
     fraction = (found.group(2) or "").ljust(9, "0")[:9]
     return int(whole.timestamp()) * 1_000_000_000 + int(fraction)
+
+
+def rfc3339_nano(ns: int) -> str:
+    """Nanoseconds since the epoch as Go writes ``time.RFC3339Nano`` in UTC (trailing zeros of the
+    fraction dropped): how BuildKit prints a record's times."""
+    seconds, fraction = divmod(ns, 1_000_000_000)
+    whole = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    digits = f"{fraction:09d}".rstrip("0")
+    return f"{whole}.{digits}Z" if digits else f"{whole}Z"

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from layershare.free.build_cache import calculate_keep, gc_order, prunable
+from layershare.free.build_cache import after_size_reading, calculate_keep, gc_order, prunable
 from layershare.model import BuildRecord
 from layershare.model.builders import Builder, GCRule
 
@@ -59,7 +59,9 @@ def gc_outlook(builder: Builder, now_ns: int) -> GCOutlook | None:
     """The outlook of a builder's GC (None: GC off, or its records or policy unknown)."""
     if builder.records is None or not builder.gc_enabled or not builder.gc_policy:
         return None
-    records = {r.id: r for r in builder.records}
+    # GC reads sizes before it sorts: the cache mounts and local sources a build just used count one more
+    # use, now (what it ranks; what it deletes is the same records).
+    records = after_size_reading(builder.records, builder.use_pending, now_ns)
     # BuildKit's DiskUsage total: unshared records; a mutable record a build holds counts 0.
     total = sum(r.bytes for r in records.values() if not r.shared and r.bytes > 0)
     free = builder.free_bytes

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from layershare.free.plan import Plan
 from layershare.free.prune import BuildSpace
 from layershare.model import BuildRecord, EngineState, version_tuple
-from layershare.times import nanoseconds
+from layershare.times import nanoseconds, rfc3339_nano
 
 API_BUILD_SPACE = (1, 48)  # from this API version BuildKit's prune takes max-used and min-free space
 
@@ -92,6 +92,21 @@ def calculate_keep(total: int, reserved: int, max_used: int, min_free: int, free
         elif keep == 0:
             keep = total  # enough free space: nothing goes
     return max(keep, reserved)
+
+
+def after_size_reading(
+    records: Iterable[BuildRecord], pending: Iterable[str], now_ns: int
+) -> dict[str, BuildRecord]:
+    """The records as BuildKit ranks them once a prune with space limits (or its GC) has read their sizes:
+    each of ``pending`` (a mutable record with no immutable twin) used once more, now."""
+    from dataclasses import replace
+
+    waiting = set(pending)
+    stamp = rfc3339_nano(now_ns)
+    return {
+        r.id: replace(r, usage_count=r.usage_count + 1, last_used=stamp) if r.id in waiting else r
+        for r in records
+    }
 
 
 def prunable(

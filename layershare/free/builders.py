@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from layershare.errors import UsageError
-from layershare.free.build_cache import calculate_keep, gc_order, prunable
+from layershare.free.build_cache import after_size_reading, calculate_keep, gc_order, prunable
 from layershare.free.plan import Plan
 from layershare.free.prune import PruneCommand
 from layershare.model import BuildRecord, EngineState
@@ -66,7 +66,8 @@ def prune_builder(state: EngineState, plan: Plan, prune: PruneCommand, now: floa
             "from here: its share is an estimate"
         )
     if keep:
-        gone = _gc_mode(plan, records, removable, total, keep, builder.name)
+        ranked = after_size_reading(records.values(), builder.use_pending, now_ns)
+        gone = _gc_mode(plan, ranked, removable, total, keep, builder.name)
     else:
         gone = _leaves_first(records, removable)
     plan.builder_records.extend(f"{builder.name}/{rid}" for rid in gone)

@@ -74,6 +74,9 @@ class Builder:
     free_bytes: int | None = None
     disk_size_bytes: int | None = None
     notes: tuple[str, ...] = ()
+    # Records whose use BuildKit records at its next size reading (their count + 1, last used then):
+    # :attr:`StateRecord.use_pending` of each, read as root (the group's reading did it already).
+    use_pending: tuple[str, ...] = ()
     # As root: each record's folders and blob files in the state volume (what removing it takes away).
     record_paths: Mapping[str, tuple[str, ...]] = field(default_factory=dict, repr=False)
 

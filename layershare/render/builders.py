@@ -14,6 +14,7 @@ from layershare.units import human_size
 def builder_document(builder: Builder, now_ns: int | None = None) -> dict[str, Any]:
     """One builder as ``builders[]`` of ``layershare.disk/v1`` says it."""
     outlook = gc_outlook(builder, time.time_ns() if now_ns is None else now_ns)
+    pending = set(builder.use_pending)
     return {
         "name": builder.name,
         "driver": builder.driver,
@@ -56,6 +57,7 @@ def builder_document(builder: Builder, now_ns: int | None = None) -> dict[str, A
                 "usage_count": r.usage_count,
                 "parents": list(r.parents),
                 "description": r.description,
+                "use_pending": r.id in pending,
             }
             for r in builder.records or ()
         ],

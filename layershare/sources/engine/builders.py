@@ -170,15 +170,21 @@ class BuilderReader:
             disk_size_bytes=disk_total,
             notes=tuple(notes),
             record_paths={r.record.id: tuple(str(p) for p in r.folders + r.blobs) for r in state},
+            use_pending=tuple(r.record.id for r in state if r.use_pending),
         )
 
     def _from_builder(self, builder: Builder) -> Builder:
+        """Two ``buildctl du``: the first reading of sizes after a build records one more use of the cache
+        mounts and local sources it used (BuildKit prints the counts from before), the second lists them
+        as BuildKit's GC will rank them; the worker's GC policy beside them."""
+        du = ["buildctl", "du", "--format", "json"]
         with ThreadPoolExecutor(max_workers=2) as pool:
-            du = pool.submit(self._exec, builder.container, ["buildctl", "du", "--format", "json"])
             workers = pool.submit(
                 self._exec, builder.container, ["buildctl", "debug", "workers", "--format", "{{json .}}"]
             )
-            listed, why = du.result()
+            listed, why = self._exec(builder.container, du)
+            if listed is not None:
+                listed, why = self._exec(builder.container, du)
             described, _ = workers.result()
         if listed is None:
             return _with(builder, unread_why=why)

@@ -9,7 +9,10 @@ its cache records as ``buildctl du`` lists them, from the worker's ``metadata_v2
   the record's snapshot (recorded at commit, or the upper folder's blocks, hard links once) plus its
   layer blob;
 - whether a build holds a record right now lives only in buildkitd's memory: read from the files, no
-  record is in use.
+  record is in use;
+- a mutable record with no immutable twin (a cache mount or local source the last build used) gets one
+  when BuildKit next reads sizes (``DiskUsage``: ``buildctl du``, or its GC before it sorts), and that
+  counts as one more use, now (``cache/refs.go`` ``commit``, then ``mutableRef.release``).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from layershare.model import BuildRecord
 from layershare.sources.stores.boltdb import BoltError, read_tree
 from layershare.sources.stores.containerd_meta import SnapshotRecord, snapshot_records
 from layershare.sources.stores.usage import DiskUsage
+from layershare.times import rfc3339_nano
 
 METADATA = "metadata_v2.db"
 
@@ -37,6 +40,9 @@ class StateRecord:
     record: BuildRecord
     folders: tuple[Path, ...]
     blobs: tuple[Path, ...]
+    # A mutable record with no immutable twin yet (a cache mount or local source a build just used):
+    # BuildKit's next size reading (``buildctl du``, or its GC's) commits it and counts one more use now.
+    use_pending: bool = False
 
 
 def worker_folder(state: Path) -> Path | None:
@@ -126,6 +132,7 @@ def _listed(
                 ),
                 folders=tuple(dict.fromkeys(folders)),
                 blobs=(blob,) if blob else (),
+                use_pending=not f.get("snapshot.committed") and rid not in twin_of,
             )
         )
     return tuple(listed)
@@ -173,11 +180,5 @@ def _file_size(path: Path) -> int:
 
 
 def _time(nanoseconds: object) -> str:
-    """A time BuildKit kept as nanoseconds since the epoch, as RFC 3339 with its fraction (as Go writes
-    it: trailing zeros dropped); "" for none."""
-    if not isinstance(nanoseconds, int) or nanoseconds <= 0:
-        return ""
-    seconds, fraction = divmod(nanoseconds, 1_000_000_000)
-    whole = datetime.fromtimestamp(seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
-    digits = f"{fraction:09d}".rstrip("0")
-    return f"{whole}.{digits}Z" if digits else f"{whole}Z"
+    """A time BuildKit kept as nanoseconds since the epoch, as it prints it; "" for none."""
+    return rfc3339_nano(nanoseconds) if isinstance(nanoseconds, int) and nanoseconds > 0 else ""
