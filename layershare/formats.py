@@ -40,6 +40,14 @@ class CheckFormat(str, Enum):
     MARKDOWN = "markdown"
 
 
+class BuildersFormat(str, Enum):
+    """Formats ``builders`` can write."""
+
+    TABLE = "table"
+    JSON = "json"
+    MARKDOWN = "markdown"
+
+
 class FreeFormat(str, Enum):
     """Formats ``free`` can write."""
 

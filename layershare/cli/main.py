@@ -25,6 +25,7 @@ from layershare.cli.over_time import diff, metrics, serve
 from layershare.cli.plan import plan
 from layershare.errors import ImageNotFound, UsageError
 from layershare.formats import (
+    BuildersFormat,
     DiskFormat,
     FreeFormat,
     OutputFormat,
@@ -163,6 +164,29 @@ def disk(source: SourceChoice, fmt: str, data_root: str | None, top: int) -> Non
 
     reports = [disk_report(reader.snapshot()) for reader in open_disk(source, data_root=data_root)]
     emit(render_disk(reports, DiskFormat(fmt), top=top))
+
+
+@cli.command()
+@source_options
+@format_option(BuildersFormat, "Output format. json gives exact bytes (layershare.builders/v1).")
+@click.argument("names", nargs=-1, metavar="[BUILDER]...")
+@top_option(10, "Largest records shown per builder (tables only).")
+@handle_errors
+def builders(source: SourceChoice, fmt: str, names: tuple[str, ...], top: int) -> None:
+    """The buildx builders on the engine (docker-container driver): their cache records as BuildKit
+    counts them, their state volumes, their GC policy and what their GC will delete first."""
+    from layershare.render.builders import render_builders
+    from layershare.sources.choice import open_engine
+    from layershare.sources.engine.builders import read_builders
+
+    if len(source.for_each_host()) > 1:
+        raise UsageError("builders reads one engine: give --host once")
+    with open_engine(source) as engine:
+        info, found = read_builders(engine, names)
+    missing = sorted(set(names) - {b.name for b in found})
+    if missing:
+        raise UsageError(f"no buildx builder named {', '.join(missing)} on {info.host}")
+    emit(render_builders(info, found, BuildersFormat(fmt), top=top))
 
 
 @cli.command()

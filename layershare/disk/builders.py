@@ -11,6 +11,7 @@ or over what its space limits keep. No I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import islice
 
 from layershare.free.build_cache import after_size_reading, calculate_keep, gc_order, prunable
 from layershare.model import BuildRecord
@@ -70,15 +71,18 @@ def gc_outlook(builder: Builder, now_ns: int) -> GCOutlook | None:
     for index, rule in enumerate(builder.gc_policy):
         allowed = {r.id for r in records.values() if r.id not in gone and _allowed(r, rule, now_ns)}
         keep = calculate_keep(total, rule.reserved_space, rule.max_used_space, rule.min_free_space, free or 0)
-        order = [rid for rid, _tied in gc_order({k: v for k, v in records.items() if k not in gone}, allowed)]
+        order = gc_order({k: v for k, v in records.items() if k not in gone}, allowed)
         deletes: list[BuildRecord] = []
+        first: list[BuildRecord] = []
         if keep == 0 or total >= keep:
-            for rid in order:
+            for rid, _tied in order:
                 if keep and total < keep:
                     break
                 deletes.append(records[rid])
                 gone.add(rid)
                 total -= max(records[rid].bytes, 0)
+        else:
+            first = [records[rid] for rid, _tied in islice(order, FIRST_SHOWN)]
         outlooks.append(
             RuleOutlook(
                 index=index,
@@ -87,7 +91,7 @@ def gc_outlook(builder: Builder, now_ns: int) -> GCOutlook | None:
                 allowed=len(allowed),
                 allowed_bytes=sum(max(records[r].bytes, 0) for r in allowed),
                 deletes=tuple(deletes),
-                first=tuple(records[rid] for rid in order[:FIRST_SHOWN]) if not deletes else (),
+                first=tuple(first),
             )
         )
     return GCOutlook(total_bytes=sum(max(r.bytes, 0) for r in records.values() if not r.shared),

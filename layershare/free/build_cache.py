@@ -5,8 +5,10 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import shlex
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 
 from layershare.free.plan import Plan
 from layershare.free.prune import BuildSpace
@@ -132,38 +134,56 @@ _FIELDS = {"type": "type", "id": "id", "description": "description"}
 def matches_filters(record: BuildRecord, filters: Iterable[str]) -> bool:
     """Whether a record passes BuildKit's prune filters (containerd's syntax): any of ``filters``, each
     a comma-separated list of ``field==value``, ``field!=value``, ``field~=regexp`` or a bare field
-    (``inuse``, ``mutable``, ``shared``, ``private``) that all hold; no filter: every record. A field
-    BuildKit has and layershare does not read (``parents``) raises ``ValueError``."""
-    import re
-
-    listed = [f for f in filters if f]
-    if not listed:
+    (``inuse``, ``shared``, ``private``) that all hold; no filter: every record. A field BuildKit has
+    and layershare does not read (``parents``) raises ``ValueError``."""
+    alternatives = _parsed(tuple(f for f in filters if f))
+    if not alternatives:
         return True
-    for text in listed:
+    flags = {"inuse": record.in_use, "shared": record.shared, "private": not record.shared}
+    for checks in alternatives:
         held = True
-        for part in text.split(","):
-            found = re.fullmatch(r"\s*([a-z]+)\s*(==|!=|~=)?\s*(.*?)\s*", part)
-            if not found:
-                raise ValueError(f"a build-cache filter {part!r} does not parse")
-            name, op, value = found.groups()
-            if op is None:
-                flags = {"inuse": record.in_use, "shared": record.shared, "private": not record.shared}
-                if name not in flags:
-                    raise ValueError(f"the build-cache filter {name!r} is not one layershare reproduces")
-                held = held and flags[name]
-                continue
-            if name not in _FIELDS:
-                raise ValueError(f"the build-cache filter {name!r} is not one layershare reproduces")
-            actual = str(getattr(record, _FIELDS[name]) or ("regular" if name == "type" else ""))
-            if op == "==":
-                held = held and actual == value
-            elif op == "!=":
-                held = held and actual != value
+        for name, op, value in checks:
+            if op == "":
+                held = flags[name]
             else:
-                held = held and re.search(value, actual) is not None
+                actual = str(getattr(record, _FIELDS[name]) or ("regular" if name == "type" else ""))
+                if op == "==":
+                    held = actual == value
+                elif op == "!=":
+                    held = actual != value
+                else:
+                    held = re.search(value, actual) is not None
+            if not held:
+                break
         if held:
             return True
     return False
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(filters: tuple[str, ...]) -> tuple[tuple[tuple[str, str, str], ...], ...]:
+    """Filters as (field, operator, value) checks, parsed once (``ValueError`` as :func:`matches_filters`)."""
+    found = []
+    for text in filters:
+        checks = []
+        for part in text.split(","):
+            matched = re.fullmatch(r"\s*([a-z]+)\s*(==|!=|~=)?\s*(.*?)\s*", part)
+            if not matched:
+                raise ValueError(f"a build-cache filter {part!r} does not parse")
+            name, op, value = matched.groups()
+            known = _FIELDS if op else ("inuse", "shared", "private")
+            if name not in known:
+                raise ValueError(f"the build-cache filter {name!r} is not one layershare reproduces")
+            if op == "~=":
+                try:
+                    re.compile(value)
+                except re.error as e:
+                    raise ValueError(
+                        f"a build-cache filter {part!r} is no regular expression ({e})"
+                    ) from None
+            checks.append((name, op or "", value))
+        found.append(tuple(checks))
+    return tuple(found)
 
 
 def prune_to(plan: Plan, records: dict[str, BuildRecord], removable: set[str], total: int, keep: int) -> None:
@@ -184,39 +204,48 @@ def prune_to(plan: Plan, records: dict[str, BuildRecord], removable: set[str], t
     plan.build_records.extend(sorted(gone))
 
 
-def gc_order(records: dict[str, BuildRecord], removable: set[str]) -> list[tuple[str, bool]]:
-    """The order BuildKit's gc mode removes ``removable`` records in: each time, among those no record
-    still there stands on, the least recently and least often used; with whether BuildKit may take
-    another first (:func:`_tied`)."""
-    gone: set[str] = set()
-    order: list[tuple[str, bool]] = []
-    while True:
-        standing = {p for r in records.values() if r.id not in gone for p in r.parents}
-        leaves = [records[i] for i in sorted(removable - gone) if i not in standing]
-        if not leaves:
-            return order
-        rank = _gc_rank(leaves)
-        first = min(leaves, key=rank.__getitem__)
-        order.append((first.id, _tied(leaves, rank, first)))
-        gone.add(first.id)
+def gc_order(records: dict[str, BuildRecord], removable: set[str]) -> Iterator[tuple[str, bool]]:
+    """The order BuildKit's gc mode removes ``removable`` records in, one at a time (take as many as
+    needed): each time, among those no record still there stands on, the least recently and least often
+    used, ranked afresh among them; with whether BuildKit may take another first (:func:`_tied`)."""
+    used = {rid: nanoseconds(r.last_used) for rid, r in records.items()}
+    children: dict[str, int] = dict.fromkeys(records, 0)
+    for r in records.values():
+        for parent in r.parents:
+            if parent in children:
+                children[parent] += 1
+    leaves = {rid for rid in removable if rid in records and not children[rid]}
+    while leaves:
+        candidates = [records[i] for i in sorted(leaves)]
+        rank = _gc_rank(candidates, used)
+        first = min(candidates, key=rank.__getitem__)
+        yield first.id, _tied(candidates, rank, first)
+        leaves.discard(first.id)
+        for parent in first.parents:
+            if parent in children:
+                children[parent] -= 1
+                if not children[parent] and parent in removable:
+                    leaves.add(parent)
 
 
-def _gc_rank(records: list[BuildRecord]) -> dict[BuildRecord, tuple[float, int, int]]:
+def _gc_rank(
+    records: list[BuildRecord], used: Mapping[str, int | None]
+) -> dict[BuildRecord, tuple[float, int, int]]:
     """BuildKit's ``sortDeleteRecords`` order (lower goes first): the rank of a record's last use among
     the distinct last-use times plus the rank of its use count among the distinct counts, each divided
     by its highest rank (a record never used ranks first); equal scores keep the order of the two
-    sorts before (fewer uses, then older use first), as Go's sort keeps it for up to 12 records."""
-    times = sorted({t for r in records if (t := nanoseconds(r.last_used)) is not None})
+    sorts before (fewer uses, then older use first), as Go's sort keeps it for up to 12 records.
+    ``used``: each record's last use in nanoseconds."""
+    times = sorted({t for r in records if (t := used[r.id]) is not None})
     counts = sorted({r.usage_count for r in records} - {0})
     time_rank: dict[int | None, int] = {t: n + 2 for n, t in enumerate(times)}
     count_rank = {c: n + 2 for n, c in enumerate(counts)}
     top_time, top_count = 1.0 + len(times), 1.0 + len(counts)
     return {
         r: (
-            time_rank.get(nanoseconds(r.last_used), 1) / top_time
-            + count_rank.get(r.usage_count, 1) / top_count,
+            time_rank.get(used[r.id], 1) / top_time + count_rank.get(r.usage_count, 1) / top_count,
             r.usage_count,
-            nanoseconds(r.last_used) or -1,
+            used[r.id] or -1,
         )
         for r in records
     }

@@ -105,6 +105,9 @@ class DiskSnapshot:
     orphans: tuple[Orphan, ...] = ()
     inactive_stores: tuple[InactiveStore, ...] = ()
     builders: tuple[Builder, ...] = ()
+    # The engine's own BuildKit (its build cache) as a builder, with the GC policy dockerd runs it with
+    # (None: not read, as the docker group).
+    build_cache_gc: Builder | None = None
     walked: Mapping[Category, Usage] | None = None
     volume_prune_all: bool = True
     # False where docker's prune rules do not apply (containerd on a node): nothing is said reclaimable.

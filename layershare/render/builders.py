@@ -1,13 +1,19 @@
-"""buildx builders in ``layershare disk``'s outputs: their part of ``layershare.disk/v1`` (``builders[]``),
-their rows and what their GC will do, in words."""
+"""buildx builders for people and programs: their part of ``layershare.disk/v1`` (``builders[]``), their
+rows, what their GC will do in words, and ``layershare builders`` (``layershare.builders/v1``)."""
 
 from __future__ import annotations
 
+import json
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from layershare.disk.builders import GCOutlook, gc_outlook
+from layershare.formats import BuildersFormat
+from layershare.model import EngineInfo
 from layershare.model.builders import Builder, GCRule
+from layershare.render.naming import describe_engine, engine_document, shorten
+from layershare.times import now_iso
 from layershare.units import human_size
 
 
@@ -132,12 +138,13 @@ def gc_sentence(builder: Builder, now_ns: int | None = None) -> str:
             f"after the next build) deletes {len(now)} record(s), {human_size(size)}"
         )
     first = outlook.starts_at
+    if not builder.records:
+        return "no record for GC to delete"
     if first is None:
-        return "no GC rule may delete any record now (all in use or used too recently)"
+        return "no GC rule may delete any record now (all in use, shared or used too recently)"
     shown = ", ".join(f"{r.id[:12]} ({human_size(max(r.bytes, 0))})" for r in first.first)
-    source = {"defaults": ", BuildKit's defaults", "flags": ", its flags", "config": ", its config"}.get(
-        builder.gc_policy_from, ""
-    )
+    source = {"defaults": ", the defaults", "flags": ", its flags", "config": ", its config",
+              "daemon.json": ", daemon.json"}.get(builder.gc_policy_from, "")  # fmt: skip
     return (
         f"GC starts at {human_size(first.keep_bytes)} (rule {first.index + 1}{source}: {rule_text(first.rule)}); "
         f"it may delete {first.allowed} record(s), {human_size(first.allowed_bytes)}, these first: {shown}"
@@ -176,3 +183,57 @@ def builder_row(builder: Builder) -> list[str]:
 
 
 BUILDER_HEADERS = ["NAME", "STATE", "RECORDS", "SIZE", "RECLAIMABLE", "VOLUME", "READ FROM"]
+
+
+BUILDERS_SCHEMA = "layershare.builders/v1"
+
+
+def render_builders(
+    engine: EngineInfo, builders: Sequence[Builder], fmt: BuildersFormat, *, top: int = 10
+) -> str:
+    """``layershare builders``: each builder's records by type, its largest records, its GC policy and
+    what its GC will do; JSON is ``layershare.builders/v1`` (each builder as in ``disk``'s ``builders[]``)."""
+    if fmt == BuildersFormat.JSON:
+        doc = {
+            "schema": BUILDERS_SCHEMA,
+            "collected_at": now_iso(),
+            "engine": engine_document(engine),
+            "builders": [builder_document(b) for b in builders],
+        }
+        return json.dumps(doc, allow_nan=False) + "\n"
+    from layershare.render.safe import tabulate
+
+    markdown = fmt == BuildersFormat.MARKDOWN
+    style = "github" if markdown else "simple"
+    heading = "## " if markdown else ""
+    parts = [describe_engine(engine)]
+    if not builders:
+        parts.append("No buildx builder (docker-container driver) on this engine.")
+        return "\n\n".join(parts) + "\n"
+    parts.append(tabulate([builder_row(b) for b in builders], headers=BUILDER_HEADERS, tablefmt=style,
+                          disable_numparse=True, colalign=["left", "left", "right", "right", "right", "right", "left"]))  # fmt: skip
+    for b in builders:
+        lines = [f"{heading}Builder {b.name} ({b.container or 'no container'}, {b.image or '?'})"]
+        if b.records is None:
+            lines.append(f"Not read: {b.unread_why}")
+        elif not b.records:
+            lines.append("No cache record.")
+        else:
+            types = [[t, str(n), human_size(size)] for t, (n, size) in b.by_type.items()]
+            lines.append(
+                tabulate(types, headers=["TYPE", "RECORDS", "SIZE"], tablefmt=style, disable_numparse=True)
+            )
+            largest = sorted(b.records, key=lambda r: (-r.bytes, r.id))[:top]
+            rows = [[r.id[:12], r.type, human_size(max(r.bytes, 0)), "yes" if r.in_use else "no",
+                     r.last_used[:19].replace("T", " "), str(r.usage_count), shorten(r.description, 50)] for r in largest]  # fmt: skip
+            lines.append(tabulate(rows, headers=["ID", "TYPE", "SIZE", "IN USE", "LAST USED", "USES", "DESCRIPTION"],
+                                  tablefmt=style, disable_numparse=True))  # fmt: skip
+        if b.records is not None and b.gc_enabled and b.gc_policy:
+            source = {"buildkitd": "as buildkitd reports it", "defaults": "BuildKit's defaults",
+                      "flags": "from its flags", "config": "from its buildkitd.toml"}.get(b.gc_policy_from, "")  # fmt: skip
+            lines.append(f"GC policy ({source}):\n" + "\n".join(
+                f"  {n + 1}. {rule_text(r)}" for n, r in enumerate(b.gc_policy)))  # fmt: skip
+        said = [gc_sentence(b), volume_note(b), *b.notes]
+        lines.append("\n".join(f"- {line}" for line in said if line))
+        parts.append("\n\n".join(lines))
+    return "\n\n".join(parts) + "\n"

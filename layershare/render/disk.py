@@ -14,7 +14,7 @@ from typing import Any
 from layershare.disk.categories import DiskReport, sum_known
 from layershare.formats import DiskFormat
 from layershare.ids import short_id
-from layershare.model import CATEGORIES, Usage
+from layershare.model import CATEGORIES, DiskSnapshot, Usage
 from layershare.render.builders import (
     BUILDER_HEADERS,
     builder_document,
@@ -149,6 +149,7 @@ def disk_document(report: DiskReport) -> dict[str, Any]:
             for r in snap.build_cache
         ],
         "builders": [builder_document(b) for b in snap.builders],
+        "build_cache_gc": _engine_gc(snap),
         "orphans": [
             {
                 "root": o.root,
@@ -172,6 +173,16 @@ def disk_document(report: DiskReport) -> dict[str, Any]:
         ],
         "notes": list(snap.notes),
     }
+
+
+def _engine_gc(snap: DiskSnapshot) -> dict[str, Any] | None:
+    """The engine's own BuildKit's GC: its policy and outlook (as ``builders[]`` give theirs)."""
+    engine = snap.build_cache_gc
+    if engine is None:
+        return None
+    doc = builder_document(engine)
+    keep = ("gc_enabled", "gc_policy_from", "gc_policy", "gc", "free_bytes", "notes")
+    return {k: doc[k] for k in keep}
 
 
 def render_disk_json(reports: Sequence[DiskReport]) -> str:
@@ -335,6 +346,8 @@ def _engine_text(report: DiskReport, *, top: int, markdown: bool) -> str:
         return "\n\n".join(parts)
     if snap.orphans:
         notes.append(_ORPHAN_ADVICE)
+    if snap.build_cache_gc is not None and (line := gc_sentence(snap.build_cache_gc)):
+        notes.append(f"build cache: {line}")
     for b in snap.builders:
         said = [b.unread_why, gc_sentence(b), volume_note(b), *b.notes]
         notes += [f"builder {b.name}: {line}" for line in said if line]

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from builders import build, buildx_ready, docker, du, gc_policy, make_builder, settle, volume_size
+from buildx_builders import build, buildx_ready, docker, du, gc_policy, make_builder, settle, volume_size
 from engines import cli, df_total, run_unprivileged
 from support import private_engine
 from test_disk_engine import category, disk_json, quiet_disk_json

@@ -19,6 +19,7 @@ a remote engine's path may exist here and belong to another engine.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
@@ -28,6 +29,7 @@ from typing import Any
 from layershare.errors import DataRootError
 from layershare.ids import chain_ids
 from layershare.model import (
+    Builder,
     Container,
     DiskRoot,
     DiskSnapshot,
@@ -43,7 +45,9 @@ from layershare.sources.disk.items import categories_of, containers_of, orphans_
 from layershare.sources.disk.layout import Layout, containerd_layout, graphdriver_layout
 from layershare.sources.disk.walk import WALKERS, WalkResult, walk
 from layershare.sources.engine import EngineSource
+from layershare.sources.engine.builder_policy import engine_rules
 from layershare.sources.engine.builders import BuilderReader, builder_volumes
+from layershare.sources.engine.daemon_config import daemon_config
 from layershare.sources.engine.system_df import system_df
 from layershare.sources.holdings.reader import HoldingsReader
 from layershare.sources.holdings.store import EngineStore
@@ -140,6 +144,7 @@ class DiskSource(DiskReader):
             volumes=tuple(v for v in volumes if v.name not in state_volumes),
             build_cache=tuple(sorted(state.build_cache, key=lambda r: (-r.bytes, r.id))),
             builders=builders,
+            build_cache_gc=engine_buildkit(state, store.data_root) if walked is not None else None,
             orphans=orphans_of(layout, walked),
             inactive_stores=tuple(_inactive(self.inactive, walked)),
             walked=categories_of(walked, state_volumes) if walked else None,
@@ -246,6 +251,27 @@ class DiskSource(DiskReader):
                     return ""
                 return f"it has no {store.driver}/{layer[:12]}..., a layer of image {str(image['Id'])[7:19]}"
         return ""
+
+
+def engine_buildkit(state: EngineState, data_root: str) -> Builder:
+    """The engine's own BuildKit as a builder: its records (``/system/df``) and the GC policy dockerd
+    works out from its daemon.json and the disk under ``<data-root>/buildkit`` (as root on its host)."""
+    config, where = daemon_config(data_root)
+    folder = Path(data_root, "buildkit")
+    try:
+        found = os.statvfs(folder if folder.is_dir() else data_root)
+        disk_total: int | None = found.f_bsize * found.f_blocks
+    except OSError:
+        disk_total = None
+    engine = Builder(
+        name="(engine)", container="", container_id="", image="", state_volume="", running=True,
+        driver="docker", records=state.build_cache, free_bytes=state.build_cache_free_bytes,
+        disk_size_bytes=disk_total, read_from="engine",
+    )  # fmt: skip
+    if config is None:
+        return replace(engine, gc_policy_from="", notes=(f"its GC policy is not known: {where}",))
+    on, rules, source = engine_rules(state.engine.version, config.get("builder"), disk_total)
+    return replace(engine, gc_enabled=on, gc_policy=rules, gc_policy_from=source)
 
 
 def _inactive(found: Iterable[InactiveGraphdriver], walked: WalkResult | None) -> Iterable[InactiveStore]:

@@ -174,3 +174,106 @@ def _duration(value: object) -> int:
     if not parts or "".join(a + b for a, b in parts) != text:
         raise ValueError(f"buildkitd.toml: a keepDuration of {text!r} does not parse")
     return int(sum(float(a) * _NS[b] for a, b in parts))
+
+
+TEMP_CACHE_PERCENT = 13.818  # moby's tempCachePercent (e x pi x phi): the small records' share
+
+
+def engine_rules(
+    engine_version: str, builder: Mapping[str, Any] | None, disk_total: int | None
+) -> tuple[bool, tuple[GCRule, ...], str]:
+    """(GC on, its rules, where they come from) of the engine's own BuildKit, as dockerd works them out
+    from daemon.json's ``builder`` section (None: none) and the disk under ``<data-root>/buildkit``
+    (moby's ``builder-next`` ``getGCPolicy`` and ``DefaultGCPolicy``, read at 20.10, 26.1, 28.5, 29.7):
+
+    - GC is on by default from 28.2 (``builder.gc.enabled`` unset); before, only with ``"enabled": true``;
+    - a ``policy`` list replaces the default rules;
+    - the default rules are BuildKit's four, with moby's sizes: from 28.2 ``defaultReservedSpace``,
+      ``defaultMaxUsedSpace``, ``defaultMinFreeSpace`` (else 10%, 80% and 20% of the disk, not capped),
+      before one ``defaultKeepStorage`` (else 10% of the disk); the small records' rule keeps
+      ``max(13.818% of the reserved space, 512 MB)``, and before 29.6 its three types are one filter
+      that all must match (so it matches nothing);
+    - before 25.0 the keep durations are nanoseconds (48 and 60*24*3600 ns).
+    """
+    from layershare.model import version_tuple
+
+    version = version_tuple(engine_version)
+    gc = (builder or {}).get("gc") or {}
+    enabled = gc.get("enabled")
+    on = enabled is not False if version >= (28, 2) else enabled is True
+    if not on:
+        return False, (), "daemon.json" if enabled is False else "defaults"
+    nanoseconds = version < (25, 0)
+    policies = gc.get("policy")
+    if isinstance(policies, list) and policies:
+        return (
+            True,
+            tuple(_engine_rule(p, version) for p in policies if isinstance(p, Mapping)),
+            "daemon.json",
+        )
+
+    def size(key: str) -> int:
+        return _space(gc.get(key), disk_total) if gc.get(key) not in (None, "") else 0
+
+    def share(percent: int) -> int:
+        return (disk_total * percent // 100 // GIB + 1) * GB if disk_total else 0
+
+    source = "daemon.json"
+    if version >= (28, 2):
+        reserved = size("defaultReservedSpace") or size("defaultKeepStorage")
+        max_used, min_free = size("defaultMaxUsedSpace"), size("defaultMinFreeSpace")
+        if not (reserved or max_used or min_free):
+            reserved, max_used, min_free = share(10) or 2 * GB, share(80), share(20)
+            source = "defaults"
+    else:
+        reserved, max_used, min_free = size("defaultKeepStorage"), 0, 0
+        if not reserved:
+            reserved, source = share(10) or 2 * GB, "defaults"
+    small = max(round(reserved / 100 * TEMP_CACHE_PERCENT), 512_000_000)
+    types = SMALL_RECORDS if version >= (29, 6) else (",".join(SMALL_RECORDS),)
+    day = 24 * (1 if nanoseconds else HOUR_NS)
+    hours48 = 48 * (1 if nanoseconds else HOUR_NS)
+    if version >= (28, 2):
+        space = {"reserved_space": reserved, "max_used_space": max_used, "min_free_space": min_free}
+        small_rule = GCRule(False, types, hours48, 0, small, 0)
+    else:  # one KeepBytes, which BuildKit of then keeps as the reserved space
+        space = {"reserved_space": reserved, "max_used_space": 0, "min_free_space": 0}
+        small_rule = GCRule(False, types, hours48, small, 0, 0)
+    return (
+        True,
+        (
+            small_rule,
+            GCRule(False, (), 60 * day, **space),
+            GCRule(False, (), 0, **space),
+            GCRule(True, (), 0, **space),
+        ),
+        source,
+    )
+
+
+_CACHE_FIELDS = ("id", "parent", "type", "description", "inuse", "shared", "private", "mutable", "immutable")
+
+
+def _engine_rule(policy: Mapping[str, Any], version: tuple[int, ...]) -> GCRule:
+    """One rule of daemon.json's ``builder.gc.policy`` as moby hands it to BuildKit: ``until`` (or
+    ``unused-for``) as the keep duration, the cache fields as one filter all must match."""
+    given = policy.get("filter") or []
+    pairs = given.items() if isinstance(given, Mapping) else (str(f).partition("=")[::2] for f in given)
+    keep, parts = 0, []
+    for key, value in pairs:
+        name = str(key).strip().lower()
+        if name in ("until", "unused-for"):
+            keep = _duration(str(value)) if not isinstance(value, list) else _duration(str(value[0]))
+        elif name in _CACHE_FIELDS:
+            parts.append(f"id~={value}" if name == "id" else (f"{name}=={value}" if value else name))
+    reserved = _space(policy.get("reservedSpace") or policy.get("keepStorage"), None)
+    if version >= (28, 2):
+        max_used, min_free = (
+            _space(policy.get("maxUsedSpace"), None),
+            _space(policy.get("minFreeSpace"), None),
+        )
+    else:
+        max_used = min_free = 0
+    return GCRule(
+        bool(policy.get("all")), (",".join(parts),) if parts else (), keep, reserved, max_used, min_free
+    )

@@ -20,6 +20,7 @@ import os
 import tarfile
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,7 @@ PREFIX = "buildx_buildkit_"
 STATE_SUFFIX = "_state"
 STATE_PATH = "/var/lib/buildkit"
 CONFIG_PATH = "/etc/buildkit/buildkitd.toml"
+SEPARATOR = "--layershare--"
 
 
 def builder_name(container: str) -> str:
@@ -169,26 +171,32 @@ class BuilderReader:
             free_bytes=free,
             disk_size_bytes=disk_total,
             notes=tuple(notes),
-            record_paths={r.record.id: tuple(str(p) for p in r.folders + r.blobs) for r in state},
+            record_paths={r.record.id: r.folders + r.blobs for r in state},
             use_pending=tuple(r.record.id for r in state if r.use_pending),
         )
 
     def _from_builder(self, builder: Builder) -> Builder:
-        """Two ``buildctl du``: the first reading of sizes after a build records one more use of the cache
-        mounts and local sources it used (BuildKit prints the counts from before), the second lists them
-        as BuildKit's GC will rank them; the worker's GC policy beside them."""
-        du = ["buildctl", "du", "--format", "json"]
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            workers = pool.submit(
-                self._exec, builder.container, ["buildctl", "debug", "workers", "--format", "{{json .}}"]
-            )
-            listed, why = self._exec(builder.container, du)
+        """One exec: ``buildctl du`` twice, then ``buildctl debug workers``. BuildKit's first reading of
+        sizes after a build records one more use of the cache mounts and local sources it used (and
+        prints the counts from before); the second lists the records as its GC will rank them. Where the
+        builder's image has no shell, the three commands run one exec each."""
+        du = "buildctl du --format json"
+        script = (
+            f"{du} >/dev/null && {du} && echo {SEPARATOR} && buildctl debug workers --format '{{{{json .}}}}'"
+        )
+        found, why = self._exec(builder.container, ["sh", "-c", script], split=True)
+        if found is None and ("executable file not found" in why or "exit 127" in why or "exit 126" in why):
+            listed, why = self._exec(builder.container, du.split())
             if listed is not None:
-                listed, why = self._exec(builder.container, du)
-            described, _ = workers.result()
-        if listed is None:
+                listed, why = self._exec(builder.container, du.split())
+            described, _ = self._exec(
+                builder.container, [*du.split()[:1], "debug", "workers", "--format", "{{json .}}"]
+            )
+            found = None if listed is None else (listed, described)
+        if found is None:
             return _with(builder, unread_why=why)
-        records = tuple(self._shown(r) for r in records_from_du(listed))
+        listed, described = found
+        records = tuple(self._shown(r) for r in records_from_du(listed or []))
         enabled, rules = rules_from_workers(described or [])
         return _with(
             builder,
@@ -199,28 +207,43 @@ class BuilderReader:
             gc_policy_from="buildkitd" if described is not None else "",
         )
 
-    def _exec(self, container: str, argv: list[str]) -> tuple[Any, str]:
-        """(the JSON a command printed in the container, "") or (None, why not)."""
+    def _exec(self, container: str, argv: list[str], *, split: bool = False) -> tuple[Any, str]:
+        """(the JSON a command printed in the container, "") or (None, why not): ``docker exec`` through
+        the engine's API (create, start attached, read the exit code). ``split``: two JSON documents
+        the command printed with :data:`SEPARATOR` between them."""
         from layershare.errors import SourceError
-        from layershare.sources.engine.connection import engine_errors
 
-        if self.engine.over_ssh:
-            return None, "the engine is reached over ssh: run layershare on its host to read its builders"
-        api = self.engine._client()
         try:
-            with engine_errors(self.engine.where):
-                exec_id = api.exec_create(container, argv, stdout=True, stderr=True)["Id"]
-                out, err = api.exec_start(exec_id, demux=True)
-                code = api.exec_inspect(exec_id).get("ExitCode")
-        except SourceError as e:
+            out, err, code = self._run(container, argv)
+        except (SourceError, LookupError) as e:
             return None, f"{' '.join(argv[:2])} in {container} failed: {e}"
         if code != 0:
             said = (err or out or b"").decode(errors="replace").strip().splitlines()
             return None, f"{' '.join(argv[:2])} in {container} failed: {said[-1] if said else f'exit {code}'}"
         try:
+            if split:
+                first, _, second = (out or b"").partition(SEPARATOR.encode())
+                return (json.loads(first or b"null"), json.loads(second or b"null")), ""
             return json.loads(out or b"null") or [], ""
         except ValueError:
             return None, f"{' '.join(argv[:2])} in {container} printed no JSON"
+
+    def _run(self, container: str, argv: list[str]) -> tuple[bytes, bytes, object]:
+        plain = self.engine._plain_api()
+        if plain is not None:  # a socket, plain TCP or ssh: no SDK to load
+            exec_id = plain.post(
+                f"/containers/{container}/exec", {"AttachStdout": True, "AttachStderr": True, "Cmd": argv}
+            )["Id"]
+            raw = plain.post(f"/exec/{exec_id}/start", {"Detach": False, "Tty": False}, raw=True)
+            out, err = demux(raw)
+            return out, err, (plain.get(f"/exec/{exec_id}/json") or {}).get("ExitCode")
+        from layershare.sources.engine.connection import engine_errors
+
+        api = self.engine._client()
+        with engine_errors(self.engine.where):
+            exec_id = api.exec_create(container, argv, stdout=True, stderr=True)["Id"]
+            out, err = api.exec_start(exec_id, demux=True)
+            return out or b"", err or b"", api.exec_inspect(exec_id).get("ExitCode")
 
     def _setup(self, builder: Builder) -> tuple[list[str], str | None]:
         """The builder's buildkitd flags and its config's text (from the container, never run)."""
@@ -268,6 +291,18 @@ class BuilderReader:
         return BuildRecord(**{**record.__dict__, "description": redact_created_by(record.description)})
 
 
+def demux(raw: bytes) -> tuple[bytes, bytes]:
+    """(stdout, stderr) of an exec's attached output without a terminal: frames of an 8-byte head (the
+    stream, 1 or 2, and the length, big-endian, in its last four bytes) and their bytes."""
+    streams: dict[int, list[bytes]] = {1: [], 2: []}
+    at = 0
+    while at + 8 <= len(raw):
+        kind, size = raw[at], int.from_bytes(raw[at + 4 : at + 8], "big")
+        streams.setdefault(kind, []).append(raw[at + 8 : at + 8 + size])
+        at += 8 + size
+    return b"".join(streams[1]), b"".join(streams[2])
+
+
 def records_from_du(listed: Sequence[Mapping[str, Any]]) -> tuple[BuildRecord, ...]:
     """``buildctl du --format json``'s records."""
     return tuple(
@@ -298,9 +333,48 @@ def _statfs(path: Path) -> tuple[int | None, int | None]:
 
 
 def _with(builder: Builder, **changes: Any) -> Builder:
-    from dataclasses import replace
-
     return replace(builder, **changes)
 
 
-__all__ = ["BuilderReader", "StateRecord", "builder_name", "builder_volumes", "is_state_volume"]
+def read_builders(engine: Any, names: Sequence[str] = ()) -> tuple[Any, tuple[Builder, ...]]:
+    """(the engine's :class:`~layershare.model.EngineInfo`, its builders, ``names`` only if given), each
+    read as :class:`BuilderReader` does; the state volumes' sizes as the engine gives them (it sizes them
+    in its own process while this one reads the builders)."""
+    from layershare.sources.recording import engine_info_from
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        sizes = pool.submit(engine.get_json, "/system/df", type="volume")
+        answers = pool.submit(engine.light_answers)
+        volumes = pool.submit(engine.get_json, "/volumes")
+        light = answers.result()
+        listed = list((volumes.result() or {}).get("Volumes") or [])
+        containers = list(light.get("containers") or [])
+        states = builder_volumes(containers, listed)
+        reader = BuilderReader(engine, files=engine._reads_files(), show_values=engine.show_values)
+        wanted = [None] if not names else list(dict.fromkeys(names))
+        found = [b for name in wanted for b in reader.builders(containers, listed, {}, only=name)]
+        measured = {
+            str(v.get("Name")): (v.get("UsageData") or {}).get("Size")
+            for v in (sizes.result() or {}).get("Volumes") or []
+            if str(v.get("Name")) in states
+        }
+    info = engine_info_from(light.get("info") or {}, light.get("version") or {}, engine.where)
+    return info, tuple(
+        replace(
+            b,
+            volume_bytes=size
+            if isinstance(size := measured.get(b.state_volume), int) and size >= 0
+            else None,
+        )
+        for b in found
+    )
+
+
+__all__ = [
+    "BuilderReader",
+    "StateRecord",
+    "builder_name",
+    "builder_volumes",
+    "is_state_volume",
+    "read_builders",
+]

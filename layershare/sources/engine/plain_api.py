@@ -83,10 +83,16 @@ class _Connection:
             self.sock.close()
         self.sock = self.reader = None
 
-    def _head(self, target: str) -> tuple[BinaryIO, int, int | None, bool, bool]:
-        """Send ``GET target`` and read the answer's head: (reader, status, length, chunked, close)."""
+    def _head(
+        self, target: str, method: str = "GET", body: bytes | None = None
+    ) -> tuple[BinaryIO, int, int | None, bool, bool]:
+        """Send ``METHOD target`` (``body``: JSON) and read the answer's head: (reader, status, length,
+        chunked, close)."""
         sock, reader = (self.sock, self.reader) if self.sock and self.reader else self._open()
-        sock.sendall(f"GET {target} HTTP/1.1\r\nHost: docker\r\n\r\n".encode())
+        head = f"{method} {target} HTTP/1.1\r\nHost: docker\r\n"
+        if body is not None:
+            head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+        sock.sendall(head.encode() + b"\r\n" + (body or b""))
         status_line = sock.readline(1 << 16) if isinstance(sock, SshStream) else reader.readline(1 << 16)
         if not status_line:
             raise _Closed
@@ -111,9 +117,10 @@ class _Connection:
                 close = b"close" in value.lower()
         return reader, int(rest[:3]), length, chunked, close
 
-    def get(self, target: str) -> tuple[int, bytes]:
-        """(status, body) of ``GET target``."""
-        reader, status, length, chunked, close = self._head(target)
+    def get(self, target: str, method: str = "GET", body: bytes | None = None) -> tuple[int, bytes]:
+        """(status, body) of ``GET target`` (or another ``method`` with a JSON ``body``); a body of no
+        stated length is read to the end (an exec's output, which the engine writes until it ends)."""
+        reader, status, length, chunked, close = self._head(target, method, body)
         if chunked:
             body = self._chunked(reader)
         elif length is not None:
@@ -250,17 +257,25 @@ class PlainAPI:
             "Set DOCKER_HOST or --host to the engine's address"
         )
 
-    def _request(self, path: str) -> Any:
+    def _request(self, path: str, method: str = "GET", payload: object = None, *, raw: bool = False) -> Any:
         connection = self._connection()
         try:
-            return self._answer(connection, path)
+            return self._answer(connection, path, method, payload, raw)
         finally:
             self._release(connection)
 
-    def _answer(self, connection: _Connection, path: str) -> Any:
+    def _answer(
+        self,
+        connection: _Connection,
+        path: str,
+        method: str = "GET",
+        payload: object = None,
+        raw: bool = False,
+    ) -> Any:
+        sent = None if payload is None else json.dumps(payload).encode()
         for attempt in (0, 1):  # a kept-alive connection the engine closed is opened once more
             try:
-                status, body = connection.get(path)
+                status, body = connection.get(path, method, sent)
             except (_Closed, BrokenPipeError, ConnectionResetError) as e:
                 connection.close()
                 if attempt or connection.said:  # ssh that failed by itself fails again
@@ -274,6 +289,8 @@ class PlainAPI:
                 raise self._error(e, connection) from e
             if status >= 400:
                 self._refuse(path, status, body)
+            if raw:
+                return body
             try:
                 return json.loads(body)
             except ValueError as e:
@@ -292,6 +309,12 @@ class PlainAPI:
         query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
         query = f"?{query}" if query else ""
         return self._request(f"/v{self.version}{path}{query}")
+
+    def post(self, path: str, payload: object, *, raw: bool = False) -> Any:
+        """``POST /v<version><path>`` with ``payload`` as JSON: the answer as JSON (``raw``: its bytes, read
+        to the end); :class:`NotFound` for a 404. Only :mod:`~layershare.sources.engine.builders` posts:
+        an exec in a buildx builder, which changes nothing of the engine's."""
+        return self._request(f"/v{self.version}{path}", "POST", payload, raw=raw)
 
     def stream(self, path: str) -> Generator[bytes, None, None]:
         """``GET /v<version><path>``'s body as it arrives (an image's export); :class:`NotFound` for a

@@ -18,6 +18,7 @@ its cache records as ``buildctl du`` lists them, from the worker's ``metadata_v2
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,8 +39,8 @@ class StateRecord:
     and its blob files, as ``free`` weighs what removing it takes from the volume."""
 
     record: BuildRecord
-    folders: tuple[Path, ...]
-    blobs: tuple[Path, ...]
+    folders: tuple[str, ...]
+    blobs: tuple[str, ...]
     # A mutable record with no immutable twin yet (a cache mount or local source a build just used):
     # BuildKit's next size reading (``buildctl du``, or its GC's) commits it and counts one more use now.
     use_pending: bool = False
@@ -71,23 +72,46 @@ def read_state(state: Path) -> tuple[StateRecord, ...] | None:
         snapshots = snapshot_records(read_tree(worker / "snapshots" / "metadata.db"))
     except (OSError, BoltError):
         snapshots = {}
-    fields = {
-        key.decode(errors="replace"): _values(value) for key, value in main.items() if isinstance(value, dict)
-    }
-    fields = {k: f for k, f in fields.items() if not f.get("cache.deleted")}
-    return _listed(fields, _by_name(snapshots), worker)
+    fields = {k: f for k, f in _all_values(main).items() if not f.get("cache.deleted")}
+    return _listed(fields, _by_name(snapshots), str(worker))
 
 
-def _values(record: Mapping[bytes, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
-    for name, raw in record.items():
-        if not isinstance(raw, bytes) or not raw:
+WANTED = {
+    b"snapshot.size", b"snapshot.committed", b"cache.recordType", b"cache.description", b"cache.createdAt",
+    b"cache.lastUsedAt", b"cache.usageCount", b"cache.parent", b"cache.mergeParents", b"cache.lowerDiffParent",
+    b"cache.upperDiffParent", b"cache.equalMutable", b"cache.snapshot", b"cache.blob", b"cache.deleted",
+}  # fmt: skip
+
+
+def _all_values(main: Mapping[bytes, Any]) -> dict[str, dict[str, Any]]:
+    """Each record's fields that the listing needs, their JSON values (``{"value": …}``) read in one go."""
+    where: list[tuple[str, str]] = []
+    raws: list[bytes] = []
+    found: dict[str, dict[str, Any]] = {}
+    for key, record in main.items():
+        if not isinstance(record, dict):
             continue
-        try:
-            found[name.decode(errors="replace")] = json.loads(raw).get("value")
-        except (ValueError, AttributeError):
-            continue
+        rid = key.decode(errors="replace")
+        found[rid] = {}
+        for name, raw in record.items():
+            if name in WANTED and isinstance(raw, bytes) and raw:
+                where.append((rid, name.decode()))
+                raws.append(raw)
+    try:
+        values = json.loads(b"[" + b",".join(raws) + b"]")
+    except ValueError:  # one malformed value: each on its own, the malformed left out
+        values = [_one(raw) for raw in raws]
+    for (rid, name), value in zip(where, values, strict=True):
+        if isinstance(value, dict):
+            found[rid][name] = value.get("value")
     return found
+
+
+def _one(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return None
 
 
 def _by_name(snapshots: Mapping[str, SnapshotRecord]) -> dict[str, SnapshotRecord]:
@@ -96,7 +120,7 @@ def _by_name(snapshots: Mapping[str, SnapshotRecord]) -> dict[str, SnapshotRecor
 
 
 def _listed(
-    fields: dict[str, dict[str, Any]], snapshots: Mapping[str, SnapshotRecord], worker: Path
+    fields: dict[str, dict[str, Any]], snapshots: Mapping[str, SnapshotRecord], worker: str
 ) -> tuple[StateRecord, ...]:
     twin_of: dict[str, str] = {}  # mutable record -> the immutable record that is only it
     for rid, f in fields.items():
@@ -146,13 +170,13 @@ def _parents(f: Mapping[str, Any]) -> tuple[str, ...]:
     return tuple(str(p) for p in found if isinstance(p, str) and p)
 
 
-def _folder(worker: Path, snapshots: Mapping[str, SnapshotRecord], f: Mapping[str, Any]) -> Path | None:
+def _folder(worker: str, snapshots: Mapping[str, SnapshotRecord], f: Mapping[str, Any]) -> str | None:
     record = snapshots.get(str(f.get("cache.snapshot") or ""))
-    return None if record is None else worker / "snapshots" / "snapshots" / str(record.number)
+    return None if record is None else f"{worker}/snapshots/snapshots/{record.number}"
 
 
 def _usage(
-    snapshots: Mapping[str, SnapshotRecord], f: Mapping[str, Any], usage: DiskUsage, worker: Path
+    snapshots: Mapping[str, SnapshotRecord], f: Mapping[str, Any], usage: DiskUsage, worker: str
 ) -> int:
     """The snapshotter's usage of the record's own snapshot: recorded at commit, else the blocks of its
     upper folder (containerd's ``fs.DiskUsage``); 0 where it has none (a blob-only record)."""
@@ -161,20 +185,20 @@ def _usage(
         return 0
     if record.recorded_size is not None:
         return record.recorded_size
-    return usage.tree(worker / "snapshots" / "snapshots" / str(record.number) / "fs")
+    return usage.tree(Path(worker, "snapshots", "snapshots", str(record.number), "fs"))
 
 
-def _blob(worker: Path, f: Mapping[str, Any]) -> Path | None:
+def _blob(worker: str, f: Mapping[str, Any]) -> str | None:
     digest = f.get("cache.blob")
     if not isinstance(digest, str) or ":" not in digest:
         return None
     algorithm, _, hex_digest = digest.partition(":")
-    return worker / "content" / "blobs" / algorithm / hex_digest
+    return f"{worker}/content/blobs/{algorithm}/{hex_digest}"
 
 
-def _file_size(path: Path) -> int:
+def _file_size(path: str) -> int:
     try:
-        return path.stat().st_size
+        return os.stat(path).st_size
     except OSError:
         return 0
 
