@@ -8,16 +8,18 @@ figure is the bytes the marked images alone hold (layers no unmarked image holds
 
 from __future__ import annotations
 
+import shlex
 from dataclasses import dataclass, replace
 
 from layershare.free.holders import open_range, removed_holders
 from layershare.free.plan import Plan
+from layershare.free.prune import parse_prune
 from layershare.free.running import RunningTotal
 from layershare.free.selection import Selection, plan_removal
 from layershare.model import EngineState
 from layershare.units import human_size
 
-KINDS = ("image", "container", "volume", "build")
+KINDS = ("image", "container", "volume", "build", "builder")
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,11 @@ class Marks:
             containers=tuple(by_kind["container"]),
             volumes=tuple(by_kind["volume"]),
             build_records=tuple(by_kind["build"]),
+            # a marked builder: what its prune takes (every record no build holds)
+            prunes=tuple(
+                parse_prune(f"docker buildx prune --builder {shlex.quote(n)} -a -f")
+                for n in by_kind["builder"]
+            ),
         )
 
     def _replan(self) -> None:

@@ -118,14 +118,14 @@ def read_engine(
     engine = open_engine(choice)
     reader = HoldingsReader(engine, data_root=data_root)
     reader.begin(with_df=True)
-    used = False
+    used = False  # builders are read as the state is (root: their files; the group: one exec each)
 
     def finish() -> EngineView:
         nonlocal used
         if used:  # read again (r): a fresh engine source, nothing kept from the first reading
             return read_engine(choice, data_root)()
         used = True
-        state = reader.state(with_df=True)
+        state = reader.state(with_df=True, builders=True)
         tree = EngineTree(
             state,
             paths=reader.paths,

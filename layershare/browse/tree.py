@@ -98,17 +98,20 @@ class EngineTree:
     def categories(self) -> list[Node]:
         """``layershare disk``'s categories: the engine's figures now, the walk's when it is done."""
         state, report = self.state, self.disk
+        states = {b.state_volume for b in state.builders}
         engine_bytes: dict[str, int | None] = {
             "images": sum(u.bytes for u in state.units.values() if u.kind in STORED),
             "containers": sum(c.size_rw_bytes for c in state.containers),
-            "volumes": sum(v.bytes or 0 for v in state.volumes),
+            "volumes": sum(v.bytes or 0 for v in state.volumes if v.name not in states),
             "build_cache": sum(r.bytes for r in state.build_cache if not r.shared),
+            "builders": sum(b.volume_bytes or 0 for b in state.builders),
         }
         loaders: dict[str, Callable[[], list[Node]]] = {
             "images": self.image_nodes,
             "containers": self.container_nodes,
             "volumes": self.volume_nodes,
             "build_cache": self.build_nodes,
+            "builders": self.builder_nodes,
         }
         nodes = []
         for category in CATEGORIES:
@@ -124,7 +127,7 @@ class EngineTree:
                 detail = ""
             if value is None and category not in loaders and report is not None:
                 continue
-            if category in ("inactive_store", "other_namespaces") and not value:
+            if category in ("inactive_store", "other_namespaces", "builders") and not value:
                 continue
             nodes.append(
                 Node(
@@ -295,10 +298,30 @@ class EngineTree:
 
     def volume_nodes(self) -> list[Node]:
         nodes = []
+        states = {b.state_volume for b in self.state.builders}
         for v in self.state.volumes:
+            if v.name in states:
+                continue  # a builder's (under builders)
             users = [c.name for c in self.state.containers if v.name in c.volumes]
             detail = ("used by " + ", ".join(users[:3])) if users else ("anonymous" if v.anonymous else "")
             nodes.append(Node(f"volume:{v.name}", "volume", v.name, v.bytes, detail, markable=True))
+        return nodes
+
+    def builder_nodes(self) -> list[Node]:
+        """One row per buildx builder: its state volume's size, its records and what its GC will do;
+        marking one is ``docker buildx prune --builder NAME -a`` (the status line says what it frees)."""
+        from layershare.render.builders import gc_sentence
+
+        nodes = []
+        for b in self.state.builders:
+            if b.records is None:
+                detail = b.unread_why
+            else:
+                detail = f"{len(b.records)} records, {human_size(b.reclaimable_bytes or 0)} reclaimable"
+                detail += f" · {gc_sentence(b)}" if gc_sentence(b) else ""
+            state = "" if b.running else (" (stopped)" if b.container else " (no container)")
+            nodes.append(Node(f"builder:{b.name}", "builder", f"{b.name}{state}", b.volume_bytes, detail,
+                              markable=b.records is not None))  # fmt: skip
         return nodes
 
     def build_nodes(self) -> list[Node]:

@@ -15,6 +15,7 @@ import pytest
 from buildx_builders import build, buildx_ready, docker, du, gc_policy, make_builder, settle, volume_size
 from engines import cli, df_total, run_unprivileged
 from support import private_engine
+from test_browse_engine import filtered, pilot, remove_with_browse, status_of
 from test_disk_engine import category, disk_json, quiet_disk_json
 from test_disk_engine import du as du_of_folders
 
@@ -289,6 +290,28 @@ def test_free_predicts_buildx_rm(builder_engine: Any) -> None:
     assert before - df_total(engine) == root["freed_bytes"]
     names = docker(engine, "volume", "ls", "-q").split()
     assert "buildx_buildkit_flagged0_state" not in names
+
+
+def test_browse_lists_builders_and_removes_a_marked_builders_cache(builder_engine: Any) -> None:
+    """Under disk, a row per builder; marking one is its ``buildx prune -a``: the status line is free's
+    figure, and with --allow-removal the confirmed figure is the engine's drop."""
+    engine = builder_engine
+    build(engine, "ci", CACHE_MOUNT.replace("count=200", "count=220"))
+    settle(engine, ["buildx_buildkit_ci0_state"])
+    doc = free_json(engine, "docker buildx prune --builder ci -a")
+    assert doc["builder_records"] and doc["commands"] == ["docker buildx prune --builder ci -a -f"]
+    seen: dict[str, Any] = {}
+
+    def look(app: Any) -> None:
+        seen["status"] = status_of(app)
+
+    keys = [*filtered("buildx*"), "enter", *filtered("ci"), "A"]
+    pilot(engine, keys, check=look)
+    assert seen["status"] == (1, doc["freed_bytes"])
+    before = df_total(engine)
+    confirmed, predicted, freed, _ = remove_with_browse(engine, keys, "disk")
+    assert confirmed == predicted == freed == doc["freed_bytes"] == before - df_total(engine) > 0
+    assert not du(engine, "buildx_buildkit_ci0")
 
 
 @pytest.mark.parametrize("builder_engine", ["29.7-containerd"], indirect=True)

@@ -1,5 +1,5 @@
 """The removal commands a plan prints (``docker rm``, ``docker image rm``, ``docker volume rm``, ``docker
-builder prune -a -f --filter id=…``), carried out through the Engine API as the docker CLI does them:
+builder prune -a -f --filter id=…``, ``docker buildx prune --builder NAME -a -f``), carried out through the Engine API as the docker CLI does them:
 each name in turn, nothing forced (a running container, an image in use, a volume in use are refused
 by the engine itself). Used only by ``browse --allow-removal`` once the user confirmed, and by
 ``plan --apply``.
@@ -63,5 +63,19 @@ def _calls(api: Any, commands: list[str]) -> None:
             ):
                 query = {"all": "1", "filters": json.dumps({"id": [filter_text[3:]]})}
                 api._result(api._post(api._url("/build/prune"), params=query), json=True)
+            case ["docker", "buildx", "prune", "--builder", name, "-a", "-f"]:
+                _buildctl_prune(api, f"buildx_buildkit_{name}0")
             case _:
                 raise UsageError(f"not a removal layershare carries out: {command}")
+
+
+def _buildctl_prune(api: Any, container: str) -> None:
+    """``docker buildx prune --builder NAME -a -f`` as buildx does it: BuildKit's prune of every record no
+    build holds (``buildctl prune --all`` in the builder's container). A stopped builder is the engine's
+    refusal (buildx would start it; layershare does not)."""
+    exec_id = api.exec_create(container, ["buildctl", "prune", "--all"], stdout=True, stderr=True)["Id"]
+    out, err = api.exec_start(exec_id, demux=True)
+    code = api.exec_inspect(exec_id).get("ExitCode")
+    if code != 0:
+        said = (err or out or b"").decode(errors="replace").strip().splitlines()
+        raise UsageError(f"buildctl prune in {container} failed: {said[-1] if said else f'exit {code}'}")
