@@ -109,6 +109,7 @@ class BrowseApp(App[None]):
         for view, keys in zip(views, marked, strict=False):
             holders = {n.key for n in view.tree.image_nodes() + view.tree.container_nodes()}
             holders |= {n.key for n in view.tree.volume_nodes() + view.tree.build_nodes()}
+            holders |= {n.key for n in view.tree.builder_nodes()}
             view.marks.keep([k for k in keys if k in holders])
         self.stack = [top_level(self.views, self.view_name)]
         first = not self.loaded
@@ -257,7 +258,7 @@ class BrowseApp(App[None]):
         node = level.shown[level.cursor]
         if not node.markable or level.engine is None:
             self.say(
-                f"{node.kind}s are not marked: mark the images, containers, volumes or build-cache records"
+                f"{node.kind}s are not marked: mark images, containers, volumes, build-cache records or builders"
             )
             return
         self.views[level.engine].marks.toggle(node.key)

@@ -80,15 +80,16 @@ class Marks:
         for key in self.marked:
             kind, _, ident = key.partition(":")
             by_kind[kind].append(ident)
+        builders = [n for n in by_kind["builder"] if "/" not in n]
         return Selection(
             images=tuple(by_kind["image"]),
             containers=tuple(by_kind["container"]),
             volumes=tuple(by_kind["volume"]),
             build_records=tuple(by_kind["build"]),
+            builder_records=tuple(n for n in by_kind["builder"] if "/" in n),  # a plan's (browse --plan)
             # a marked builder: what its prune takes (every record no build holds)
             prunes=tuple(
-                parse_prune(f"docker buildx prune --builder {shlex.quote(n)} -a -f")
-                for n in by_kind["builder"]
+                parse_prune(f"docker buildx prune --builder {shlex.quote(n)} -a -f") for n in builders
             ),
         )
 

@@ -12,7 +12,8 @@ as BuildKit and buildx do it (BuildKit v0.32's ``cache/manager.go`` ``prune``; b
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Iterable
 
 from layershare.errors import UsageError
 from layershare.free.build_cache import after_size_reading, calculate_keep, gc_order, prunable
@@ -132,3 +133,48 @@ def _gc_mode(
         gone.append(rid)
         total -= max(records[rid].bytes, 0)
     return gone
+
+
+def remove_builder_records(state: EngineState, plan: Plan, keys: Iterable[str]) -> None:
+    """Records of buildx builders asked for one by one (``<builder>/<id>``, what ``plan --build-cache``
+    chooses): ``docker buildx prune --builder NAME -a -f --filter id=^ID$`` each, records standing on
+    others first. One in use, or one a record that stays stands on, stays."""
+    by_builder: dict[str, list[str]] = {}
+    for key in dict.fromkeys(keys):
+        name, _, rid = key.partition("/")
+        if key not in plan.builder_records:
+            by_builder.setdefault(name, []).append(rid)
+    for name, wanted in by_builder.items():
+        builder = builder_named(state, name)
+        records = {r.id: r for r in builder.records or ()}
+        refused = {rid: f"record {rid[:12]} of builder {name} is in use by a build" for rid in wanted
+                   if rid in records and records[rid].in_use}  # fmt: skip
+        changed = True
+        while changed:  # a record another staying record stands on stays too
+            changed = False
+            for r in records.values():
+                if r.id in wanted and r.id not in refused:
+                    continue
+                for parent in r.parents:
+                    if parent in wanted and parent not in refused:
+                        refused[parent] = f"record {r.id[:12]} of builder {name} stands on {parent[:12]}"
+                        changed = True
+        for rid, why in refused.items():
+            plan.refused.setdefault(f"builder:{name}/{rid}", []).append(why)
+        chosen = [rid for rid in wanted if rid in records and rid not in refused]
+        depth = {rid: _depth(records, rid) for rid in chosen}
+        for rid in sorted(chosen, key=lambda i: (-depth[i], i)):
+            plan.builder_records.append(f"{name}/{rid}")
+            plan.commands.append(
+                f"docker buildx prune --builder {shlex.quote(name)} -a -f --filter {shlex.quote(f'id=^{rid}$')}"
+            )
+
+
+def _depth(records: dict[str, BuildRecord], rid: str) -> int:
+    depth, current, seen = 0, records[rid], {rid}
+    while True:
+        parent = next((p for p in current.parents if p in records and p not in seen), None)
+        if parent is None:
+            return depth
+        depth, current = depth + 1, records[parent]
+        seen.add(parent)

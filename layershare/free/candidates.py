@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 
-from layershare.free.build_cache import gc_order
+from layershare.free.build_cache import after_size_reading, gc_order
 from layershare.free.engine_rules import normalise_reference, repository
 from layershare.free.target import LastUsed, Rules
 from layershare.model import BuildRecord
@@ -19,10 +19,15 @@ from layershare.model.holdings import EngineImage, EngineState
 from layershare.times import nanoseconds
 
 RECORD = "build:"  # a build-cache record's key among the candidates (an image's is its ID)
+BUILDER = "builder:"  # a buildx builder's record's: ``builder:<builder>/<id>``
 
 
 def record_key(record_id: str) -> str:
     return f"{RECORD}{record_id}"
+
+
+def builder_key(builder: str, record_id: str) -> str:
+    return f"{BUILDER}{builder}/{record_id}"
 
 
 @dataclass(frozen=True)
@@ -31,6 +36,7 @@ class Item:
 
     image: EngineImage | None
     record: BuildRecord | None = None
+    builder: str = ""  # a buildx builder's record: the builder's name
 
     @property
     def id(self) -> str:
@@ -38,17 +44,22 @@ class Item:
 
     @property
     def key(self) -> str:
-        """Its key among the candidates: the image's ID, or ``build:<record ID>``."""
-        return self.image.id if self.image is not None else record_key(self.id)
+        """Its key among the candidates: the image's ID, ``build:<record ID>`` or
+        ``builder:<builder>/<record ID>``."""
+        if self.image is not None:
+            return self.image.id
+        return builder_key(self.builder, self.id) if self.builder else record_key(self.id)
 
     @property
     def holder(self) -> str:
-        """Its holder key (``image:<ID>``, ``build:<ID>``): what browse marks."""
-        return f"image:{self.image.id}" if self.image is not None else record_key(self.id)
+        """Its holder key (``image:<ID>``, ``build:<ID>``, ``builder:<builder>/<ID>``): what browse marks."""
+        return f"image:{self.image.id}" if self.image is not None else self.key
 
     @property
     def kind(self) -> str:
-        return "image" if self.image is not None else "build-cache"
+        if self.image is not None:
+            return "image"
+        return "builder-cache" if self.builder else "build-cache"
 
     @property
     def tags(self) -> tuple[str, ...]:
@@ -57,6 +68,8 @@ class Item:
     @property
     def name(self) -> str:
         """Its tags, or what a record is (never its description: a command line may hold a secret)."""
+        if self.record is not None and self.builder:
+            return f"builder {self.builder}'s cache ({self.record.type or 'record'})"
         if self.record is not None:
             return f"build cache ({self.record.type or 'record'})"
         return ", ".join(self.tags) or "<none>"
@@ -104,7 +117,39 @@ def eligible_records(
         else:
             removable.add(record.id)
     records = {r.id: r for r in state.build_cache}
-    return [record_key(rid) for rid, _ in gc_order(records, removable)], kept
+    ordered = [[record_key(rid) for rid, _ in gc_order(records, removable)]]
+    now_ns = int(now * 1e9)
+    for builder in state.builders:  # each builder's records in its own GC's order
+        mine = {r.id: r for r in builder.records or ()}
+        allowed: set[str] = set()
+        for record in mine.values():
+            used = last_used[builder_key(builder.name, record.id)]
+            reason = "in use by a build" if record.in_use else ""
+            if not builder.running:  # buildx would start it to prune it; a plan leaves it stopped
+                reason = reason or f"builder {builder.name} is stopped"
+            if not reason and now - used.at < rules.min_age:
+                reason = _too_young(used, rules)
+            if reason:
+                kept.append(Kept(None, record, builder=builder.name, reason=reason))
+            else:
+                allowed.add(record.id)
+        ranked = after_size_reading(mine.values(), builder.use_pending, now_ns)
+        ordered.append([builder_key(builder.name, rid) for rid, _ in gc_order(ranked, allowed)])
+    return _by_last_use(ordered, last_used), kept
+
+
+def _by_last_use(lists: list[list[str]], last_used: Mapping[str, LastUsed]) -> list[str]:
+    """Several ordered lists as one, each kept in its own order, the one whose next item was used longer
+    ago first (the first list on a tie)."""
+    merged: list[str] = []
+    at = [0] * len(lists)
+    while True:
+        heads = [(last_used[lst[at[n]]].at, n) for n, lst in enumerate(lists) if at[n] < len(lst)]
+        if not heads:
+            return merged
+        _, n = min(heads)
+        merged.append(lists[n][at[n]])
+        at[n] += 1
 
 
 def resolve_uses(state: EngineState, uses: Mapping[str, float]) -> dict[str, float]:
@@ -149,6 +194,10 @@ def last_used_of(
     for record in state.build_cache:  # BuildKit's own last use (its creation where never used)
         at = nanoseconds(record.last_used) or nanoseconds(record.created) or 0
         found[record_key(record.id)] = LastUsed(at / 1e9, "build-cache")
+    for builder in state.builders:
+        for record in builder.records or ():
+            at = nanoseconds(record.last_used) or nanoseconds(record.created) or 0
+            found[builder_key(builder.name, record.id)] = LastUsed(at / 1e9, f"builder {builder.name}")
     return found
 
 

@@ -20,9 +20,11 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from layershare.free.candidates import (
+    BUILDER,
     RECORD,
     Chosen,
     Kept,
+    builder_key,
     eligible,
     eligible_records,
     record_key,
@@ -79,10 +81,11 @@ class _Weigher:
         self.total = RunningTotal(_measured_state(state, target.kind))
 
     def selection(self, ids: Sequence[str]) -> Selection:
-        """Images by ID, build-cache records by ``build:<ID>``."""
+        """Images by ID, build-cache records by ``build:<ID>``, builders' by ``builder:<name>/<ID>``."""
         return Selection(
-            images=tuple(i for i in ids if not i.startswith(RECORD)),
+            images=tuple(i for i in ids if not i.startswith((RECORD, BUILDER))),
             build_records=tuple(i.removeprefix(RECORD) for i in ids if i.startswith(RECORD)),
+            builder_records=tuple(i.removeprefix(BUILDER) for i in ids if i.startswith(BUILDER)),
             with_containers=self.rules.with_containers,
         )
 
@@ -148,7 +151,7 @@ def _search(
     length = _shortest_prefix(weigher, ids, needed)
     if length is None:  # out of reach: everything these rules allow (not a tag removed for nothing)
         _, plan = weigher.weigh(ids)
-        ids = [i for i in ids if i in plan.removed_images or i.removeprefix(RECORD) in plan.build_records]
+        ids = [i for i in ids if _planned(i, plan)]
         most, _ = weigher.weigh(ids)
         notes.append(
             f"the target is out of reach: these rules free at most {human_size(most)} ({most:,} B) of the "
@@ -161,6 +164,15 @@ def _search(
         chosen = _reverse_pass(state, weigher, ids[:length], needed, quick=False)
         measured, _ = weigher.weigh(chosen)
     return _choice(state, target, True, needed, measured, chosen, kept, weigher, last_used, notes)
+
+
+def _planned(key: str, plan: Plan) -> bool:
+    """Whether the plan removes the candidate of this key."""
+    if key.startswith(RECORD):
+        return key.removeprefix(RECORD) in plan.build_records
+    if key.startswith(BUILDER):
+        return key.removeprefix(BUILDER) in plan.builder_records
+    return key in plan.removed_images
 
 
 def _merged(images: list[str], records: list[str], last_used: Mapping[str, LastUsed]) -> list[str]:
@@ -195,7 +207,7 @@ def _reverse_pass(
         for image_id in reversed(list(chosen)):
             own = (
                 _own_holders(state, weigher.rules, by_id, parents, set(chosen), image_id)
-                if quick and not image_id.startswith(RECORD)
+                if quick and not image_id.startswith((RECORD, BUILDER))
                 else None
             )
             if own is not None and own <= gone:
@@ -277,10 +289,12 @@ def _choice(
     the running total ends at the plan's figure without a plan per row."""
     images = {i.id: i for i in state.images}
     records = {record_key(r.id): r for r in state.build_cache}
+    owners = {builder_key(b.name, r.id): b.name for b in state.builders for r in b.records or ()}
+    records |= {builder_key(b.name, r.id): r for b in state.builders for r in b.records or ()}
     _, plan = weigher.weigh(chosen)
     gone = removed_holders(plan)
     # A record the engine would keep (another one that stays stands on it) is not one of the plan's.
-    chosen = [k for k in chosen if k not in records or k.removeprefix(RECORD) in plan.build_records]
+    chosen = [k for k in chosen if k not in records or _planned(k, plan)]
     plan.matched_nothing = False  # an empty choice is the plan's answer, not a selection of nothing
     position = {key: n for n, key in enumerate(chosen)}
     image_of = {f"container:{c.id}": c.image_id for c in state.containers}
@@ -298,6 +312,7 @@ def _choice(
             Chosen(
                 images.get(key),
                 records.get(key),
+                owners.get(key, ""),
                 last_used=last_used[key],
                 freed_bytes=total - before,
                 total_bytes=total,

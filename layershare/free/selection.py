@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
-from layershare.free.builders import prune_builder, remove_builder, with_volume
+from layershare.free.builders import prune_builder, remove_builder, remove_builder_records, with_volume
 from layershare.free.engine_rules import EngineRules, normalise_reference, repository
 from layershare.free.plan import Plan
 from layershare.free.prune import LabelFilter, PruneCommand
@@ -29,6 +29,7 @@ class Selection:
     containers: tuple[str, ...] = ()  # names or IDs: removed first; a running one is kept
     volumes: tuple[str, ...] = ()  # names: removed only when no container left keeps them
     build_records: tuple[str, ...] = ()  # build-cache record IDs: removed when nothing stands on them
+    builder_records: tuple[str, ...] = ()  # a buildx builder's records, ``<builder>/<id>``, the same way
     dangling: bool = False
     unused: bool = False
     older_than: float | None = None
@@ -43,6 +44,7 @@ class Selection:
         out += [f"--container {c}" for c in self.containers]
         out += [f"--volume {v}" for v in self.volumes]
         out += [f"--build-record {r}" for r in self.build_records]
+        out += [f"builder record {r}" for r in self.builder_records]
         out += ["--dangling"] if self.dangling else []
         out += ["--unused"] if self.unused else []
         out += [f"--older-than {self.older_than:g}s"] if self.older_than is not None else []
@@ -70,6 +72,8 @@ def plan_removal(state: EngineState, selection: Selection, now: float | None = N
         engine.remove_volumes(_volumes(state, selection.volumes))
     if selection.build_records:
         engine.remove_build_records(_build_records(state, selection.build_records))
+    if selection.builder_records:
+        remove_builder_records(state, plan, selection.builder_records)
     for prune in selection.prunes:
         filters = prune.filters
         if prune.containers:

@@ -81,7 +81,7 @@ def plan_space(
     """The least-harm removals from a live engine that reach ``target`` (nothing is removed), with
     ``free``'s exact figures for them."""
     source = HoldingsReader(engine, data_root=data_root, api_version=api_version)
-    return plan_on(source, source.state(with_df=True), target, rules, now)
+    return plan_on(source, source.state(with_df=True, builders=rules.build_cache), target, rules, now)
 
 
 def plan_on(

@@ -44,6 +44,8 @@ def plan_document(planned: PlanResult) -> dict[str, Any]:
         "freed_bytes": result.freed_bytes,
         "freed_disk_bytes": result.freed_disk_bytes,
         "freed_bytes_exact": result.freed_exact,
+        "freed_min_bytes": result.freed_min_bytes,
+        "freed_max_bytes": result.freed_max_bytes,
         "measured_bytes": choice.measured,
         "filesystem": (
             None

@@ -262,11 +262,15 @@ def test_free_predicts_a_builders_prune_as_buildkit_does_it(builder_engine: Any)
     # Explicit: every record of a type, none another record that stays stands on.
     like = "docker buildx prune --builder ci --filter type=regular"
     root, group = free_json(engine, like), free_json(engine, like, group=True)
-    assert root["builder_records"] == group["builder_records"] and root["freed_bytes_exact"]
+    assert root["builder_records"] == group["builder_records"]
     before = df_total(engine)
     gone = pruned(engine, "--builder", "ci", "--filter", "type=regular")
     assert gone and {r.split("/")[1] for r in root["builder_records"]} == gone
-    assert before - df_total(engine) == root["freed_bytes"] == root["builder_bytes"] > 0
+    # The records' files go (freed_bytes); BuildKit's databases may grow a few pages meanwhile.
+    assert (
+        root["freed_min_bytes"] <= before - df_total(engine) <= root["freed_bytes"] == root["builder_bytes"]
+    )
+    assert root["freed_bytes"] - root["freed_min_bytes"] == 128 * 1024 and root["builder_bytes"] > 0
     assert any("estimate" in note for note in group["notes"])
     # GC mode: down to a size, least recently and least often used first.
     left = du(engine, "buildx_buildkit_ci0")
@@ -276,7 +280,7 @@ def test_free_predicts_a_builders_prune_as_buildkit_does_it(builder_engine: Any)
     before = df_total(engine)
     gone = pruned(engine, "--builder", "ci", "--max-used-space", f"{total // 2}b")
     assert {r.split("/")[1] for r in root["builder_records"]} == gone and 0 < len(gone) < len(left)
-    assert before - df_total(engine) == root["freed_bytes"]
+    assert root["freed_min_bytes"] <= before - df_total(engine) <= root["freed_bytes"]
 
 
 def test_free_predicts_buildx_rm(builder_engine: Any) -> None:
@@ -310,7 +314,9 @@ def test_browse_lists_builders_and_removes_a_marked_builders_cache(builder_engin
     assert seen["status"] == (1, doc["freed_bytes"])
     before = df_total(engine)
     confirmed, predicted, freed, _ = remove_with_browse(engine, keys, "disk")
-    assert confirmed == predicted == freed == doc["freed_bytes"] == before - df_total(engine) > 0
+    assert confirmed == predicted == doc["freed_bytes"] > 0
+    for measured in (freed, before - df_total(engine)):  # BuildKit's databases may grow a few pages
+        assert doc["freed_min_bytes"] <= measured <= doc["freed_bytes"]
     assert not du(engine, "buildx_buildkit_ci0")
 
 
@@ -338,3 +344,37 @@ def test_gc_deletes_what_disk_said_it_would(builder_engine: Any) -> None:
     assert before - after == set(outlook["deletes_now"])
     ran = cli(engine, "disk")
     assert "builder tiny: " in ran.stdout
+
+
+def test_plan_with_build_cache_takes_builders_records_and_applies_them(builder_engine: Any) -> None:
+    """``plan --build-cache`` lets a builder's records go, in its GC's order among the engine's
+    candidates; applied (one ``buildctl prune`` per record in the builder), the engine's accounting drops
+    by the plan's figure and exactly those records are gone."""
+    engine = builder_engine
+    build(engine, "ci", CACHE_MOUNT.replace("count=200", "count=230"))
+    settle(engine, ["buildx_buildkit_ci0_state"])
+    running = docker(engine, "ps", "--format", "{{.Names}}", "--filter", "name=buildx_buildkit_").split()
+    records = {r["id"]: name for name in running for r in du(engine, name)}
+    args = ["plan", "--free", "1b", "--build-cache", "--keep", "*", "--min-age", "0", "--format", "json"]
+    planned = cli(engine, *args)
+    assert planned.returncode == 0, planned.stderr
+    doc = json.loads(planned.stdout)
+    items = [i for i in doc["items"] if i["kind"] == "builder-cache"]
+    assert items and all(i["id"] in records for i in items) and doc["reached"]
+    commands = doc["commands"]
+    assert all(c.startswith("docker buildx prune --builder ") and "--filter 'id=^" in c for c in commands), (
+        commands
+    )
+    before = df_total(engine)
+    applied = cli(engine, *args, "--apply")
+    assert applied.returncode == 0, applied.stderr
+    after = json.loads(applied.stdout)
+    # the records' files go; BuildKit's databases may grow a few pages as it records the removal (some
+    # of it after the prune returned: what apply measured and what the engine says a moment later)
+    drop = before - df_total(engine)
+    assert after["freed_bytes"] == doc["freed_bytes"] > 0 and not doc["freed_bytes_exact"]
+    for measured in (after["applied_freed_bytes"], drop):
+        assert doc["freed_min_bytes"] <= measured <= doc["freed_bytes"]
+    left = {r["id"] for name in running for r in du(engine, name)}
+    assert set(records) - left == {i["id"] for i in items}
+    assert any(k["kind"] == "builder-cache" and "stopped" in k["reason"] for k in doc["kept"])  # old's

@@ -65,15 +65,20 @@ def _calls(api: Any, commands: list[str]) -> None:
                 api._result(api._post(api._url("/build/prune"), params=query), json=True)
             case ["docker", "buildx", "prune", "--builder", name, "-a", "-f"]:
                 _buildctl_prune(api, f"buildx_buildkit_{name}0")
+            case ["docker", "buildx", "prune", "--builder", name, "-a", "-f", "--filter", filter_text] if (
+                filter_text.startswith("id=")
+            ):  # buildx hands an id filter to BuildKit as a regular expression
+                _buildctl_prune(api, f"buildx_buildkit_{name}0", f"id~={filter_text[3:]}")
             case _:
                 raise UsageError(f"not a removal layershare carries out: {command}")
 
 
-def _buildctl_prune(api: Any, container: str) -> None:
+def _buildctl_prune(api: Any, container: str, filter_text: str = "") -> None:
     """``docker buildx prune --builder NAME -a -f`` as buildx does it: BuildKit's prune of every record no
     build holds (``buildctl prune --all`` in the builder's container). A stopped builder is the engine's
     refusal (buildx would start it; layershare does not)."""
-    exec_id = api.exec_create(container, ["buildctl", "prune", "--all"], stdout=True, stderr=True)["Id"]
+    argv = ["buildctl", "prune", "--all", *(["--filter", filter_text] if filter_text else [])]
+    exec_id = api.exec_create(container, argv, stdout=True, stderr=True)["Id"]
     out, err = api.exec_start(exec_id, demux=True)
     code = api.exec_inspect(exec_id).get("ExitCode")
     if code != 0:
