@@ -128,6 +128,7 @@ def start_private_engine(
     extra_args: list[str] | None = None,
     client: str | Path | None = None,
     extra_env: dict[str, str] | None = None,
+    daemon_config: dict[str, object] | None = None,
 ) -> PrivateEngine:
     """Start a private dockerd and wait until it answers.
 
@@ -138,7 +139,8 @@ def start_private_engine(
     folder holds containerd, runc and the CLI): its folders go first on PATH.
     ``tcp`` (``127.0.0.1:PORT``) makes it listen there too, without TLS: for tests only.
     ``client`` is the folder of the docker CLI that drives it (first on PATH in :meth:`PrivateEngine.env`);
-    ``extra_env`` goes to dockerd (``DOCKER_MIN_API_VERSION=1.41`` lets Engine 29 serve a 20.10 CLI).
+    ``extra_env`` goes to dockerd (``DOCKER_MIN_API_VERSION=1.41`` lets Engine 29 serve a 20.10 CLI);
+    ``daemon_config`` adds settings to its daemon.json (``{"builder": {"gc": …}}``).
     """
     env = {**os.environ, **(extra_env or {})}
     if dockerd is not None:
@@ -152,7 +154,9 @@ def start_private_engine(
         binary = Path(found)
     folder = Path(tempfile.mkdtemp(prefix="layershare-engine-"))
     config = folder / "daemon.json"
-    config.write_text(json.dumps({"features": {"containerd-snapshotter": containerd_store}}))
+    config.write_text(
+        json.dumps({"features": {"containerd-snapshotter": containerd_store}, **(daemon_config or {})})
+    )
     log = open(folder / "dockerd.log", "wb")  # noqa: SIM115 - lives as long as the engine
     command = [
             str(binary),

@@ -193,7 +193,7 @@ def engine_rules(
       before one ``defaultKeepStorage`` (else 10% of the disk); the small records' rule keeps
       ``max(13.818% of the reserved space, 512 MB)``, and before 29.6 its three types are one filter
       that all must match (so it matches nothing);
-    - before 25.0 the keep durations are nanoseconds (48 and 60*24*3600 ns).
+    - before 25.0 the keep durations are nanoseconds (48*3600 and 60*24*3600 ns: 172.8µs, 5.184ms).
     """
     from layershare.model import version_tuple
 
@@ -231,8 +231,9 @@ def engine_rules(
             reserved, source = share(10) or 2 * GB, "defaults"
     small = max(round(reserved / 100 * TEMP_CACHE_PERCENT), 512_000_000)
     types = SMALL_RECORDS if version >= (29, 6) else (",".join(SMALL_RECORDS),)
-    day = 24 * (1 if nanoseconds else HOUR_NS)
-    hours48 = 48 * (1 if nanoseconds else HOUR_NS)
+    second = 1 if nanoseconds else 1_000_000_000  # before 25.0 moby wrote seconds where Go wants ns
+    day = 24 * 3600 * second
+    hours48 = 48 * 3600 * second
     if version >= (28, 2):
         space = {"reserved_space": reserved, "max_used_space": max_used, "min_free_space": min_free}
         small_rule = GCRule(False, types, hours48, 0, small, 0)
@@ -274,6 +275,5 @@ def _engine_rule(policy: Mapping[str, Any], version: tuple[int, ...]) -> GCRule:
         )
     else:
         max_used = min_free = 0
-    return GCRule(
-        bool(policy.get("all")), (",".join(parts),) if parts else (), keep, reserved, max_used, min_free
-    )
+    # moby hands BuildKit one filter string, empty where none is given (BuildKit reads it as none)
+    return GCRule(bool(policy.get("all")), (",".join(parts),), keep, reserved, max_used, min_free)
