@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from buildx_builders import build, buildx_ready, docker, du, gc_policy, make_builder, settle, volume_size
-from engines import cli, df_total, run_unprivileged
+from engines import api_calls_since, cli, df_total, run_unprivileged
 from support import private_engine
 from test_browse_engine import filtered, pilot, remove_with_browse, status_of
 from test_disk_engine import category, disk_json, quiet_disk_json
@@ -50,11 +50,20 @@ CONFIG = """
     maxUsedSpace = "3GB"
 """
 
+OLD_CONFIG = """
+[worker.oci]
+  gc = true
+  [[worker.oci.gcpolicy]]
+    all = true
+    keepDuration = "48h"
+    maxUsedSpace = "1GB"
+"""
+
 
 def setup_builders(engine: Any) -> None:
     """Builders: ``ci`` (the defaults; a cache mount, a local context, a ``--load``, its last build's
     sizes not yet computed by BuildKit), ``flagged`` (``--oci-worker-gc-keepstorage``), ``configured``
-    (a buildkitd.toml with its own GC rules), ``old`` (stopped), and a plain volume."""
+    (a buildkitd.toml with its own GC rules), ``old`` (stopped, a config of its own), and a plain volume."""
     buildx_ready(engine)
     engine.docker("volume", "create", "plain")
     engine.docker(
@@ -68,10 +77,11 @@ def setup_builders(engine: Any) -> None:
         "-c",
         "echo hi > /p/f",
     )
-    make_builder(engine, "old")
+    make_builder(engine, "old", config=OLD_CONFIG)
     build(engine, "old", CACHE_MOUNT)
     settle(engine, ["buildx_buildkit_old0_state"])
     engine.old_du = du(engine, "buildx_buildkit_old0")
+    engine.old_policy = gc_policy(engine, "buildx_buildkit_old0")
     docker(engine, "stop", "buildx_buildkit_old0")
     make_builder(engine, "flagged", flags="--oci-worker-gc-keepstorage=3000,1500,9000")
     make_builder(engine, "configured", config=CONFIG)
@@ -226,6 +236,8 @@ def test_a_stopped_builder(builder_engine: Any) -> None:
     assert sorted((as_du(r) for r in old["cache_records"]), key=lambda r: r["id"]) == sorted(
         (from_du(r) for r in engine.old_du), key=lambda r: r["id"]
     )
+    # Its config is read from its container's layers on disk (the engine would mount it to serve it).
+    assert (old["gc_policy"], old["gc_policy_from"]) == (rules(engine.old_policy), "config")
     group = builders_of(disk_json_as_group(engine))["old"]
     assert (group["records"], group["bytes"], group["volume_bytes"]) == (None, None, size)
     assert group["unread_why"].startswith("stopped")
@@ -235,6 +247,28 @@ def test_a_stopped_builder(builder_engine: Any) -> None:
     assert len(lines) == 1 and "stopped" in lines[0], ran.stdout
     row = next(line for line in ran.stdout.splitlines() if line.startswith("old "))
     assert row.split()[1] == "stopped" and row.split()[2] == "-"
+
+
+def test_as_root_reading_builders_only_reads(builder_engine: Any) -> None:
+    """disk, builders and free as root ask the engine only GETs, none of a container's archive: serving
+    one writes in the container's layers (a stopped one is mounted, a running one gets a pivot_root
+    folder) while the walk counts them. Nothing runs in the builders either."""
+    engine = builder_engine
+    mark = len(engine.log())
+    for args in (["disk", "--format", "json"], ["builders", "--format", "json"],
+                 ["free", "--like", "docker buildx prune --builder old -a", "--format", "json"]):  # fmt: skip
+        ran = cli(engine, *args)
+        assert ran.returncode == 0, ran.stderr
+    engine.docker("network", "ls", "-q")  # dockerd logs a call a little after it answers: wait for this one
+    deadline = time.monotonic() + 30
+    calls = api_calls_since(engine, mark)
+    while not any("/networks" in path for _, path in calls):
+        assert time.monotonic() < deadline, calls
+        time.sleep(0.1)
+        calls = api_calls_since(engine, mark)
+    assert any("/system/df" in path for _, path in calls)  # the engine's log holds layershare's calls
+    assert {method for method, _ in calls} <= {"GET", "HEAD"}, calls
+    assert not [path for _, path in calls if "/archive" in path or "/exec" in path], calls
 
 
 def free_json(engine: Any, like: str, *, group: bool = False) -> dict[str, Any]:

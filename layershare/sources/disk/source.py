@@ -107,7 +107,9 @@ class DiskSource(DiskReader):
             elif not layout.buildkit_records and not store.containerd:
                 df_query = None
         reads_files = layout is not None
-        builders_reader = BuilderReader(engine, files=reads_files, show_values=engine.show_values)
+        builders_reader = BuilderReader(
+            engine, files=reads_files, show_values=engine.show_values, store=store
+        )
         with ThreadPoolExecutor(max_workers=3) as pool:
             builders_future = pool.submit(builders_reader.builders, answers.containers, answers.volumes, {})
             df_future = pool.submit(system_df, engine, **df_query) if df_query is not None else None

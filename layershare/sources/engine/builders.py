@@ -6,7 +6,8 @@ one node) and mounts the volume ``<container>_state`` at ``/var/lib/buildkit``; 
 either, so the names and the mount are what says "builder" (buildx v0.29's ``driver/docker-container``).
 
 - as root, the state volume's files (:mod:`~layershare.sources.stores.buildkit_state`) and the GC policy
-  buildkitd worked out from its flags, its config and the disk (nothing runs in the builder);
+  buildkitd worked out from its flags, its config (from the container's layers on disk:
+  :mod:`~layershare.sources.stores.container_fs`) and the disk (nothing runs in the builder);
 - otherwise (the ``docker`` group), one ``docker exec <container> buildctl du --format json`` and one
   ``buildctl debug workers``, as ``buildx du`` and ``buildx inspect`` ask the builder;
 - a stopped builder read as the group: its volume's size only, and why.
@@ -29,6 +30,8 @@ from layershare.model.builders import Builder
 from layershare.redact import redact_created_by
 from layershare.sources.engine.builder_policy import rules_from_setup, rules_from_workers
 from layershare.sources.holdings.items import container_name
+from layershare.sources.holdings.store import EngineStore
+from layershare.sources.stores import container_fs
 from layershare.sources.stores.buildkit_state import StateRecord, read_state
 
 PREFIX = "buildx_buildkit_"
@@ -76,10 +79,13 @@ class BuilderReader:
     """Reads the builders of one engine. ``engine`` is the :class:`EngineSource`; ``files`` says whether
     this process reads the engine's files (root on the engine's host)."""
 
-    def __init__(self, engine: Any, *, files: bool, show_values: bool = False) -> None:
+    def __init__(
+        self, engine: Any, *, files: bool, show_values: bool = False, store: EngineStore | None = None
+    ) -> None:
         self.engine = engine
         self.files = files
         self.show_values = show_values
+        self.store = store  # a stopped builder's config is read from its layers on disk (files only)
 
     def builders(
         self,
@@ -255,7 +261,11 @@ class BuilderReader:
                 where = flags[n + 1]
             elif word.startswith("--config="):
                 where = word.partition("=")[2]
-        return flags, self._file_of(builder.container_id, where)
+        # The engine's archive writes in the container's layers while it reads (a stopped container is
+        # mounted for it, a running one gets a pivot_root folder): as root the layers on disk are read.
+        if self.store is not None and self.files:
+            return flags, container_fs.stored_file(self.store, builder.container_id, where)
+        return flags, self._file_of(builder.container_id, where) if builder.running else None
 
     def _file_of(self, container_id: str, path: str) -> str | None:
         """A small file of a container (``GET /containers/{id}/archive``, which runs nothing); None if absent."""
@@ -350,7 +360,10 @@ def read_builders(engine: Any, names: Sequence[str] = ()) -> tuple[Any, tuple[Bu
         listed = list((volumes.result() or {}).get("Volumes") or [])
         containers = list(light.get("containers") or [])
         states = builder_volumes(containers, listed)
-        reader = BuilderReader(engine, files=engine._reads_files(), show_values=engine.show_values)
+        files = engine._reads_files()
+        facts = light.get("info") or {}
+        store = EngineStore(facts, str(facts.get("DockerRootDir") or "")) if files else None
+        reader = BuilderReader(engine, files=files, show_values=engine.show_values, store=store)
         wanted = [None] if not names else list(dict.fromkeys(names))
         found = [b for name in wanted for b in reader.builders(containers, listed, {}, only=name)]
         measured = {

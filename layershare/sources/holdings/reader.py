@@ -224,9 +224,10 @@ class HoldingsReader:
         the engine's measure: its folders and blob as root, else BuildKit's size of it) and the state
         volume's unit the rest (BuildKit's databases)."""
         sizes = {v.name: v.bytes for v in volumes}
-        found = BuilderReader(self.engine, files=readable, show_values=self.engine.show_values).builders(
-            answers.containers, answers.volumes, sizes
+        reader = BuilderReader(
+            self.engine, files=readable, show_values=self.engine.show_values, store=answers.store
         )
+        found = reader.builders(answers.containers, answers.volumes, sizes)
         usage = DiskUsage()
         for b in found:
             parts, parts_disk = 0, 0

@@ -1,0 +1,99 @@
+"""A small file of a stopped container, read from its layers on disk (as root) without mounting it.
+
+``GET /containers/{id}/archive`` on a stopped container makes the engine mount its
+root file system for the call (a folder under ``rootfs/`` on the containerd store,
+then removed): a change to the engine's data root while layershare reads it. As
+root the same file is found in the container's layers, its writable layer first:
+on a graphdriver store through ``image/<driver>/layerdb/mounts/<id>/mount-id`` and
+the layer folder's ``lower`` links; on the containerd store through the
+snapshotter's metadata, the container's snapshot and its parents.
+An overlay whiteout (a character device 0/0) hides the file in the layers below.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from layershare.sources.stores import containerd_meta
+
+if TYPE_CHECKING:
+    from layershare.sources.holdings.store import EngineStore
+
+# Read no more of a file than this: configuration files are small.
+LIMIT = 1 << 20
+
+
+def graphdriver_layers(data_root: str, driver: str, container_id: str) -> list[Path]:
+    """A container's layer folders on a graphdriver store (overlay2), its writable layer first."""
+    mounts = Path(data_root, "image", driver, "layerdb", "mounts", container_id)
+    try:
+        mount_id = (mounts / "mount-id").read_text().strip()
+    except OSError:
+        return []
+    if not mount_id or "/" in mount_id:
+        return []
+    layers = Path(data_root, driver)
+    found = [layers / mount_id / "diff"]
+    try:
+        lower = (layers / mount_id / "lower").read_text().strip()
+    except OSError:
+        return found
+    for link in filter(None, lower.split(":")):
+        if link.startswith("l/") and "/" not in link[2:]:
+            found.append(layers / link)  # a symlink to the lower layer's diff folder
+    return found
+
+
+def containerd_layers(store_root: Path, snapshotter: str, container_id: str) -> list[Path]:
+    """A container's snapshot folders on the containerd store (``moby`` namespace), its own first."""
+    folder = store_root / f"io.containerd.snapshotter.v1.{snapshotter}"
+    records = containerd_meta.read_snapshot_records(folder)
+    by_name = {r.name: k for k, r in records.items() if r.namespace == containerd_meta.NAMESPACE}
+    key = by_name.get(container_id)
+    found: list[Path] = []
+    seen: set[str] = set()
+    while key is not None and key in records and key not in seen:
+        seen.add(key)
+        found.append(folder / "snapshots" / str(records[key].number) / "fs")
+        key = records[key].parent
+    return found
+
+
+def read_file(layers: list[Path], path: str) -> str | None:
+    """The text of ``path`` in the topmost layer that has it; None if absent, hidden or not a file."""
+    relative = path.lstrip("/")
+    if not relative or ".." in Path(relative).parts:
+        return None
+    for layer in layers:
+        candidate = layer / relative
+        try:
+            info = os.lstat(candidate)
+        except FileNotFoundError:
+            continue
+        except OSError:
+            return None
+        if stat.S_ISCHR(info.st_mode) and info.st_rdev == 0:
+            return None  # a whiteout: removed in this layer
+        if not stat.S_ISREG(info.st_mode):
+            return None
+        try:
+            with open(candidate, "rb") as f:
+                return f.read(LIMIT).decode(errors="replace")
+        except OSError:
+            return None
+    return None
+
+
+def stored_file(store: EngineStore | None, container_id: str, path: str) -> str | None:
+    """A container's file from its layers on the engine's store (as root); None where not found."""
+    if store is None:
+        return None
+    if store.containerd:
+        root = store.containerd_root
+        layers = containerd_layers(root, store.driver, container_id) if root else []
+    else:
+        layers = graphdriver_layers(store.data_root, store.driver, container_id)
+    return read_file(layers, path)
