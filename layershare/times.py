@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime, timezone
+from functools import lru_cache
 
 _NANOSECONDS = re.compile(r"(\.\d{6})\d+")
 
@@ -43,7 +44,15 @@ def nanoseconds(text: object) -> int | None:
     compared to the nanosecond as BuildKit compares them); None if none."""
     if not isinstance(text, str) or not text:
         return None
-    found = re.match(r"^(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$", text)
+    return _nanoseconds(text)
+
+
+_FRACTIONAL = re.compile(r"^(.*?T\d\d:\d\d:\d\d)(?:\.(\d+))?(.*)$")
+
+
+@lru_cache(maxsize=16384)  # a builder's GC preview and plans read each record's times again and again
+def _nanoseconds(text: str) -> int | None:
+    found = _FRACTIONAL.match(text)
     if not found:
         return None
     try:
