@@ -31,7 +31,6 @@ from layershare.redact import redact_created_by
 from layershare.sources.engine.builder_policy import rules_from_setup, rules_from_workers
 from layershare.sources.holdings.items import container_name
 from layershare.sources.holdings.store import EngineStore
-from layershare.sources.stores import container_fs
 from layershare.sources.stores.buildkit_state import StateRecord, read_state
 
 PREFIX = "buildx_buildkit_"
@@ -264,7 +263,7 @@ class BuilderReader:
         # The engine's archive writes in the container's layers while it reads (a stopped container is
         # mounted for it, a running one gets a pivot_root folder): as root the layers on disk are read.
         if self.store is not None and self.files:
-            return flags, container_fs.stored_file(self.store, builder.container_id, where)
+            return flags, self.store.container_file(builder.container_id, where)
         return flags, self._file_of(builder.container_id, where) if builder.running else None
 
     def _file_of(self, container_id: str, path: str) -> str | None:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from layershare.sources.answers import is_containerd_store
-from layershare.sources.stores import containerd
+from layershare.sources.stores import container_fs, containerd
 
 
 class EngineStore:
@@ -26,3 +26,13 @@ class EngineStore:
         )
         # GET /info as if it named this data root: what the graphdriver store's readers take.
         self.graph_info = {**info, "DockerRootDir": data_root}
+
+    def container_file(self, container_id: str, path: str) -> str | None:
+        """A container's file read from its layers on this store's disk (as root), its writable layer
+        first, without asking the engine (:mod:`~layershare.sources.stores.container_fs`); None if absent."""
+        if self.containerd:
+            root = self.containerd_root
+            layers = container_fs.containerd_layers(root, self.driver, container_id) if root else []
+        else:
+            layers = container_fs.graphdriver_layers(self.data_root, self.driver, container_id)
+        return container_fs.read_file(layers, path)

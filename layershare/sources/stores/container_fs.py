@@ -15,12 +15,8 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from layershare.sources.stores import containerd_meta
-
-if TYPE_CHECKING:
-    from layershare.sources.holdings.store import EngineStore
 
 # Read no more of a file than this: configuration files are small.
 LIMIT = 1 << 20
@@ -85,15 +81,3 @@ def read_file(layers: list[Path], path: str) -> str | None:
         except OSError:
             return None
     return None
-
-
-def stored_file(store: EngineStore | None, container_id: str, path: str) -> str | None:
-    """A container's file from its layers on the engine's store (as root); None where not found."""
-    if store is None:
-        return None
-    if store.containerd:
-        root = store.containerd_root
-        layers = containerd_layers(root, store.driver, container_id) if root else []
-    else:
-        layers = graphdriver_layers(store.data_root, store.driver, container_id)
-    return read_file(layers, path)
