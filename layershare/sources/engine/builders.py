@@ -84,7 +84,7 @@ class BuilderReader:
         self.engine = engine
         self.files = files
         self.show_values = show_values
-        self.store = store  # a stopped builder's config is read from its layers on disk (files only)
+        self.store = store  # as root, a builder's config is read from its container's layers on disk
 
     def builders(
         self,
@@ -267,7 +267,9 @@ class BuilderReader:
         return flags, self._file_of(builder.container_id, where) if builder.running else None
 
     def _file_of(self, container_id: str, path: str) -> str | None:
-        """A small file of a container (``GET /containers/{id}/archive``, which runs nothing); None if absent."""
+        """A small file of a running container (``GET /containers/{id}/archive``: the engine adds a
+        ``.pivot_root`` folder to its writable layer meanwhile, so only where the files are not read); None if
+        absent."""
         from urllib.parse import quote
 
         from layershare.errors import SourceError

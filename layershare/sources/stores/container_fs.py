@@ -1,9 +1,9 @@
-"""A small file of a stopped container, read from its layers on disk (as root) without mounting it.
+"""A small file of a container, read from its layers on disk (as root) without asking the engine.
 
-``GET /containers/{id}/archive`` on a stopped container makes the engine mount its
-root file system for the call (a folder under ``rootfs/`` on the containerd store,
-then removed): a change to the engine's data root while layershare reads it. As
-root the same file is found in the container's layers, its writable layer first:
+``GET /containers/{id}/archive`` writes in the engine's data root while it reads: a
+stopped container is mounted for the call (a folder under ``rootfs/``, then removed),
+a running one gets a ``.pivot_root`` folder in its writable layer. As root the same
+file is found in the container's layers, its writable layer first:
 on a graphdriver store through ``image/<driver>/layerdb/mounts/<id>/mount-id`` and
 the layer folder's ``lower`` links; on the containerd store through the
 snapshotter's metadata, the container's snapshot and its parents.
